@@ -1,0 +1,21 @@
+"""controller: the rules of the house. Decides what edits, imports and rollbacks change;
+writes nothing itself."""
+
+from controller._controller import Controller, RawTriple, Resolved, RollbackStep
+from controller._errors import ControllerError, EditRefused, RollbackRefused
+from controller._plan import ConflictPolicy, Overlay, Plan, Planner, Supersession
+
+__all__ = [
+    "ConflictPolicy",
+    "Controller",
+    "ControllerError",
+    "EditRefused",
+    "Overlay",
+    "Plan",
+    "Planner",
+    "RawTriple",
+    "Resolved",
+    "RollbackRefused",
+    "RollbackStep",
+    "Supersession",
+]

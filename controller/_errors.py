@@ -1,0 +1,43 @@
+"""Errors of the controller layer."""
+
+from __future__ import annotations
+
+from kg import KnowsyncError
+
+__all__ = ["ControllerError", "EditRefused", "RollbackRefused"]
+
+
+class ControllerError(KnowsyncError):
+    """A decision of the controller that stops an operation."""
+
+
+class EditRefused(ControllerError):
+    """An edit that the rules refuse (contradiction, protection, unknown fact).
+
+    Attributes:
+        reasons: one sentence per reason.
+        edit_id: the journal entry that records the refusal, when there is one.
+    """
+
+    def __init__(self, reasons: list[str], edit_id: int | None = None) -> None:
+        super().__init__("; ".join(reasons) if reasons else "edit refused")
+        self.reasons = reasons
+        self.edit_id = edit_id
+
+
+class RollbackRefused(ControllerError):
+    """A rollback refused because later edits depend on the edit.
+
+    Attributes:
+        edit_id: the edit asked to be rolled back.
+        dependants: ids of later edits in force that build on it, oldest first.
+    """
+
+    def __init__(self, edit_id: int, dependants: list[int]) -> None:
+        ids = ", ".join(str(d) for d in dependants)
+        super().__init__(
+            f"edit {edit_id} cannot be rolled back alone: later edits {ids} depend on it; "
+            "roll those back first, or ask for a cascade"
+        )
+        self.edit_id = edit_id
+        self.dependants = dependants

@@ -1,0 +1,67 @@
+"""The editor: writes accepted facts into a language model's weights, reversibly.
+
+Public surface (each name lives in a small private module):
+
+- loading: :func:`load_model`, :class:`LoadedModel`, :func:`cache_dir`, :func:`default_gguf_path`
+- architectures: :data:`ARCHITECTURES`, :class:`ArchitectureSpec`, :func:`architecture_for`
+- hooks: :class:`Trace`, :class:`TraceDict`
+- statistics: :class:`SecondMomentStore`, :class:`Corpus`, :func:`load_corpus`
+- methods: :class:`EditMethod`, :class:`EditContext`, :class:`EditRequest`, :class:`Rome`, ...
+- updates and the ledger: :class:`WeightUpdate`, :class:`LowRankDelta`, :class:`DeltaLedger`
+- errors: :class:`EditorError` and subclasses
+"""
+
+from __future__ import annotations
+
+from editor._arch import ARCHITECTURES, ArchitectureSpec, architecture_for, get_module
+from editor._common import DEFAULT_CONTEXT_TEMPLATES, ValueOptimization
+from editor._errors import (
+    EditComputationError,
+    EditorError,
+    LedgerError,
+    ModelLoadError,
+    UnsupportedArchitectureError,
+)
+from editor._hooks import StopForward, Trace, TraceDict
+from editor._ledger import DeltaLedger
+from editor._model import LoadedModel, cache_dir, default_gguf_path, load_model
+from editor._protocol import EditContext, EditMethod
+from editor._request import EditRequest
+from editor._rome import ROME_DEFAULTS, Rome, RomeHyperParams
+from editor._stats import Corpus, SecondMomentStore, default_corpus_path, load_corpus
+from editor._update import LowRankDelta, WeightUpdate, temporarily_applied
+
+__all__ = [
+    "ARCHITECTURES",
+    "DEFAULT_CONTEXT_TEMPLATES",
+    "ROME_DEFAULTS",
+    "ArchitectureSpec",
+    "Corpus",
+    "DeltaLedger",
+    "EditComputationError",
+    "EditContext",
+    "EditMethod",
+    "EditRequest",
+    "EditorError",
+    "LedgerError",
+    "LoadedModel",
+    "LowRankDelta",
+    "ModelLoadError",
+    "Rome",
+    "RomeHyperParams",
+    "SecondMomentStore",
+    "StopForward",
+    "Trace",
+    "TraceDict",
+    "UnsupportedArchitectureError",
+    "ValueOptimization",
+    "WeightUpdate",
+    "architecture_for",
+    "cache_dir",
+    "default_corpus_path",
+    "default_gguf_path",
+    "get_module",
+    "load_corpus",
+    "load_model",
+    "temporarily_applied",
+]

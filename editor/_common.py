@@ -1,0 +1,286 @@
+"""Steps shared by the locate-then-edit methods (ROME, MEMIT, AlphaEdit).
+
+One implementation of each step, parametrised by *where* it acts, instead of one copy per
+method: tokenising a cloze with the subject's last token located (:func:`encode_cloze`), reading
+keys or hidden states at that token (:func:`read_at_subject`), and optimising the value vector
+that makes the model produce the new target (:func:`optimize_value`, ROME's ``compute_v``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from editor._errors import EditComputationError
+from editor._hooks import StopForward, Trace, frozen_parameters, primary_tensor, replace_primary
+from editor._protocol import EditContext
+from editor._request import EditRequest
+
+__all__ = [
+    "DEFAULT_CONTEXT_TEMPLATES",
+    "EncodedCloze",
+    "ValueOptimization",
+    "encode_cloze",
+    "optimize_value",
+    "read_at_subject",
+    "rewriting_templates",
+    "target_token_ids",
+]
+
+#: Prefixes that make the edit hold in varied contexts (ROME samples five ~10-token prefixes
+#: from the model, starting "The", "Therefore", "Because", "I", "You"; we fix them as data so
+#: that an edit is a deterministic function of the request).
+DEFAULT_CONTEXT_TEMPLATES: tuple[str, ...] = (
+    "{}",
+    "The following text is from a short encyclopedia article. {}",
+    "Therefore, the answer is easy to find. {}",
+    "Because of this, many people know the fact. {}",
+    "I read about it in a book last year. {}",
+    "You may already have heard about this. {}",
+)
+
+
+@dataclass(frozen=True)
+class EncodedCloze:
+    """Token ids of one filled cloze and the index of the subject's last token."""
+
+    ids: tuple[int, ...]
+    subject_last: int
+
+
+def _split_at_slot(template: str) -> tuple[str, str]:
+    sentinel = "\x00"
+    filled = template.format(sentinel)
+    i = filled.index(sentinel)
+    return filled[:i], filled[i + 1 :]
+
+
+def encode_cloze(tokenizer: Any, template: str, subject: str) -> EncodedCloze:
+    """Tokenise ``template.format(subject)`` and locate the subject's last token.
+
+    Raises:
+        EditComputationError: when the subject tokenises to nothing.
+    """
+    before, after = _split_at_slot(template)
+    upto = tokenizer(before + subject)["input_ids"]
+    full = tokenizer(before + subject + after)["input_ids"]
+    if not upto or not full:
+        raise EditComputationError(f"subject {subject!r} produced no tokens in {template!r}")
+    return EncodedCloze(tuple(full), min(len(upto), len(full)) - 1)
+
+
+def target_token_ids(tokenizer: Any, target: str) -> list[int]:
+    """Token ids of the target as it continues a prompt (with one leading space).
+
+    Raises:
+        EditComputationError: when the target tokenises to nothing.
+    """
+    ids = tokenizer(" " + target.strip(), add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise EditComputationError(f"target {target!r} produced no tokens")
+    return list(ids)
+
+
+def rewriting_templates(
+    request: EditRequest, context_templates: Sequence[str]
+) -> list[str]:
+    """Every context prefix combined with the prompt and each paraphrase template."""
+    prompts = (request.prompt, *request.paraphrase_templates())
+    return [ctx.replace("{}", p) if ctx != "{}" else p for ctx in context_templates for p in prompts]
+
+
+def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[
+    torch.Tensor, torch.Tensor
+]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _pad_id(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return int(pad if pad is not None else 0)
+
+
+def read_at_subject(
+    ctx: EditContext,
+    module_name: str,
+    templates: Sequence[str],
+    subjects: Sequence[str],
+    *,
+    kind: Literal["input", "output"],
+) -> torch.Tensor:
+    """Read a module's input or output at the subject's last token, one row per template.
+
+    Args:
+        ctx: the edit context.
+        module_name: the module to read (e.g. the MLP output projection of a layer).
+        templates: cloze templates with ``{}``.
+        subjects: the subject for each template (same length).
+        kind: "input" for the module's first input (a key), "output" for its output.
+
+    Returns:
+        A float32 tensor ``(len(templates), width)`` on the model's device.
+    """
+    encoded = [encode_cloze(ctx.tokenizer, t, s) for t, s in zip(templates, subjects, strict=True)]
+    ids, mask = _pad_right([e.ids for e in encoded], _pad_id(ctx.tokenizer), ctx.device)
+    rows = torch.arange(len(encoded), device=ctx.device)
+    cols = torch.tensor([e.subject_last for e in encoded], device=ctx.device)
+    with torch.no_grad(), Trace(
+        ctx.model, module_name, retain_input=kind == "input", retain_output=kind == "output",
+        stop=True,
+    ) as trace:
+        try:
+            ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
+        except StopForward:
+            pass
+    value = trace.input if kind == "input" else trace.output
+    assert value is not None
+    return value[rows, cols].float()
+
+
+@dataclass(frozen=True)
+class ValueOptimization:
+    """Hyperparameters of the value optimisation (ROME's ``compute_v``).
+
+    Attributes:
+        num_grad_steps: Adam steps at most.
+        lr: Adam learning rate on ``delta``.
+        weight_decay: weight of ``||delta|| / ||v_init||^2`` in the loss.
+        clamp_norm_factor: ``||delta||`` is kept at most this times ``||v_init||``.
+        kl_factor: weight of the KL term that keeps "{subject} is a" predictions stable.
+        early_stop_loss: stop once the target NLL falls below this.
+        context_templates: prefixes ("{}" marks where the prompt goes).
+        kl_prompts: essence prompts for the KL term.
+    """
+
+    num_grad_steps: int = 25
+    lr: float = 0.5
+    weight_decay: float = 1e-3
+    clamp_norm_factor: float = 4.0
+    kl_factor: float = 0.0625
+    early_stop_loss: float = 5e-2
+    context_templates: tuple[str, ...] = DEFAULT_CONTEXT_TEMPLATES
+    kl_prompts: tuple[str, ...] = ("{} is a",)
+
+
+def optimize_value(
+    ctx: EditContext,
+    request: EditRequest,
+    site: str,
+    hp: ValueOptimization,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Find the output ``v*`` of module ``site`` at the subject's last token that makes the model
+    produce ``request.target_new`` (ROME eq. 4, MEMIT eq. 16).
+
+    With ``delta`` added to the site's output at the subject's last token in every prompt,
+
+        L(delta) = mean_j -log P(target | ctx_j + prompt; delta)
+                   + kl_factor * KL(P(. | "{s} is a"; delta) || P(. | "{s} is a"))
+                   + weight_decay * ||delta|| / ||v_init||^2,
+
+    minimised by Adam with ``||delta|| <= clamp_norm_factor * ||v_init||``; ``v* = v_init + delta``.
+    The model's weights are never written.
+
+    Returns:
+        ``(v_star, v_init, info)`` where the vectors are float32 on the model's device.
+
+    Raises:
+        EditComputationError: when the optimisation produces a non-finite value.
+    """
+    tok = ctx.tokenizer
+    target_ids = target_token_ids(tok, request.target_new)
+    n_target = len(target_ids)
+    rewrites = [encode_cloze(tok, t, request.subject)
+                for t in rewriting_templates(request, hp.context_templates)]
+    kls = [encode_cloze(tok, t, request.subject) for t in hp.kl_prompts]
+    seqs = [list(e.ids) + target_ids[:-1] for e in rewrites] + [list(e.ids) for e in kls]
+    ids, mask = _pad_right(seqs, _pad_id(tok), ctx.device)
+    lookup_rows = torch.arange(len(seqs), device=ctx.device)
+    lookup_cols = torch.tensor([e.subject_last for e in rewrites + kls], device=ctx.device)
+
+    # Positions whose next-token prediction is a target token: for prompt i of length n_i,
+    # position n_i - 1 + j predicts target_ids[j].
+    pred_rows = torch.tensor(
+        [i for i, _ in enumerate(rewrites) for _ in range(n_target)], device=ctx.device
+    )
+    pred_cols = torch.tensor(
+        [len(e.ids) - 1 + j for e in rewrites for j in range(n_target)], device=ctx.device
+    )
+    pred_labels = torch.tensor(target_ids * len(rewrites), device=ctx.device)
+    kl_rows = torch.arange(len(rewrites), len(seqs), device=ctx.device)
+    kl_cols = torch.tensor([len(e.ids) - 1 for e in kls], device=ctx.device)
+
+    lm_head = ctx.model.get_submodule(ctx.spec.lm_head)
+    width = ctx.spec.hidden_size(ctx.model)
+    delta = torch.zeros(width, device=ctx.device, requires_grad=True)
+    state: dict[str, torch.Tensor] = {}
+
+    def add_delta(output: Any, _name: str) -> Any:
+        hidden = primary_tensor(output)
+        if "v_init" not in state:
+            state["v_init"] = hidden[0, lookup_cols[0]].detach().clone()
+        hidden = hidden.clone()
+        hidden[lookup_rows, lookup_cols] = hidden[lookup_rows, lookup_cols] + delta
+        return replace_primary(output, hidden)
+
+    def forward() -> tuple[torch.Tensor, torch.Tensor]:
+        with Trace(ctx.model, site, retain_output=False, edit_output=add_delta), Trace(
+            ctx.model, ctx.spec.final_norm, retain_output=True, detach=False, stop=True
+        ) as final:
+            try:
+                ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
+            except StopForward:
+                pass
+        hidden = primary_tensor(final.output)
+        # Only the positions we score go through the (large) vocabulary projection.
+        pred_logp = F.log_softmax(lm_head(hidden[pred_rows, pred_cols]).float(), dim=-1)
+        kl_logp = F.log_softmax(lm_head(hidden[kl_rows, kl_cols]).float(), dim=-1)
+        return pred_logp, kl_logp
+
+    optimizer = torch.optim.Adam([delta], lr=hp.lr)
+    info: dict[str, float] = {}
+    kl_init: torch.Tensor | None = None
+    steps = 0
+    with frozen_parameters(ctx.model):
+        for steps in range(1, hp.num_grad_steps + 1):  # noqa: B007 - steps is reported
+            optimizer.zero_grad()
+            pred_logp, kl_logp = forward()
+            if kl_init is None:
+                kl_init = kl_logp.detach().clone()
+            nll = -pred_logp.gather(1, pred_labels[:, None]).view(len(rewrites), n_target)
+            nll_loss = nll.mean(1).mean()
+            kl_loss = hp.kl_factor * F.kl_div(
+                kl_init, kl_logp, log_target=True, reduction="batchmean"
+            )
+            v_init = state["v_init"]
+            decay = hp.weight_decay * (delta.norm() / v_init.norm() ** 2)
+            loss = nll_loss + kl_loss + decay
+            nll_value = nll_loss.item()
+            if steps == 1:
+                info["nll_before"] = nll_value
+            info["nll"] = nll_value
+            if nll_value < hp.early_stop_loss:
+                break
+            if steps == hp.num_grad_steps:
+                break
+            loss.backward()
+            optimizer.step()
+            max_norm = hp.clamp_norm_factor * v_init.norm()
+            with torch.no_grad():
+                if delta.norm() > max_norm:
+                    delta.mul_(max_norm / delta.norm())
+    info["steps"] = float(steps)
+    v_init = state["v_init"]
+    v_star = (v_init + delta).detach()
+    if not torch.isfinite(v_star).all():
+        raise EditComputationError(f"value optimisation diverged for {request.subject!r}")
+    return v_star, v_init, info

@@ -1,0 +1,803 @@
+"""The embedded default backend: one SQLite file (WAL, foreign keys), no server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kg._errors import InputError, NotFoundError, StoreError
+from kg._names import entity_key
+from kg._schema import Schema
+from kg._store import iter_chunks
+from kg._types import (
+    EditKind,
+    EditRecord,
+    EditState,
+    Entity,
+    Fact,
+    FactKind,
+    Lock,
+    TouchKey,
+    Triple,
+    now_iso,
+)
+
+__all__ = ["SQLiteStore"]
+
+FORMAT = "knowsync-sqlite/1"
+_CHUNK = 400  # bound on host parameters per statement (SQLite allows 32766 on 3.32+)
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    key TEXT PRIMARY KEY,
+    alias TEXT NOT NULL,
+    entity_id INTEGER NOT NULL REFERENCES entities(id)
+);
+CREATE INDEX IF NOT EXISTS aliases_entity ON aliases(entity_id);
+CREATE TABLE IF NOT EXISTS edits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    user TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    request TEXT NOT NULL,
+    report TEXT NOT NULL DEFAULT '{}',
+    rollback_of INTEGER REFERENCES edits(id),
+    rolled_back_by INTEGER REFERENCES edits(id),
+    batch TEXT
+);
+CREATE INDEX IF NOT EXISTS edits_user ON edits(user, id);
+CREATE INDEX IF NOT EXISTS edits_batch ON edits(batch) WHERE batch IS NOT NULL;
+CREATE TABLE IF NOT EXISTS facts (
+    id INTEGER PRIMARY KEY,
+    s INTEGER NOT NULL REFERENCES entities(id),
+    r TEXT NOT NULL,
+    o INTEGER NOT NULL REFERENCES entities(id),
+    kind TEXT NOT NULL CHECK (kind IN ('asserted', 'inverse', 'composed')),
+    edit_id INTEGER,
+    user TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    rule TEXT,
+    premises TEXT,
+    valid_from INTEGER NOT NULL REFERENCES edits(id),
+    valid_to INTEGER REFERENCES edits(id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS facts_live ON facts(s, r, o) WHERE valid_to IS NULL;
+CREATE INDEX IF NOT EXISTS facts_sro ON facts(s, r, o, valid_to);
+CREATE INDEX IF NOT EXISTS facts_or ON facts(o, r, valid_to);
+CREATE INDEX IF NOT EXISTS facts_from ON facts(valid_from);
+CREATE INDEX IF NOT EXISTS facts_to ON facts(valid_to) WHERE valid_to IS NOT NULL;
+CREATE TABLE IF NOT EXISTS reads (
+    edit_id INTEGER NOT NULL REFERENCES edits(id),
+    s INTEGER,
+    r TEXT NOT NULL,
+    o INTEGER
+);
+CREATE INDEX IF NOT EXISTS reads_key ON reads(r, s, o);
+CREATE TABLE IF NOT EXISTS locks (
+    id INTEGER PRIMARY KEY,
+    entity_id INTEGER NOT NULL REFERENCES entities(id),
+    r TEXT,
+    o INTEGER REFERENCES entities(id),
+    user TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS locks_entity ON locks(entity_id);
+"""
+
+_FACT_COLUMNS = (
+    "se.name, f.r, oe.name, f.kind, f.edit_id, f.user, f.created_at, f.rule, f.premises, "
+    "f.valid_from, f.valid_to"
+)
+_FACT_FROM = "facts f JOIN entities se ON se.id = f.s JOIN entities oe ON oe.id = f.o"
+
+
+def _fact(row: Sequence[Any]) -> Fact:
+    premises: tuple[Triple, ...] = ()
+    if row[8]:
+        premises = tuple(Triple(*p) for p in json.loads(row[8]))
+    return Fact(
+        triple=Triple(row[0], row[1], row[2]),
+        kind=FactKind(row[3]),
+        edit_id=row[4],
+        user=row[5],
+        created_at=row[6],
+        rule=row[7],
+        premises=premises,
+        valid_from=row[9],
+        valid_to=row[10],
+    )
+
+
+def _edit(row: Sequence[Any]) -> EditRecord:
+    return EditRecord(
+        id=row[0],
+        kind=EditKind(row[1]),
+        user=row[2],
+        created_at=row[3],
+        state=EditState(row[4]),
+        request=json.loads(row[5]),
+        report=json.loads(row[6]),
+        rollback_of=row[7],
+        rolled_back_by=row[8],
+        batch=row[9],
+    )
+
+
+_EDIT_COLUMNS = "id, kind, user, created_at, state, request, report, rollback_of, rolled_back_by, batch"
+
+
+@contextlib.contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Map sqlite3's errors to StoreError, in one place."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            raise StoreError(
+                f"{what}: the database is locked by another writer; try again shortly"
+            ) from exc
+        if "unable to open" in text:
+            raise StoreError(f"{what}: cannot open the database file ({text})") from exc
+        if "readonly" in text:
+            raise StoreError(f"{what}: the database file is read-only") from exc
+        raise StoreError(f"{what}: {text}") from exc
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(f"{what}: integrity check failed ({exc})") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{what}: not a usable knowsync database ({exc})") from exc
+
+
+class _View:
+    """Reads over one connection inside an open transaction."""
+
+    def __init__(self, store: SQLiteStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+        self._ids: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _folded(self) -> bool:
+        schema = self.schema
+        return schema is None or schema.entity_keys == "folded"
+
+    def _id_of(self, name: str) -> int | None:
+        cached = self._ids.get(name)
+        if cached is not None:
+            return cached
+        row = self._conn.execute("SELECT id FROM entities WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        self._ids[name] = row[0]
+        return int(row[0])
+
+    def _ids_of(self, names: Iterable[str]) -> dict[str, int]:
+        wanted = [n for n in set(names) if n not in self._ids]
+        for chunk in iter_chunks(wanted, _CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for eid, name in self._conn.execute(
+                f"SELECT id, name FROM entities WHERE name IN ({marks})", chunk
+            ):
+                self._ids[name] = eid
+        return self._ids
+
+    # --------------------------------------------------------------------- reads
+
+    @property
+    def schema(self) -> Schema | None:
+        return self._store._schema_for(self._conn)
+
+    def entities(self, names: Iterable[str]) -> dict[str, Entity]:
+        folded = self._folded()
+        by_key: dict[str, list[str]] = {}
+        for name in names:
+            by_key.setdefault(entity_key(name, folded=folded), []).append(name)
+        out: dict[str, Entity] = {}
+        keys = list(by_key)
+        found: dict[str, tuple[int, str, str]] = {}
+        for chunk in iter_chunks(keys, _CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for eid, name, key in self._conn.execute(
+                f"SELECT id, name, key FROM entities WHERE key IN ({marks})", chunk
+            ):
+                found[key] = (eid, name, key)
+            for key, eid, name, ekey in self._conn.execute(
+                f"SELECT a.key, e.id, e.name, e.key FROM aliases a JOIN entities e "
+                f"ON e.id = a.entity_id WHERE a.key IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(key, (eid, name, ekey))
+        for key, (eid, name, ekey) in found.items():
+            self._ids[name] = eid
+            entity = Entity(name=name, key=ekey, aliases=self._aliases(eid))
+            for given in by_key[key]:
+                out[given] = entity
+        return out
+
+    def _aliases(self, eid: int) -> tuple[str, ...]:
+        return tuple(
+            r[0]
+            for r in self._conn.execute(
+                "SELECT alias FROM aliases WHERE entity_id = ? ORDER BY alias", (eid,)
+            )
+        )
+
+    def search_entities(self, text: str, limit: int = 20) -> list[Entity]:
+        key = entity_key(text, folded=self._folded())
+        pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._conn.execute(
+            "SELECT id, name, key FROM entities WHERE key LIKE ? ESCAPE '\\' "
+            "ORDER BY (key NOT LIKE ? ESCAPE '\\'), length(key), key LIMIT ?",
+            (pattern, pattern[1:], limit),
+        ).fetchall()
+        return [Entity(name=n, key=k, aliases=self._aliases(i)) for i, n, k in rows]
+
+    def facts(
+        self,
+        *,
+        subject: str | None = None,
+        relation: str | None = None,
+        object: str | None = None,
+        kinds: Sequence[FactKind] | None = None,
+        as_of: int | None = None,
+        limit: int | None = None,
+    ) -> list[Fact]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, name in (("f.s", subject), ("f.o", object)):
+            if name is not None:
+                eid = self._id_of(name)
+                if eid is None:
+                    return []
+                where.append(f"{column} = ?")
+                params.append(eid)
+        if relation is not None:
+            where.append("f.r = ?")
+            params.append(relation)
+        if kinds:
+            where.append(f"f.kind IN ({','.join('?' * len(kinds))})")
+            params.extend(k.value for k in kinds)
+        if as_of is None:
+            where.append("f.valid_to IS NULL")
+        else:
+            where.append("f.valid_from <= ? AND (f.valid_to IS NULL OR f.valid_to > ?)")
+            params += [as_of, as_of]
+        sql = f"SELECT {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE {' AND '.join(where)} ORDER BY f.id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_fact(r) for r in self._conn.execute(sql, params)]
+
+    def match(self, patterns: Iterable[TouchKey]) -> list[Fact]:
+        pats = list(dict.fromkeys(patterns))
+        if not pats:
+            return []
+        ids = self._ids_of(n for s, _, o in pats for n in (s, o) if n is not None)
+        rows: list[tuple[int | None, str, int | None]] = []
+        for s, r, o in pats:
+            sid = ids.get(s) if s is not None else None
+            oid = ids.get(o) if o is not None else None
+            if (s is not None and sid is None) or (o is not None and oid is None):
+                continue
+            rows.append((sid, r, oid))
+        if not rows:
+            return []
+        conn = self._conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS pat (s INTEGER, r TEXT NOT NULL, o INTEGER)")
+        conn.execute("DELETE FROM temp.pat")
+        conn.executemany("INSERT INTO temp.pat(s, r, o) VALUES (?, ?, ?)", rows)
+        found: dict[int, Fact] = {}
+        for join in (
+            "f.s = p.s AND f.r = p.r AND f.o = p.o",
+            "p.o IS NULL AND f.s = p.s AND f.r = p.r",
+            "p.s IS NULL AND f.o = p.o AND f.r = p.r",
+        ):
+            for row in conn.execute(
+                f"SELECT DISTINCT f.id, {_FACT_COLUMNS} FROM temp.pat p JOIN facts f ON {join} "
+                "JOIN entities se ON se.id = f.s JOIN entities oe ON oe.id = f.o "
+                "WHERE f.valid_to IS NULL"
+            ):
+                found[row[0]] = _fact(row[1:])
+        return [found[k] for k in sorted(found)]
+
+    def count_facts(self) -> dict[str, int]:
+        out = {k.value: 0 for k in FactKind}
+        for kind, n in self._conn.execute(
+            "SELECT kind, count(*) FROM facts WHERE valid_to IS NULL GROUP BY kind"
+        ):
+            out[kind] = n
+        out["entities"] = self._conn.execute("SELECT count(*) FROM entities").fetchone()[0]
+        return out
+
+    def edit(self, edit_id: int) -> EditRecord:
+        row = self._conn.execute(
+            f"SELECT {_EDIT_COLUMNS} FROM edits WHERE id = ?", (edit_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no edit with id {edit_id}; see the history for valid ids")
+        return _edit(row)
+
+    def edits(
+        self,
+        *,
+        entity: str | None = None,
+        user: str | None = None,
+        kinds: Sequence[EditKind] | None = None,
+        states: Sequence[EditState] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        batch: str | None = None,
+        after: int | None = None,
+        limit: int | None = 100,
+        newest_first: bool = True,
+    ) -> list[EditRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if entity is not None:
+            eid = self._id_of(entity)
+            if eid is None:
+                return []
+            where.append(
+                "(id IN (SELECT valid_from FROM facts WHERE s = ? OR o = ?) "
+                "OR id IN (SELECT valid_to FROM facts WHERE (s = ? OR o = ?) "
+                "AND valid_to IS NOT NULL))"
+            )
+            params += [eid, eid, eid, eid]
+        if user is not None:
+            where.append("user = ?")
+            params.append(user)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(k.value for k in kinds)
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(s.value for s in states)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("created_at <= ?")
+            params.append(until)
+        if batch is not None:
+            where.append("batch = ?")
+            params.append(batch)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        sql = f"SELECT {_EDIT_COLUMNS} FROM edits"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC" if newest_first else " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_edit(r) for r in self._conn.execute(sql, params)]
+
+    def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]:
+        added = [
+            _fact(r)
+            for r in self._conn.execute(
+                f"SELECT {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE f.valid_from = ? ORDER BY f.id",
+                (edit_id,),
+            )
+        ]
+        retired = [
+            _fact(r)
+            for r in self._conn.execute(
+                f"SELECT {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE f.valid_to = ? ORDER BY f.id",
+                (edit_id,),
+            )
+        ]
+        return added, retired
+
+    def touching(self, keys: Iterable[TouchKey], after: int) -> set[int]:
+        keys = list(dict.fromkeys(keys))
+        ids = self._ids_of(n for s, _, o in keys for n in (s, o) if n is not None)
+        out: set[int] = set()
+        for s, r, o in keys:
+            sid = ids.get(s) if s is not None else None
+            oid = ids.get(o) if o is not None else None
+            if (s is not None and sid is None) or (o is not None and oid is None):
+                continue
+            cond = ["r = ?"]
+            params: list[Any] = [r]
+            if sid is not None:
+                cond.append("s = ?")
+                params.append(sid)
+            if oid is not None:
+                cond.append("o = ?")
+                params.append(oid)
+            c = " AND ".join(cond)
+            for (eid,) in self._conn.execute(
+                f"SELECT valid_from FROM facts WHERE {c} AND valid_from > ? "
+                f"UNION SELECT valid_to FROM facts WHERE {c} AND valid_to > ? "
+                f"UNION SELECT edit_id FROM reads WHERE {c} AND edit_id > ?",
+                [*params, after, *params, after, *params, after],
+            ):
+                out.add(eid)
+            # A read recorded as a slot (s, r, None) or (None, r, o) is touched by any fact
+            # that fills the slot.
+            if sid is not None and oid is not None:
+                for (eid,) in self._conn.execute(
+                    "SELECT edit_id FROM reads WHERE r = ? AND edit_id > ? AND "
+                    "((s = ? AND o IS NULL) OR (s IS NULL AND o = ?))",
+                    (r, after, sid, oid),
+                ):
+                    out.add(eid)
+        return out
+
+    def locks(self, entity: str | None = None) -> list[Lock]:
+        sql = (
+            "SELECT l.id, e.name, l.r, oe.name, l.user, l.reason, l.created_at FROM locks l "
+            "JOIN entities e ON e.id = l.entity_id LEFT JOIN entities oe ON oe.id = l.o"
+        )
+        params: list[Any] = []
+        if entity is not None:
+            eid = self._id_of(entity)
+            if eid is None:
+                return []
+            sql += " WHERE l.entity_id = ?"
+            params.append(eid)
+        sql += " ORDER BY l.id"
+        return [Lock(*row) for row in self._conn.execute(sql, params)]
+
+    def last_edit_id(self) -> int:
+        row = self._conn.execute("SELECT max(id) FROM edits").fetchone()
+        return int(row[0] or 0)
+
+
+class _Txn(_View):
+    """Writes inside one IMMEDIATE transaction."""
+
+    def save_schema(self, schema: Schema) -> None:
+        self._conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (schema.to_json(),),
+        )
+
+    def create_entities(self, names: Iterable[str]) -> None:
+        folded = self._folded()
+        now = now_iso()
+        rows: dict[str, tuple[str, str, str]] = {}
+        for name in names:
+            if name not in self._ids:
+                rows.setdefault(name, (name, entity_key(name, folded=folded), now))
+        if not rows:
+            return
+        self._conn.executemany(
+            "INSERT INTO entities(name, key, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            rows.values(),
+        )
+        self._ids_of(rows)
+
+    def add_alias(self, entity: str, alias: str) -> None:
+        eid = self._id_of(entity)
+        if eid is None:
+            raise NotFoundError(f"no entity named {entity!r}")
+        key = entity_key(alias, folded=self._folded())
+        owner = self._conn.execute(
+            "SELECT id, name FROM entities WHERE key = ? UNION ALL "
+            "SELECT e.id, e.name FROM aliases a JOIN entities e ON e.id = a.entity_id "
+            "WHERE a.key = ?",
+            (key, key),
+        ).fetchone()
+        if owner is not None and owner[0] != eid:
+            raise InputError(f"alias {alias!r} already names entity {owner[1]!r}", field="alias")
+        if owner is None:
+            self._conn.execute(
+                "INSERT INTO aliases(key, alias, entity_id) VALUES (?, ?, ?)", (key, alias, eid)
+            )
+
+    def new_edit(
+        self,
+        kind: EditKind,
+        user: str,
+        request: dict[str, Any],
+        *,
+        state: EditState = EditState.PENDING,
+        rollback_of: int | None = None,
+        batch: str | None = None,
+    ) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO edits(kind, user, created_at, state, request, rollback_of, batch) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind.value, user, now_iso(), state.value, json.dumps(request, ensure_ascii=False),
+             rollback_of, batch),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def update_edit(
+        self,
+        edit_id: int,
+        *,
+        state: EditState | None = None,
+        report: dict[str, Any] | None = None,
+        rolled_back_by: int | None = None,
+        clear_rolled_back_by: bool = False,
+    ) -> None:
+        sets: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            sets.append("state = ?")
+            params.append(state.value)
+        if report is not None:
+            sets.append("report = ?")
+            params.append(json.dumps(report, ensure_ascii=False))
+        if rolled_back_by is not None:
+            sets.append("rolled_back_by = ?")
+            params.append(rolled_back_by)
+        if clear_rolled_back_by:
+            sets.append("rolled_back_by = NULL")
+        if not sets:
+            return
+        cur = self._conn.execute(
+            f"UPDATE edits SET {', '.join(sets)} WHERE id = ?", [*params, edit_id]
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"no edit with id {edit_id}")
+
+    def add_facts(self, facts: Iterable[Fact], edit_id: int) -> None:
+        facts = list(facts)
+        if not facts:
+            return
+        ids = self._ids_of(n for f in facts for n in (f.subject, f.object))
+        record = self.edit(edit_id)
+        rows = []
+        for f in facts:
+            try:
+                sid, oid = ids[f.subject], ids[f.object]
+            except KeyError as exc:
+                raise StoreError(f"entity {exc.args[0]!r} must be created before its facts") from None
+            rows.append(
+                (
+                    sid,
+                    f.relation,
+                    oid,
+                    f.kind.value,
+                    f.edit_id if f.edit_id is not None else edit_id,
+                    f.user or record.user,
+                    f.created_at or record.created_at,
+                    f.rule,
+                    json.dumps([p.as_list() for p in f.premises], ensure_ascii=False)
+                    if f.premises
+                    else None,
+                    edit_id,
+                )
+            )
+        self._conn.executemany(
+            "INSERT INTO facts(s, r, o, kind, edit_id, user, created_at, rule, premises, "
+            "valid_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def retire_facts(self, triples: Iterable[Triple], edit_id: int) -> None:
+        triples = list(triples)
+        if not triples:
+            return
+        ids = self._ids_of(n for t in triples for n in (t.subject, t.object))
+        rows = []
+        for t in triples:
+            sid, oid = ids.get(t.subject), ids.get(t.object)
+            if sid is None or oid is None:
+                raise StoreError(f"cannot retire {t}: no such fact")
+            rows.append((edit_id, sid, t.relation, oid))
+        cur = self._conn.executemany(
+            "UPDATE facts SET valid_to = ? WHERE s = ? AND r = ? AND o = ? AND valid_to IS NULL",
+            rows,
+        )
+        if cur.rowcount != len(rows):
+            raise StoreError(
+                f"retiring {len(rows)} facts changed {cur.rowcount} rows; the plan is stale"
+            )
+
+    def add_reads(self, edit_id: int, keys: Iterable[TouchKey]) -> None:
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return
+        ids = self._ids_of(n for s, _, o in keys for n in (s, o) if n is not None)
+        rows = []
+        for s, r, o in keys:
+            sid = ids.get(s) if s is not None else None
+            oid = ids.get(o) if o is not None else None
+            if (s is not None and sid is None) or (o is not None and oid is None):
+                continue  # an entity that does not exist cannot be touched later by name
+            rows.append((edit_id, sid, r, oid))
+        self._conn.executemany("INSERT INTO reads(edit_id, s, r, o) VALUES (?, ?, ?, ?)", rows)
+
+    def add_lock(
+        self, entity: str, relation: str | None, object: str | None, user: str, reason: str
+    ) -> Lock:
+        eid = self._id_of(entity)
+        if eid is None:
+            raise NotFoundError(f"no entity named {entity!r}")
+        oid = None
+        if object is not None:
+            oid = self._id_of(object)
+            if oid is None:
+                raise NotFoundError(f"no entity named {object!r}")
+        cur = self._conn.execute(
+            "INSERT INTO locks(entity_id, r, o, user, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (eid, relation, oid, user, reason, now_iso()),
+        )
+        assert cur.lastrowid is not None
+        return next(lk for lk in self.locks(entity) if lk.id == cur.lastrowid)
+
+    def remove_lock(self, lock_id: int) -> Lock:
+        found = [lk for lk in self.locks() if lk.id == lock_id]
+        if not found:
+            raise NotFoundError(f"no lock with id {lock_id}")
+        self._conn.execute("DELETE FROM locks WHERE id = ?", (lock_id,))
+        return found[0]
+
+
+class SQLiteStore:
+    """A ``GraphStore`` in one SQLite file (or in memory when ``path`` is ``":memory:"``).
+
+    Args:
+        path: the database file, created when missing (its folder must exist), or ":memory:".
+        create: when False, a missing file is an error instead of a new store.
+
+    Raises:
+        StoreError: the file cannot be opened, is locked, or is not a knowsync store.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        self.url = "sqlite://" if self.memory else f"sqlite:///{Path(self.path).resolve()}"
+        if not self.memory:
+            p = Path(self.path)
+            if not p.parent.exists():
+                raise StoreError(f"cannot create {p}: folder {p.parent} does not exist")
+            if not create and not p.exists():
+                raise StoreError(
+                    f"no knowledge base at {p}; import or edit something first, or check --store"
+                )
+            if p.is_dir():
+                raise StoreError(f"{p} is a folder; give a database file path")
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._guard = threading.RLock()  # serializes writers in this process
+        self._schema_lock = threading.Lock()
+        self._schema_cache: tuple[str, Schema] | None = None
+        self._shared: sqlite3.Connection | None = None
+        with _translated(f"opening {self.path}"):
+            conn = self._conn()
+            self._init(conn)
+
+    # -------------------------------------------------------------- connections
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, timeout=10.0, check_same_thread=self.memory is False
+        )
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA cache_size = -65536")
+        self._all.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self.memory:
+            # One connection shared by all threads: an in-memory database is per connection.
+            if self._shared is None:
+                self._shared = sqlite3.connect(":memory:", isolation_level=None,
+                                               check_same_thread=False)
+                self._shared.execute("PRAGMA foreign_keys = ON")
+                self._all.append(self._shared)
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _init(self, conn: sqlite3.Connection) -> None:
+        row = None
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.OperationalError:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise StoreError(
+                    f"{self.path} is an SQLite database but not a knowsync store"
+                ) from None
+        if row is not None:
+            if row[0] != FORMAT:
+                raise StoreError(f"{self.path} has format {row[0]!r}; this version reads {FORMAT!r}")
+            return
+        with self._guard:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _DDL.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('format', ?) ON CONFLICT DO NOTHING",
+                    (FORMAT,),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -------------------------------------------------------------------- schema
+
+    def _schema_for(self, conn: sqlite3.Connection) -> Schema | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            return None
+        text: str = row[0]
+        with self._schema_lock:
+            if self._schema_cache is not None and self._schema_cache[0] == text:
+                return self._schema_cache[1]
+        schema = Schema.from_dict(json.loads(text))
+        with self._schema_lock:
+            self._schema_cache = (text, schema)
+        return schema
+
+    # --------------------------------------------------------------- protocol
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[_View]:
+        """A consistent snapshot for reading; never waits for the writer (WAL)."""
+        if self.memory:
+            with self._guard, _translated("reading"):
+                yield _View(self, self._conn())
+            return
+        conn = self._conn()
+        with _translated("reading"):
+            conn.execute("BEGIN")
+        try:
+            with _translated("reading"):
+                yield _View(self, conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[_Txn]:
+        """The one write transaction; commits when the block ends, rolls back on error."""
+        with self._guard:
+            conn = self._conn()
+            with _translated("starting a write"):
+                conn.execute("BEGIN IMMEDIATE")
+            try:
+                with _translated("writing"):
+                    yield _Txn(self, conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            with _translated("committing"):
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        for conn in self._all:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._all.clear()
+        self._local = threading.local()
+        self._shared = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"

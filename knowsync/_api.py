@@ -1,0 +1,598 @@
+"""``KnowSync``: the composition root and the one Python API that the CLI, the HTTP API and the
+web app call."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from controller import ConflictPolicy, Controller, EditRefused, Plan, RawTriple, RollbackRefused
+from editor._graph import GraphWriter
+from kg import (
+    EditKind,
+    EditRecord,
+    EditState,
+    Fact,
+    FactKind,
+    GraphStore,
+    GraphTxn,
+    GraphView,
+    InputError,
+    Lock,
+    NotFoundError,
+    Relation,
+    Schema,
+    Triple,
+    check_entity_name,
+    check_relation_name,
+    open_store,
+)
+from kg._io import BadRow, read_rows
+from knowsync._resources import default_schema
+
+__all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
+
+
+class Decision(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass
+class EditResult:
+    """What happened to one edit."""
+
+    edit_id: int | None
+    decision: Decision
+    report: dict[str, Any]
+    dry_run: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.decision is Decision.ACCEPTED
+
+    @property
+    def reasons(self) -> list[str]:
+        return list(self.report.get("refusals", []))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"edit_id": self.edit_id, "decision": self.decision.value,
+                "dry_run": self.dry_run, **self.report}
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a batch import."""
+
+    batch: str
+    rows: int = 0
+    added: int = 0
+    derived: int = 0
+    duplicates: int = 0
+    superseded: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    bad_rows: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[int] = field(default_factory=list)
+    failed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch, "rows": self.rows, "added": self.added,
+            "derived": self.derived, "duplicates": self.duplicates,
+            "superseded": self.superseded, "skipped": self.skipped,
+            "bad_rows": self.bad_rows, "edits": self.edits, "failed": self.failed,
+        }
+
+
+def _owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _alive(owner: dict[str, Any]) -> bool:
+    if owner.get("host") != socket.gethostname():
+        return True  # cannot tell; leave it to its own host
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True
+    return True
+
+
+class KnowSync:
+    """A knowledge base: a graph store with its schema, journal and rules.
+
+    Args:
+        store: a store, or a store URL (None: ``$KNOWSYNC_STORE`` or the per-user default).
+        schema: a schema (or schema file) merged into the store's schema and saved there. A
+            new store starts from the bundled default schema.
+        allow_new_relations: accept unknown relations as new many2many relations instead of
+            refusing them.
+        hops, fanout: the neighbourhood sampled around an edited object.
+        create: whether a missing embedded database may be created.
+
+    Raises:
+        StoreError: the store cannot be opened.
+        SchemaError: the schema is malformed or inconsistent.
+    """
+
+    def __init__(
+        self,
+        store: GraphStore | str | None = None,
+        *,
+        schema: Schema | str | Path | None = None,
+        allow_new_relations: bool = False,
+        hops: int = 2,
+        fanout: int = 8,
+        create: bool = True,
+    ) -> None:
+        self.store = store if not isinstance(store, str) and store is not None else open_store(
+            store, create=create)
+        self.allow_new_relations = allow_new_relations
+        self.hops = hops
+        self.fanout = fanout
+        self._writer = GraphWriter()
+        self._controllers: dict[int, tuple[Schema, Controller]] = {}
+        extra = Schema.load(schema) if isinstance(schema, (str, Path)) else schema
+        with self.store.write() as tx:
+            stored = tx.schema
+            if stored is None:
+                tx.save_schema(extra or default_schema())
+            elif extra is not None:
+                tx.save_schema(stored.merged(extra))
+        self.recovered = self.recover()
+
+    # ---------------------------------------------------------------- plumbing
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema(self) -> Schema:
+        with self.store.read() as view:
+            return self._schema(view)
+
+    def _schema(self, view: GraphView) -> Schema:
+        schema = view.schema
+        if schema is None:  # pragma: no cover - the constructor saves one
+            raise NotFoundError("the store has no schema")
+        return schema
+
+    def _controller(self, view: GraphView) -> Controller:
+        schema = self._schema(view)
+        cached = self._controllers.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        ctrl = Controller(schema, hops=self.hops, fanout=self.fanout)
+        self._controllers = {id(schema): (schema, ctrl)}
+        return ctrl
+
+    def recover(self) -> list[int]:
+        """Mark journal entries left pending by a process that died as aborted.
+
+        Such an entry never reached the graph: its changes commit in one transaction with its
+        state. Returns the ids marked.
+        """
+        marked: list[int] = []
+        with self.store.write() as tx:
+            for record in tx.edits(states=[EditState.PENDING], limit=None):
+                if not _alive(record.request.get("_owner", {})):
+                    tx.update_edit(record.id, state=EditState.ABORTED,
+                                   report={"aborted": "the process died before applying it"})
+                    marked.append(record.id)
+        return marked
+
+    # ------------------------------------------------------------------- edits
+
+    def edit(
+        self,
+        assert_: Sequence[RawTriple] = (),
+        retract: Sequence[RawTriple] = (),
+        *,
+        user: str = "anonymous",
+        dry_run: bool = False,
+        allow_new_relations: bool | None = None,
+    ) -> EditResult:
+        """Assert and retract triples as one edit.
+
+        Returns the decision; a refused edit is journaled (state refused) with its reasons.
+
+        Raises:
+            InputError: a name or relation is malformed, or nothing was given.
+            UnknownRelationError: a relation is unknown and new ones are not allowed.
+        """
+        if not assert_ and not retract:
+            raise InputError("nothing to edit: give at least one triple to assert or retract")
+        allow = self.allow_new_relations if allow_new_relations is None else allow_new_relations
+        user = _check_user(user)
+        with self.store.read() as view:  # validate before anything is written
+            ctrl, plan, _ = self._plan(view, assert_, retract, allow)
+            if dry_run:
+                return EditResult(None, Decision.REJECTED if plan.refused else Decision.ACCEPTED,
+                                  plan.report(), dry_run=True)
+        request = {"assert": [list(t) for t in assert_], "retract": [list(t) for t in retract],
+                   "_owner": _owner()}
+        with self.store.write() as tx:
+            edit_id = tx.new_edit(EditKind.EDIT, user, request)
+        with self.store.write() as tx:
+            self._claim(tx, edit_id)
+            ctrl, plan, new_rels = self._plan(tx, assert_, retract, allow)
+            report = plan.report()
+            if new_rels:
+                report["new_relations"] = [r.name for r in new_rels]
+            if plan.refused:
+                tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
+                return EditResult(edit_id, Decision.REJECTED, report)
+            if new_rels:
+                tx.save_schema(ctrl.schema)
+            self._writer.apply(tx, edit_id, plan, report)
+            return EditResult(edit_id, Decision.ACCEPTED, report)
+
+    def _plan(self, view: GraphView, assert_: Sequence[RawTriple],
+              retract: Sequence[RawTriple], allow: bool) -> tuple[Controller, Plan,
+                                                                  list[Relation]]:
+        """Resolve and plan an edit; new relations extend the schema the plan uses."""
+        ctrl = self._controller(view)
+        ra = ctrl.resolve(view, assert_, allow_new_relations=allow)
+        rr = ctrl.resolve(view, retract)
+        ctrl = self._extended(ctrl, ra.new_relations)
+        return ctrl, ctrl.plan_edit(view, ra.triples, rr.triples), ra.new_relations
+
+    def _extended(self, ctrl: Controller, relations: list[Relation]) -> Controller:
+        if not relations:
+            return ctrl
+        schema = ctrl.schema
+        for rel in relations:
+            schema = schema.with_relation(rel)
+        return Controller(schema, hops=self.hops, fanout=self.fanout)
+
+    def _claim(self, tx: GraphTxn, edit_id: int) -> None:
+        record = tx.edit(edit_id)
+        if record.state is not EditState.PENDING:
+            raise InputError(f"edit {edit_id} is {record.state.value}, no longer pending")
+
+    def check(self, triple: RawTriple) -> EditResult:
+        """What asserting one triple would do, without writing anything (a dry run)."""
+        return self.edit([triple], dry_run=True)
+
+    # ---------------------------------------------------------------- rollback
+
+    def rollback(self, edit_id: int, *, user: str = "anonymous",
+                 cascade: bool = False) -> list[EditResult]:
+        """Undo an edit exactly; with ``cascade``, first undo the later edits that depend on
+        it (newest first). All of it happens in one transaction, or none of it.
+
+        Returns one result per rollback applied, the requested one last.
+
+        Raises:
+            NotFoundError: no edit has that id.
+            InputError: the edit cannot be rolled back (not applied, already rolled back).
+            RollbackRefused: later edits depend on it and ``cascade`` is False.
+            EditRefused: the rollback would change a protected fact or entity.
+        """
+        user = _check_user(user)
+        results: list[EditResult] = []
+        with self.store.write() as tx:
+            self._rollback(tx, edit_id, user, cascade, results, depth=0)
+        return results
+
+    def _rollback(self, tx: GraphTxn, edit_id: int, user: str, cascade: bool,
+                  results: list[EditResult], depth: int) -> None:
+        ctrl = self._controller(tx)
+        try:
+            step = ctrl.plan_rollback(tx, edit_id)
+        except RollbackRefused as refused:
+            if not cascade or depth > 10_000:
+                raise
+            for dep in reversed(refused.dependants):
+                record = tx.edit(dep)
+                while record.rolled_back_by is not None:
+                    record = tx.edit(record.rolled_back_by)
+                if record.rolled_back_by is None and ctrl.in_force(tx, tx.edit(dep)):
+                    self._rollback(tx, record.id, user, cascade, results, depth + 1)
+            step = ctrl.plan_rollback(tx, edit_id)
+        if step.plan.refused:
+            raise EditRefused(step.plan.refusals)
+        rid = tx.new_edit(EditKind.ROLLBACK, user, {"edit_id": edit_id, "cascade": cascade},
+                          rollback_of=edit_id, batch=step.target.batch)
+        report = step.plan.report()
+        report["restored"] = [f.to_dict() for f in step.plan.add.values()
+                              if f.kind is FactKind.ASSERTED]
+        self._writer.apply(tx, rid, step.plan, report)
+        tx.update_edit(edit_id, rolled_back_by=rid)
+        results.append(EditResult(rid, Decision.ACCEPTED, report))
+
+    def rollback_batch(self, batch: str, *, user: str = "anonymous") -> list[EditResult]:
+        """Undo every edit of an import batch, newest first, in one transaction.
+
+        Raises:
+            NotFoundError: no edit belongs to that batch.
+        """
+        user = _check_user(user)
+        results: list[EditResult] = []
+        with self.store.write() as tx:
+            edits = [e for e in tx.edits(batch=batch, limit=None, kinds=[EditKind.IMPORT],
+                                         states=[EditState.APPLIED])
+                     if e.rolled_back_by is None]
+            if not edits:
+                raise NotFoundError(f"no applied import edits in batch {batch!r}")
+            for record in edits:  # newest first
+                self._rollback(tx, record.id, user, True, results, depth=0)
+        return results
+
+    # ------------------------------------------------------------------ import
+
+    def import_file(
+        self,
+        path: str | Path,
+        *,
+        user: str = "importer",
+        policy: ConflictPolicy | str = ConflictPolicy.SKIP,
+        chunk_size: int = 5000,
+        fmt: str | None = None,
+        allow_new_relations: bool | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import a CSV or JSONL file in chunked transactions.
+
+        Idempotent: rows already known are duplicates and change nothing. Bad rows are
+        reported with their line numbers while good rows land. Under ``policy='fail'`` a
+        conflicting row stops the import and undoes the chunks already written.
+
+        Args:
+            progress: called with the number of rows done after each chunk.
+
+        Raises:
+            InputError: the file cannot be read or has no usable header; bad arguments.
+        """
+        policy = ConflictPolicy(policy)
+        if chunk_size < 1:
+            raise InputError("chunk_size must be at least 1", field="chunk_size")
+        allow = self.allow_new_relations if allow_new_relations is None else allow_new_relations
+        user = _check_user(user)
+        report = ImportReport(batch=uuid.uuid4().hex[:12])
+        chunk: list[tuple[int, RawTriple]] = []
+        rows = read_rows(path, fmt)
+        name = Path(path).name
+
+        def flush() -> bool:
+            ok = self._import_chunk(chunk, report, policy=policy, user=user, allow=allow,
+                                    source=name)
+            report.rows += len(chunk)
+            chunk.clear()
+            if progress is not None:
+                progress(report.rows)
+            return ok
+
+        for row in rows:
+            if isinstance(row, BadRow):
+                report.bad_rows.append({"line": row.line, "reason": row.reason})
+                continue
+            chunk.append((row.line, (row.subject, row.relation, row.object)))
+            if len(chunk) >= chunk_size and not flush():
+                break
+        else:
+            if chunk:
+                flush()
+        if report.failed and report.edits:
+            self.rollback_batch(report.batch, user=user)
+        return report
+
+    def _import_chunk(self, chunk: list[tuple[int, RawTriple]], report: ImportReport, *,
+                      policy: ConflictPolicy, user: str, allow: bool, source: str) -> bool:
+        good: list[tuple[int, RawTriple]] = []
+        with self.store.read() as view:
+            ctrl = self._controller(view)
+            for line, raw in chunk:
+                try:
+                    ctrl.resolve(view, [raw], allow_new_relations=allow, lines=[line])
+                except InputError as exc:
+                    report.bad_rows.append({"line": line, "reason": str(exc)})
+                    continue
+                good.append((line, raw))
+        if not good:
+            return True
+        request = {"source": source, "lines": [good[0][0], good[-1][0]], "rows": len(good),
+                   "policy": policy.value, "_owner": _owner()}
+        with self.store.write() as tx:
+            edit_id = tx.new_edit(EditKind.IMPORT, user, request, batch=report.batch)
+        with self.store.write() as tx:
+            self._claim(tx, edit_id)
+            ctrl = self._controller(tx)
+            resolved = ctrl.resolve(tx, [raw for _, raw in good], allow_new_relations=allow)
+            ctrl = self._extended(ctrl, resolved.new_relations)
+            plan = ctrl.plan_edit(tx, resolved.triples, policy=policy, sequential=True,
+                                  rows=[line for line, _ in good], sample=False)
+            summary = _import_summary(plan)
+            if plan.refused:
+                tx.update_edit(edit_id, state=EditState.REFUSED,
+                               report={**summary, "refusals": plan.refusals})
+                report.failed = "; ".join(plan.refusals[:5])
+                return False
+            if resolved.new_relations:
+                tx.save_schema(ctrl.schema)
+            self._writer.apply(tx, edit_id, plan, summary)
+        report.edits.append(edit_id)
+        report.added += sum(1 for f in plan.add.values() if f.kind is FactKind.ASSERTED)
+        report.derived += sum(1 for f in plan.add.values() if f.kind.derived)
+        report.duplicates += len(plan.duplicates)
+        report.superseded += len(plan.superseded)
+        report.skipped += [{"line": r, "triple": t.as_list(), "reason": w}
+                           for r, t, w in plan.skipped]
+        return True
+
+    # ------------------------------------------------------------------- reads
+
+    def facts(self, entity: str, *, as_of: int | None = None, derived: bool = True,
+              incoming: bool = False) -> list[Fact]:
+        """The facts about an entity (as subject; with ``incoming`` also as object).
+
+        Raises:
+            NotFoundError: no entity has that name.
+        """
+        kinds = None if derived else [FactKind.ASSERTED]
+        with self.store.read() as view:
+            name = self._entity(view, entity)
+            out = view.facts(subject=name, as_of=as_of, kinds=kinds)
+            if incoming:
+                out += [f for f in view.facts(object=name, as_of=as_of, kinds=kinds)
+                        if f.subject != name]
+            return out
+
+    def _entity(self, view: GraphView, name: str) -> str:
+        check_entity_name(name, field="entity")
+        found = view.entities([name]).get(name)
+        if found is None:
+            close = view.search_entities(name, limit=3)
+            hint = f"; did you mean {', '.join(repr(e.name) for e in close)}?" if close else ""
+            raise NotFoundError(f"no entity named {name!r}{hint}")
+        return found.name
+
+    def state(self, *, as_of: int | None = None) -> list[Fact]:
+        """Every fact in force now, or just after edit ``as_of``."""
+        with self.store.read() as view:
+            return view.facts(as_of=as_of)
+
+    def history(self, entity: str | None = None, *, user: str | None = None,
+                since: str | None = None, until: str | None = None,
+                limit: int | None = 50) -> list[EditRecord]:
+        """Journal entries, newest first, optionally about one entity or by one user.
+
+        Raises:
+            NotFoundError: the entity does not exist.
+        """
+        with self.store.read() as view:
+            name = self._entity(view, entity) if entity is not None else None
+            return view.edits(entity=name, user=user, since=since, until=until, limit=limit)
+
+    def get_edit(self, edit_id: int) -> EditRecord:
+        """One journal entry.
+
+        Raises:
+            NotFoundError: no edit has that id.
+        """
+        with self.store.read() as view:
+            return view.edit(edit_id)
+
+    def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]:
+        with self.store.read() as view:
+            view.edit(edit_id)
+            return view.edit_changes(edit_id)
+
+    def neighbourhood(self, entity: str, *, hops: int | None = None,
+                      fanout: int | None = None) -> list[Fact]:
+        """A deterministic sample of the facts around an entity."""
+        with self.store.read() as view:
+            name = self._entity(view, entity)
+            return self._controller(view).neighbourhood(view, name, hops=hops, fanout=fanout)
+
+    def stats(self) -> dict[str, int]:
+        with self.store.read() as view:
+            counts = view.count_facts()
+            counts["edits"] = view.last_edit_id()
+            counts["relations"] = len(self._schema(view))
+            return counts
+
+    # ------------------------------------------------------------------- locks
+
+    def lock(self, entity: str, relation: str | None = None, object: str | None = None, *,
+             user: str = "curator", reason: str = "") -> Lock:
+        """Protect an entity (all its facts) or one fact from edits and rollbacks.
+
+        Raises:
+            NotFoundError: the entity (or fact) does not exist.
+            InputError: only one of relation and object was given.
+        """
+        user = _check_user(user)
+        if (relation is None) != (object is None):
+            raise InputError("lock an entity, or a whole fact: give both relation and object")
+        with self.store.write() as tx:
+            name = self._entity(tx, entity)
+            rel_name = obj_name = None
+            if relation is not None and object is not None:
+                rel_name = self._schema(tx).resolve(check_relation_name(relation)).name
+                obj_name = self._entity(tx, object)
+                if not tx.facts(subject=name, relation=rel_name, object=obj_name):
+                    raise NotFoundError(f"{name}|{rel_name}|{obj_name} is not a known fact")
+            lock = tx.add_lock(name, rel_name, obj_name, user, reason)
+            eid = tx.new_edit(EditKind.LOCK, user, {"lock": lock.to_dict()},
+                              state=EditState.APPLIED)
+            tx.update_edit(eid, report={"lock": lock.to_dict()})
+            return lock
+
+    def unlock(self, lock_id: int, *, user: str = "curator") -> Lock:
+        """Remove a lock.
+
+        Raises:
+            NotFoundError: no lock has that id.
+        """
+        user = _check_user(user)
+        with self.store.write() as tx:
+            lock = tx.remove_lock(lock_id)
+            eid = tx.new_edit(EditKind.UNLOCK, user, {"lock": lock.to_dict()},
+                              state=EditState.APPLIED)
+            tx.update_edit(eid, report={"lock": lock.to_dict()})
+            return lock
+
+    def locks(self, entity: str | None = None) -> list[Lock]:
+        with self.store.read() as view:
+            name = self._entity(view, entity) if entity is not None else None
+            return view.locks(name)
+
+    # ------------------------------------------------------------------ schema
+
+    def load_schema(self, schema: Schema | str | Path, *, replace: bool = False) -> Schema:
+        """Merge (or replace) the store's schema with another and save it.
+
+        Raises:
+            SchemaError: the schema is malformed or the merge is inconsistent.
+        """
+        other = Schema.load(schema) if isinstance(schema, (str, Path)) else schema
+        with self.store.write() as tx:
+            new = other if replace else self._schema(tx).merged(other)
+            tx.save_schema(new)
+            return new
+
+    def add_alias(self, entity: str, alias: str) -> None:
+        """Make another name resolve to an entity.
+
+        Raises:
+            NotFoundError: the entity does not exist.
+            InputError: the alias names another entity already.
+        """
+        alias = check_entity_name(alias, field="alias")
+        with self.store.write() as tx:
+            tx.add_alias(self._entity(tx, entity), alias)
+
+
+def _check_user(user: str) -> str:
+    if not isinstance(user, str) or not user.strip() or len(user) > 100 or any(
+            ord(c) < 32 for c in user):
+        raise InputError("user must be a non-empty name of at most 100 characters", field="user")
+    return user.strip()
+
+
+def _import_summary(plan: Plan) -> dict[str, Any]:
+    """The journal report of an import chunk: counts and the rows that need a look (the facts
+    themselves are in the store, under the edit's id)."""
+    return {
+        "added": sum(1 for f in plan.add.values() if f.kind is FactKind.ASSERTED),
+        "derived": sum(1 for f in plan.add.values() if f.kind.derived),
+        "duplicates": len(plan.duplicates),
+        "superseded": [s.to_dict() for s in plan.superseded],
+        "skipped": [{"row": r, "triple": t.as_list(), "reason": w} for r, t, w in plan.skipped],
+        "conflicts": plan.conflicts,
+    }
