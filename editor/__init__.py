@@ -6,15 +6,23 @@ Public surface (each name lives in a small private module):
 - architectures: :data:`ARCHITECTURES`, :class:`ArchitectureSpec`, :func:`architecture_for`
 - hooks: :class:`Trace`, :class:`TraceDict`
 - statistics: :class:`SecondMomentStore`, :class:`Corpus`, :func:`load_corpus`
-- methods: :class:`EditMethod`, :class:`EditContext`, :class:`EditRequest`, :class:`Rome`, ...
+- methods: :class:`EditMethod`, :class:`EditContext`, :class:`EditRequest`, :class:`Rome`,
+  :class:`Memit`, :class:`AlphaEdit`; :class:`ModelEditor` ties model, statistics and ledger
 - updates and the ledger: :class:`WeightUpdate`, :class:`LowRankDelta`, :class:`DeltaLedger`
 - errors: :class:`EditorError` and subclasses
 """
 
 from __future__ import annotations
 
+from editor._alphaedit import (
+    ALPHAEDIT_DEFAULTS,
+    AlphaEdit,
+    AlphaEditHyperParams,
+    null_space_projector,
+)
 from editor._arch import ARCHITECTURES, ArchitectureSpec, architecture_for, get_module
 from editor._common import DEFAULT_CONTEXT_TEMPLATES, ValueOptimization
+from editor._editor import ModelEditor
 from editor._errors import (
     EditComputationError,
     EditorError,
@@ -24,6 +32,7 @@ from editor._errors import (
 )
 from editor._hooks import StopForward, Trace, TraceDict
 from editor._ledger import DeltaLedger
+from editor._memit import MEMIT_DEFAULTS, Memit, MemitHyperParams
 from editor._model import LoadedModel, cache_dir, default_gguf_path, load_model
 from editor._protocol import EditContext, EditMethod
 from editor._request import EditRequest
@@ -32,9 +41,13 @@ from editor._stats import Corpus, SecondMomentStore, default_corpus_path, load_c
 from editor._update import LowRankDelta, WeightUpdate, temporarily_applied
 
 __all__ = [
+    "ALPHAEDIT_DEFAULTS",
     "ARCHITECTURES",
     "DEFAULT_CONTEXT_TEMPLATES",
+    "MEMIT_DEFAULTS",
     "ROME_DEFAULTS",
+    "AlphaEdit",
+    "AlphaEditHyperParams",
     "ArchitectureSpec",
     "Corpus",
     "DeltaLedger",
@@ -46,6 +59,9 @@ __all__ = [
     "LedgerError",
     "LoadedModel",
     "LowRankDelta",
+    "Memit",
+    "MemitHyperParams",
+    "ModelEditor",
     "ModelLoadError",
     "Rome",
     "RomeHyperParams",
@@ -63,5 +79,6 @@ __all__ = [
     "get_module",
     "load_corpus",
     "load_model",
+    "null_space_projector",
     "temporarily_applied",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -26,12 +26,15 @@ class EditContext:
         tokenizer: its tokenizer.
         spec: the architecture adapter.
         stats: second moments of the base model's keys, per layer.
+        history: the updates in force on the model, in the order applied (the ledger's); a
+            method that accounts for earlier edits (AlphaEdit) reads what it needs from them.
     """
 
     model: nn.Module
     tokenizer: Any
     spec: ArchitectureSpec
     stats: SecondMomentStore
+    history: Sequence[WeightUpdate] = field(default_factory=tuple)
 
     @property
     def device(self) -> torch.device:
@@ -44,8 +47,8 @@ class EditMethod(Protocol):
     """An editing method: computes a weight update and leaves the model exactly unchanged.
 
     Applying the update is the ledger's job (:class:`editor.DeltaLedger`), never the method's.
-    A stateful method (AlphaEdit) is told about applied and rolled-back updates through
-    :meth:`applied` / :meth:`rolled_back`; stateless methods implement them as no-ops.
+    A method keeps no state about edits: what it needs from earlier edits it reads from
+    ``ctx.history``, so a rollback or a restart can never leave it out of step.
     """
 
     name: str
@@ -56,12 +59,4 @@ class EditMethod(Protocol):
         Raises:
             EditComputationError: when the requests cannot be written (bad input, NaN, ...).
         """
-        ...
-
-    def applied(self, update: WeightUpdate) -> None:
-        """Note that ``update`` is now in force."""
-        ...
-
-    def rolled_back(self, update: WeightUpdate) -> None:
-        """Note that ``update`` is no longer in force."""
         ...

@@ -137,9 +137,3 @@ class Rome:
         name = ctx.spec.mlp_out_weight_name(hp.layer)
         info = {**info, "layer": hp.layer, "seconds": time.perf_counter() - start}
         return WeightUpdate(deltas={name: delta}, method=self.name, info=info)
-
-    def applied(self, update: WeightUpdate) -> None:
-        """ROME keeps no state across edits."""
-
-    def rolled_back(self, update: WeightUpdate) -> None:
-        """ROME keeps no state across edits."""

@@ -82,7 +82,7 @@ class WeightUpdate:
         deltas: parameter name -> low-rank delta (storage orientation).
         method: the method's name.
         info: small JSON-serialisable facts about the computation (losses, timings, layers).
-        tensors: extra tensors a stateful method needs later (AlphaEdit's edited keys).
+        tensors: extra tensors a method reads back from ``ctx.history`` later (AlphaEdit's keys).
     """
 
     deltas: Mapping[str, LowRankDelta]

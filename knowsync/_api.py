@@ -249,7 +249,10 @@ class KnowSync:
         ra = ctrl.resolve(view, assert_, allow_new_relations=allow)
         rr = ctrl.resolve(view, retract)
         ctrl = self._extended(ctrl, ra.new_relations)
-        return ctrl, ctrl.plan_edit(view, ra.triples, rr.triples), ra.new_relations
+        plan = ctrl.plan_edit(view, ra.triples, rr.triples)
+        used = {n for t in plan.add for n in (t.subject, t.object)}
+        plan.new_entities = {k: v for k, v in ra.new_entities.items() if v in used}
+        return ctrl, plan, ra.new_relations
 
     def _extended(self, ctrl: Controller, relations: list[Relation]) -> Controller:
         if not relations:
@@ -309,6 +312,7 @@ class KnowSync:
         rid = tx.new_edit(EditKind.ROLLBACK, user, {"edit_id": edit_id, "cascade": cascade},
                           rollback_of=edit_id, batch=step.target.batch)
         report = step.plan.report()
+        report["rollback_of"] = edit_id
         report["restored"] = [f.to_dict() for f in step.plan.add.values()
                               if f.kind is FactKind.ASSERTED]
         self._writer.apply(tx, rid, step.plan, report)

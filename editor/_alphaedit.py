@@ -1,0 +1,164 @@
+"""AlphaEdit: null-space constrained knowledge editing (Fang et al., 2025).
+
+MEMIT's update, projected so that it cannot disturb the preserved keys: with ``P_l`` the
+projector onto the (approximate) null space of the corpus keys ``K_0`` (eigenvectors of
+``C_l = E[k k^T]`` with eigenvalue below a threshold), ``ΔW P_l K_0 ≈ 0`` for every preserved key.
+For sequential editing the keys of earlier edits ``K_p`` are kept too:
+
+    ΔW_l = R K_l^T P_l (K_p K_p^T P_l + K_l K_l^T P_l + α I)^{-1}          (AlphaEdit eq. 8)
+
+(in the transposed form the paper's code solves). Stored as factors ``R`` and
+``[(P (K_p K_p^T + K K^T) + α I)^{-1} P K]^T``.
+
+``K_p`` comes from the updates in force (``ctx.history``): each AlphaEdit update carries the keys
+it wrote in its ``tensors`` ("keys.<layer>"), which the ledger persists with the delta, so that
+rollbacks and restarts keep the preserved set exact without any state in the method.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from editor._arch import ArchitectureSpec
+from editor._common import ValueOptimization
+from editor._errors import EditComputationError
+from editor._memit import _default_layers, spread_over_layers
+from editor._protocol import EditContext
+from editor._request import EditRequest
+from editor._update import WeightUpdate
+
+__all__ = ["ALPHAEDIT_DEFAULTS", "AlphaEdit", "AlphaEditHyperParams", "null_space_projector"]
+
+
+@dataclass(frozen=True)
+class AlphaEditHyperParams:
+    """AlphaEdit's hyperparameters.
+
+    Attributes:
+        layers: consecutive decoder blocks edited.
+        value: value-optimisation settings (site: output of ``layers[-1]``).
+        nullspace_threshold: eigenvalues of ``C_l`` below this span the null space.
+        l2: α, the ridge in eq. 8.
+    """
+
+    layers: tuple[int, ...]
+    value: ValueOptimization = field(default_factory=ValueOptimization)
+    nullspace_threshold: float = 2e-2
+    l2: float = 10.0
+
+    @classmethod
+    def for_model(cls, spec: ArchitectureSpec, num_layers: int) -> AlphaEditHyperParams:
+        """Defaults for an architecture and depth, from :data:`ALPHAEDIT_DEFAULTS`."""
+        row = ALPHAEDIT_DEFAULTS.get((spec.family, num_layers)) or ALPHAEDIT_DEFAULTS[
+            (spec.family, None)
+        ]
+        layers = row.get("layers") or _default_layers(num_layers, row["first_fraction"],
+                                                        row["count"])
+        value = replace(ValueOptimization(), **row.get("value", {}))
+        return cls(layers=tuple(layers), value=value,
+                   nullspace_threshold=row.get("nullspace_threshold", 2e-2),
+                   l2=row.get("l2", 10.0))
+
+
+#: Defaults as data (AlphaEdit's Llama-3 settings scaled to the depth where no row exists).
+ALPHAEDIT_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
+    ("llama", 30): {"layers": (3, 4, 5, 6, 7), "nullspace_threshold": 2e-2, "l2": 10.0,
+                    "value": {"clamp_norm_factor": 0.75}},
+    ("llama", None): {"first_fraction": 0.1, "count": 5},
+    ("gpt2", None): {"first_fraction": 0.1, "count": 5},
+    ("gpt_neox", None): {"first_fraction": 0.1, "count": 5},
+}
+
+
+def null_space_projector(cov: torch.Tensor, threshold: float) -> torch.Tensor:
+    """P = U_0 U_0^T over the eigenvectors of ``cov`` whose eigenvalue is below ``threshold``."""
+    eigvals, eigvecs = torch.linalg.eigh(cov.double())
+    basis = eigvecs[:, eigvals < threshold]
+    return basis @ basis.T
+
+
+class AlphaEdit:
+    """AlphaEdit behind the :class:`~editor.EditMethod` protocol; earlier edits come from ``ctx.history``.
+
+    Args:
+        hparams: hyperparameters; None picks :meth:`AlphaEditHyperParams.for_model`.
+    """
+
+    name = "alphaedit"
+
+    def __init__(self, hparams: AlphaEditHyperParams | None = None) -> None:
+        self.hparams = hparams
+        self._projectors: dict[int, tuple[torch.Tensor, int]] = {}
+        self._projector_key: tuple[str, str, float] | None = None
+
+    def resolve(self, ctx: EditContext) -> AlphaEditHyperParams:
+        """The hyperparameters in force for this model."""
+        if self.hparams is not None:
+            return self.hparams
+        return AlphaEditHyperParams.for_model(ctx.spec, ctx.spec.num_layers(ctx.model))
+
+    def projector(self, ctx: EditContext, layer: int, threshold: float) -> tuple[torch.Tensor, int]:
+        """P_l and its rank for this model and corpus (cached on this object, keyed by what it
+        depends on: model key, corpus hash, threshold)."""
+        key = (ctx.stats.model_key, ctx.stats.corpus.sha256, threshold)
+        if key != self._projector_key:
+            self._projectors, self._projector_key = {}, key
+        if layer not in self._projectors:
+            cov = ctx.stats.get(layer)
+            proj = null_space_projector(cov, threshold)
+            dims = int((torch.linalg.eigvalsh(cov.double()) < threshold).sum())
+            self._projectors[layer] = (proj, dims)
+        proj, dims = self._projectors[layer]
+        return proj.to(ctx.device), dims
+
+    @staticmethod
+    def preserved(ctx: EditContext, layer: int, size: int) -> torch.Tensor:
+        """K_p K_p^T: the outer products of the keys of the edits in force at ``layer``."""
+        out = torch.zeros(size, size, dtype=torch.float64, device=ctx.device)
+        for update in ctx.history:
+            keys = update.tensors.get(f"keys.{layer}")
+            if keys is not None:
+                k = keys.to(ctx.device, torch.float64)
+                out += k @ k.T
+        return out
+
+    def compute(self, ctx: EditContext, requests: Sequence[EditRequest]) -> WeightUpdate:
+        """Compute AlphaEdit's update for a batch of requests.
+
+        Raises:
+            EditComputationError: for an empty batch or a failed solve.
+        """
+        if not requests:
+            raise EditComputationError("AlphaEdit needs at least one request")
+        hp = self.resolve(ctx)
+        start = time.perf_counter()
+
+        def solve(layer: int, keys: torch.Tensor, resid: torch.Tensor) -> tuple[
+            torch.Tensor, torch.Tensor
+        ]:
+            k = keys.double()
+            proj, _ = self.projector(ctx, layer, hp.nullspace_threshold)
+            d_ff = k.shape[0]
+            cp = self.preserved(ctx, layer, d_ff)
+            system = proj @ (k @ k.T + cp) + hp.l2 * torch.eye(d_ff, dtype=k.dtype,
+                                                                device=k.device)
+            right_t = torch.linalg.solve(system, proj @ k)  # d_ff x n
+            return resid.double(), right_t.T
+
+        deltas, keys, info = spread_over_layers(ctx, requests, hp.layers, hp.value, solve)
+        info["seconds"] = time.perf_counter() - start
+        info["null_space_dims"] = {
+            str(layer): self.projector(ctx, layer, hp.nullspace_threshold)[1]
+            for layer in hp.layers
+        }
+        return WeightUpdate(
+            deltas=deltas,
+            method=self.name,
+            info=info,
+            tensors={f"keys.{layer}": k.float() for layer, k in keys.items()},
+        )

@@ -1,0 +1,1 @@
+"""interpreter: plain language in, typed intents out (see the interpreter issue)."""

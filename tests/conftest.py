@@ -1,0 +1,77 @@
+"""Shared fixtures: stores of every backend, a small schema, a knowledge base."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kg import GraphStore, Relation, Schema, SQLiteStore
+from knowsync import KnowSync
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO / "datasets"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+StoreFactory = Callable[[], GraphStore]
+
+# Every GraphStore backend the contract suite runs against. A backend that needs a server adds
+# itself here when its server is configured (see the Neo4j backend's tests).
+BACKENDS: dict[str, Callable[[Path], StoreFactory]] = {
+    "sqlite-memory": lambda tmp: lambda: SQLiteStore(":memory:"),
+    "sqlite-file": lambda tmp: lambda: SQLiteStore(tmp / "kb.db"),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Makes stores of one backend; a file backend reopens the same database."""
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> Iterator[GraphStore]:
+    s = store_factory()
+    yield s
+    s.close()
+
+
+def small_relations() -> list[Relation]:
+    return [
+        Relation(name="likes"),
+        Relation(name="capital", cardinality="one2one", cloze=("The capital of {subject} is",)),
+        Relation(name="father", cardinality="many2one"),
+        Relation(name="wife", cardinality="one2one", inverse="husband", aliases=("married to",)),
+        Relation(name="husband", cardinality="one2one", inverse="wife"),
+        Relation(name="spouse", cardinality="one2one", inverse="spouse"),
+        Relation(name="child", inverse="parent"),
+        Relation(name="parent", inverse="child"),
+        Relation(name="president", cardinality="one2one"),
+        Relation(name="first_lady", cardinality="one2one", compose=(("president", "wife"),)),
+        Relation(name="grandfather", cardinality="many2one", compose=(("father", "father"),)),
+    ]
+
+
+@pytest.fixture
+def small_schema() -> Schema:
+    return Schema.from_relations(small_relations())
+
+
+@pytest.fixture
+def ks(small_schema: Schema) -> Iterator[KnowSync]:
+    """An in-memory knowledge base with only the small test schema."""
+    k = KnowSync("memory://")
+    k.load_schema(small_schema, replace=True)
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def demo_ks(tmp_path: Path) -> Iterator[KnowSync]:
+    """A file-backed knowledge base with the bundled demo KG and schema."""
+    k = KnowSync(str(tmp_path / "demo.db"))
+    for name in ("kg.csv", "kg2.csv"):
+        k.import_file(DATASETS / "oneedit" / name, user="demo")
+    yield k
+    k.close()

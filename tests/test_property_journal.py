@@ -1,0 +1,219 @@
+"""Property tests: random edits and rollbacks against the real store, compared after every
+step with an independent from-scratch reference model (``tests/reference_model.py``)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from reference_model import RefKB, RefRelation, RefSchema, Triple  # noqa: E402
+
+from knowsync import InputError, KnowSync, NotFoundError, Relation, RollbackRefused, Schema  # noqa: E402
+
+ENTITIES = ["a", "b", "c", "d"]
+
+# (name, cardinality, inverse, rules)
+RELATIONS: list[tuple[str, str, str | None, tuple[tuple[str, ...], ...]]] = [
+    ("likes", "many2many", None, ()),
+    ("capital", "one2one", None, ()),
+    ("father", "many2one", None, ()),
+    ("president", "one2one", None, ()),
+    ("wife", "one2one", "husband", ()),
+    ("husband", "one2one", "wife", ()),
+    ("parent", "many2many", "child", ()),
+    ("child", "many2many", "parent", ()),
+    ("grandfather", "many2one", None, (("father", "father"),)),
+    ("greatgrandfather", "many2one", None, (("grandfather", "father"),)),
+    ("first_lady", "one2one", None, (("president", "wife"),)),
+    ("liked_capital", "many2one", None, (("likes", "capital"),)),
+    ("mentor", "one2many", None, (("likes", "wife"),)),
+    ("patron", "one2one", None, (("parent", "capital"),)),
+]
+BASE = [r[0] for r in RELATIONS if not r[3]]
+COMPOSED_RELS = [r[0] for r in RELATIONS if r[3]]
+
+
+def ks_schema() -> Schema:
+    return Schema.from_relations([
+        Relation(name=n, cardinality=c, inverse=i, compose=rules) for n, c, i, rules in RELATIONS
+    ])
+
+
+def ref_schema() -> RefSchema:
+    return RefSchema([RefRelation(n, c, i, rules) for n, c, i, rules in RELATIONS])
+
+
+def open_kb(url: str = "memory://") -> KnowSync:
+    ks = KnowSync(url, schema=ks_schema())
+    ks.load_schema(ks_schema(), replace=True)
+    return ks
+
+
+def real_state(ks: KnowSync, as_of: int | None = None) -> set[tuple[str, str, str, str]]:
+    out = set()
+    for f in ks.state(as_of=as_of):
+        t = f.triple
+        out.add((t.subject, t.relation, t.object, f.kind.value))
+    return out
+
+
+def ref_rows(state: dict[Triple, str]) -> set[tuple[str, str, str, str]]:
+    return {(s, r, o, k) for (s, r, o), k in state.items()}
+
+
+def diff(real: set, ref: set) -> str:
+    return (f"\n  only in knowsync : {sorted(real - ref)}"
+            f"\n  only in reference: {sorted(ref - real)}")
+
+
+entity = st.sampled_from(ENTITIES)
+triple = st.tuples(
+    entity,
+    st.one_of(st.sampled_from(BASE), st.sampled_from(BASE), st.sampled_from(BASE),
+              st.sampled_from(COMPOSED_RELS)),
+    entity,
+)
+
+
+class JournalMachine(RuleBasedStateMachine):
+    """Edits and rollbacks (plain and cascading), checked against the reference."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ks = open_kb()
+        self.ref = RefKB(ref_schema())
+        self.last_id = self.ks.stats()["edits"]
+        self.base_id = self.last_id
+        self.log: list[str] = []
+
+    def teardown(self) -> None:
+        self.ks.close()
+
+    def _check_ids(self, got: int | None) -> None:
+        assert got == self.last_id + 1, f"journal id {got}, expected {self.last_id + 1}"
+        self.last_id = got
+
+    # ------------------------------------------------------------------ rules
+
+    @rule(data=st.data())
+    def edit(self, data: st.DataObject) -> None:
+        asserts = data.draw(st.lists(triple, max_size=3), label="assert")
+        in_force = sorted(self.ref.state())
+        retract_pool = st.one_of(triple, st.sampled_from(in_force)) if in_force else triple
+        retracts = data.draw(st.lists(retract_pool, max_size=2 if asserts else 3,
+                                      min_size=0 if asserts else 1), label="retract")
+        expected = self.ref.predict_edit(asserts, retracts)
+        res = self.ks.edit(assert_=asserts, retract=retracts, user="prop")
+        self._check_ids(res.edit_id)
+        ok = self.ref.record_edit(res.edit_id, asserts, retracts)
+        assert ok == expected
+        assert res.accepted == ok, (
+            f"edit {res.edit_id} assert={asserts} retract={retracts}: knowsync "
+            f"{'accepted' if res.accepted else 'refused'} {res.reasons}, reference "
+            f"{'accepted' if ok else 'refused'}")
+
+    @precondition(lambda self: bool(self.ref.journal))
+    @rule(data=st.data(), cascade=st.booleans())
+    def rollback(self, data: st.DataObject, cascade: bool) -> None:
+        ids = sorted(self.ref.journal)
+        target = data.draw(st.sampled_from(ids), label="target")
+        error = self.ref.rollback_error(target)
+        before = self.ref.state()
+        try:
+            results = self.ks.rollback(target, cascade=cascade)
+        except InputError as exc:
+            assert error is not None, f"rollback({target}) raised InputError {exc}, " \
+                                      "reference expected it to be allowed"
+            return
+        except RollbackRefused as exc:
+            assert error is None, f"rollback({target}): expected InputError ({error})"
+            assert not cascade, f"rollback({target}, cascade=True) refused: {exc}"
+            deps = list(exc.dependants)
+            assert deps, "refused without dependants"
+            for d in deps:
+                assert d > target and self.ref.in_force(self.ref.root(d)) or \
+                    self.ref.journal[d].kind == "rollback", (target, deps)
+            assert real_state(self.ks) == ref_rows(before)
+            return
+        assert error is None, f"rollback({target}) allowed, reference expected {error}"
+        assert results, "no results"
+        targets = []
+        for res in results:
+            self._check_ids(res.edit_id)
+            rec = self.ks.get_edit(res.edit_id)
+            assert rec.rollback_of is not None
+            targets.append(rec.rollback_of)
+            self.ref.record_rollback(res.edit_id, rec.rollback_of)
+        assert targets[-1] == target, f"requested {target} last, got order {targets}"
+        if not cascade:
+            assert targets == [target]
+
+    # ------------------------------------------------------------- invariants
+
+    @invariant()
+    def state_matches(self) -> None:
+        real, ref = real_state(self.ks), ref_rows(self.ref.state())
+        assert real == ref, "state differs from reference:" + diff(real, ref)
+
+    @invariant()
+    def history_matches(self) -> None:
+        # as_of: the state just after each of the last few journal entries
+        for k in sorted(self.ref.snapshots)[-4:]:
+            real, ref = real_state(self.ks, as_of=k), ref_rows(self.ref.snapshots[k])
+            assert real == ref, f"state(as_of={k}) differs:" + diff(real, ref)
+
+
+JournalMachine.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestJournal = JournalMachine.TestCase
+
+
+# ------------------------------------------------------------------ reopen from file
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("edit"), st.lists(triple, max_size=3), st.lists(triple, max_size=1)),
+        st.tuples(st.just("rollback"), st.integers(1, 12), st.booleans()),
+    ),
+    min_size=1, max_size=12,
+)
+
+
+@given(ops)
+@settings(max_examples=25, deadline=None)
+def test_reopen_from_file_equals_state(op_list: list) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kb.db"
+        ks = open_kb(str(path))
+        first = ks.stats()["edits"]
+        for op in op_list:
+            if op[0] == "edit":
+                if op[1] or op[2]:
+                    ks.edit(assert_=op[1], retract=op[2])
+            else:
+                try:
+                    ks.rollback(first + op[1], cascade=op[2])
+                except (InputError, RollbackRefused, NotFoundError):
+                    pass
+        before = real_state(ks)
+        last = ks.stats()["edits"]
+        history = {k: real_state(ks, as_of=k) for k in range(first + 1, last + 1)}
+        ks.close()
+        ks2 = KnowSync(str(path))
+        try:
+            assert real_state(ks2) == before
+            assert ks2.stats()["edits"] == last
+            for k, rows in history.items():
+                assert real_state(ks2, as_of=k) == rows, f"as_of={k}"
+        finally:
+            ks2.close()
