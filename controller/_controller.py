@@ -6,6 +6,7 @@ used as a view) and returns plans for the editor to apply.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,21 @@ class Controller:
 
     # ------------------------------------------------------------------ input
 
+    def validate(self, raw: RawTriple, *, allow_new_relations: bool = False) -> None:
+        """Check one raw triple without reading the store.
+
+        Raises:
+            InputError: a name is empty, too long, or has forbidden characters.
+            UnknownRelationError: the relation is unknown and new ones are not allowed.
+        """
+        if not isinstance(raw, (tuple, list)) or len(raw) != 3:
+            raise InputError("a triple needs exactly a subject, a relation and an object")
+        check_entity_name(raw[0], field="subject")
+        relation = check_relation_name(raw[1])
+        check_entity_name(raw[2], field="object")
+        if not allow_new_relations and self.schema.find(relation) is None:
+            raise UnknownRelationError(relation, self.schema.suggest(relation))
+
     def resolve(
         self,
         view: GraphView,
@@ -81,6 +97,7 @@ class Controller:
         *,
         allow_new_relations: bool = False,
         lines: Sequence[int] | None = None,
+        validated: bool = False,
     ) -> Resolved:
         """Validate raw triples and map them onto canonical entity and relation names.
 
@@ -93,10 +110,17 @@ class Controller:
                 when ``lines`` is given).
             UnknownRelationError: a relation is unknown and new ones are not allowed.
         """
-        names: list[str] = []
+        names: dict[str, None] = {}  # ordered: the first spelling of a new entity wins
         checked: list[tuple[str, str, str]] = []
         for i, item in enumerate(raw):
-            line = lines[i] if lines is not None else None
+            if validated:  # checked by validate(): only strip
+                s = unicodedata.normalize("NFC", item[0].strip())
+                o = unicodedata.normalize("NFC", item[2].strip())
+                r = item[1].strip()
+                names[s] = None
+                names[o] = None
+                checked.append((s, r, o))
+                continue
             try:
                 if not isinstance(item, (tuple, list)) or len(item) != 3:
                     raise InputError("a triple needs exactly a subject, a relation and an object")
@@ -104,34 +128,37 @@ class Controller:
                 r = check_relation_name(item[1])
                 o = check_entity_name(item[2], field="object")
             except InputError as exc:
-                if line is not None:
-                    raise InputError(f"line {line}: {exc}", field=exc.field, line=line) from None
+                if lines is not None:
+                    raise InputError(f"line {lines[i]}: {exc}", field=exc.field,
+                                     line=lines[i]) from None
                 raise
-            names += [s, o]
+            names[s] = None
+            names[o] = None
             checked.append((s, r, o))
-        known = view.entities(names)
+        known = view.entities(list(names))
         folded = self.schema.entity_keys == "folded"
         new: dict[str, str] = {}
+        canonical: dict[str, str] = {}
+        for name in names:
+            entity = known.get(name)
+            canonical[name] = entity.name if entity is not None else new.setdefault(
+                entity_key(name, folded=folded), name)
+        rel_names: dict[str, str] = {}
         relations: dict[str, Relation] = {}
         out: list[Triple] = []
         for i, (s, r, o) in enumerate(checked):
-            rel = self.schema.find(r) or relations.get(r)
-            if rel is None:
-                if not allow_new_relations:
-                    err = UnknownRelationError(r, self.schema.suggest(r))
-                    if lines is not None:
-                        err.line = lines[i]
-                    raise err
-                rel = Relation(name=r.replace(" ", "_"))
-                relations[r] = rel
-            ends = []
-            for name in (s, o):
-                entity = known.get(name)
-                if entity is not None:
-                    ends.append(entity.name)
-                else:
-                    ends.append(new.setdefault(entity_key(name, folded=folded), name))
-            out.append(Triple(ends[0], rel.name, ends[1]))
+            rel_name = rel_names.get(r)
+            if rel_name is None:
+                rel = self.schema.find(r)
+                if rel is None:
+                    if not allow_new_relations:
+                        err = UnknownRelationError(r, self.schema.suggest(r))
+                        if lines is not None:
+                            err.line = lines[i]
+                        raise err
+                    rel = relations.setdefault(r, Relation(name=r.replace(" ", "_")))
+                rel_name = rel_names[r] = rel.name
+            out.append(Triple(canonical[s], rel_name, canonical[o]))
         return Resolved(out, new, list(relations.values()))
 
     # ------------------------------------------------------------------ edits

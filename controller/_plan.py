@@ -52,6 +52,46 @@ class Supersession:
         return {"old": self.old.to_dict(), "by": self.by.as_list()}
 
 
+class FactTable(dict[Triple, Fact]):
+    """A plan's facts by triple, also indexed by (subject, relation) and (relation, object) so
+    that pattern lookups do not scan. Only item assignment, ``del`` and ``pop`` mutate it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_sr: dict[tuple[str, str], set[Triple]] = defaultdict(set)
+        self._by_ro: dict[tuple[str, str], set[Triple]] = defaultdict(set)
+
+    def __setitem__(self, t: Triple, f: Fact) -> None:
+        super().__setitem__(t, f)
+        self._by_sr[(t.subject, t.relation)].add(t)
+        self._by_ro[(t.relation, t.object)].add(t)
+
+    def __delitem__(self, t: Triple) -> None:
+        super().__delitem__(t)
+        self._by_sr[(t.subject, t.relation)].discard(t)
+        self._by_ro[(t.relation, t.object)].discard(t)
+
+    def pop(self, t: Triple, *default: Any) -> Any:  # type: ignore[override]
+        if t in self:
+            f = self[t]
+            del self[t]
+            return f
+        if default:
+            return default[0]
+        raise KeyError(t)
+
+    def matching(self, pattern: TouchKey) -> list[Fact]:
+        s, r, o = pattern
+        if s is not None and o is not None:
+            f = self.get(Triple(s, r, o))
+            return [f] if f is not None else []
+        if s is not None:
+            return [self[t] for t in self._by_sr.get((s, r), ())]
+        if o is not None:
+            return [self[t] for t in self._by_ro.get((r, o), ())]
+        return [f for t, f in self.items() if t.relation == r]
+
+
 @dataclass
 class Plan:
     """The graph changes of one edit, and what the controller found while computing them."""
@@ -59,7 +99,7 @@ class Plan:
     asserted: list[Triple] = field(default_factory=list)
     retracted: list[Triple] = field(default_factory=list)
     new_entities: dict[str, str] = field(default_factory=dict)  # key -> canonical name
-    add: dict[Triple, Fact] = field(default_factory=dict)
+    add: FactTable = field(default_factory=FactTable)
     remove: dict[Triple, Fact] = field(default_factory=dict)
     reads: set[TouchKey] = field(default_factory=set)
     duplicates: list[Triple] = field(default_factory=list)
@@ -101,17 +141,15 @@ class Plan:
 
 
 def _slots(schema: Schema, t: Triple) -> list[TouchKey]:
+    """The slots a triple occupies: (s, r, None) for a functional relation, (None, r, o) for
+    an inverse-functional one."""
+    functional, inverse_functional = schema.slot_flags(t.relation)
     keys: list[TouchKey] = []
-    if schema.functional(t.relation):
+    if functional:
         keys.append((t.subject, t.relation, None))
-    if schema.inverse_functional(t.relation):
+    if inverse_functional:
         keys.append((None, t.relation, t.object))
     return keys
-
-
-def _matches(pattern: TouchKey, t: Triple) -> bool:
-    s, r, o = pattern
-    return t.relation == r and (s is None or s == t.subject) and (o is None or o == t.object)
 
 
 class Overlay:
@@ -145,15 +183,14 @@ class Overlay:
         """Facts in force after the plan that match the pattern."""
         remove, add = self.plan.remove, self.plan.add
         out = [f for f in self.base(pattern) if f.triple not in remove and f.triple not in add]
-        out.extend(f for t, f in add.items() if _matches(pattern, t))
+        out.extend(add.matching(pattern))
         return out
 
     def with_removed(self, pattern: TouchKey) -> list[Fact]:
         """Facts matching the pattern in force before or after the plan."""
         out = {f.triple: f for f in self.base(pattern)}
-        for t, f in self.plan.add.items():
-            if _matches(pattern, t):
-                out.setdefault(t, f)
+        for f in self.plan.add.matching(pattern):
+            out.setdefault(f.triple, f)
         return list(out.values())
 
     def get(self, t: Triple) -> Fact | None:
@@ -329,6 +366,8 @@ class Planner:
         """Recompute the composed facts of the region the plan's changes touch."""
         schema, plan = self.schema, overlay.plan
         changed: set[Triple] = set(plan.add) | set(plan.remove) | set(extra_changes)
+        if not schema.rules:
+            return
         for stratum in schema.strata:
             by_relation: dict[str, list[Any]] = defaultdict(list)
             for rule in stratum:
@@ -374,13 +413,20 @@ class Planner:
         schema = self.schema
         inv = schema.inverse(relation)
         starts: set[str] = set()
+        wanted = {relation, inv, *(step for rule in rules for step in rule.chain)}
+        by_relation: dict[str, list[Triple]] = defaultdict(list)
+        for t in changed:
+            if t.relation in wanted:
+                by_relation[t.relation].append(t)
+        if not by_relation:
+            return starts
         for rule in rules:
             for i, step in enumerate(rule.chain):
-                heads = {t.subject for t in changed if t.relation == step}
+                heads = {t.subject for t in by_relation.get(step, ())}
                 if heads:
                     starts |= self._backward(overlay, heads, rule.chain[:i])
         # Facts of the relation itself (or its inverse) decide what is known or suppressed.
-        for t in changed:
+        for t in [*by_relation.get(relation, ()), *(by_relation.get(inv, ()) if inv else ())]:
             if t.relation == relation:
                 starts.add(t.subject)
                 if schema.inverse_functional(relation):

@@ -33,7 +33,7 @@ from editor._errors import (
 from editor._hooks import StopForward, Trace, TraceDict
 from editor._ledger import DeltaLedger
 from editor._memit import MEMIT_DEFAULTS, Memit, MemitHyperParams
-from editor._model import LoadedModel, cache_dir, default_gguf_path, load_model
+from editor._model import LoadedModel, cache_dir, default_gguf_path, export_model, load_model
 from editor._protocol import EditContext, EditMethod
 from editor._request import EditRequest
 from editor._rome import ROME_DEFAULTS, Rome, RomeHyperParams
@@ -76,6 +76,7 @@ __all__ = [
     "cache_dir",
     "default_corpus_path",
     "default_gguf_path",
+    "export_model",
     "get_module",
     "load_corpus",
     "load_model",

@@ -54,21 +54,30 @@ class AlphaEditHyperParams:
     @classmethod
     def for_model(cls, spec: ArchitectureSpec, num_layers: int) -> AlphaEditHyperParams:
         """Defaults for an architecture and depth, from :data:`ALPHAEDIT_DEFAULTS`."""
-        row = ALPHAEDIT_DEFAULTS.get((spec.family, num_layers)) or ALPHAEDIT_DEFAULTS[
-            (spec.family, None)
-        ]
-        layers = row.get("layers") or _default_layers(num_layers, row["first_fraction"],
-                                                        row["count"])
+        row = (
+            ALPHAEDIT_DEFAULTS.get((spec.family, num_layers))
+            or ALPHAEDIT_DEFAULTS[(spec.family, None)]
+        )
+        layers = row.get("layers") or _default_layers(
+            num_layers, row["first_fraction"], row["count"]
+        )
         value = replace(ValueOptimization(), **row.get("value", {}))
-        return cls(layers=tuple(layers), value=value,
-                   nullspace_threshold=row.get("nullspace_threshold", 2e-2),
-                   l2=row.get("l2", 10.0))
+        return cls(
+            layers=tuple(layers),
+            value=value,
+            nullspace_threshold=row.get("nullspace_threshold", 2e-2),
+            l2=row.get("l2", 10.0),
+        )
 
 
 #: Defaults as data (AlphaEdit's Llama-3 settings scaled to the depth where no row exists).
 ALPHAEDIT_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
-    ("llama", 30): {"layers": (3, 4, 5, 6, 7), "nullspace_threshold": 2e-2, "l2": 10.0,
-                    "value": {"clamp_norm_factor": 0.75}},
+    ("llama", 30): {
+        "layers": (3, 4, 5, 6, 7),
+        "nullspace_threshold": 2e-2,
+        "l2": 10.0,
+        "value": {"clamp_norm_factor": 0.75},
+    },
     ("llama", None): {"first_fraction": 0.1, "count": 5},
     ("gpt2", None): {"first_fraction": 0.1, "count": 5},
     ("gpt_neox", None): {"first_fraction": 0.1, "count": 5},
@@ -83,7 +92,9 @@ def null_space_projector(cov: torch.Tensor, threshold: float) -> torch.Tensor:
 
 
 class AlphaEdit:
-    """AlphaEdit behind the :class:`~editor.EditMethod` protocol; earlier edits come from ``ctx.history``.
+    """AlphaEdit behind the :class:`~editor.EditMethod` protocol.
+
+    Earlier edits (the preserved ``K_p``) come from ``ctx.history``.
 
     Args:
         hparams: hyperparameters; None picks :meth:`AlphaEditHyperParams.for_model`.
@@ -138,23 +149,21 @@ class AlphaEdit:
         hp = self.resolve(ctx)
         start = time.perf_counter()
 
-        def solve(layer: int, keys: torch.Tensor, resid: torch.Tensor) -> tuple[
-            torch.Tensor, torch.Tensor
-        ]:
+        def solve(
+            layer: int, keys: torch.Tensor, resid: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             k = keys.double()
             proj, _ = self.projector(ctx, layer, hp.nullspace_threshold)
             d_ff = k.shape[0]
             cp = self.preserved(ctx, layer, d_ff)
-            system = proj @ (k @ k.T + cp) + hp.l2 * torch.eye(d_ff, dtype=k.dtype,
-                                                                device=k.device)
+            system = proj @ (k @ k.T + cp) + hp.l2 * torch.eye(d_ff, dtype=k.dtype, device=k.device)
             right_t = torch.linalg.solve(system, proj @ k)  # d_ff x n
             return resid.double(), right_t.T
 
         deltas, keys, info = spread_over_layers(ctx, requests, hp.layers, hp.value, solve)
         info["seconds"] = time.perf_counter() - start
         info["null_space_dims"] = {
-            str(layer): self.projector(ctx, layer, hp.nullspace_threshold)[1]
-            for layer in hp.layers
+            str(layer): self.projector(ctx, layer, hp.nullspace_threshold)[1] for layer in hp.layers
         }
         return WeightUpdate(
             deltas=deltas,

@@ -89,6 +89,25 @@ class ArchitectureSpec:
         assert isinstance(weight, torch.Tensor)
         return weight
 
+    def output_head(self, model: nn.Module) -> nn.Module:
+        """The language-model head: the table's path, else HF's ``get_output_embeddings()``
+        (for checkpoints whose head has an older name).
+
+        Raises:
+            UnsupportedArchitectureError: when neither finds a head.
+        """
+        try:
+            return model.get_submodule(self.lm_head)
+        except AttributeError:
+            head = (
+                model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+            )
+            if head is None:
+                raise UnsupportedArchitectureError(
+                    f"no language-model head at {self.lm_head!r} in {type(model).__name__}"
+                ) from None
+            return head
+
     def to_parameter(self, math_delta: torch.Tensor) -> torch.Tensor:
         """Convert a ``d_model x d_ff`` delta in math orientation into storage orientation."""
         return math_delta.T if self.mlp_out_transposed else math_delta
@@ -135,7 +154,7 @@ ARCHITECTURES: tuple[ArchitectureSpec, ...] = (
         mlp_out_transposed=False,
         embedding="gpt_neox.embed_in",
         final_norm="gpt_neox.final_layer_norm",
-        lm_head="embed_out",
+        lm_head="lm_head",  # "embed_out" before transformers 5; see output_head()
     ),
 )
 

@@ -8,6 +8,7 @@ that makes the model produce the new target (:func:`optimize_value`, ROME's ``co
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -85,17 +86,17 @@ def target_token_ids(tokenizer: Any, target: str) -> list[int]:
     return list(ids)
 
 
-def rewriting_templates(
-    request: EditRequest, context_templates: Sequence[str]
-) -> list[str]:
+def rewriting_templates(request: EditRequest, context_templates: Sequence[str]) -> list[str]:
     """Every context prefix combined with the prompt and each paraphrase template."""
     prompts = (request.prompt, *request.paraphrase_templates())
-    return [ctx.replace("{}", p) if ctx != "{}" else p for ctx in context_templates for p in prompts]
+    return [
+        ctx.replace("{}", p) if ctx != "{}" else p for ctx in context_templates for p in prompts
+    ]
 
 
-def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[
-    torch.Tensor, torch.Tensor
-]:
+def _pad_right(
+    seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
@@ -134,14 +135,18 @@ def read_at_subject(
     ids, mask = _pad_right([e.ids for e in encoded], _pad_id(ctx.tokenizer), ctx.device)
     rows = torch.arange(len(encoded), device=ctx.device)
     cols = torch.tensor([e.subject_last for e in encoded], device=ctx.device)
-    with torch.no_grad(), Trace(
-        ctx.model, module_name, retain_input=kind == "input", retain_output=kind == "output",
-        stop=True,
-    ) as trace:
-        try:
-            ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
-        except StopForward:
-            pass
+    with (
+        torch.no_grad(),
+        Trace(
+            ctx.model,
+            module_name,
+            retain_input=kind == "input",
+            retain_output=kind == "output",
+            stop=True,
+        ) as trace,
+        contextlib.suppress(StopForward),
+    ):
+        ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
     value = trace.input if kind == "input" else trace.output
     assert value is not None
     return value[rows, cols].float()
@@ -199,8 +204,10 @@ def optimize_value(
     tok = ctx.tokenizer
     target_ids = target_token_ids(tok, request.target_new)
     n_target = len(target_ids)
-    rewrites = [encode_cloze(tok, t, request.subject)
-                for t in rewriting_templates(request, hp.context_templates)]
+    rewrites = [
+        encode_cloze(tok, t, request.subject)
+        for t in rewriting_templates(request, hp.context_templates)
+    ]
     kls = [encode_cloze(tok, t, request.subject) for t in hp.kl_prompts]
     seqs = [list(e.ids) + target_ids[:-1] for e in rewrites] + [list(e.ids) for e in kls]
     ids, mask = _pad_right(seqs, _pad_id(tok), ctx.device)
@@ -219,7 +226,7 @@ def optimize_value(
     kl_rows = torch.arange(len(rewrites), len(seqs), device=ctx.device)
     kl_cols = torch.tensor([len(e.ids) - 1 for e in kls], device=ctx.device)
 
-    lm_head = ctx.model.get_submodule(ctx.spec.lm_head)
+    lm_head = ctx.spec.output_head(ctx.model)
     width = ctx.spec.hidden_size(ctx.model)
     delta = torch.zeros(width, device=ctx.device, requires_grad=True)
     state: dict[str, torch.Tensor] = {}
@@ -233,13 +240,14 @@ def optimize_value(
         return replace_primary(output, hidden)
 
     def forward() -> tuple[torch.Tensor, torch.Tensor]:
-        with Trace(ctx.model, site, retain_output=False, edit_output=add_delta), Trace(
-            ctx.model, ctx.spec.final_norm, retain_output=True, detach=False, stop=True
-        ) as final:
-            try:
-                ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
-            except StopForward:
-                pass
+        with (
+            Trace(ctx.model, site, retain_output=False, edit_output=add_delta),
+            Trace(
+                ctx.model, ctx.spec.final_norm, retain_output=True, detach=False, stop=True
+            ) as final,
+            contextlib.suppress(StopForward),
+        ):
+            ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
         hidden = primary_tensor(final.output)
         # Only the positions we score go through the (large) vocabulary projection.
         pred_logp = F.log_softmax(lm_head(hidden[pred_rows, pred_cols]).float(), dim=-1)
@@ -251,7 +259,7 @@ def optimize_value(
     kl_init: torch.Tensor | None = None
     steps = 0
     with frozen_parameters(ctx.model):
-        for steps in range(1, hp.num_grad_steps + 1):  # noqa: B007 - steps is reported
+        for steps in range(1, hp.num_grad_steps + 1):
             optimizer.zero_grad()
             pred_logp, kl_logp = forward()
             if kl_init is None:

@@ -68,8 +68,9 @@ class ModelEditor:
         """
         return method.compute(self.context(), requests)
 
-    def edit(self, edit_id: int, method: EditMethod, requests: Sequence[EditRequest]
-             ) -> WeightUpdate:
+    def edit(
+        self, edit_id: int, method: EditMethod, requests: Sequence[EditRequest]
+    ) -> WeightUpdate:
         """Compute and apply an edit as ``edit_id``; the weights change only if both succeed.
 
         Raises:

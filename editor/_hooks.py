@@ -29,7 +29,7 @@ __all__ = [
 OutputEditor = Callable[[Any, str], Any]
 
 
-class StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StopForward(Exception):
     """Raised by a trace with ``stop=True`` to end a forward pass once it has what it needs."""
 
 

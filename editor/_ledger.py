@@ -39,7 +39,9 @@ __all__ = ["DeltaLedger"]
 
 
 def _tensor_sha256(t: torch.Tensor) -> str:
-    return hashlib.sha256(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+    return hashlib.sha256(
+        t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+    ).hexdigest()
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -69,26 +69,34 @@ class MemitHyperParams:
     def for_model(cls, spec: ArchitectureSpec, num_layers: int) -> MemitHyperParams:
         """Defaults for an architecture and depth, from :data:`MEMIT_DEFAULTS`."""
         row = MEMIT_DEFAULTS.get((spec.family, num_layers)) or MEMIT_DEFAULTS[(spec.family, None)]
-        layers = row.get("layers") or _default_layers(num_layers, row["first_fraction"],
-                                                        row["count"])
+        layers = row.get("layers") or _default_layers(
+            num_layers, row["first_fraction"], row["count"]
+        )
         value = replace(ValueOptimization(), **row.get("value", {}))
-        return cls(layers=tuple(layers), value=value,
-                   mom2_update_weight=row.get("mom2_update_weight", 15000.0))
+        return cls(
+            layers=tuple(layers),
+            value=value,
+            mom2_update_weight=row.get("mom2_update_weight", 15000.0),
+        )
 
 
 #: Defaults as data, keyed like ROME's. λ = 2000 rather than EasyEdit's Llama 15000: with the
 #: latter the reference MEMIT barely lands edits on SmolLM2 (shared/reference/editing-baselines).
 MEMIT_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
-    ("llama", 30): {"layers": (3, 4, 5, 6, 7), "mom2_update_weight": 2000.0,
-                    "value": {"clamp_norm_factor": 0.75}},
+    ("llama", 30): {
+        "layers": (3, 4, 5, 6, 7),
+        "mom2_update_weight": 2000.0,
+        "value": {"clamp_norm_factor": 0.75},
+    },
     ("llama", None): {"first_fraction": 0.1, "count": 5, "mom2_update_weight": 2000.0},
     ("gpt2", None): {"first_fraction": 0.1, "count": 5, "mom2_update_weight": 20000.0},
     ("gpt_neox", None): {"first_fraction": 0.1, "count": 5, "mom2_update_weight": 15000.0},
 }
 
 
-def compute_keys(ctx: EditContext, requests: Sequence[EditRequest], layer: int,
-                 context_templates: Sequence[str]) -> torch.Tensor:
+def compute_keys(
+    ctx: EditContext, requests: Sequence[EditRequest], layer: int, context_templates: Sequence[str]
+) -> torch.Tensor:
     """K_l: per request, the key at the subject's last token averaged over the context
     prefixes (MEMIT's ``compute_ks``). Returns ``d_ff x n``."""
     templates: list[str] = []
@@ -131,7 +139,10 @@ def spread_over_layers(
         with temporarily_applied(ctx.model, WeightUpdate(deltas=dict(deltas), method="partial")):
             keys = compute_keys(ctx, requests, layer, value.context_templates)
             current = read_at_subject(
-                ctx, z_site, [r.prompt for r in requests], [r.subject for r in requests],
+                ctx,
+                z_site,
+                [r.prompt for r in requests],
+                [r.subject for r in requests],
                 kind="output",
             ).T
         # spread what is still missing at the last layer evenly over the remaining layers
@@ -176,9 +187,9 @@ class Memit:
         start = time.perf_counter()
         covs = ctx.stats.get_many(hp.layers)
 
-        def solve(layer: int, keys: torch.Tensor, resid: torch.Tensor) -> tuple[
-            torch.Tensor, torch.Tensor
-        ]:
+        def solve(
+            layer: int, keys: torch.Tensor, resid: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             k = keys.double()
             # (λ C + K K^T)^{-1} K, then ΔW = R [(λ C + K K^T)^{-1} K]^T   (eq. 14)
             system = hp.mom2_update_weight * covs[layer].double() + k @ k.T

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "LoadedModel",
     "cache_dir",
     "default_gguf_path",
+    "export_model",
     "file_sha256",
     "load_model",
     "state_fingerprint",
@@ -64,7 +65,6 @@ class LoadedModel:
     source: str
     load_seconds: float = 0.0
     from_cache: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def device(self) -> torch.device:
@@ -153,8 +153,9 @@ def _write_float32_copy(model: nn.Module, tokenizer: Any, target: Path) -> None:
         config.pop("quantization_config", None)
         config["dtype"] = "float32"
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
-        save_file(_unique_state_dict(model), str(tmp / "model.safetensors"),
-                  metadata={"format": "pt"})
+        save_file(
+            _unique_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"}
+        )
         tokenizer.save_pretrained(str(tmp))
         (tmp / "knowsync-cache.json").write_text(json.dumps({"format": _CACHE_FORMAT}))
         if target.exists():
@@ -163,6 +164,21 @@ def _write_float32_copy(model: nn.Module, tokenizer: Any, target: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def export_model(model: nn.Module, tokenizer: Any, directory: Path) -> Path:
+    """Write the model with its live weights (base + edits in force) as a plain Hugging Face
+    folder (``config.json``, ``model.safetensors``, tokenizer files) that
+    ``AutoModelForCausalLM.from_pretrained`` loads without knowsync.
+
+    Raises:
+        ModelLoadError: when the folder cannot be written.
+    """
+    try:
+        _write_float32_copy(model, tokenizer, Path(directory))
+    except OSError as exc:
+        raise ModelLoadError(f"cannot export the model to {directory}: {exc}") from exc
+    return Path(directory)
 
 
 def _from_folder(folder: Path | str, **kwargs: Any) -> tuple[nn.Module, Any]:

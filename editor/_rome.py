@@ -70,13 +70,20 @@ ROME_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
 }
 
 
-def compute_key(ctx: EditContext, request: EditRequest, layer: int,
-                context_templates: Sequence[str]) -> torch.Tensor:
+def compute_key(
+    ctx: EditContext, request: EditRequest, layer: int, context_templates: Sequence[str]
+) -> torch.Tensor:
     """k*: the key at the subject's last token, averaged over the context prefixes (ROME §3.1)."""
-    templates = [c.replace("{}", request.prompt) if c != "{}" else request.prompt
-                 for c in context_templates]
-    keys = read_at_subject(ctx, ctx.spec.mlp_out_name(layer), templates,
-                           [request.subject] * len(templates), kind="input")
+    templates = [
+        c.replace("{}", request.prompt) if c != "{}" else request.prompt for c in context_templates
+    ]
+    keys = read_at_subject(
+        ctx,
+        ctx.spec.mlp_out_name(layer),
+        templates,
+        [request.subject] * len(templates),
+        kind="input",
+    )
     return keys.mean(0)
 
 
@@ -84,8 +91,9 @@ def compute_left(ctx: EditContext, layer: int, k_star: torch.Tensor, ridge: floa
     """u = C^{-1} k*, solved in float64 (ROME's ``compute_u`` with ``mom2_adjustment``)."""
     cov = ctx.stats.get(layer).to(k_star.device, torch.float64)
     if ridge > 0:
-        cov = cov + ridge * cov.diagonal().mean() * torch.eye(cov.shape[0], dtype=cov.dtype,
-                                                              device=cov.device)
+        cov = cov + ridge * cov.diagonal().mean() * torch.eye(
+            cov.shape[0], dtype=cov.dtype, device=cov.device
+        )
     return torch.linalg.solve(cov, k_star.double()).float()
 
 
@@ -124,10 +132,12 @@ class Rome:
         u = compute_left(ctx, hp.layer, k_star, hp.cov_ridge)
         v_star, _, info = optimize_value(ctx, request, ctx.spec.mlp_out_name(hp.layer), hp.value)
         # The association actually inserted is at the bare prompt's key (ROME's compute_v tail).
-        k_cur = read_at_subject(ctx, ctx.spec.mlp_out_name(hp.layer), [request.prompt],
-                                [request.subject], kind="input")[0]
-        v_cur = read_at_subject(ctx, ctx.spec.mlp_out_name(hp.layer), [request.prompt],
-                                [request.subject], kind="output")[0]
+        k_cur = read_at_subject(
+            ctx, ctx.spec.mlp_out_name(hp.layer), [request.prompt], [request.subject], kind="input"
+        )[0]
+        v_cur = read_at_subject(
+            ctx, ctx.spec.mlp_out_name(hp.layer), [request.prompt], [request.subject], kind="output"
+        )[0]
         denom = torch.dot(u, k_cur)
         if not torch.isfinite(denom) or denom.abs() < 1e-12:
             raise EditComputationError(f"degenerate key for subject {request.subject!r}")

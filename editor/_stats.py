@@ -13,6 +13,7 @@ settings and the layer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,9 +164,7 @@ class SecondMomentStore:
                 break
         n_chunks = min(len(ids), budget) // self.seq_len
         if n_chunks == 0:
-            raise EditorError(
-                f"corpus {self.corpus.name!r} has fewer than {self.seq_len} tokens"
-            )
+            raise EditorError(f"corpus {self.corpus.name!r} has fewer than {self.seq_len} tokens")
         return torch.tensor(ids[: n_chunks * self.seq_len]).view(n_chunks, self.seq_len)
 
     def _compute(self, layers: list[int]) -> None:
@@ -188,15 +187,16 @@ class SecondMomentStore:
             disable=not self.progress,
             unit="batch",
         )
-        with torch.no_grad(), TraceDict(
-            self.model, names, retain_input=True, retain_output=False, stop=True
-        ) as traces:
+        with (
+            torch.no_grad(),
+            TraceDict(
+                self.model, names, retain_input=True, retain_output=False, stop=True
+            ) as traces,
+        ):
             for begin in bar:
                 batch = chunks[begin : begin + self.batch_size].to(device)
-                try:
+                with contextlib.suppress(StopForward):
                     self.model(input_ids=batch, use_cache=False)
-                except StopForward:
-                    pass
                 for layer, name in zip(layers, names, strict=True):
                     keys = traces[name].input
                     assert keys is not None

@@ -25,6 +25,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _has_control(text: str) -> bool:
+    if text.isprintable():  # the common case, in C: no control, format or separator chars
+        return False
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text)
 
 

@@ -148,6 +148,8 @@ class Schema:
                     )
             self._functional[rel.name] = functional
             self._inverse_functional[rel.name] = inv_functional
+        self._flags = {name: (self._functional[name], self._inverse_functional[name])
+                       for name in rels}
         self._rules = self._collect_rules(rels, strict)
         self._strata = self._stratify(strict)
 
@@ -407,6 +409,10 @@ class Schema:
     def inverse_functional(self, relation: str) -> bool:
         """An object has at most one subject (counting the inverse's constraint)."""
         return self._inverse_functional[relation]
+
+    def slot_flags(self, relation: str) -> tuple[bool, bool]:
+        """(functional, inverse_functional) of a relation in one lookup (a hot path)."""
+        return self._flags[relation]
 
     def inverse(self, relation: str) -> str | None:
         return self._relations[relation].inverse

@@ -30,6 +30,9 @@ from kg._types import (
 __all__ = ["SQLiteStore"]
 
 FORMAT = "knowsync-sqlite/1"
+# valid_to of a fact in force. A sentinel rather than NULL lets one unique index on
+# (s, r, o, valid_to) both keep one row in force per triple and serve history lookups.
+LIVE = 1 << 62
 _CHUNK = 400  # bound on host parameters per statement (SQLite allows 32766 on 3.32+)
 
 _DDL = """
@@ -72,13 +75,12 @@ CREATE TABLE IF NOT EXISTS facts (
     rule TEXT,
     premises TEXT,
     valid_from INTEGER NOT NULL REFERENCES edits(id),
-    valid_to INTEGER REFERENCES edits(id)
+    valid_to INTEGER NOT NULL DEFAULT 4611686018427387904
 );
-CREATE UNIQUE INDEX IF NOT EXISTS facts_live ON facts(s, r, o) WHERE valid_to IS NULL;
-CREATE INDEX IF NOT EXISTS facts_sro ON facts(s, r, o, valid_to);
+CREATE UNIQUE INDEX IF NOT EXISTS facts_sro ON facts(s, r, o, valid_to);
 CREATE INDEX IF NOT EXISTS facts_or ON facts(o, r, valid_to);
 CREATE INDEX IF NOT EXISTS facts_from ON facts(valid_from);
-CREATE INDEX IF NOT EXISTS facts_to ON facts(valid_to) WHERE valid_to IS NOT NULL;
+CREATE INDEX IF NOT EXISTS facts_to ON facts(valid_to) WHERE valid_to < 4611686018427387904;
 CREATE TABLE IF NOT EXISTS reads (
     edit_id INTEGER NOT NULL REFERENCES edits(id),
     s INTEGER,
@@ -118,7 +120,7 @@ def _fact(row: Sequence[Any]) -> Fact:
         rule=row[7],
         premises=premises,
         valid_from=row[9],
-        valid_to=row[10],
+        valid_to=None if row[10] == LIVE else row[10],
     )
 
 
@@ -273,9 +275,9 @@ class _View:
             where.append(f"f.kind IN ({','.join('?' * len(kinds))})")
             params.extend(k.value for k in kinds)
         if as_of is None:
-            where.append("f.valid_to IS NULL")
+            where.append(f"f.valid_to = {LIVE}")
         else:
-            where.append("f.valid_from <= ? AND (f.valid_to IS NULL OR f.valid_to > ?)")
+            where.append("f.valid_from <= ? AND f.valid_to > ?")
             params += [as_of, as_of]
         sql = f"SELECT {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE {' AND '.join(where)} ORDER BY f.id"
         if limit is not None:
@@ -288,7 +290,7 @@ class _View:
         if not pats:
             return []
         ids = self._ids_of(n for s, _, o in pats for n in (s, o) if n is not None)
-        rows: list[tuple[int | None, str, int | None]] = []
+        rows: list[tuple[int | None, str, int | None]] = []  # patterns in entity ids
         for s, r, o in pats:
             sid = ids.get(s) if s is not None else None
             oid = ids.get(o) if o is not None else None
@@ -298,19 +300,36 @@ class _View:
         if not rows:
             return []
         conn = self._conn
+        found: dict[int, Fact] = {}
+        if len(rows) <= 16:
+            for sid, r, oid in rows:
+                where = ["f.r = ?", f"f.valid_to = {LIVE}"]
+                params: list[Any] = [r]
+                if sid is not None:
+                    where.append("f.s = ?")
+                    params.append(sid)
+                if oid is not None:
+                    where.append("f.o = ?")
+                    params.append(oid)
+                for row in conn.execute(
+                    f"SELECT f.id, {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE {' AND '.join(where)}",
+                    params,
+                ):
+                    found[row[0]] = _fact(row[1:])
+            return [found[k] for k in sorted(found)]
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS pat (s INTEGER, r TEXT NOT NULL, o INTEGER)")
         conn.execute("DELETE FROM temp.pat")
         conn.executemany("INSERT INTO temp.pat(s, r, o) VALUES (?, ?, ?)", rows)
-        found: dict[int, Fact] = {}
+        # CROSS JOIN keeps SQLite from scanning facts: loop over the patterns, probe the index.
         for join in (
-            "f.s = p.s AND f.r = p.r AND f.o = p.o",
+            "p.s IS NOT NULL AND p.o IS NOT NULL AND f.s = p.s AND f.r = p.r AND f.o = p.o",
             "p.o IS NULL AND f.s = p.s AND f.r = p.r",
             "p.s IS NULL AND f.o = p.o AND f.r = p.r",
         ):
             for row in conn.execute(
-                f"SELECT DISTINCT f.id, {_FACT_COLUMNS} FROM temp.pat p JOIN facts f ON {join} "
-                "JOIN entities se ON se.id = f.s JOIN entities oe ON oe.id = f.o "
-                "WHERE f.valid_to IS NULL"
+                f"SELECT DISTINCT f.id, {_FACT_COLUMNS} FROM temp.pat p CROSS JOIN facts f "
+                "CROSS JOIN entities se CROSS JOIN entities oe "
+                f"WHERE {join} AND f.valid_to = {LIVE} AND se.id = f.s AND oe.id = f.o"
             ):
                 found[row[0]] = _fact(row[1:])
         return [found[k] for k in sorted(found)]
@@ -318,7 +337,7 @@ class _View:
     def count_facts(self) -> dict[str, int]:
         out = {k.value: 0 for k in FactKind}
         for kind, n in self._conn.execute(
-            "SELECT kind, count(*) FROM facts WHERE valid_to IS NULL GROUP BY kind"
+            f"SELECT kind, count(*) FROM facts WHERE valid_to = {LIVE} GROUP BY kind"
         ):
             out[kind] = n
         out["entities"] = self._conn.execute("SELECT count(*) FROM entities").fetchone()[0]
@@ -355,7 +374,7 @@ class _View:
             where.append(
                 "(id IN (SELECT valid_from FROM facts WHERE s = ? OR o = ?) "
                 "OR id IN (SELECT valid_to FROM facts WHERE (s = ? OR o = ?) "
-                "AND valid_to IS NOT NULL))"
+                f"AND valid_to < {LIVE}))"
             )
             params += [eid, eid, eid, eid]
         if user is not None:
@@ -425,7 +444,7 @@ class _View:
             c = " AND ".join(cond)
             for (eid,) in self._conn.execute(
                 f"SELECT valid_from FROM facts WHERE {c} AND valid_from > ? "
-                f"UNION SELECT valid_to FROM facts WHERE {c} AND valid_to > ? "
+                f"UNION SELECT valid_to FROM facts WHERE {c} AND valid_to > ? AND valid_to < {LIVE} "
                 f"UNION SELECT edit_id FROM reads WHERE {c} AND edit_id > ?",
                 [*params, after, *params, after, *params, after],
             ):
@@ -600,7 +619,7 @@ class _Txn(_View):
                 raise StoreError(f"cannot retire {t}: no such fact")
             rows.append((edit_id, sid, t.relation, oid))
         cur = self._conn.executemany(
-            "UPDATE facts SET valid_to = ? WHERE s = ? AND r = ? AND o = ? AND valid_to IS NULL",
+            f"UPDATE facts SET valid_to = ? WHERE s = ? AND r = ? AND o = ? AND valid_to = {LIVE}",
             rows,
         )
         if cur.rowcount != len(rows):

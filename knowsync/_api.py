@@ -400,13 +400,13 @@ class KnowSync:
         good: list[tuple[int, RawTriple]] = []
         with self.store.read() as view:
             ctrl = self._controller(view)
-            for line, raw in chunk:
-                try:
-                    ctrl.resolve(view, [raw], allow_new_relations=allow, lines=[line])
-                except InputError as exc:
-                    report.bad_rows.append({"line": line, "reason": str(exc)})
-                    continue
-                good.append((line, raw))
+        for line, raw in chunk:
+            try:
+                ctrl.validate(raw, allow_new_relations=allow)
+            except InputError as exc:
+                report.bad_rows.append({"line": line, "reason": str(exc)})
+                continue
+            good.append((line, raw))
         if not good:
             return True
         request = {"source": source, "lines": [good[0][0], good[-1][0]], "rows": len(good),
@@ -416,7 +416,8 @@ class KnowSync:
         with self.store.write() as tx:
             self._claim(tx, edit_id)
             ctrl = self._controller(tx)
-            resolved = ctrl.resolve(tx, [raw for _, raw in good], allow_new_relations=allow)
+            resolved = ctrl.resolve(tx, [raw for _, raw in good], allow_new_relations=allow,
+                                    validated=True)
             ctrl = self._extended(ctrl, resolved.new_relations)
             plan = ctrl.plan_edit(tx, resolved.triples, policy=policy, sequential=True,
                                   rows=[line for line, _ in good], sample=False)

@@ -174,10 +174,7 @@ def apply_edit(schema: RefSchema, asserted: set[Triple], asserts: list[Triple],
     for t in retracts:
         if any(schema.same_fact(t, a) for a in asserts):
             return False, asserted, f"{t} both asserted and retracted"
-        kind = before.get(t)
-        if kind is None:
-            return False, asserted, f"{t} not in force"
-        if kind == COMPOSED:
+        if before.get(t) == COMPOSED:
             return False, asserted, f"{t} is composed"
     new = set(asserted)
     for t in asserts:
@@ -188,7 +185,12 @@ def apply_edit(schema: RefSchema, asserted: set[Triple], asserts: list[Triple],
         # recomputed from scratch anyway
         new = {a for a in new if not schema.contradicts(a, t)}
         new.add(t)
+    # Interpretation (the docstring does not say): the retractions of an edit apply one
+    # after another to the graph as the edit's assertions left it, so a triple that is no
+    # longer in force at that point (superseded by this edit, or retracted twice) refuses it.
     for t in retracts:
+        if not any(d in new for d in schema.directions(t)):
+            return False, asserted, f"{t} not in force"
         for d in schema.directions(t):
             new.discard(d)
     return True, new, ""
