@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kg import EditKind, EditState, Fact, Triple  # noqa: E402
-from knowsync import KnowSync  # noqa: E402
-from knowsync._resources import default_schema  # noqa: E402
+from kg import EditKind, EditState, Fact, Triple
+from knowsync import KnowSync
+from knowsync._resources import default_schema
 
 
 def peak_rss_mib() -> float:
@@ -44,10 +44,18 @@ def generate(path: Path, n: int, seed: int) -> None:
     one value per functional slot, so that rows do not contradict each other."""
     rng = random.Random(seed)
     schema = default_schema()
-    functional = [r.name for r in schema.relations if schema.functional(r.name)
-                  and not schema.composed(r.name)]
-    free = [r.name for r in schema.relations if not schema.functional(r.name)
-            and not schema.inverse_functional(r.name) and not schema.composed(r.name)]
+    functional = [
+        r.name
+        for r in schema.relations
+        if schema.functional(r.name) and not schema.composed(r.name)
+    ]
+    free = [
+        r.name
+        for r in schema.relations
+        if not schema.functional(r.name)
+        and not schema.inverse_functional(r.name)
+        and not schema.composed(r.name)
+    ]
     people = max(1000, n // 6)
     things = max(500, n // 12)
     used: set[tuple[int, str]] = set()
@@ -68,8 +76,11 @@ def generate(path: Path, n: int, seed: int) -> None:
                 used.add((s, rel))
             else:
                 rel = rng.choice(free)
-                obj = (f"Person_{rng.randrange(people)}" if rng.random() < 0.5
-                       else f"Thing_{rng.randrange(things)}")
+                obj = (
+                    f"Person_{rng.randrange(people)}"
+                    if rng.random() < 0.5
+                    else f"Thing_{rng.randrange(things)}"
+                )
             fh.write(f"Person_{s},{rel},{obj}\n")
             written += 1
 
@@ -132,8 +143,7 @@ def main() -> None:
         out["import_added"] = report.added
         out["import_derived"] = report.derived
         out["import_skipped"] = len(report.skipped)
-        out["ratio_vs_naive"] = round(out["import_triples_per_s"] / out["naive_triples_per_s"],
-                                      1)
+        out["ratio_vs_naive"] = round(out["import_triples_per_s"] / out["naive_triples_per_s"], 1)
         stats = ks.stats()
         out["facts_in_force"] = stats["asserted"] + stats["inverse"] + stats["composed"]
         out["entities"] = stats["entities"]
@@ -144,8 +154,11 @@ def main() -> None:
         people = max(1000, args.triples // 6)
         lat: list[float] = []
         for _ in range(args.checks):
-            triple = (f"Person_{rng.randrange(people)}", rng.choice(relations),
-                      f"Thing_{rng.randrange(people)}")
+            triple = (
+                f"Person_{rng.randrange(people)}",
+                rng.choice(relations),
+                f"Thing_{rng.randrange(people)}",
+            )
             t0 = time.perf_counter()
             ks.check(triple)
             lat.append((time.perf_counter() - t0) * 1000)
@@ -155,8 +168,10 @@ def main() -> None:
         edits = []
         functional = [r for r in relations if schema.functional(r)]
         for i in range(args.rollbacks):
-            res = ks.edit([(f"Person_{rng.randrange(people)}", rng.choice(functional),
-                            f"Bench_Value_{i}")], user="bench")
+            res = ks.edit(
+                [(f"Person_{rng.randrange(people)}", rng.choice(functional), f"Bench_Value_{i}")],
+                user="bench",
+            )
             edits.append(res.edit_id)
         rb: list[float] = []
         for eid in reversed(edits):
@@ -172,14 +187,20 @@ def main() -> None:
         print(json.dumps(out))
         return
     print(f"knowsync symbolic core, {args.triples:,} generated triples, SQLite backend")
-    print(f"  import:         {out['import_triples_per_s']:>10,} triples/s "
-          f"({out['import_seconds']} s; {out['import_added']:,} added, "
-          f"{out['import_derived']:,} derived)   goal >= 50,000")
-    print(f"  naive loader:   {out['naive_triples_per_s']:>10,} triples/s "
-          f"(one transaction per row, first {out['naive_rows']:,} rows)")
+    print(
+        f"  import:         {out['import_triples_per_s']:>10,} triples/s "
+        f"({out['import_seconds']} s; {out['import_added']:,} added, "
+        f"{out['import_derived']:,} derived)   goal >= 50,000"
+    )
+    print(
+        f"  naive loader:   {out['naive_triples_per_s']:>10,} triples/s "
+        f"(one transaction per row, first {out['naive_rows']:,} rows)"
+    )
     print(f"  ratio:          {out['ratio_vs_naive']:>10}x   goal >= 20x")
-    print(f"  conflict check: p50 {out['check_p50_ms']} ms, p99 {out['check_p99_ms']} ms at "
-          f"{out['facts_in_force']:,} facts   goal p99 < 2 ms")
+    print(
+        f"  conflict check: p50 {out['check_p50_ms']} ms, p99 {out['check_p99_ms']} ms at "
+        f"{out['facts_in_force']:,} facts   goal p99 < 2 ms"
+    )
     print(f"  rollback:       p50 {out['rollback_p50_ms']} ms, p99 {out['rollback_p99_ms']} ms")
     print(f"  peak memory:    {out['peak_rss_mib']} MiB RSS   goal < 1024 MiB")
     print(f"  database file:  {out['db_size_mib']} MiB")

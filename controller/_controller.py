@@ -9,7 +9,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
@@ -23,7 +22,6 @@ from kg import (
     FactKind,
     GraphView,
     InputError,
-    NotFoundError,
     Relation,
     Schema,
     TouchKey,
@@ -129,8 +127,9 @@ class Controller:
                 o = check_entity_name(item[2], field="object")
             except InputError as exc:
                 if lines is not None:
-                    raise InputError(f"line {lines[i]}: {exc}", field=exc.field,
-                                     line=lines[i]) from None
+                    raise InputError(
+                        f"line {lines[i]}: {exc}", field=exc.field, line=lines[i]
+                    ) from None
                 raise
             names[s] = None
             names[o] = None
@@ -141,8 +140,11 @@ class Controller:
         canonical: dict[str, str] = {}
         for name in names:
             entity = known.get(name)
-            canonical[name] = entity.name if entity is not None else new.setdefault(
-                entity_key(name, folded=folded), name)
+            canonical[name] = (
+                entity.name
+                if entity is not None
+                else new.setdefault(entity_key(name, folded=folded), name)
+            )
         rel_names: dict[str, str] = {}
         relations: dict[str, Relation] = {}
         out: list[Triple] = []
@@ -196,7 +198,11 @@ class Controller:
         return plan
 
     def neighbourhood(
-        self, view: GraphView | Overlay, entity: str, *, hops: int | None = None,
+        self,
+        view: GraphView | Overlay,
+        entity: str,
+        *,
+        hops: int | None = None,
         fanout: int | None = None,
     ) -> list[Fact]:
         """A deterministic sample of the facts around an entity: breadth first, at most
@@ -210,9 +216,9 @@ class Controller:
             nxt: list[str] = []
             for node in frontier:
                 if isinstance(view, Overlay):
-                    facts = [f for f in view.view.facts(subject=node) if f.triple not in
-                             view.plan.remove] + [f for t, f in view.plan.add.items()
-                                                  if t.subject == node]
+                    facts = [
+                        f for f in view.view.facts(subject=node) if f.triple not in view.plan.remove
+                    ] + [f for t, f in view.plan.add.items() if t.subject == node]
                 else:
                     facts = view.facts(subject=node)
                 facts.sort(key=lambda f: (f.relation, f.object))
@@ -287,8 +293,10 @@ class Controller:
         out: list[int] = []
         for other_id in sorted(view.touching(keys, after=edit.id)):
             other = view.edit(other_id)
-            if other.state is not EditState.APPLIED or other.kind in (EditKind.LOCK,
-                                                                      EditKind.UNLOCK):
+            if other.state is not EditState.APPLIED or other.kind in (
+                EditKind.LOCK,
+                EditKind.UNLOCK,
+            ):
                 continue
             if other.rollback_of is not None and other.rollback_of > edit.id:
                 continue  # it and its target, both later, cancel out (see in_force)
@@ -307,11 +315,14 @@ class Controller:
         """
         edit = view.edit(edit_id)
         if edit.state is not EditState.APPLIED:
-            raise InputError(f"edit {edit_id} is {edit.state.value}; only applied edits can be "
-                             "rolled back", field="edit_id")
+            raise InputError(
+                f"edit {edit_id} is {edit.state.value}; only applied edits can be rolled back",
+                field="edit_id",
+            )
         if edit.kind in (EditKind.LOCK, EditKind.UNLOCK):
-            raise InputError(f"edit {edit_id} is a {edit.kind.value}; use lock/unlock instead",
-                             field="edit_id")
+            raise InputError(
+                f"edit {edit_id} is a {edit.kind.value}; use lock/unlock instead", field="edit_id"
+            )
         if edit.rolled_back_by is not None:
             tip = view.edit(edit.rolled_back_by)
             while tip.rolled_back_by is not None:
@@ -319,11 +330,15 @@ class Controller:
             if self.in_force(view, edit):
                 raise InputError(
                     f"edit {edit_id} was rolled back and later restored; roll back edit "
-                    f"{tip.id} to undo it again", field="edit_id")
+                    f"{tip.id} to undo it again",
+                    field="edit_id",
+                )
             raise InputError(
                 f"edit {edit_id} is already rolled back by edit {edit.rolled_back_by}"
                 f"{'' if tip.id == edit.rolled_back_by else f' (now in force through {tip.id})'};"
-                f" roll back edit {edit.rolled_back_by} to redo it", field="edit_id")
+                f" roll back edit {edit.rolled_back_by} to redo it",
+                field="edit_id",
+            )
         deps = self.dependants(view, edit)
         if deps:
             raise RollbackRefused(edit_id, deps)
@@ -336,8 +351,13 @@ class Controller:
         for f in retired:
             if overlay.get(f.triple) is None:
                 plan.add[f.triple] = Fact(
-                    f.triple, f.kind, edit_id=f.edit_id, user=f.user, created_at=f.created_at,
-                    rule=f.rule, premises=f.premises,
+                    f.triple,
+                    f.kind,
+                    edit_id=f.edit_id,
+                    user=f.user,
+                    created_at=f.created_at,
+                    rule=f.rule,
+                    premises=f.premises,
                 )
                 if f.kind is FactKind.ASSERTED:
                     plan.asserted.append(f.triple)
@@ -351,11 +371,13 @@ class Controller:
                 for key in self.touch_keys([f]):
                     if key[0] is None or key[2] is None:
                         for rival in overlay.live(key):
-                            if rival.triple != f.triple and rival.valid_from is not None and \
-                                    rival.kind is not FactKind.COMPOSED:
+                            if (
+                                rival.triple != f.triple
+                                and rival.valid_from is not None
+                                and rival.kind is not FactKind.COMPOSED
+                            ):
                                 blocking.add(rival.valid_from)
         if blocking:
             raise RollbackRefused(edit_id, sorted(blocking))
         plan.refusals.extend(self.protection(view, plan))
         return RollbackStep(edit, plan)
-

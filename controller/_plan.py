@@ -71,7 +71,7 @@ class FactTable(dict[Triple, Fact]):
         self._by_sr[(t.subject, t.relation)].discard(t)
         self._by_ro[(t.relation, t.object)].discard(t)
 
-    def pop(self, t: Triple, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, t: Triple, *default: Any) -> Any:
         if t in self:
             f = self[t]
             del self[t]
@@ -169,8 +169,11 @@ class Overlay:
             self._base[p] = []
         for f in self.view.match(list(wanted)):
             t = f.triple
-            for p in ((t.subject, t.relation, t.object), (t.subject, t.relation, None),
-                      (None, t.relation, t.object)):
+            for p in (
+                (t.subject, t.relation, t.object),
+                (t.subject, t.relation, None),
+                (None, t.relation, t.object),
+            ):
                 if p in wanted:
                     self._base[p].append(f)
 
@@ -233,9 +236,9 @@ class Planner:
             patterns.extend(_slots(schema, t))
             inv = schema.inverse(t.relation)
             if inv is not None:
-                it = Triple(t.object, inv, t.subject)
-                patterns.append((it.subject, it.relation, it.object))
-                patterns.extend(_slots(schema, it))
+                mirror = Triple(t.object, inv, t.subject)
+                patterns.append((mirror.subject, mirror.relation, mirror.object))
+                patterns.extend(_slots(schema, mirror))
         overlay.prefetch(patterns)
         mine: dict[Triple, int] = {}
         for i, t in enumerate(triples):
@@ -247,7 +250,7 @@ class Planner:
                 plan.reads.update(_slots(schema, t))
                 continue
             inv = schema.inverse(t.relation)
-            it = Triple(t.object, inv, t.subject) if inv is not None else None
+            it: Triple | None = Triple(t.object, inv, t.subject) if inv is not None else None
             rivals: dict[Triple, Fact] = {}
             for key in [*_slots(schema, t), *(_slots(schema, it) if it else [])]:
                 for f in overlay.live(key):
@@ -269,8 +272,7 @@ class Planner:
                     continue
                 if asserted_rivals and policy is ConflictPolicy.FAIL:
                     plan.refusals.append(
-                        f"row {row}: {t} contradicts {self._root(asserted_rivals[0])} "
-                        "(policy fail)"
+                        f"row {row}: {t} contradicts {self._root(asserted_rivals[0])} (policy fail)"
                     )
                     continue
                 for rival in rivals.values():
@@ -285,8 +287,10 @@ class Planner:
                 current = overlay.get(it)
                 if current is not None:
                     self._retire(overlay, current)
-                self._put(overlay, Fact(it, FactKind.INVERSE, rule=f"inverse of {t.relation}",
-                                        premises=(t,)))
+                self._put(
+                    overlay,
+                    Fact(it, FactKind.INVERSE, rule=f"inverse of {t.relation}", premises=(t,)),
+                )
 
     def _root(self, f: Fact) -> Triple:
         """The asserted triple behind a fact (itself, or the premise of an inverse row)."""
@@ -328,8 +332,11 @@ class Planner:
         inv = self.schema.inverse(f.relation)
         if inv is not None:
             partner = overlay.get(Triple(f.object, inv, f.subject))
-            if partner is not None and partner.kind is FactKind.INVERSE and \
-                    partner.premises[:1] == (f.triple,):
+            if (
+                partner is not None
+                and partner.kind is FactKind.INVERSE
+                and partner.premises[:1] == (f.triple,)
+            ):
                 group.append(partner)
         for g in group:
             if g.triple in plan.add:
@@ -391,7 +398,9 @@ class Planner:
                 break
         return frontier
 
-    def _forward(self, overlay: Overlay, x: str, chain: Sequence[str]) -> dict[str, tuple[Triple, ...]]:
+    def _forward(
+        self, overlay: Overlay, x: str, chain: Sequence[str]
+    ) -> dict[str, tuple[Triple, ...]]:
         """Endpoints of chains from x after the plan, each with the first path found."""
         paths: dict[str, tuple[Triple, ...]] = {x: ()}
         for step in chain:
@@ -465,7 +474,9 @@ class Planner:
         if schema.inverse_functional(relation):
             # Whether y is contested depends on every x that reaches it; bring those in.
             for y in {y for c in candidates.values() for y in c} | {
-                f.object for x in starts for f in overlay.live((x, relation, None))
+                f.object
+                for x in starts
+                for f in overlay.live((x, relation, None))
                 if f.kind is FactKind.COMPOSED
             }:
                 for rule in rules:
@@ -483,8 +494,9 @@ class Planner:
                     "ambiguous, not derived"
                     for y in sorted(contested)
                 )
-            candidates = {x: {y: v for y, v in c.items() if y not in contested}
-                          for x, c in candidates.items()}
+            candidates = {
+                x: {y: v for y, v in c.items() if y not in contested} for x, c in candidates.items()
+            }
         for x in sorted(candidates):
             desired: dict[Triple, tuple[str, tuple[Triple, ...]]] = {}
             for y, (rule_name, path) in candidates[x].items():
@@ -497,8 +509,11 @@ class Planner:
                     )
                     continue
                 desired[t] = (rule_name, path)
-            current = {f.triple: f for f in overlay.live((x, relation, None))
-                       if f.kind is FactKind.COMPOSED}
+            current = {
+                f.triple: f
+                for f in overlay.live((x, relation, None))
+                if f.kind is FactKind.COMPOSED
+            }
             for t, f in current.items():
                 want = desired.get(t)
                 if want is None or want[1] != f.premises:
@@ -510,8 +525,10 @@ class Planner:
                 self._put(overlay, Fact(t, FactKind.COMPOSED, rule=rule_name, premises=path))
                 it = Triple(t.object, inv, t.subject) if inv is not None else None
                 if it is not None and it != t and overlay.get(it) is None:
-                    self._put(overlay, Fact(it, FactKind.INVERSE, rule=f"inverse of {relation}",
-                                            premises=(t,)))
+                    self._put(
+                        overlay,
+                        Fact(it, FactKind.INVERSE, rule=f"inverse of {relation}", premises=(t,)),
+                    )
             for path_keys in desired.values():
                 plan.reads.update((p.subject, p.relation, p.object) for p in path_keys[1])
 

@@ -46,7 +46,8 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     if fmt not in ("csv", "jsonl"):
         raise InputError(
             f"cannot tell the format of {path.name}; name it .csv or .jsonl, or pass --format",
-            field="format")
+            field="format",
+        )
     return fmt
 
 
@@ -84,7 +85,10 @@ def _csv_rows(handle: io.TextIOBase, path: Path) -> Iterator[Row | BadRow]:
     if names not in _CSV_HEADERS:
         raise InputError(
             f"{path}: the first line must be the header 'head,relation,tail' (or "
-            f"'subject,relation,object'), not {','.join(header)!r}", field="file", line=1)
+            f"'subject,relation,object'), not {','.join(header)!r}",
+            field="file",
+            line=1,
+        )
     while True:
         try:
             record = next(reader)

@@ -34,7 +34,8 @@ class Relation(BaseModel):
     cardinality: Cardinality = Cardinality.MANY2MANY
     inverse: str | None = None
     compose: tuple[tuple[str, ...], ...] = Field(
-        default=(), description="composition rules: chains of relations, e.g. [['president','wife']]"
+        default=(),
+        description="composition rules: chains of relations, e.g. [['president','wife']]",
     )
     domain: str | None = None
     range: str | None = None
@@ -78,7 +79,7 @@ class SchemaFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["knowsync-schema/1"] = SCHEMA_FORMAT
+    format: Literal["knowsync-schema/1"] = "knowsync-schema/1"
     entity_keys: Literal["folded", "exact"] = "folded"
     relations: list[Relation] = []
 
@@ -148,8 +149,9 @@ class Schema:
                     )
             self._functional[rel.name] = functional
             self._inverse_functional[rel.name] = inv_functional
-        self._flags = {name: (self._functional[name], self._inverse_functional[name])
-                       for name in rels}
+        self._flags = {
+            name: (self._functional[name], self._inverse_functional[name]) for name in rels
+        }
         self._rules = self._collect_rules(rels, strict)
         self._strata = self._stratify(strict)
 
@@ -174,7 +176,9 @@ class Schema:
                     f"inverse {inv!r} of {rel.name!r} is not defined; added as "
                     f"{rel.cardinality.mirrored().value}"
                 )
-                out[inv] = Relation(name=inv, cardinality=rel.cardinality.mirrored(), inverse=rel.name)
+                out[inv] = Relation(
+                    name=inv, cardinality=rel.cardinality.mirrored(), inverse=rel.name
+                )
             elif other.inverse is None:
                 out[inv] = other.model_copy(update={"inverse": rel.name})
             elif other.inverse != rel.name:
@@ -287,7 +291,9 @@ class Schema:
         try:
             data = yaml.safe_load(text) if p.suffix in (".yaml", ".yml") else json.loads(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            raise SchemaError(f"schema file {p} is not valid {p.suffix[1:] or 'JSON'}: {exc}") from None
+            raise SchemaError(
+                f"schema file {p} is not valid {p.suffix[1:] or 'JSON'}: {exc}"
+            ) from None
         if data is None:
             raise SchemaError(f"schema file {p} is empty")
         return cls.from_dict(data)
@@ -328,12 +334,17 @@ class Schema:
                 try:
                     chain = ast.literal_eval(multihop) if isinstance(multihop, str) else multihop
                 except (ValueError, SyntaxError):
-                    raise SchemaError(f"relation {raw_name!r}: cannot read multihop {multihop!r}") from None
+                    raise SchemaError(
+                        f"relation {raw_name!r}: cannot read multihop {multihop!r}"
+                    ) from None
                 compose = (tuple(str(s).replace(" ", "_") for s in chain),)
             aliases = (raw_name,) if raw_name != name else ()
             relations.append(
                 Relation(
-                    name=name, aliases=aliases, cardinality=cardinality, inverse=reverse,
+                    name=name,
+                    aliases=aliases,
+                    cardinality=cardinality,
+                    inverse=reverse,
                     compose=compose,
                 )
             )

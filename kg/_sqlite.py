@@ -139,7 +139,9 @@ def _edit(row: Sequence[Any]) -> EditRecord:
     )
 
 
-_EDIT_COLUMNS = "id, kind, user, created_at, state, request, report, rollback_of, rolled_back_by, batch"
+_EDIT_COLUMNS = (
+    "id, kind, user, created_at, state, request, report, rollback_of, rolled_back_by, batch"
+)
 
 
 @contextlib.contextmanager
@@ -444,7 +446,8 @@ class _View:
             c = " AND ".join(cond)
             for (eid,) in self._conn.execute(
                 f"SELECT valid_from FROM facts WHERE {c} AND valid_from > ? "
-                f"UNION SELECT valid_to FROM facts WHERE {c} AND valid_to > ? AND valid_to < {LIVE} "
+                f"UNION SELECT valid_to FROM facts WHERE {c} AND valid_to > ? "
+                f"AND valid_to < {LIVE} "
                 f"UNION SELECT edit_id FROM reads WHERE {c} AND edit_id > ?",
                 [*params, after, *params, after, *params, after],
             ):
@@ -500,8 +503,7 @@ class _Txn(_View):
         if not rows:
             return
         self._conn.executemany(
-            "INSERT INTO entities(name, key, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
+            "INSERT INTO entities(name, key, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             rows.values(),
         )
         self._ids_of(rows)
@@ -537,8 +539,15 @@ class _Txn(_View):
         cur = self._conn.execute(
             "INSERT INTO edits(kind, user, created_at, state, request, rollback_of, batch) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind.value, user, now_iso(), state.value, json.dumps(request, ensure_ascii=False),
-             rollback_of, batch),
+            (
+                kind.value,
+                user,
+                now_iso(),
+                state.value,
+                json.dumps(request, ensure_ascii=False),
+                rollback_of,
+                batch,
+            ),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -584,7 +593,9 @@ class _Txn(_View):
             try:
                 sid, oid = ids[f.subject], ids[f.object]
             except KeyError as exc:
-                raise StoreError(f"entity {exc.args[0]!r} must be created before its facts") from None
+                raise StoreError(
+                    f"entity {exc.args[0]!r} must be created before its facts"
+                ) from None
             rows.append(
                 (
                     sid,
@@ -653,7 +664,8 @@ class _Txn(_View):
             if oid is None:
                 raise NotFoundError(f"no entity named {object!r}")
         cur = self._conn.execute(
-            "INSERT INTO locks(entity_id, r, o, user, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO locks(entity_id, r, o, user, reason, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (eid, relation, oid, user, reason, now_iso()),
         )
         assert cur.lastrowid is not None
@@ -721,8 +733,9 @@ class SQLiteStore:
         if self.memory:
             # One connection shared by all threads: an in-memory database is per connection.
             if self._shared is None:
-                self._shared = sqlite3.connect(":memory:", isolation_level=None,
-                                               check_same_thread=False)
+                self._shared = sqlite3.connect(
+                    ":memory:", isolation_level=None, check_same_thread=False
+                )
                 self._shared.execute("PRAGMA foreign_keys = ON")
                 self._all.append(self._shared)
             return self._shared
@@ -744,7 +757,9 @@ class SQLiteStore:
                 ) from None
         if row is not None:
             if row[0] != FORMAT:
-                raise StoreError(f"{self.path} has format {row[0]!r}; this version reads {FORMAT!r}")
+                raise StoreError(
+                    f"{self.path} has format {row[0]!r}; this version reads {FORMAT!r}"
+                )
             return
         with self._guard:
             conn.execute("BEGIN IMMEDIATE")

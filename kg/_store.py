@@ -16,7 +16,17 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from kg._schema import Schema
-from kg._types import EditKind, EditRecord, EditState, Entity, Fact, FactKind, Lock, TouchKey, Triple
+from kg._types import (
+    EditKind,
+    EditRecord,
+    EditState,
+    Entity,
+    Fact,
+    FactKind,
+    Lock,
+    TouchKey,
+    Triple,
+)
 
 __all__ = ["GraphStore", "GraphTxn", "GraphView"]
 
@@ -146,8 +156,9 @@ class GraphTxn(GraphView, Protocol):
     def add_reads(self, edit_id: int, keys: Iterable[TouchKey]) -> None:
         """Record keys an edit depended on without changing them (for rollback dependencies)."""
 
-    def add_lock(self, entity: str, relation: str | None, object: str | None, user: str,
-                 reason: str) -> Lock: ...
+    def add_lock(
+        self, entity: str, relation: str | None, object: str | None, user: str, reason: str
+    ) -> Lock: ...
 
     def remove_lock(self, lock_id: int) -> Lock:
         """Remove a lock and return it.

@@ -16,8 +16,8 @@ __all__ = [
     "Fact",
     "FactKind",
     "Lock",
-    "Triple",
     "TouchKey",
+    "Triple",
     "now_iso",
 ]
 
@@ -232,7 +232,9 @@ class Lock:
         return self.relation is None
 
     def describe(self) -> str:
-        what = self.entity if self.is_entity_lock else f"{self.entity}|{self.relation}|{self.object}"
+        what = (
+            self.entity if self.is_entity_lock else f"{self.entity}|{self.relation}|{self.object}"
+        )
         return f"{what} (locked by {self.user}{': ' + self.reason if self.reason else ''})"
 
     def to_dict(self) -> dict[str, Any]:

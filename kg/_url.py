@@ -50,15 +50,18 @@ def open_store(url: str | None = None, *, create: bool = True) -> GraphStore:
         if parts.netloc:
             raise InputError(
                 f"store URL {url!r}: write sqlite:///relative/path.db or "
-                "sqlite:////absolute/path.db (three or four slashes)", field="store")
+                "sqlite:////absolute/path.db (three or four slashes)",
+                field="store",
+            )
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise InputError(f"store URL {url!r} names no file", field="store")
         return SQLiteStore(Path(path).expanduser(), create=create)
     if scheme in ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"):
         raise InputError(
-            f"store URL {url!r}: the Neo4j backend is not available in this version",
-            field="store")
+            f"store URL {url!r}: the Neo4j backend is not available in this version", field="store"
+        )
     raise InputError(
         f"store URL {url!r}: unknown scheme {parts.scheme!r}; use sqlite:///PATH or memory://",
-        field="store")
+        field="store",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,7 +28,6 @@ from kg import (
     NotFoundError,
     Relation,
     Schema,
-    Triple,
     check_entity_name,
     check_relation_name,
     open_store,
@@ -62,8 +61,12 @@ class EditResult:
         return list(self.report.get("refusals", []))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"edit_id": self.edit_id, "decision": self.decision.value,
-                "dry_run": self.dry_run, **self.report}
+        return {
+            "edit_id": self.edit_id,
+            "decision": self.decision.value,
+            "dry_run": self.dry_run,
+            **self.report,
+        }
 
 
 @dataclass
@@ -83,10 +86,16 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "batch": self.batch, "rows": self.rows, "added": self.added,
-            "derived": self.derived, "duplicates": self.duplicates,
-            "superseded": self.superseded, "skipped": self.skipped,
-            "bad_rows": self.bad_rows, "edits": self.edits, "failed": self.failed,
+            "batch": self.batch,
+            "rows": self.rows,
+            "added": self.added,
+            "derived": self.derived,
+            "duplicates": self.duplicates,
+            "superseded": self.superseded,
+            "skipped": self.skipped,
+            "bad_rows": self.bad_rows,
+            "edits": self.edits,
+            "failed": self.failed,
         }
 
 
@@ -133,8 +142,11 @@ class KnowSync:
         fanout: int = 8,
         create: bool = True,
     ) -> None:
-        self.store = store if not isinstance(store, str) and store is not None else open_store(
-            store, create=create)
+        self.store = (
+            store
+            if not isinstance(store, str) and store is not None
+            else open_store(store, create=create)
+        )
         self.allow_new_relations = allow_new_relations
         self.hops = hops
         self.fanout = fanout
@@ -190,8 +202,11 @@ class KnowSync:
         with self.store.write() as tx:
             for record in tx.edits(states=[EditState.PENDING], limit=None):
                 if not _alive(record.request.get("_owner", {})):
-                    tx.update_edit(record.id, state=EditState.ABORTED,
-                                   report={"aborted": "the process died before applying it"})
+                    tx.update_edit(
+                        record.id,
+                        state=EditState.ABORTED,
+                        report={"aborted": "the process died before applying it"},
+                    )
                     marked.append(record.id)
         return marked
 
@@ -221,10 +236,17 @@ class KnowSync:
         with self.store.read() as view:  # validate before anything is written
             ctrl, plan, _ = self._plan(view, assert_, retract, allow)
             if dry_run:
-                return EditResult(None, Decision.REJECTED if plan.refused else Decision.ACCEPTED,
-                                  plan.report(), dry_run=True)
-        request = {"assert": [list(t) for t in assert_], "retract": [list(t) for t in retract],
-                   "_owner": _owner()}
+                return EditResult(
+                    None,
+                    Decision.REJECTED if plan.refused else Decision.ACCEPTED,
+                    plan.report(),
+                    dry_run=True,
+                )
+        request = {
+            "assert": [list(t) for t in assert_],
+            "retract": [list(t) for t in retract],
+            "_owner": _owner(),
+        }
         with self.store.write() as tx:
             edit_id = tx.new_edit(EditKind.EDIT, user, request)
         with self.store.write() as tx:
@@ -241,9 +263,13 @@ class KnowSync:
             self._writer.apply(tx, edit_id, plan, report)
             return EditResult(edit_id, Decision.ACCEPTED, report)
 
-    def _plan(self, view: GraphView, assert_: Sequence[RawTriple],
-              retract: Sequence[RawTriple], allow: bool) -> tuple[Controller, Plan,
-                                                                  list[Relation]]:
+    def _plan(
+        self,
+        view: GraphView,
+        assert_: Sequence[RawTriple],
+        retract: Sequence[RawTriple],
+        allow: bool,
+    ) -> tuple[Controller, Plan, list[Relation]]:
         """Resolve and plan an edit; new relations extend the schema the plan uses."""
         ctrl = self._controller(view)
         ra = ctrl.resolve(view, assert_, allow_new_relations=allow)
@@ -273,8 +299,9 @@ class KnowSync:
 
     # ---------------------------------------------------------------- rollback
 
-    def rollback(self, edit_id: int, *, user: str = "anonymous",
-                 cascade: bool = False) -> list[EditResult]:
+    def rollback(
+        self, edit_id: int, *, user: str = "anonymous", cascade: bool = False
+    ) -> list[EditResult]:
         """Undo an edit exactly; with ``cascade``, first undo the later edits that depend on
         it (newest first). All of it happens in one transaction, or none of it.
 
@@ -292,8 +319,15 @@ class KnowSync:
             self._rollback(tx, edit_id, user, cascade, results, depth=0)
         return results
 
-    def _rollback(self, tx: GraphTxn, edit_id: int, user: str, cascade: bool,
-                  results: list[EditResult], depth: int) -> None:
+    def _rollback(
+        self,
+        tx: GraphTxn,
+        edit_id: int,
+        user: str,
+        cascade: bool,
+        results: list[EditResult],
+        depth: int,
+    ) -> None:
         ctrl = self._controller(tx)
         try:
             step = ctrl.plan_rollback(tx, edit_id)
@@ -309,12 +343,18 @@ class KnowSync:
             step = ctrl.plan_rollback(tx, edit_id)
         if step.plan.refused:
             raise EditRefused(step.plan.refusals)
-        rid = tx.new_edit(EditKind.ROLLBACK, user, {"edit_id": edit_id, "cascade": cascade},
-                          rollback_of=edit_id, batch=step.target.batch)
+        rid = tx.new_edit(
+            EditKind.ROLLBACK,
+            user,
+            {"edit_id": edit_id, "cascade": cascade},
+            rollback_of=edit_id,
+            batch=step.target.batch,
+        )
         report = step.plan.report()
         report["rollback_of"] = edit_id
-        report["restored"] = [f.to_dict() for f in step.plan.add.values()
-                              if f.kind is FactKind.ASSERTED]
+        report["restored"] = [
+            f.to_dict() for f in step.plan.add.values() if f.kind is FactKind.ASSERTED
+        ]
         self._writer.apply(tx, rid, step.plan, report)
         tx.update_edit(edit_id, rolled_back_by=rid)
         results.append(EditResult(rid, Decision.ACCEPTED, report))
@@ -328,9 +368,13 @@ class KnowSync:
         user = _check_user(user)
         results: list[EditResult] = []
         with self.store.write() as tx:
-            edits = [e for e in tx.edits(batch=batch, limit=None, kinds=[EditKind.IMPORT],
-                                         states=[EditState.APPLIED])
-                     if e.rolled_back_by is None]
+            edits = [
+                e
+                for e in tx.edits(
+                    batch=batch, limit=None, kinds=[EditKind.IMPORT], states=[EditState.APPLIED]
+                )
+                if e.rolled_back_by is None
+            ]
             if not edits:
                 raise NotFoundError(f"no applied import edits in batch {batch!r}")
             for record in edits:  # newest first
@@ -373,8 +417,9 @@ class KnowSync:
         name = Path(path).name
 
         def flush() -> bool:
-            ok = self._import_chunk(chunk, report, policy=policy, user=user, allow=allow,
-                                    source=name)
+            ok = self._import_chunk(
+                chunk, report, policy=policy, user=user, allow=allow, source=name
+            )
             report.rows += len(chunk)
             chunk.clear()
             if progress is not None:
@@ -395,8 +440,16 @@ class KnowSync:
             self.rollback_batch(report.batch, user=user)
         return report
 
-    def _import_chunk(self, chunk: list[tuple[int, RawTriple]], report: ImportReport, *,
-                      policy: ConflictPolicy, user: str, allow: bool, source: str) -> bool:
+    def _import_chunk(
+        self,
+        chunk: list[tuple[int, RawTriple]],
+        report: ImportReport,
+        *,
+        policy: ConflictPolicy,
+        user: str,
+        allow: bool,
+        source: str,
+    ) -> bool:
         good: list[tuple[int, RawTriple]] = []
         with self.store.read() as view:
             ctrl = self._controller(view)
@@ -409,22 +462,35 @@ class KnowSync:
             good.append((line, raw))
         if not good:
             return True
-        request = {"source": source, "lines": [good[0][0], good[-1][0]], "rows": len(good),
-                   "policy": policy.value, "_owner": _owner()}
+        request = {
+            "source": source,
+            "lines": [good[0][0], good[-1][0]],
+            "rows": len(good),
+            "policy": policy.value,
+            "_owner": _owner(),
+        }
         with self.store.write() as tx:
             edit_id = tx.new_edit(EditKind.IMPORT, user, request, batch=report.batch)
         with self.store.write() as tx:
             self._claim(tx, edit_id)
             ctrl = self._controller(tx)
-            resolved = ctrl.resolve(tx, [raw for _, raw in good], allow_new_relations=allow,
-                                    validated=True)
+            resolved = ctrl.resolve(
+                tx, [raw for _, raw in good], allow_new_relations=allow, validated=True
+            )
             ctrl = self._extended(ctrl, resolved.new_relations)
-            plan = ctrl.plan_edit(tx, resolved.triples, policy=policy, sequential=True,
-                                  rows=[line for line, _ in good], sample=False)
+            plan = ctrl.plan_edit(
+                tx,
+                resolved.triples,
+                policy=policy,
+                sequential=True,
+                rows=[line for line, _ in good],
+                sample=False,
+            )
             summary = _import_summary(plan)
             if plan.refused:
-                tx.update_edit(edit_id, state=EditState.REFUSED,
-                               report={**summary, "refusals": plan.refusals})
+                tx.update_edit(
+                    edit_id, state=EditState.REFUSED, report={**summary, "refusals": plan.refusals}
+                )
                 report.failed = "; ".join(plan.refusals[:5])
                 return False
             if resolved.new_relations:
@@ -435,14 +501,16 @@ class KnowSync:
         report.derived += sum(1 for f in plan.add.values() if f.kind.derived)
         report.duplicates += len(plan.duplicates)
         report.superseded += len(plan.superseded)
-        report.skipped += [{"line": r, "triple": t.as_list(), "reason": w}
-                           for r, t, w in plan.skipped]
+        report.skipped += [
+            {"line": r, "triple": t.as_list(), "reason": w} for r, t, w in plan.skipped
+        ]
         return True
 
     # ------------------------------------------------------------------- reads
 
-    def facts(self, entity: str, *, as_of: int | None = None, derived: bool = True,
-              incoming: bool = False) -> list[Fact]:
+    def facts(
+        self, entity: str, *, as_of: int | None = None, derived: bool = True, incoming: bool = False
+    ) -> list[Fact]:
         """The facts about an entity (as subject; with ``incoming`` also as object).
 
         Raises:
@@ -453,8 +521,11 @@ class KnowSync:
             name = self._entity(view, entity)
             out = view.facts(subject=name, as_of=as_of, kinds=kinds)
             if incoming:
-                out += [f for f in view.facts(object=name, as_of=as_of, kinds=kinds)
-                        if f.subject != name]
+                out += [
+                    f
+                    for f in view.facts(object=name, as_of=as_of, kinds=kinds)
+                    if f.subject != name
+                ]
             return out
 
     def _entity(self, view: GraphView, name: str) -> str:
@@ -471,9 +542,15 @@ class KnowSync:
         with self.store.read() as view:
             return view.facts(as_of=as_of)
 
-    def history(self, entity: str | None = None, *, user: str | None = None,
-                since: str | None = None, until: str | None = None,
-                limit: int | None = 50) -> list[EditRecord]:
+    def history(
+        self,
+        entity: str | None = None,
+        *,
+        user: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = 50,
+    ) -> list[EditRecord]:
         """Journal entries, newest first, optionally about one entity or by one user.
 
         Raises:
@@ -497,8 +574,9 @@ class KnowSync:
             view.edit(edit_id)
             return view.edit_changes(edit_id)
 
-    def neighbourhood(self, entity: str, *, hops: int | None = None,
-                      fanout: int | None = None) -> list[Fact]:
+    def neighbourhood(
+        self, entity: str, *, hops: int | None = None, fanout: int | None = None
+    ) -> list[Fact]:
         """A deterministic sample of the facts around an entity."""
         with self.store.read() as view:
             name = self._entity(view, entity)
@@ -513,8 +591,15 @@ class KnowSync:
 
     # ------------------------------------------------------------------- locks
 
-    def lock(self, entity: str, relation: str | None = None, object: str | None = None, *,
-             user: str = "curator", reason: str = "") -> Lock:
+    def lock(
+        self,
+        entity: str,
+        relation: str | None = None,
+        object: str | None = None,
+        *,
+        user: str = "curator",
+        reason: str = "",
+    ) -> Lock:
         """Protect an entity (all its facts) or one fact from edits and rollbacks.
 
         Raises:
@@ -533,8 +618,9 @@ class KnowSync:
                 if not tx.facts(subject=name, relation=rel_name, object=obj_name):
                     raise NotFoundError(f"{name}|{rel_name}|{obj_name} is not a known fact")
             lock = tx.add_lock(name, rel_name, obj_name, user, reason)
-            eid = tx.new_edit(EditKind.LOCK, user, {"lock": lock.to_dict()},
-                              state=EditState.APPLIED)
+            eid = tx.new_edit(
+                EditKind.LOCK, user, {"lock": lock.to_dict()}, state=EditState.APPLIED
+            )
             tx.update_edit(eid, report={"lock": lock.to_dict()})
             return lock
 
@@ -547,8 +633,9 @@ class KnowSync:
         user = _check_user(user)
         with self.store.write() as tx:
             lock = tx.remove_lock(lock_id)
-            eid = tx.new_edit(EditKind.UNLOCK, user, {"lock": lock.to_dict()},
-                              state=EditState.APPLIED)
+            eid = tx.new_edit(
+                EditKind.UNLOCK, user, {"lock": lock.to_dict()}, state=EditState.APPLIED
+            )
             tx.update_edit(eid, report={"lock": lock.to_dict()})
             return lock
 
@@ -584,8 +671,12 @@ class KnowSync:
 
 
 def _check_user(user: str) -> str:
-    if not isinstance(user, str) or not user.strip() or len(user) > 100 or any(
-            ord(c) < 32 for c in user):
+    if (
+        not isinstance(user, str)
+        or not user.strip()
+        or len(user) > 100
+        or any(ord(c) < 32 for c in user)
+    ):
         raise InputError("user must be a non-empty name of at most 100 characters", field="user")
     return user.strip()
 

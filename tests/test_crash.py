@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # The child process dies by SIGKILL inside the write transaction of its Nth graph write, after
 # facts were written and before the commit: the worst moment.
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {repo!r})
     from kg._sqlite import _Txn
@@ -35,20 +35,25 @@ CHILD = textwrap.dedent('''
     _Txn.add_facts = dying_add_facts
     ks = KnowSync({db!r})
     {action}
-''')
+""")
 
 
 def run_child(db: Path, die_at: int, action: str) -> int:
     code = CHILD.format(repo=str(REPO), db=str(db), die_at=die_at, action=action)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     return proc.returncode
 
 
 def write_rows(path: Path, n: int) -> Path:
-    path.write_text("head,relation,tail\n" + "".join(
-        f"Person_{i},plays_for,Club_{i % 37}\nPerson_{i},born_in,Town_{i % 11}\n"
-        for i in range(n)))
+    path.write_text(
+        "head,relation,tail\n"
+        + "".join(
+            f"Person_{i},plays_for,Club_{i % 37}\nPerson_{i},born_in,Town_{i % 11}\n"
+            for i in range(n)
+        )
+    )
     return path
 
 
@@ -90,8 +95,7 @@ def test_killed_edit_leaves_all_or_nothing(tmp_path: Path, die_at: int) -> None:
     ks.edit([("France", "capital", "Lyon")])
     before = {f.triple for f in ks.state()}
     ks.close()
-    action = ("ks.edit([('France', 'capital', 'Paris')])\n"
-              "ks.edit([('Spain', 'capital', 'Madrid')])")
+    action = "ks.edit([('France', 'capital', 'Paris')])\nks.edit([('Spain', 'capital', 'Madrid')])"
     assert run_child(db, die_at=die_at, action=action) == -9
     ks = KnowSync(str(db))
     after = {(f.subject, f.object) for f in ks.state()}
@@ -111,8 +115,10 @@ def test_recovery_leaves_live_processes_alone(tmp_path: Path) -> None:
     with ks.store.write() as tx:  # a pending entry of this very (live) process
         import os
         import socket
-        pending = tx.new_edit(EditKind.EDIT, "me", {"_owner": {
-            "host": socket.gethostname(), "pid": os.getpid()}})
+
+        pending = tx.new_edit(
+            EditKind.EDIT, "me", {"_owner": {"host": socket.gethostname(), "pid": os.getpid()}}
+        )
     assert ks.recover() == []
     assert ks.get_edit(pending).state is EditState.PENDING
     ks.close()

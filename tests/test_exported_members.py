@@ -9,10 +9,30 @@ import knowsync
 
 def test_knowsync_exports() -> None:
     assert set(knowsync.__all__) == {
-        "Cardinality", "ConflictPolicy", "Decision", "EditKind", "EditRecord", "EditRefused",
-        "EditResult", "EditState", "Fact", "FactKind", "ImportReport", "InputError", "KnowSync",
-        "KnowsyncError", "Lock", "NotFoundError", "Relation", "RollbackRefused", "Schema",
-        "SchemaError", "StoreError", "Triple", "UnknownRelationError", "__version__",
+        "Cardinality",
+        "ConflictPolicy",
+        "Decision",
+        "EditKind",
+        "EditRecord",
+        "EditRefused",
+        "EditResult",
+        "EditState",
+        "Fact",
+        "FactKind",
+        "ImportReport",
+        "InputError",
+        "KnowSync",
+        "KnowsyncError",
+        "Lock",
+        "NotFoundError",
+        "Relation",
+        "RollbackRefused",
+        "Schema",
+        "SchemaError",
+        "StoreError",
+        "Triple",
+        "UnknownRelationError",
+        "__version__",
         "open_store",
     }
 
@@ -24,6 +44,13 @@ def test_every_exported_name_exists() -> None:
 
 
 def test_errors_share_one_root() -> None:
-    for name in ("InputError", "NotFoundError", "SchemaError", "StoreError",
-                 "UnknownRelationError", "EditRefused", "RollbackRefused"):
+    for name in (
+        "InputError",
+        "NotFoundError",
+        "SchemaError",
+        "StoreError",
+        "UnknownRelationError",
+        "EditRefused",
+        "RollbackRefused",
+    ):
         assert issubclass(getattr(knowsync, name), knowsync.KnowsyncError)

@@ -38,10 +38,13 @@ def test_demo_kg_imports_and_is_idempotent(tmp_path: Path) -> None:
 
 def test_jsonl_and_csv_give_the_same_graph(tmp_path: Path, ks: KnowSync) -> None:
     rows = [("A", "likes", "B"), ("B", "father", "C"), ("C", "father", "D")]
-    csv_file = write(tmp_path / "x.csv", "head,relation,tail\n" + "".join(
-        f"{s},{r},{o}\n" for s, r, o in rows))
-    jsonl = write(tmp_path / "x.jsonl", "".join(
-        json.dumps({"subject": s, "relation": r, "object": o}) + "\n" for s, r, o in rows))
+    csv_file = write(
+        tmp_path / "x.csv", "head,relation,tail\n" + "".join(f"{s},{r},{o}\n" for s, r, o in rows)
+    )
+    jsonl = write(
+        tmp_path / "x.jsonl",
+        "".join(json.dumps({"subject": s, "relation": r, "object": o}) + "\n" for s, r, o in rows),
+    )
     ks.import_file(csv_file)
     a = state(ks)
     other = KnowSync("memory://")
@@ -51,18 +54,21 @@ def test_jsonl_and_csv_give_the_same_graph(tmp_path: Path, ks: KnowSync) -> None
     assert ("A", "likes", "B", "asserted") in a
 
 
-def test_bad_rows_are_reported_with_line_numbers_and_good_rows_land(tmp_path: Path,
-                                                                     ks: KnowSync) -> None:
-    f = write(tmp_path / "bad.csv",
-              "head,relation,tail\n"
-              "A,likes,B\n"              # 2 good
-              "A,likes\n"               # 3 too few fields
-              ",likes,B\n"              # 4 empty subject
-              "A,capitol,B\n"           # 5 unknown relation
-              "A,li|kes,B\n"            # 6 bad relation
-              "\n"                      # 7 blank: ignored
-              "C,likes,D,E\n"           # 8 too many
-              "E,likes,F\n")            # 9 good
+def test_bad_rows_are_reported_with_line_numbers_and_good_rows_land(
+    tmp_path: Path, ks: KnowSync
+) -> None:
+    f = write(
+        tmp_path / "bad.csv",
+        "head,relation,tail\n"
+        "A,likes,B\n"  # 2 good
+        "A,likes\n"  # 3 too few fields
+        ",likes,B\n"  # 4 empty subject
+        "A,capitol,B\n"  # 5 unknown relation
+        "A,li|kes,B\n"  # 6 bad relation
+        "\n"  # 7 blank: ignored
+        "C,likes,D,E\n"  # 8 too many
+        "E,likes,F\n",
+    )  # 9 good
     report = ks.import_file(f)
     lines = {b["line"]: b["reason"] for b in report.bad_rows}
     assert set(lines) == {3, 4, 5, 6, 8}
@@ -72,12 +78,14 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_land(tmp_path: Pa
 
 
 def test_malformed_jsonl(tmp_path: Path, ks: KnowSync) -> None:
-    f = write(tmp_path / "x.jsonl",
-              '{"subject": "A", "relation": "likes", "object": "B"}\n'
-              '{"subject": "A", "relation": "likes"\n'
-              '[1, 2, 3]\n'
-              '{"subject": "A", "relation": "likes", "object": 5}\n'
-              '{"subject": "A", "relation": "likes"}\n')
+    f = write(
+        tmp_path / "x.jsonl",
+        '{"subject": "A", "relation": "likes", "object": "B"}\n'
+        '{"subject": "A", "relation": "likes"\n'
+        "[1, 2, 3]\n"
+        '{"subject": "A", "relation": "likes", "object": 5}\n'
+        '{"subject": "A", "relation": "likes"}\n',
+    )
     report = ks.import_file(f)
     assert [b["line"] for b in report.bad_rows] == [2, 3, 4, 5]
     assert report.added == 1
@@ -102,8 +110,9 @@ CONFLICTING = "head,relation,tail\nFrance,capital,Lyon\nSpain,capital,Madrid\n"
 @pytest.mark.parametrize("chunk_size", [1, 2, 100])
 def test_policy_skip_keeps_existing(tmp_path: Path, ks: KnowSync, chunk_size: int) -> None:
     ks.edit([("France", "capital", "Paris")])
-    report = ks.import_file(write(tmp_path / "c.csv", CONFLICTING), policy="skip",
-                            chunk_size=chunk_size)
+    report = ks.import_file(
+        write(tmp_path / "c.csv", CONFLICTING), policy="skip", chunk_size=chunk_size
+    )
     assert [s["line"] for s in report.skipped] == [2]
     assert ("France", "capital", "Paris", "asserted") in state(ks)
     assert ("Spain", "capital", "Madrid", "asserted") in state(ks)
@@ -117,20 +126,25 @@ def test_policy_overwrite_supersedes(tmp_path: Path, ks: KnowSync) -> None:
 
 
 @pytest.mark.parametrize("chunk_size", [1, 100])
-def test_policy_fail_leaves_nothing_of_the_import(tmp_path: Path, ks: KnowSync,
-                                                  chunk_size: int) -> None:
+def test_policy_fail_leaves_nothing_of_the_import(
+    tmp_path: Path, ks: KnowSync, chunk_size: int
+) -> None:
     ks.edit([("France", "capital", "Paris")])
     before = state(ks)
-    f = write(tmp_path / "c.csv", "head,relation,tail\nItaly,capital,Rome\n"
-              "France,capital,Lyon\nSpain,capital,Madrid\n")
+    f = write(
+        tmp_path / "c.csv",
+        "head,relation,tail\nItaly,capital,Rome\nFrance,capital,Lyon\nSpain,capital,Madrid\n",
+    )
     report = ks.import_file(f, policy="fail", chunk_size=chunk_size)
     assert report.failed and "row 3" in report.failed
     assert state(ks) == before
 
 
 def test_rows_inside_one_file_apply_in_order(tmp_path: Path, ks: KnowSync) -> None:
-    f = write(tmp_path / "c.csv", "head,relation,tail\nFrance,capital,Lyon\n"
-              "France,capital,Paris\nFrance,capital,Paris\n")
+    f = write(
+        tmp_path / "c.csv",
+        "head,relation,tail\nFrance,capital,Lyon\nFrance,capital,Paris\nFrance,capital,Paris\n",
+    )
     report = ks.import_file(f, policy="overwrite")
     assert state(ks) == {("France", "capital", "Paris", "asserted")}
     assert report.duplicates == 1
@@ -142,8 +156,10 @@ def test_rows_inside_one_file_apply_in_order(tmp_path: Path, ks: KnowSync) -> No
 
 
 def test_import_derives_facts(tmp_path: Path, ks: KnowSync) -> None:
-    f = write(tmp_path / "c.csv", "head,relation,tail\nC,father,B\nB,father,A\n"
-              "USA,president,Joe\nJoe,wife,Jill\n")
+    f = write(
+        tmp_path / "c.csv",
+        "head,relation,tail\nC,father,B\nB,father,A\nUSA,president,Joe\nJoe,wife,Jill\n",
+    )
     report = ks.import_file(f, chunk_size=1)
     s = state(ks)
     assert ("C", "grandfather", "A", "composed") in s
@@ -171,8 +187,10 @@ def test_unknown_relations_allowed_on_request(tmp_path: Path, ks: KnowSync) -> N
 
 
 def test_progress_callback(tmp_path: Path, ks: KnowSync) -> None:
-    f = write(tmp_path / "c.csv", "head,relation,tail\n" + "".join(
-        f"E{i},likes,F{i}\n" for i in range(25)))
+    f = write(
+        tmp_path / "c.csv",
+        "head,relation,tail\n" + "".join(f"E{i},likes,F{i}\n" for i in range(25)),
+    )
     seen: list[int] = []
     ks.import_file(f, chunk_size=10, progress=seen.append)
     assert seen == [10, 20, 25]

@@ -34,7 +34,8 @@ def _triple(text: str) -> tuple[str, str, str]:
     parts = text.split("|")
     if len(parts) != 3:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: write a triple as SUBJECT|RELATION|OBJECT (exactly two '|')")
+            f"{text!r}: write a triple as SUBJECT|RELATION|OBJECT (exactly two '|')"
+        )
     return parts[0], parts[1], parts[2]
 
 
@@ -42,18 +43,27 @@ def _parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the command; SUPPRESS keeps a subcommand's
     # unset option from overwriting one given before it (see _DEFAULTS).
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--store", help="store URL: sqlite:///path/kb.db (relative), "
-                        "sqlite:////abs/kb.db, a plain path, or memory:// "
-                        "(default: $KNOWSYNC_STORE or the per-user data folder)")
-    common.add_argument("--schema", type=Path, help="relation library (JSON/YAML, or OneEdit's "
-                        "relationship_library.json) merged into the store's schema")
+    common.add_argument(
+        "--store",
+        help="store URL: sqlite:///path/kb.db (relative), "
+        "sqlite:////abs/kb.db, a plain path, or memory:// "
+        "(default: $KNOWSYNC_STORE or the per-user data folder)",
+    )
+    common.add_argument(
+        "--schema",
+        type=Path,
+        help="relation library (JSON/YAML, or OneEdit's "
+        "relationship_library.json) merged into the store's schema",
+    )
     common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     common.add_argument("--user", help="who makes the change (default: $KNOWSYNC_USER or 'cli')")
 
-    p = _Parser(prog="knowsync", description="Curate a knowledge graph kept in agreement "
-                "with a language model.", parents=[common])
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                           parser_class=_Parser)
+    p = _Parser(
+        prog="knowsync",
+        description="Curate a knowledge graph kept in agreement with a language model.",
+        parents=[common],
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("demo", parents=[common], help="import the bundled demo KG and show it")
     s.add_argument("--entity", default="America", help="entity to show (default: America)")
@@ -61,18 +71,36 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", parents=[common], help="import a CSV or JSONL file")
     s.add_argument("file", type=Path)
     s.add_argument("--format", choices=["csv", "jsonl"])
-    s.add_argument("--policy", choices=[p.value for p in ConflictPolicy], default="skip",
-                   help="a row that contradicts a fact in force: skip it (default), overwrite "
-                        "the fact, or fail the whole import")
+    s.add_argument(
+        "--policy",
+        choices=[p.value for p in ConflictPolicy],
+        default="skip",
+        help="a row that contradicts a fact in force: skip it (default), overwrite "
+        "the fact, or fail the whole import",
+    )
     s.add_argument("--chunk-size", type=int, default=5000)
     s.add_argument("--allow-new-relations", action="store_true")
     s.add_argument("--no-progress", action="store_true")
 
     s = sub.add_parser("edit", parents=[common], help="assert or retract triples as one edit")
-    s.add_argument("--triple", "-t", action="append", type=_triple, default=[],
-                   metavar="S|R|O", help="a triple to assert (repeatable)")
-    s.add_argument("--retract", "-r", action="append", type=_triple, default=[],
-                   metavar="S|R|O", help="a triple to retract (repeatable)")
+    s.add_argument(
+        "--triple",
+        "-t",
+        action="append",
+        type=_triple,
+        default=[],
+        metavar="S|R|O",
+        help="a triple to assert (repeatable)",
+    )
+    s.add_argument(
+        "--retract",
+        "-r",
+        action="append",
+        type=_triple,
+        default=[],
+        metavar="S|R|O",
+        help="a triple to retract (repeatable)",
+    )
     s.add_argument("--dry-run", action="store_true", help="show the decision, write nothing")
     s.add_argument("--allow-new-relations", action="store_true")
 
@@ -94,8 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("rollback", parents=[common], help="undo an edit exactly")
     s.add_argument("edit_id", type=int, nargs="?")
-    s.add_argument("--cascade", action="store_true",
-                   help="first undo the later edits that depend on it")
+    s.add_argument(
+        "--cascade", action="store_true", help="first undo the later edits that depend on it"
+    )
     s.add_argument("--batch", help="undo a whole import batch instead")
 
     s = sub.add_parser("schema", parents=[common], help="show, check or load the schema")
@@ -155,8 +184,10 @@ def _edit_line(e: EditRecord) -> str:
         if n:
             counts.append(f"{n} {key}")
     what = _request_summary(e)
-    return (f"#{e.id:<6} {e.created_at[:19]}  {e.user:<12} {e.kind.value:<8} "
-            f"{e.state.value:<8} {what}{extra}" + (f"  ({', '.join(counts)})" if counts else ""))
+    return (
+        f"#{e.id:<6} {e.created_at[:19]}  {e.user:<12} {e.kind.value:<8} "
+        f"{e.state.value:<8} {what}{extra}" + (f"  ({', '.join(counts)})" if counts else "")
+    )
 
 
 def _request_summary(e: EditRecord) -> str:
@@ -184,8 +215,10 @@ def _result_text(res: dict[str, Any]) -> str:
         lines.append(f"  + {f['subject']} | {f['relation']} | {f['object']}")
     for s in res.get("superseded", []):
         old = s["old"]
-        lines.append(f"  ~ {old['subject']} | {old['relation']} | {old['object']} "
-                     f"superseded by {' | '.join(s['by'])}")
+        lines.append(
+            f"  ~ {old['subject']} | {old['relation']} | {old['object']} "
+            f"superseded by {' | '.join(s['by'])}"
+        )
     for f in res.get("retracted", []):
         lines.append(f"  - {f['subject']} | {f['relation']} | {f['object']}")
     for f in res.get("derived", []):
@@ -203,8 +236,12 @@ def _result_text(res: dict[str, Any]) -> str:
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> KnowSync:
-    return KnowSync(args.store, schema=args.schema, create=create,
-                    allow_new_relations=getattr(args, "allow_new_relations", False))
+    return KnowSync(
+        args.store,
+        schema=args.schema,
+        create=create,
+        allow_new_relations=getattr(args, "allow_new_relations", False),
+    )
 
 
 def _count_lines(path: Path) -> int | None:
@@ -220,8 +257,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     total = _count_lines(args.file)
     show = not args.no_progress and not args.json and sys.stderr.isatty()
-    bar = tqdm(total=max((total or 1) - 1, 1), unit="row", file=sys.stderr, disable=not show,
-               desc=f"importing {args.file.name}")
+    bar = tqdm(
+        total=max((total or 1) - 1, 1),
+        unit="row",
+        file=sys.stderr,
+        disable=not show,
+        desc=f"importing {args.file.name}",
+    )
     done = 0
 
     def progress(n: int) -> None:
@@ -231,16 +273,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     with _open(args, create=True) as ks:
         try:
-            report = ks.import_file(args.file, user=args.user, policy=args.policy,
-                                    chunk_size=args.chunk_size, fmt=args.format,
-                                    progress=progress)
+            report = ks.import_file(
+                args.file,
+                user=args.user,
+                policy=args.policy,
+                chunk_size=args.chunk_size,
+                fmt=args.format,
+                progress=progress,
+            )
         finally:
             bar.close()
     data = report.to_dict()
-    lines = [f"imported {args.file}: {report.rows} rows, {report.added} added, "
-             f"{report.derived} derived, {report.duplicates} already known, "
-             f"{report.superseded} superseded, {len(report.skipped)} skipped, "
-             f"{len(report.bad_rows)} bad (batch {report.batch})"]
+    lines = [
+        f"imported {args.file}: {report.rows} rows, {report.added} added, "
+        f"{report.derived} derived, {report.duplicates} already known, "
+        f"{report.superseded} superseded, {len(report.skipped)} skipped, "
+        f"{len(report.bad_rows)} bad (batch {report.batch})"
+    ]
     for bad in report.bad_rows[:20]:
         lines.append(f"  line {bad['line']}: {bad['reason']}")
     for sk in report.skipped[:20]:
@@ -265,19 +314,22 @@ def _cmd_edit(args: argparse.Namespace) -> int:
 
 def _cmd_facts(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
-        facts = ks.facts(args.entity, as_of=args.as_of, derived=not args.asserted_only,
-                         incoming=args.incoming)
+        facts = ks.facts(
+            args.entity, as_of=args.as_of, derived=not args.asserted_only, incoming=args.incoming
+        )
     when = f" as of edit {args.as_of}" if args.as_of is not None else ""
-    text = "\n".join([f"{len(facts)} facts about {args.entity}{when}:",
-                      *(_fact_line(f) for f in facts)])
+    text = "\n".join(
+        [f"{len(facts)} facts about {args.entity}{when}:", *(_fact_line(f) for f in facts)]
+    )
     _emit(args, [f.to_dict() for f in facts], text)
     return EXIT_OK
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
-        edits = ks.history(args.entity, user=args.by_user, since=args.since, until=args.until,
-                           limit=args.limit)
+        edits = ks.history(
+            args.entity, user=args.by_user, since=args.since, until=args.until, limit=args.limit
+        )
     text = "\n".join(_edit_line(e) for e in edits) or "no edits"
     _emit(args, [e.to_dict() for e in edits], text)
     return EXIT_OK
@@ -287,8 +339,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
         record = ks.get_edit(args.edit_id)
         added, retired = ks.edit_changes(args.edit_id)
-    data = {**record.to_dict(), "put_in_force": [f.to_dict() for f in added],
-            "retired": [f.to_dict() for f in retired]}
+    data = {
+        **record.to_dict(),
+        "put_in_force": [f.to_dict() for f in added],
+        "retired": [f.to_dict() for f in retired],
+    }
     lines = [_edit_line(record)]
     lines += ["  in force from this edit:", *(_fact_line(f) for f in added)] if added else []
     lines += ["  retired by this edit:", *(_fact_line(f) for f in retired)] if retired else []
@@ -307,8 +362,12 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
         else:
             results = ks.rollback(args.edit_id, user=args.user, cascade=args.cascade)
     data = [r.to_dict() for r in results]
-    text = "\n".join(f"edit {r.edit_id} rolled back edit {r.report.get('rollback_of', '')}"
-                     .rstrip() + "\n" + _result_text(r.to_dict()) for r in results)
+    text = "\n".join(
+        f"edit {r.edit_id} rolled back edit {r.report.get('rollback_of', '')}".rstrip()
+        + "\n"
+        + _result_text(r.to_dict())
+        for r in results
+    )
     _emit(args, data, text)
     return EXIT_OK
 
@@ -316,11 +375,19 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     if args.check:
         schema = Schema.load(args.check)
-        data = {"file": str(args.check), "relations": len(schema), "rules": len(schema.rules),
-                "warnings": schema.warnings}
-        text = "\n".join([f"{args.check}: {len(schema)} relations, {len(schema.rules)} rules, "
-                          f"{len(schema.warnings)} warnings",
-                          *(f"  warning: {w}" for w in schema.warnings)])
+        data = {
+            "file": str(args.check),
+            "relations": len(schema),
+            "rules": len(schema.rules),
+            "warnings": schema.warnings,
+        }
+        text = "\n".join(
+            [
+                f"{args.check}: {len(schema)} relations, {len(schema.rules)} rules, "
+                f"{len(schema.warnings)} warnings",
+                *(f"  warning: {w}" for w in schema.warnings),
+            ]
+        )
         _emit(args, data, text)
         return EXIT_OK
     with _open(args, create=True) as ks:
@@ -349,8 +416,7 @@ def _lock_line(lk: Lock) -> str:
 
 def _cmd_lock(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
-        lock = ks.lock(args.entity, args.relation, args.object, user=args.user,
-                       reason=args.reason)
+        lock = ks.lock(args.entity, args.relation, args.object, user=args.user, reason=args.reason)
     _emit(args, lock.to_dict(), _lock_line(lock))
     return EXIT_OK
 
@@ -365,17 +431,27 @@ def _cmd_unlock(args: argparse.Namespace) -> int:
 def _cmd_locks(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
         locks = ks.locks()
-    _emit(args, [lk.to_dict() for lk in locks],
-          "\n".join(_lock_line(lk) for lk in locks) or "no locks")
+    _emit(
+        args,
+        [lk.to_dict() for lk in locks],
+        "\n".join(_lock_line(lk) for lk in locks) or "no locks",
+    )
     return EXIT_OK
 
 
 def _cmd_neighbourhood(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
         facts = ks.neighbourhood(args.entity, hops=args.hops, fanout=args.fanout)
-    _emit(args, [f.to_dict() for f in facts],
-          "\n".join([f"{len(facts)} facts within {args.hops} hops of {args.entity}:",
-                     *(_fact_line(f) for f in facts)]))
+    _emit(
+        args,
+        [f.to_dict() for f in facts],
+        "\n".join(
+            [
+                f"{len(facts)} facts within {args.hops} hops of {args.entity}:",
+                *(_fact_line(f) for f in facts),
+            ]
+        ),
+    )
     return EXIT_OK
 
 
@@ -392,15 +468,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         facts = ks.facts(args.entity, incoming=True)
         stats = ks.stats()
         edits = ks.history(limit=10)
-    data = {"imports": [r.to_dict() for r in reports], "stats": stats,
-            "entity": args.entity, "facts": [f.to_dict() for f in facts]}
+    data = {
+        "imports": [r.to_dict() for r in reports],
+        "stats": stats,
+        "entity": args.entity,
+        "facts": [f.to_dict() for f in facts],
+    }
     lines = [f"knowledge base: {ks.store.url}"]
     for path, r in zip(demo_kg_files(), reports, strict=True):
-        lines.append(f"imported {path.name}: {r.added} added, {r.derived} derived, "
-                     f"{r.duplicates} already known, {len(r.skipped)} skipped")
-    lines.append(f"{stats['entities']} entities, {stats['asserted']} asserted facts, "
-                 f"{stats['inverse'] + stats['composed']} derived, {stats['relations']} "
-                 "relations")
+        lines.append(
+            f"imported {path.name}: {r.added} added, {r.derived} derived, "
+            f"{r.duplicates} already known, {len(r.skipped)} skipped"
+        )
+    lines.append(
+        f"{stats['entities']} entities, {stats['asserted']} asserted facts, "
+        f"{stats['inverse'] + stats['composed']} derived, {stats['relations']} "
+        "relations"
+    )
     lines.append(f"\nfacts about {args.entity}:")
     lines += [_fact_line(f) for f in facts]
     lines.append("\nrecent edits:")
@@ -411,18 +495,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {
-    "demo": _cmd_demo, "import": _cmd_import, "edit": _cmd_edit, "facts": _cmd_facts,
-    "history": _cmd_history, "show": _cmd_show, "rollback": _cmd_rollback,
-    "schema": _cmd_schema, "lock": _cmd_lock, "unlock": _cmd_unlock, "locks": _cmd_locks,
-    "neighbourhood": _cmd_neighbourhood, "stats": _cmd_stats,
+    "demo": _cmd_demo,
+    "import": _cmd_import,
+    "edit": _cmd_edit,
+    "facts": _cmd_facts,
+    "history": _cmd_history,
+    "show": _cmd_show,
+    "rollback": _cmd_rollback,
+    "schema": _cmd_schema,
+    "lock": _cmd_lock,
+    "unlock": _cmd_unlock,
+    "locks": _cmd_locks,
+    "neighbourhood": _cmd_neighbourhood,
+    "stats": _cmd_stats,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
-    defaults = {"store": None, "schema": None, "json": False,
-                "user": os.environ.get("KNOWSYNC_USER") or "cli"}
+    defaults = {
+        "store": None,
+        "schema": None,
+        "json": False,
+        "user": os.environ.get("KNOWSYNC_USER") or "cli",
+    }
     for name, value in defaults.items():
         if not hasattr(args, name):
             setattr(args, name, value)
@@ -444,8 +541,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"knowsync: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("knowsync: interrupted; finished edits are kept, the one in progress is not",
-              file=sys.stderr)
+        print(
+            "knowsync: interrupted; finished edits are kept, the one in progress is not",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -75,12 +75,16 @@ def test_many2many_keeps_both(ks: KnowSync) -> None:
 
 def test_reverse_relation_is_kept_consistent_both_ways(ks: KnowSync) -> None:
     ks.edit([("Barack", "wife", "Michelle")])
-    assert state(ks) == {("Barack", "wife", "Michelle", "asserted"),
-                         ("Michelle", "husband", "Barack", "inverse")}
+    assert state(ks) == {
+        ("Barack", "wife", "Michelle", "asserted"),
+        ("Michelle", "husband", "Barack", "inverse"),
+    }
     # Michelle's husband changes: Barack loses his wife in the same edit.
     res = ks.edit([("Michelle", "husband", "Joe")])
-    assert state(ks) == {("Michelle", "husband", "Joe", "asserted"),
-                         ("Joe", "wife", "Michelle", "inverse")}
+    assert state(ks) == {
+        ("Michelle", "husband", "Joe", "asserted"),
+        ("Joe", "wife", "Michelle", "inverse"),
+    }
     assert {s["old"]["subject"] for s in res.report["superseded"]} <= {"Barack", "Michelle"}
 
 
@@ -122,8 +126,12 @@ def test_chain_composition_through_upstream_change(ks: KnowSync) -> None:
     assert ("C", "grandfather", "A", "composed") in state(ks)
     ks.edit([("B", "father", "Z")])
     s = state(ks)
-    assert ("C", "grandfather", "Z", "composed") in s and ("C", "grandfather", "A",
-                                                            "composed") not in s
+    assert ("C", "grandfather", "Z", "composed") in s and (
+        "C",
+        "grandfather",
+        "A",
+        "composed",
+    ) not in s
 
 
 def test_derived_fact_cannot_be_retracted_but_a_premise_can(ks: KnowSync) -> None:
@@ -187,13 +195,21 @@ def test_unknown_relation_gives_suggestions_or_is_added_when_allowed(ks: KnowSyn
     assert ks.schema.get("anthem").cardinality.value == "many2many"
 
 
-@pytest.mark.parametrize("triple", [
-    ("", "likes", "B"), ("A", "likes", "   "), ("A" * 201, "likes", "B"),
-    ("A\x00", "likes", "B"), ("A", "li|kes", "B"),
-    ("A", 'li"kes', "B"), ("A", "", "B"),
-])
-def test_bad_input_is_refused_before_anything_is_written(ks: KnowSync,
-                                                         triple: tuple[str, str, str]) -> None:
+@pytest.mark.parametrize(
+    "triple",
+    [
+        ("", "likes", "B"),
+        ("A", "likes", "   "),
+        ("A" * 201, "likes", "B"),
+        ("A\x00", "likes", "B"),
+        ("A", "li|kes", "B"),
+        ("A", 'li"kes', "B"),
+        ("A", "", "B"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_written(
+    ks: KnowSync, triple: tuple[str, str, str]
+) -> None:
     with pytest.raises(InputError):
         ks.edit([triple])
     assert ks.history() == [] and ks.state() == []
@@ -270,8 +286,10 @@ def test_rollback_with_dependants_is_refused_or_cascades(ks: KnowSync) -> None:
     with pytest.raises(RollbackRefused) as info:
         ks.rollback(a.edit_id)
     assert info.value.dependants == [b.edit_id]
-    assert state(ks) == {("France", "capital", "Paris", "asserted"),
-                         ("Spain", "capital", "Madrid", "asserted")}
+    assert state(ks) == {
+        ("France", "capital", "Paris", "asserted"),
+        ("Spain", "capital", "Madrid", "asserted"),
+    }
     results = ks.rollback(a.edit_id, cascade=True)
     assert [r.report["rollback_of"] for r in results] == [b.edit_id, a.edit_id]
     assert state(ks) == {("Spain", "capital", "Madrid", "asserted")}

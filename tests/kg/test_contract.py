@@ -17,6 +17,7 @@ from kg import (
     InputError,
     NotFoundError,
     Schema,
+    StoreError,
     Triple,
 )
 
@@ -31,8 +32,13 @@ def _seed(store: GraphStore) -> int:
     with store.write() as tx:
         e = _edit(tx)
         tx.create_entities(["Barack_Obama", "Michelle_Obama", "Honolulu"])
-        tx.add_facts([Fact(T("Barack_Obama", "wife", "Michelle_Obama")),
-                      Fact(T("Barack_Obama", "born_in", "Honolulu"))], e)
+        tx.add_facts(
+            [
+                Fact(T("Barack_Obama", "wife", "Michelle_Obama")),
+                Fact(T("Barack_Obama", "born_in", "Honolulu")),
+            ],
+            e,
+        )
         tx.update_edit(e, state=EditState.APPLIED)
     return e
 
@@ -48,8 +54,9 @@ def test_store_satisfies_protocol(store: GraphStore) -> None:
 def test_entity_spellings_resolve_to_one_entity(store: GraphStore) -> None:
     _seed(store)
     with store.read() as view:
-        found = view.entities(["Barack_Obama", "Barack Obama", "barack obama", "  BARACK   OBAMA ",
-                               "Nobody"])
+        found = view.entities(
+            ["Barack_Obama", "Barack Obama", "barack obama", "  BARACK   OBAMA ", "Nobody"]
+        )
     assert {found[k].name for k in found} == {"Barack_Obama"}
     assert "Nobody" not in found
     assert len(found) == 4
@@ -81,8 +88,10 @@ def test_facts_and_provenance(store: GraphStore) -> None:
     e = _seed(store)
     with store.read() as view:
         facts = view.facts(subject="Barack_Obama")
-        assert {f.triple for f in facts} == {T("Barack_Obama", "wife", "Michelle_Obama"),
-                                             T("Barack_Obama", "born_in", "Honolulu")}
+        assert {f.triple for f in facts} == {
+            T("Barack_Obama", "wife", "Michelle_Obama"),
+            T("Barack_Obama", "born_in", "Honolulu"),
+        }
         f = view.facts(subject="Barack_Obama", relation="wife")[0]
         assert f.kind is FactKind.ASSERTED and f.edit_id == e and f.user == "u"
         assert f.created_at and f.valid_from == e and f.valid_to is None
@@ -96,8 +105,9 @@ def test_derived_facts_keep_rule_and_premises(store: GraphStore) -> None:
         e = _edit(tx)
         tx.create_entities(["A", "B", "C"])
         premises = (T("A", "president", "B"), T("B", "wife", "C"))
-        tx.add_facts([Fact(T("A", "first_lady", "C"), FactKind.COMPOSED, rule="r",
-                           premises=premises)], e)
+        tx.add_facts(
+            [Fact(T("A", "first_lady", "C"), FactKind.COMPOSED, rule="r", premises=premises)], e
+        )
     with store.read() as view:
         f = view.facts(subject="A")[0]
     assert f.kind is FactKind.COMPOSED and f.rule == "r" and f.premises == premises
@@ -121,7 +131,7 @@ def test_retire_and_history_as_of(store: GraphStore) -> None:
 
 def test_retiring_a_missing_fact_fails_and_rolls_back(store: GraphStore) -> None:
     _seed(store)
-    with pytest.raises(Exception), store.write() as tx:
+    with pytest.raises(StoreError), store.write() as tx:
         e = _edit(tx)
         tx.retire_facts([T("Barack_Obama", "wife", "Michelle_Obama")], e)
         tx.retire_facts([T("Barack_Obama", "wife", "Nobody_Else")], e)
@@ -146,10 +156,18 @@ def test_error_inside_write_rolls_back_everything(store: GraphStore) -> None:
 def test_match_patterns(store: GraphStore) -> None:
     _seed(store)
     with store.read() as view:
-        got = view.match([("Barack_Obama", "wife", None), (None, "born_in", "Honolulu"),
-                          ("Nobody", "wife", None), ("Barack_Obama", "wife", "Michelle_Obama")])
-    assert {f.triple for f in got} == {T("Barack_Obama", "wife", "Michelle_Obama"),
-                                       T("Barack_Obama", "born_in", "Honolulu")}
+        got = view.match(
+            [
+                ("Barack_Obama", "wife", None),
+                (None, "born_in", "Honolulu"),
+                ("Nobody", "wife", None),
+                ("Barack_Obama", "wife", "Michelle_Obama"),
+            ]
+        )
+    assert {f.triple for f in got} == {
+        T("Barack_Obama", "wife", "Michelle_Obama"),
+        T("Barack_Obama", "born_in", "Honolulu"),
+    }
     assert len(got) == 2
 
 
@@ -250,10 +268,19 @@ def test_schema_round_trip(store: GraphStore, small_schema: Schema) -> None:
     assert loaded is not None and loaded.to_dict() == small_schema.to_dict()
 
 
-@pytest.mark.parametrize("name", [
-    "O'Brien", 'Say "hi"', "{braces}", "a|pipe", "x'); DROP TABLE facts;--",
-    "MATCH (n) DETACH DELETE n", "Zoë Ümlaut 東京", "100%_done\\",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "O'Brien",
+        'Say "hi"',
+        "{braces}",
+        "a|pipe",
+        "x'); DROP TABLE facts;--",
+        "MATCH (n) DETACH DELETE n",
+        "Zoë Ümlaut 東京",
+        "100%_done\\",
+    ],
+)
 def test_names_are_stored_verbatim(store: GraphStore, name: str) -> None:
     with store.write() as tx:
         e = _edit(tx)
@@ -271,7 +298,9 @@ def test_search_entities(store: GraphStore) -> None:
     with store.read() as view:
         names = [e.name for e in view.search_entities("obama")]
     assert names[:2] == ["Barack_Obama", "Michelle_Obama"] or set(names) == {
-        "Barack_Obama", "Michelle_Obama"}
+        "Barack_Obama",
+        "Michelle_Obama",
+    }
 
 
 def test_reads_do_not_wait_for_the_writer(store_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,9 @@ import pytest
 from kg import InputError, check_entity_name, check_relation_name, entity_key, relation_key
 
 
-@pytest.mark.parametrize("name", ["Barack_Obama", "Barack Obama", "barack obama",
-                                  "  BARACK \t OBAMA  ", "Barack__Obama"])
+@pytest.mark.parametrize(
+    "name", ["Barack_Obama", "Barack Obama", "barack obama", "  BARACK \t OBAMA  ", "Barack__Obama"]
+)
 def test_entity_key_folds_spellings(name: str) -> None:
     assert entity_key(name) == "barack obama"
 
@@ -15,10 +16,17 @@ def test_exact_keys() -> None:
     assert entity_key(" Barack_Obama ", folded=False) == "Barack_Obama"
 
 
-@pytest.mark.parametrize("name, message", [
-    ("", "empty"), ("   ", "empty"), ("x" * 201, "limit is 200"),
-    ("a\x00b", "control"), ("a\u200bb", "control"), (42, "text"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 201, "limit is 200"),
+        ("a\x00b", "control"),
+        ("a\u200bb", "control"),
+        (42, "text"),
+    ],
+)
 def test_bad_entity_names(name: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
         check_entity_name(name)

@@ -36,11 +36,13 @@ def test_demo_imports_and_shows(db: Path, capsys: pytest.CaptureFixture[str]) ->
     assert data["imports"][0]["added"] == 0 and data["stats"]["asserted"] > 150
 
 
-def test_edit_facts_history_rollback_round_trip(db: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_edit_facts_history_rollback_round_trip(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run(capsys, "import", str(DATASETS / "oneedit" / "kg.csv"))
-    code, out, _ = run(capsys, "edit", "--triple", "America|president|Joe Biden",
-                       "--user", "alice", "--json")
+    code, out, _ = run(
+        capsys, "edit", "--triple", "America|president|Joe Biden", "--user", "alice", "--json"
+    )
     first = json.loads(out)
     assert code == 0 and first["decision"] == "accepted"
     assert [d["object"] for d in first["derived"]] == ["Jill_Biden"]
@@ -49,7 +51,9 @@ def test_edit_facts_history_rollback_round_trip(db: Path,
     assert second["superseded"][0]["old"]["object"] == "Joe_Biden"
     code, out, _ = run(capsys, "facts", "America", "--json")
     assert {(f["relation"], f["object"]) for f in json.loads(out)} >= {
-        ("president", "Donald_Trump"), ("first_lady", "Melania_Trump")}
+        ("president", "Donald_Trump"),
+        ("first_lady", "Melania_Trump"),
+    }
     code, out, _ = run(capsys, "facts", "America", "--as-of", str(first["edit_id"]))
     assert "Joe_Biden" in out and "Donald_Trump" not in out
     code, out, _ = run(capsys, "history", "America", "--json")
@@ -58,7 +62,9 @@ def test_edit_facts_history_rollback_round_trip(db: Path,
     assert code == 1 and "depend" in err and out == ""
     code, out, _ = run(capsys, "rollback", str(first["edit_id"]), "--cascade", "--json")
     assert code == 0 and [r["rollback_of"] for r in json.loads(out)] == [
-        second["edit_id"], first["edit_id"]]
+        second["edit_id"],
+        first["edit_id"],
+    ]
     code, out, _ = run(capsys, "facts", "America", "--json")
     assert "president" not in {f["relation"] for f in json.loads(out)}
     code, out, _ = run(capsys, "show", str(second["edit_id"]), "--json")
@@ -71,52 +77,58 @@ def test_refused_edit_exits_1(db: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 1 and "refused" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["edit", "-t", "France|capitol|Paris"], "did you mean 'capital'"),
-    (["edit", "-t", "France|capital"], "exactly two '|'"),
-    (["edit", "-t", "|capital|Paris"], "subject is empty"),
-    (["edit"], "at least one --triple"),
-    (["rollback", "999"], "no edit with id 999"),
-    (["facts", "Atlantis"], "no entity named 'Atlantis'"),
-    (["import", "/nonexistent/file.csv"], "cannot read"),
-    (["--store", "sqlite:////no/such/dir/kb.db", "edit", "-t", "a|likes|b"], "does not exist"),
-    (["--store", "postgres://x", "stats"], "unknown scheme"),
-    (["rollback"], "EDIT_ID or --batch"),
-])
-def test_bad_input_exits_2_with_one_line(db: Path, capsys: pytest.CaptureFixture[str],
-                                         argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["edit", "-t", "France|capitol|Paris"], "did you mean 'capital'"),
+        (["edit", "-t", "France|capital"], "exactly two '|'"),
+        (["edit", "-t", "|capital|Paris"], "subject is empty"),
+        (["edit"], "at least one --triple"),
+        (["rollback", "999"], "no edit with id 999"),
+        (["facts", "Atlantis"], "no entity named 'Atlantis'"),
+        (["import", "/nonexistent/file.csv"], "cannot read"),
+        (["--store", "sqlite:////no/such/dir/kb.db", "edit", "-t", "a|likes|b"], "does not exist"),
+        (["--store", "postgres://x", "stats"], "unknown scheme"),
+        (["rollback"], "EDIT_ID or --batch"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    db: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     run(capsys, "edit", "-t", "France|capital|Paris")
-    with_store = argv
     try:
-        code, out, err = run(capsys, *with_store)
+        code, _, err = run(capsys, *argv)
     except SystemExit as exc:  # argparse errors
         code = int(exc.code or 0)
-        out, err = capsys.readouterr()
+        _, err = capsys.readouterr()
     assert code == 2
     assert message in err
     assert err.strip().splitlines()[-1].startswith("knowsync: error:")
 
 
-def test_read_commands_do_not_create_a_store(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_commands_do_not_create_a_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "absent.db"
     code, _, err = run(capsys, "--store", str(target), "facts", "X")
     assert code == 2 and "no knowledge base" in err and not target.exists()
 
 
-def test_global_options_before_or_after_the_command(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_global_options_before_or_after_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     run(capsys, "--store", str(a), "edit", "-t", "x|influences|y")
     run(capsys, "edit", "-t", "x|influences|z", "--store", str(b))
-    code, out, _ = run(capsys, "--store", str(a), "stats", "--json")
+    _, out, _ = run(capsys, "--store", str(a), "stats", "--json")
     assert json.loads(out)["asserted"] == 1
-    code, out, _ = run(capsys, "stats", "--store", str(b), "--json")
+    _, out, _ = run(capsys, "stats", "--store", str(b), "--json")
     assert json.loads(out)["asserted"] == 1
 
 
-def test_import_reports_bad_rows(db: Path, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_reports_bad_rows(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "x.csv"
     f.write_text("head,relation,tail\nA,likes,B\nA,,B\nC,capital,D\nE,capital,D\n")
     code, out, _ = run(capsys, "import", str(f), "--json")
@@ -132,8 +144,13 @@ def test_import_reports_bad_rows(db: Path, tmp_path: Path,
 def test_schema_commands(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "schema")
     assert code == 0 and "first_lady" in out and "president . wife" in out
-    code, out, _ = run(capsys, "schema", "--check",
-                       str(DATASETS / "oneedit" / "relationship_library.json"), "--json")
+    code, out, _ = run(
+        capsys,
+        "schema",
+        "--check",
+        str(DATASETS / "oneedit" / "relationship_library.json"),
+        "--json",
+    )
     data = json.loads(out)
     assert data["relations"] > 70 and any("grandson" in w for w in data["warnings"])
     bad = tmp_path / "bad.json"
@@ -159,10 +176,18 @@ def test_locks(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_runs_as_a_process(db: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "ui.cli", "edit", "-t", "a|likes"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "edit", "-t", "a|likes"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert "SUBJECT|RELATION|OBJECT" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "ui.cli", "edit", "-t", "a|influences|b", "--json"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "edit", "-t", "a|influences|b", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["decision"] == "accepted"
