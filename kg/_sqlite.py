@@ -214,32 +214,43 @@ class _View:
         out: dict[str, Entity] = {}
         keys = list(by_key)
         found: dict[str, tuple[int, str, str]] = {}
+        has_aliases = self._conn.execute("SELECT 1 FROM aliases LIMIT 1").fetchone() is not None
         for chunk in iter_chunks(keys, _CHUNK):
             marks = ",".join("?" * len(chunk))
             for eid, name, key in self._conn.execute(
                 f"SELECT id, name, key FROM entities WHERE key IN ({marks})", chunk
             ):
                 found[key] = (eid, name, key)
+            if not has_aliases:
+                continue
             for key, eid, name, ekey in self._conn.execute(
                 f"SELECT a.key, e.id, e.name, e.key FROM aliases a JOIN entities e "
                 f"ON e.id = a.entity_id WHERE a.key IN ({marks})",
                 chunk,
             ):
                 found.setdefault(key, (eid, name, ekey))
+        aliases = self._aliases({eid for eid, _, _ in found.values()})
         for key, (eid, name, ekey) in found.items():
             self._ids[name] = eid
-            entity = Entity(name=name, key=ekey, aliases=self._aliases(eid))
+            entity = Entity(name=name, key=ekey, aliases=aliases.get(eid, ()))
             for given in by_key[key]:
                 out[given] = entity
         return out
 
-    def _aliases(self, eid: int) -> tuple[str, ...]:
-        return tuple(
-            r[0]
-            for r in self._conn.execute(
-                "SELECT alias FROM aliases WHERE entity_id = ? ORDER BY alias", (eid,)
-            )
-        )
+    def _aliases(self, ids: set[int]) -> dict[int, tuple[str, ...]]:
+        """Aliases of many entities in a few queries (most stores have none)."""
+        out: dict[int, list[str]] = {}
+        if not ids or self._conn.execute("SELECT 1 FROM aliases LIMIT 1").fetchone() is None:
+            return {}
+        for chunk in iter_chunks(sorted(ids), _CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for eid, alias in self._conn.execute(
+                f"SELECT entity_id, alias FROM aliases WHERE entity_id IN ({marks}) "
+                "ORDER BY alias",
+                chunk,
+            ):
+                out.setdefault(eid, []).append(alias)
+        return {eid: tuple(names) for eid, names in out.items()}
 
     def search_entities(self, text: str, limit: int = 20) -> list[Entity]:
         key = entity_key(text, folded=self._folded())
@@ -249,7 +260,8 @@ class _View:
             "ORDER BY (key NOT LIKE ? ESCAPE '\\'), length(key), key LIMIT ?",
             (pattern, pattern[1:], limit),
         ).fetchall()
-        return [Entity(name=n, key=k, aliases=self._aliases(i)) for i, n, k in rows]
+        aliases = self._aliases({i for i, _, _ in rows})
+        return [Entity(name=n, key=k, aliases=aliases.get(i, ())) for i, n, k in rows]
 
     def facts(
         self,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from knowsync import InputError, KnowSync, NotFoundError, Relation, RollbackRefused, Schema
@@ -106,8 +107,6 @@ class JournalMachine(RuleBasedStateMachine):
         self.ks = open_kb()
         self.ref = RefKB(ref_schema())
         self.last_id = self.ks.stats()["edits"]
-        self.base_id = self.last_id
-        self.log: list[str] = []
 
     def teardown(self) -> None:
         self.ks.close()
@@ -125,11 +124,9 @@ class JournalMachine(RuleBasedStateMachine):
         retract_pool = st.one_of(triple, st.sampled_from(in_force)) if in_force else triple
         retracts = data.draw(st.lists(retract_pool, max_size=2 if asserts else 3,
                                       min_size=0 if asserts else 1), label="retract")
-        expected = self.ref.predict_edit(asserts, retracts)
         res = self.ks.edit(assert_=asserts, retract=retracts, user="prop")
         self._check_ids(res.edit_id)
         ok = self.ref.record_edit(res.edit_id, asserts, retracts)
-        assert ok == expected
         assert res.accepted == ok, (
             f"edit {res.edit_id} assert={asserts} retract={retracts}: knowsync "
             f"{'accepted' if res.accepted else 'refused'} {res.reasons}, reference "
@@ -153,9 +150,10 @@ class JournalMachine(RuleBasedStateMachine):
             assert not cascade, f"rollback({target}, cascade=True) refused: {exc}"
             deps = list(exc.dependants)
             assert deps, "refused without dependants"
-            for d in deps:
-                assert (d > target and self.ref.in_force(self.ref.root(d))) or \
-                    self.ref.journal[d].kind == "rollback", (target, deps)
+            for d in deps:  # later journal entries whose effect is in force
+                assert d > target and d in self.ref.journal, (target, deps)
+                entry = self.ref.journal[d]
+                assert entry.kind == "rollback" or self.ref.in_force(d), (target, deps)
             assert real_state(self.ks) == ref_rows(before)
             return
         assert error is None, f"rollback({target}) allowed, reference expected {error}"
@@ -188,8 +186,13 @@ class JournalMachine(RuleBasedStateMachine):
             assert real == ref, f"state(as_of={k}) differs:" + diff(real, ref)
 
 
+# Shrinking a failing run of this machine can take minutes (every step drives a store); it is
+# off unless KNOWSYNC_SHRINK=1, so that a failure is reported (unshrunk) within the time budget.
+PHASES = tuple(Phase) if os.environ.get("KNOWSYNC_SHRINK") == "1" else tuple(
+    p for p in Phase if p is not Phase.shrink)
+
 JournalMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=25, deadline=None,
+    max_examples=300, stateful_step_count=25, deadline=None, phases=PHASES,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestJournal = JournalMachine.TestCase
@@ -207,7 +210,7 @@ ops = st.lists(
 
 
 @given(ops)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, phases=PHASES)
 def test_reopen_from_file_equals_state(op_list: list) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "kb.db"
