@@ -22,6 +22,7 @@ from kg import (
     FactKind,
     GraphView,
     InputError,
+    NotFoundError,
     Relation,
     Schema,
     TouchKey,
@@ -204,6 +205,7 @@ class Controller:
         *,
         hops: int | None = None,
         fanout: int | None = None,
+        incoming: bool = False,
     ) -> list[Fact]:
         """A deterministic sample of the facts around an entity: breadth first, at most
         ``fanout`` facts per entity (sorted by relation and object), ``hops`` steps out."""
@@ -221,12 +223,15 @@ class Controller:
                     ] + [f for t, f in view.plan.add.items() if t.subject == node]
                 else:
                     facts = view.facts(subject=node)
-                facts.sort(key=lambda f: (f.relation, f.object))
+                    if incoming:
+                        facts += [f for f in view.facts(object=node) if f.subject != node]
+                facts.sort(key=lambda f: (f.relation, f.object, f.subject))
                 for f in facts[:fanout]:
                     out.append(f)
-                    if f.object not in seen:
-                        seen.add(f.object)
-                        nxt.append(f.object)
+                    other = f.object if f.subject == node else f.subject
+                    if other not in seen:
+                        seen.add(other)
+                        nxt.append(other)
             frontier = nxt
         return out
 
@@ -236,6 +241,31 @@ class Controller:
         for f in facts:
             g.add_edge(f.subject, f.object, key=f.relation, relation=f.relation, fact=f)
         return g
+
+    def path(self, view: GraphView, source: str, target: str, *, max_hops: int = 4,
+             fanout: int = 50) -> list[Fact]:
+        """A shortest chain of facts linking two entities, in either direction, within
+        ``max_hops`` (the neighbourhood is capped at ``fanout`` facts per entity).
+
+        Raises:
+            NotFoundError: no such chain within the bounds.
+        """
+        if source == target:
+            return []
+        facts = self.neighbourhood(view, source, hops=max_hops, fanout=fanout, incoming=True)
+        g = self.graph(facts).to_undirected(as_view=True)
+        try:
+            nodes = nx.shortest_path(g, source, target)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            raise NotFoundError(
+                f"no chain of facts links {source!r} and {target!r} within {max_hops} hops"
+            ) from None
+        chain = []
+        for a, b in zip(nodes, nodes[1:], strict=False):
+            edges = g.get_edge_data(a, b)
+            chain.append(min((e["fact"] for e in edges.values()),
+                             key=lambda f: (f.kind.value, f.relation)))
+        return chain
 
     def protection(self, view: GraphView, plan: Plan) -> list[str]:
         """Refusals for changes that touch locked entities or remove locked facts."""

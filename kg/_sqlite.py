@@ -29,7 +29,7 @@ from kg._types import (
 
 __all__ = ["SQLiteStore"]
 
-FORMAT = "knowsync-sqlite/1"
+FORMAT = "knowsync-sqlite/2"
 # valid_to of a fact in force. A sentinel rather than NULL lets one unique index on
 # (s, r, o, valid_to) both keep one row in force per triple and serve history lookups.
 LIVE = 1 << 62
@@ -697,13 +697,15 @@ class SQLiteStore:
     Args:
         path: the database file, created when missing (its folder must exist), or ":memory:".
         create: when False, a missing file is an error instead of a new store.
+        timeout: seconds to wait for another process's write lock before giving up.
 
     Raises:
         StoreError: the file cannot be opened, is locked, or is not a knowsync store.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, timeout: float = 10.0) -> None:
         self.path = str(path)
+        self.timeout = timeout
         self.memory = self.path == ":memory:"
         self.url = "sqlite://" if self.memory else f"sqlite:///{Path(self.path).resolve()}"
         if not self.memory:
@@ -730,13 +732,16 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path, isolation_level=None, timeout=10.0, check_same_thread=self.memory is False
+            self.path,
+            isolation_level=None,
+            timeout=self.timeout,
+            check_same_thread=self.memory is False,
         )
         conn.execute("PRAGMA foreign_keys = ON")
         if not self.memory:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         conn.execute("PRAGMA cache_size = -65536")
         self._all.append(conn)
         return conn

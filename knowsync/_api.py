@@ -582,6 +582,16 @@ class KnowSync:
             name = self._entity(view, entity)
             return self._controller(view).neighbourhood(view, name, hops=hops, fanout=fanout)
 
+    def path(self, source: str, target: str, *, max_hops: int = 4) -> list[Fact]:
+        """A shortest chain of facts linking two entities (either direction).
+
+        Raises:
+            NotFoundError: an entity does not exist, or no chain within ``max_hops``.
+        """
+        with self.store.read() as view:
+            a, b = self._entity(view, source), self._entity(view, target)
+            return self._controller(view).path(view, a, b, max_hops=max_hops)
+
     def stats(self) -> dict[str, int]:
         with self.store.read() as view:
             counts = view.count_facts()

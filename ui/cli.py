@@ -148,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--hops", type=int, default=2)
     s.add_argument("--fanout", type=int, default=8)
 
+    s = sub.add_parser("path", parents=[common], help="a shortest chain of facts between two")
+    s.add_argument("source")
+    s.add_argument("target")
+    s.add_argument("--max-hops", type=int, default=4)
+
     sub.add_parser("stats", parents=[common], help="counts of entities, facts and edits")
     return p
 
@@ -455,6 +460,15 @@ def _cmd_neighbourhood(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_path(args: argparse.Namespace) -> int:
+    with _open(args, create=False) as ks:
+        chain = ks.path(args.source, args.target, max_hops=args.max_hops)
+    _emit(args, [f.to_dict() for f in chain],
+          "\n".join([f"{len(chain)} facts link {args.source} and {args.target}:",
+                     *(_fact_line(f) for f in chain)]))
+    return EXIT_OK
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     with _open(args, create=False) as ks:
         stats = ks.stats()
@@ -507,6 +521,7 @@ _COMMANDS = {
     "unlock": _cmd_unlock,
     "locks": _cmd_locks,
     "neighbourhood": _cmd_neighbourhood,
+    "path": _cmd_path,
     "stats": _cmd_stats,
 }
 

@@ -369,3 +369,13 @@ def test_neighbourhood_is_deterministic_and_bounded(ks: KnowSync) -> None:
 def test_edit_needs_something(ks: KnowSync) -> None:
     with pytest.raises(InputError, match="nothing to edit"):
         ks.edit()
+
+
+def test_path_between_entities(ks: KnowSync) -> None:
+    ks.edit([("A", "likes", "B"), ("C", "likes", "B"), ("C", "father", "D")])
+    chain = ks.path("A", "D")
+    assert [(f.subject, f.object) for f in chain] == [("A", "B"), ("C", "B"), ("C", "D")]
+    ks.edit([("X", "likes", "Y")])
+    with pytest.raises(NotFoundError, match="no chain"):
+        ks.path("A", "X")
+    assert ks.path("A", "A") == []

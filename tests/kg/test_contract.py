@@ -338,3 +338,4 @@ def test_reopen_keeps_everything(store_factory) -> None:  # type: ignore[no-unty
     with again.read() as view:
         assert view.count_facts()["asserted"] == 2 and view.last_edit_id() == 1
     again.close()
+
