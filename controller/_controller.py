@@ -6,6 +6,7 @@ used as a view) and returns plans for the editor to apply.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -261,7 +262,7 @@ class Controller:
                 f"no chain of facts links {source!r} and {target!r} within {max_hops} hops"
             ) from None
         chain = []
-        for a, b in zip(nodes, nodes[1:], strict=False):
+        for a, b in itertools.pairwise(nodes):
             edges = g.get_edge_data(a, b)
             chain.append(min((e["fact"] for e in edges.values()),
                              key=lambda f: (f.kind.value, f.relation)))
