@@ -122,13 +122,14 @@ class Plan:
     def report(self) -> dict[str, Any]:
         """A JSON-able summary for the journal and for users."""
         removed_by_supersession = {s.old.triple for s in self.superseded}
+        retracted = set(self.retracted)
         return {
             "added": [f.to_dict() for f in self.add.values() if f.kind is FactKind.ASSERTED],
             "derived": [f.to_dict() for f in self.derived()],
             "retracted": [
                 f.to_dict()
                 for t, f in self.remove.items()
-                if t in set(self.retracted) and t not in removed_by_supersession
+                if t in retracted and t not in removed_by_supersession
             ],
             "superseded": [s.to_dict() for s in self.superseded],
             "removed": [f.to_dict() for f in self.remove.values()],
