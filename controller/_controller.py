@@ -180,12 +180,12 @@ class Controller:
     ) -> Plan:
         """The plan of one edit (or one chunk of an import): assertions, retractions,
         supersessions, derived facts, and refusals (protected facts, contradictions)."""
-        plan = Plan()
+        plan = Plan(request=(list(asserted), list(retracted)))
         overlay = Overlay(view, plan)
         self.planner.assert_triples(
             overlay, asserted, policy=policy, sequential=sequential, rows=rows
         )
-        self.planner.retract_triples(overlay, retracted)
+        self.planner.retract_triples(overlay, retracted, asserted)
         if plan.refused and not sequential:
             return plan
         extra: set[Triple] = set()
@@ -307,6 +307,42 @@ class Controller:
                         keys.add((None, t.relation, t.object))
         return keys
 
+    def _redo_dependants(
+        self, view: GraphView, edit: EditRecord, redo: tuple[list[Triple], list[Triple]]
+    ) -> list[int]:
+        """For a redo of edit T: the edits in force after T (in journal order, as a replay
+        would place them) that touch what T asks for or changed. A replay of T now gives what
+        a replay in order would only when none of them does."""
+        assert edit.rollback_of is not None
+        target = view.edit(edit.rollback_of)
+        t_added, t_retired = view.edit_changes(target.id)
+        keys = self.touch_keys([*t_added, *t_retired])
+        keys |= self.touch_keys(Fact(t) for t in [*redo[0], *redo[1]])
+        out: set[int] = set()
+        for other_id in view.touching(keys, after=target.id):
+            base = view.edit(other_id)
+            while base.kind is EditKind.ROLLBACK and base.rollback_of is not None:
+                base = view.edit(base.rollback_of)
+            if base.id > target.id and base.state is EditState.APPLIED and base.kind in (
+                    EditKind.EDIT, EditKind.IMPORT) and self.in_force(view, base):
+                out.add(base.id)
+        return sorted(out)
+
+    def _redo_request(
+        self, view: GraphView, edit: EditRecord
+    ) -> tuple[list[Triple], list[Triple]] | None:
+        """When ``edit`` rolled back a plain edit, that edit's request in canonical triples."""
+        if edit.kind is not EditKind.ROLLBACK or edit.rollback_of is None:
+            return None
+        target = view.edit(edit.rollback_of)
+        request = target.report.get("request")
+        if target.kind is not EditKind.EDIT or not isinstance(request, dict):
+            return None
+        return (
+            [Triple(*t) for t in request.get("assert", [])],
+            [Triple(*t) for t in request.get("retract", [])],
+        )
+
     def in_force(self, view: GraphView, edit: EditRecord) -> bool:
         """Whether an applied edit's effect is in force: not rolled back, or rolled back by a
         rollback that was itself rolled back."""
@@ -317,10 +353,13 @@ class Controller:
             seen += 1
         return seen % 2 == 0
 
-    def dependants(self, view: GraphView, edit: EditRecord) -> list[int]:
-        """Later edits in force whose changes or reads overlap this edit's changes."""
+    def dependants(
+        self, view: GraphView, edit: EditRecord, extra: Iterable[TouchKey] = ()
+    ) -> list[int]:
+        """Later edits in force whose changes or reads overlap this edit's changes (or the
+        ``extra`` keys)."""
         added, retired = view.edit_changes(edit.id)
-        keys = self.touch_keys([*added, *retired])
+        keys = self.touch_keys([*added, *retired]) | set(extra)
         out: list[int] = []
         for other_id in sorted(view.touching(keys, after=edit.id)):
             other = view.edit(other_id)
@@ -370,9 +409,17 @@ class Controller:
                 f" roll back edit {edit.rolled_back_by} to redo it",
                 field="edit_id",
             )
-        deps = self.dependants(view, edit)
+        redo = self._redo_request(view, edit)
+        deps = self.dependants(view, edit) if redo is None else self._redo_dependants(
+            view, edit, redo)
         if deps:
             raise RollbackRefused(edit_id, deps)
+        if redo is not None:
+            # Undoing the rollback of an edit is a redo: the edit is replayed in the current
+            # graph, as a replay of the history without the rollback would do (what it changed
+            # then may differ: a fact it found already known had no change to record).
+            plan = self.plan_edit(view, redo[0], redo[1])
+            return RollbackStep(edit, plan)
         added, retired = view.edit_changes(edit_id)
         plan = Plan()
         overlay = Overlay(view, plan)

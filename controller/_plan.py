@@ -98,6 +98,7 @@ class Plan:
 
     asserted: list[Triple] = field(default_factory=list)
     retracted: list[Triple] = field(default_factory=list)
+    request: tuple[list[Triple], list[Triple]] = field(default_factory=lambda: ([], []))
     new_entities: dict[str, str] = field(default_factory=dict)  # key -> canonical name
     add: FactTable = field(default_factory=FactTable)
     remove: dict[Triple, Fact] = field(default_factory=dict)
@@ -138,6 +139,10 @@ class Plan:
             "conflicts": list(self.conflicts),
             "new_entities": sorted(self.new_entities.values()),
             "refusals": list(self.refusals),
+            "request": {
+                "assert": [t.as_list() for t in self.request[0]],
+                "retract": [t.as_list() for t in self.request[1]],
+            },
         }
 
 
@@ -249,6 +254,9 @@ class Planner:
                 plan.duplicates.append(t)
                 plan.reads.add((t.subject, t.relation, t.object))
                 plan.reads.update(_slots(schema, t))
+                # a known fact asked for again is still part of the request: a later triple of
+                # the same request that contradicts it is a contradiction, whatever the order
+                mine[self._root(existing)] = row
                 continue
             inv = schema.inverse(t.relation)
             it: Triple | None = Triple(t.object, inv, t.subject) if inv is not None else None
@@ -347,12 +355,21 @@ class Planner:
             else:
                 plan.remove[g.triple] = g
 
-    def retract_triples(self, overlay: Overlay, triples: Sequence[Triple]) -> None:
-        """Add retractions to the plan; unknown or derived triples refuse it."""
+    def retract_triples(
+        self, overlay: Overlay, triples: Sequence[Triple], asserted: Sequence[Triple] = ()
+    ) -> None:
+        """Add retractions to the plan (after the request's assertions, ``asserted``);
+        unknown or derived triples, or triples the same request asserts, refuse it."""
         plan = overlay.plan
         overlay.prefetch((t.subject, t.relation, t.object) for t in triples)
+        requested: set[Triple] = set()
+        for t in asserted:
+            requested.add(t)
+            inv = self.schema.inverse(t.relation)
+            if inv is not None:
+                requested.add(Triple(t.object, inv, t.subject))
         for t in triples:
-            if t in plan.add and plan.add[t].kind is FactKind.ASSERTED:
+            if t in requested:
                 plan.refusals.append(f"{t} is both asserted and retracted in the same request")
                 continue
             f = overlay.get(t)
@@ -452,7 +469,7 @@ class Planner:
     def _candidates(
         self, overlay: Overlay, relation: str, rules: Sequence[Any], x: str
     ) -> dict[str, tuple[str, tuple[Triple, ...]]]:
-        """Candidates y for (x, relation, y) that are not already known, after ambiguity of x."""
+        """Candidates y for (x, relation, y) after the plan that are not already known."""
         found: dict[str, tuple[str, tuple[Triple, ...]]] = {}
         for rule in rules:
             for y, path in self._forward(overlay, x, rule.chain).items():
@@ -462,9 +479,18 @@ class Planner:
             f = overlay.get(Triple(x, relation, y))
             if f is None or f.kind is FactKind.COMPOSED:
                 unknown[y] = v
-        if self.schema.functional(relation) and len(unknown) > 1:
-            return {}
         return unknown
+
+    def _reach(self, overlay: Overlay, x: str, chain: Sequence[str]) -> set[str]:
+        """Endpoints of chains from x before or after the plan."""
+        frontier = {x}
+        for step in chain:
+            pats: list[TouchKey] = [(n, step, None) for n in sorted(frontier)]
+            overlay.prefetch(pats)
+            frontier = {f.object for p in pats for f in overlay.with_removed(p)}
+            if not frontier:
+                break
+        return frontier
 
     def _reconcile(
         self, overlay: Overlay, relation: str, rules: Sequence[Any], starts: set[str]
@@ -473,31 +499,42 @@ class Planner:
         inv = schema.inverse(relation)
         candidates = {x: self._candidates(overlay, relation, rules, x) for x in sorted(starts)}
         if schema.inverse_functional(relation):
-            # Whether y is contested depends on every x that reaches it; bring those in.
-            for y in {y for c in candidates.values() for y in c} | {
-                f.object
-                for x in starts
-                for f in overlay.live((x, relation, None))
-                if f.kind is FactKind.COMPOSED
-            }:
+            # Whether y is contested depends on every x that reaches it, before or after the
+            # plan (a claim that disappears can leave another one alone); bring those x in.
+            ys = {y for x in starts for rule in rules for y in self._reach(overlay, x, rule.chain)}
+            ys |= {f.object for x in starts for f in overlay.live((x, relation, None))
+                   if f.kind is FactKind.COMPOSED}
+            for y in sorted(ys):
                 for rule in rules:
-                    for x2 in self._backward(overlay, {y}, rule.chain):
+                    for x2 in sorted(self._backward(overlay, {y}, rule.chain)):
                         if x2 not in candidates:
                             candidates[x2] = self._candidates(overlay, relation, rules, x2)
+        # Both ambiguity rules look at the same candidates: a functional relation with several
+        # candidates for x, an inverse-functional one with several claimants of y.
+        ambiguous: set[str] = set()
+        if schema.functional(relation):
+            ambiguous = {x for x, c in candidates.items() if len(c) > 1}
+            plan.conflicts.extend(
+                f"{relation} of {x} could be any of {', '.join(sorted(candidates[x]))}: "
+                "ambiguous, not derived"
+                for x in sorted(ambiguous)
+            )
+        contested: set[str] = set()
+        if schema.inverse_functional(relation):
             claims: dict[str, set[str]] = defaultdict(set)
             for x, c in candidates.items():
                 for y in c:
                     claims[y].add(x)
             contested = {y for y, xs in claims.items() if len(xs) > 1}
-            if contested:
-                plan.conflicts.extend(
-                    f"{relation} of {' and '.join(sorted(claims[y]))} would both be {y}: "
-                    "ambiguous, not derived"
-                    for y in sorted(contested)
-                )
-            candidates = {
-                x: {y: v for y, v in c.items() if y not in contested} for x, c in candidates.items()
-            }
+            plan.conflicts.extend(
+                f"{relation} of {' and '.join(sorted(claims[y]))} would all be {y}: "
+                "ambiguous, not derived"
+                for y in sorted(contested)
+            )
+        candidates = {
+            x: ({} if x in ambiguous else {y: v for y, v in c.items() if y not in contested})
+            for x, c in candidates.items()
+        }
         for x in sorted(candidates):
             desired: dict[Triple, tuple[str, tuple[Triple, ...]]] = {}
             for y, (rule_name, path) in candidates[x].items():

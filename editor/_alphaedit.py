@@ -88,7 +88,8 @@ def null_space_projector(cov: torch.Tensor, threshold: float) -> torch.Tensor:
     """P = U_0 U_0^T over the eigenvectors of ``cov`` whose eigenvalue is below ``threshold``."""
     eigvals, eigvecs = torch.linalg.eigh(cov.double())
     basis = eigvecs[:, eigvals < threshold]
-    return basis @ basis.T
+    proj: torch.Tensor = basis @ basis.T
+    return proj
 
 
 class AlphaEdit:

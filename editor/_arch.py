@@ -16,6 +16,7 @@ so that deltas are converted in one place (:meth:`ArchitectureSpec.to_parameter`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -71,11 +72,11 @@ class ArchitectureSpec:
 
     def num_layers(self, model: nn.Module) -> int:
         """Number of decoder blocks, from the config."""
-        return int(model.config.num_hidden_layers)
+        return int(cast(Any, model).config.num_hidden_layers)
 
     def hidden_size(self, model: nn.Module) -> int:
         """Width of the residual stream (``d_model``), from the config."""
-        return int(model.config.hidden_size)
+        return int(cast(Any, model).config.hidden_size)
 
     def key_size(self, model: nn.Module) -> int:
         """Width of the MLP hidden activation (``d_ff``), read from the edited matrix itself."""
@@ -99,10 +100,9 @@ class ArchitectureSpec:
         try:
             return model.get_submodule(self.lm_head)
         except AttributeError:
-            head = (
-                model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-            )
-            if head is None:
+            getter = getattr(model, "get_output_embeddings", None)
+            head = getter() if callable(getter) else None
+            if not isinstance(head, nn.Module):
                 raise UnsupportedArchitectureError(
                     f"no language-model head at {self.lm_head!r} in {type(model).__name__}"
                 ) from None

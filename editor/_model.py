@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -148,7 +148,7 @@ def _write_float32_copy(model: nn.Module, tokenizer: Any, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        config = model.config.to_dict()
+        config = cast(Any, model).config.to_dict()
         # save_pretrained refuses GGUF-loaded models; the dequantized weights are plain float32.
         config.pop("quantization_config", None)
         config["dtype"] = "float32"

@@ -94,7 +94,8 @@ def compute_left(ctx: EditContext, layer: int, k_star: torch.Tensor, ridge: floa
         cov = cov + ridge * cov.diagonal().mean() * torch.eye(
             cov.shape[0], dtype=cov.dtype, device=cov.device
         )
-    return torch.linalg.solve(cov, k_star.double()).float()
+    u: torch.Tensor = torch.linalg.solve(cov, k_star.double()).float()
+    return u
 
 
 class Rome:

@@ -329,18 +329,25 @@ class KnowSync:
         depth: int,
     ) -> None:
         ctrl = self._controller(tx)
-        try:
-            step = ctrl.plan_rollback(tx, edit_id)
-        except RollbackRefused as refused:
-            if not cascade or depth > 10_000:
-                raise
-            for dep in reversed(refused.dependants):
-                record = tx.edit(dep)
-                while record.rolled_back_by is not None:
-                    record = tx.edit(record.rolled_back_by)
-                if record.rolled_back_by is None and ctrl.in_force(tx, tx.edit(dep)):
-                    self._rollback(tx, record.id, user, cascade, results, depth + 1)
-            step = ctrl.plan_rollback(tx, edit_id)
+        while True:
+            try:
+                step = ctrl.plan_rollback(tx, edit_id)
+                break
+            except RollbackRefused as refused:
+                if not cascade or depth > 100:
+                    raise
+                # Undo the dependants, newest first; undoing them can reveal others (a
+                # rollback recomputes derived facts), so ask again until none is left.
+                undone = 0
+                for dep in reversed(refused.dependants):
+                    tip = tx.edit(dep)
+                    while tip.rolled_back_by is not None:
+                        tip = tx.edit(tip.rolled_back_by)
+                    if ctrl.in_force(tx, tx.edit(dep)):
+                        self._rollback(tx, tip.id, user, cascade, results, depth + 1)
+                        undone += 1
+                if not undone:
+                    raise
         if step.plan.refused:
             raise EditRefused(step.plan.refusals)
         rid = tx.new_edit(
