@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="override the edited layer(s) of the method's defaults",
     )
+    parser.add_argument(
+        "--value",
+        action="append",
+        default=[],
+        metavar="FIELD=NUMBER",
+        help="override a value-optimisation hyperparameter, e.g. num_grad_steps=40",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--verbose", action="store_true", help="print every record")
     args = parser.parse_args(argv)
@@ -63,12 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     model, tok = loaded.model, loaded.tokenizer
     editor = ModelEditor(loaded, stats_tokens=args.stats_tokens, progress=not args.json)
     method: Any = {"rome": Rome, "memit": Memit, "alphaedit": AlphaEdit}[args.method]()
+    hp = method.resolve(editor.context())
     if args.layers:
-        hp = method.resolve(editor.context())
-        if args.method == "rome":
-            method = Rome(dataclasses.replace(hp, layer=args.layers[0]))
-        else:
-            method = type(method)(dataclasses.replace(hp, layers=tuple(args.layers)))
+        key = "layer" if args.method == "rome" else "layers"
+        hp = dataclasses.replace(
+            hp, **{key: args.layers[0] if key == "layer" else tuple(args.layers)}
+        )
+    for item in args.value:
+        field, _, number = item.partition("=")
+        kind = type(getattr(hp.value, field))
+        hp = dataclasses.replace(hp, value=dataclasses.replace(hp.value, **{field: kind(number)}))
+    method = type(method)(hp)
     layers = (
         [method.resolve(editor.context()).layer]  # type: ignore[attr-defined]
         if args.method == "rome"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from controller._errors import RollbackRefused
-from controller._plan import ConflictPolicy, Overlay, Plan, Planner
+from controller._plan import ConflictPolicy, Overlay, Plan, Planner, slots
 from kg import (
     EditKind,
     EditRecord,
@@ -296,15 +296,8 @@ class Controller:
         """The keys by which other edits can depend on changes to these facts."""
         keys: set[TouchKey] = set()
         for f in facts:
-            t = f.triple
-            keys.add((t.subject, t.relation, t.object))
-            if t.relation in self.schema:
-                rel = self.schema.find(t.relation)
-                if rel is not None and rel.name == t.relation:
-                    if self.schema.functional(t.relation):
-                        keys.add((t.subject, t.relation, None))
-                    if self.schema.inverse_functional(t.relation):
-                        keys.add((None, t.relation, t.object))
+            keys.add(f.triple)
+            keys.update(slots(self.schema, f.triple))
         return keys
 
     def _redo_dependants(
@@ -353,13 +346,10 @@ class Controller:
             seen += 1
         return seen % 2 == 0
 
-    def dependants(
-        self, view: GraphView, edit: EditRecord, extra: Iterable[TouchKey] = ()
-    ) -> list[int]:
-        """Later edits in force whose changes or reads overlap this edit's changes (or the
-        ``extra`` keys)."""
+    def dependants(self, view: GraphView, edit: EditRecord) -> list[int]:
+        """Later edits in force whose changes or reads overlap this edit's changes."""
         added, retired = view.edit_changes(edit.id)
-        keys = self.touch_keys([*added, *retired]) | set(extra)
+        keys = self.touch_keys([*added, *retired])
         out: list[int] = []
         for other_id in sorted(view.touching(keys, after=edit.id)):
             other = view.edit(other_id)

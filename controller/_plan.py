@@ -146,7 +146,7 @@ class Plan:
         }
 
 
-def _slots(schema: Schema, t: Triple) -> list[TouchKey]:
+def slots(schema: Schema, t: Triple) -> list[TouchKey]:
     """The slots a triple occupies: (s, r, None) for a functional relation, (None, r, o) for
     an inverse-functional one."""
     functional, inverse_functional = schema.slot_flags(t.relation)
@@ -239,12 +239,12 @@ class Planner:
         patterns: list[TouchKey] = []
         for t in triples:
             patterns.append((t.subject, t.relation, t.object))
-            patterns.extend(_slots(schema, t))
+            patterns.extend(slots(schema, t))
             inv = schema.inverse(t.relation)
             if inv is not None:
                 mirror = Triple(t.object, inv, t.subject)
                 patterns.append((mirror.subject, mirror.relation, mirror.object))
-                patterns.extend(_slots(schema, mirror))
+                patterns.extend(slots(schema, mirror))
         overlay.prefetch(patterns)
         mine: dict[Triple, int] = {}
         for i, t in enumerate(triples):
@@ -253,7 +253,7 @@ class Planner:
             if existing is not None and existing.kind is not FactKind.COMPOSED:
                 plan.duplicates.append(t)
                 plan.reads.add((t.subject, t.relation, t.object))
-                plan.reads.update(_slots(schema, t))
+                plan.reads.update(slots(schema, t))
                 # a known fact asked for again is still part of the request: a later triple of
                 # the same request that contradicts it is a contradiction, whatever the order
                 mine[self._root(existing)] = row
@@ -261,7 +261,7 @@ class Planner:
             inv = schema.inverse(t.relation)
             it: Triple | None = Triple(t.object, inv, t.subject) if inv is not None else None
             rivals: dict[Triple, Fact] = {}
-            for key in [*_slots(schema, t), *(_slots(schema, it) if it else [])]:
+            for key in [*slots(schema, t), *(slots(schema, it) if it else [])]:
                 for f in overlay.live(key):
                     if f.triple != t and f.triple != it:
                         rivals[f.triple] = f
@@ -277,7 +277,7 @@ class Planner:
                     plan.skipped.append(
                         (row, t, f"contradicts {self._root(asserted_rivals[0])} (policy skip)")
                     )
-                    plan.reads.update(_slots(schema, t))
+                    plan.reads.update(slots(schema, t))
                     continue
                 if asserted_rivals and policy is ConflictPolicy.FAIL:
                     plan.refusals.append(
@@ -572,10 +572,10 @@ class Planner:
 
     def _blocker(self, overlay: Overlay, t: Triple) -> Triple | None:
         """An asserted (or inverse-of-asserted) fact that a derived candidate contradicts."""
-        keys = _slots(self.schema, t)
+        keys = slots(self.schema, t)
         inv = self.schema.inverse(t.relation)
         if inv is not None:
-            keys += _slots(self.schema, Triple(t.object, inv, t.subject))
+            keys += slots(self.schema, Triple(t.object, inv, t.subject))
         it = Triple(t.object, inv, t.subject) if inv is not None else None
         for key in keys:
             for f in overlay.live(key):

@@ -415,18 +415,20 @@ class Schema:
 
     def functional(self, relation: str) -> bool:
         """A subject has at most one object (counting the inverse's constraint)."""
-        return self._functional[relation]
+        return self.slot_flags(relation)[0]
 
     def inverse_functional(self, relation: str) -> bool:
         """An object has at most one subject (counting the inverse's constraint)."""
-        return self._inverse_functional[relation]
+        return self.slot_flags(relation)[1]
 
     def slot_flags(self, relation: str) -> tuple[bool, bool]:
-        """(functional, inverse_functional) of a relation in one lookup (a hot path)."""
-        return self._flags[relation]
+        """(functional, inverse_functional) of a relation in one lookup (a hot path); a
+        relation the schema no longer defines constrains nothing."""
+        return self._flags.get(relation, (False, False))
 
     def inverse(self, relation: str) -> str | None:
-        return self._relations[relation].inverse
+        rel = self._relations.get(relation)
+        return rel.inverse if rel is not None else None
 
     def rules_for(self, relation: str) -> tuple[Rule, ...]:
         return tuple(r for r in self._rules if r.relation == relation)

@@ -174,3 +174,26 @@ def test_prompt_that_is_only_the_subject(edit_context_factory) -> None:
     # a prompt that is the subject alone still works (the key is the subject's last token)
     Rome().compute(ctx, [bad])
     assert states_equal(state, ctx.model.state_dict())
+
+
+def test_memit_failing_midway_leaves_the_model_exact(edit_context_factory, monkeypatch) -> None:
+    """MEMIT applies its earlier layers' updates temporarily while computing later ones; a
+    failure at a later layer must still leave every tensor as it was."""
+    import editor._memit as memit_mod
+
+    ctx = edit_context_factory("llama")
+    state = copy.deepcopy(ctx.model.state_dict())
+    real = memit_mod.compute_keys
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("injected failure at the third layer")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(memit_mod, "compute_keys", failing)
+    with pytest.raises(RuntimeError, match="injected"):
+        make_method("memit", ctx).compute(ctx, [REQUEST])
+    assert states_equal(state, ctx.model.state_dict())
+    assert _hooks(ctx.model) == 0
