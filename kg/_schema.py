@@ -132,8 +132,8 @@ class Schema:
                     )
                     continue
                 self._by_key[key] = rel.name
-        self._functional: dict[str, bool] = {}
-        self._inverse_functional: dict[str, bool] = {}
+        # (functional, inverse_functional) per relation, counting the inverse's constraints
+        self._flags: dict[str, tuple[bool, bool]] = {}
         for rel in rels.values():
             card = rel.cardinality
             functional, inv_functional = card.functional, card.inverse_functional
@@ -147,11 +147,7 @@ class Schema:
                         f"{inv_card.value}; both are treated as "
                         f"{Cardinality.of(functional, inv_functional).value} and its mirror"
                     )
-            self._functional[rel.name] = functional
-            self._inverse_functional[rel.name] = inv_functional
-        self._flags = {
-            name: (self._functional[name], self._inverse_functional[name]) for name in rels
-        }
+            self._flags[rel.name] = (functional, inv_functional)
         self._rules = self._collect_rules(rels, strict)
         self._strata = self._stratify(strict)
 
