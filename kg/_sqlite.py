@@ -432,7 +432,8 @@ class _View:
         retired = [
             _fact(r)
             for r in self._conn.execute(
-                f"SELECT {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE f.valid_to = ? ORDER BY f.id",
+                f"SELECT {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE f.valid_to = ? "
+                f"AND f.valid_to < {LIVE} ORDER BY f.id",  # the bound lets the partial index serve
                 (edit_id,),
             )
         ]
