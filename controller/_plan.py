@@ -247,8 +247,23 @@ class Planner:
                 patterns.extend(slots(schema, mirror))
         overlay.prefetch(patterns)
         mine: dict[Triple, int] = {}
+        base, add, remove = overlay._base, plan.add, plan.remove
         for i, t in enumerate(triples):
             row = rows[i] if rows is not None else i + 1
+            if self._untouched(t, base, add, remove):
+                # The common case of a bulk import: nothing in force or in this plan shares
+                # the triple or its slots, in either direction. Same outcome as below.
+                mine[t] = row
+                plan.asserted.append(t)
+                add[t] = Fact(t, FactKind.ASSERTED)
+                inv = schema.inverse(t.relation)
+                if inv is not None:
+                    mirror = Triple(t.object, inv, t.subject)
+                    if mirror != t:
+                        add[mirror] = Fact(
+                            mirror, FactKind.INVERSE, rule=f"inverse of {t.relation}", premises=(t,)
+                        )
+                continue
             existing = overlay.get(t)
             if existing is not None and existing.kind is not FactKind.COMPOSED:
                 plan.duplicates.append(t)
@@ -300,6 +315,37 @@ class Planner:
                     overlay,
                     Fact(it, FactKind.INVERSE, rule=f"inverse of {t.relation}", premises=(t,)),
                 )
+
+    def _untouched(
+        self,
+        t: Triple,
+        base: dict[TouchKey, list[Fact]],
+        add: FactTable,
+        remove: dict[Triple, Fact],
+    ) -> bool:
+        """Whether no fact, in force or planned, shares the triple, its inverse or a slot of
+        either (so asserting it is a plain addition). Needs the patterns prefetched."""
+        if base.get(t) or t in add or t in remove:
+            return False
+        ends = [t]
+        inv = self.schema.inverse(t.relation)
+        if inv is not None:
+            mirror = Triple(t.object, inv, t.subject)
+            if base.get(mirror) or mirror in add or mirror in remove:
+                return False
+            ends.append(mirror)
+        for e in ends:
+            functional, inverse_functional = self.schema.slot_flags(e.relation)
+            if functional and (
+                base.get((e.subject, e.relation, None))
+                or add.matching((e.subject, e.relation, None))
+            ):
+                return False
+            if inverse_functional and (
+                base.get((None, e.relation, e.object)) or add.matching((None, e.relation, e.object))
+            ):
+                return False
+        return True
 
     def _root(self, f: Fact) -> Triple:
         """The asserted triple behind a fact (itself, or the premise of an inverse row)."""
@@ -502,8 +548,12 @@ class Planner:
             # Whether y is contested depends on every x that reaches it, before or after the
             # plan (a claim that disappears can leave another one alone); bring those x in.
             ys = {y for x in starts for rule in rules for y in self._reach(overlay, x, rule.chain)}
-            ys |= {f.object for x in starts for f in overlay.live((x, relation, None))
-                   if f.kind is FactKind.COMPOSED}
+            ys |= {
+                f.object
+                for x in starts
+                for f in overlay.live((x, relation, None))
+                if f.kind is FactKind.COMPOSED
+            }
             for y in sorted(ys):
                 for rule in rules:
                     for x2 in sorted(self._backward(overlay, {y}, rule.chain)):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import FAMILIES
+from tests_editor_helpers import FAMILIES
 
 from editor import ARCHITECTURES, UnsupportedArchitectureError, architecture_for, get_module
 from editor._hooks import Trace

@@ -8,8 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import FAMILIES
-from tests_editor_helpers import states_equal
+from tests_editor_helpers import FAMILIES, states_equal
 
 from editor import (
     AlphaEdit,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import corpus_texts
+from tests_editor_helpers import corpus_texts
 
 from editor import Corpus, EditorError, SecondMomentStore, architecture_for
 

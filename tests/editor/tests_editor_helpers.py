@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 
 import torch
@@ -27,3 +28,175 @@ def random_update(
 def states_equal(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> bool:
     """True when two state dicts hold the same names and bit-identical tensors."""
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+WORDS = [
+    "the",
+    "a",
+    "of",
+    "is",
+    "in",
+    "and",
+    "to",
+    "was",
+    "capital",
+    "city",
+    "country",
+    "language",
+    "river",
+    "mountain",
+    "born",
+    "lives",
+    "speaks",
+    "plays",
+    "works",
+    "for",
+    "team",
+    "company",
+    "president",
+    "wife",
+    "husband",
+    "mother",
+    "tongue",
+    "official",
+    "religion",
+    "located",
+    "near",
+    "known",
+    "as",
+    "famous",
+    "red",
+    "blue",
+    "green",
+    "old",
+    "new",
+    "small",
+    "large",
+    "people",
+    "France",
+    "Paris",
+    "Rome",
+    "Italy",
+    "Berlin",
+    "Germany",
+    "Spain",
+    "Madrid",
+    "Tokyo",
+    "Japan",
+    "English",
+    "French",
+    "German",
+    "Italian",
+    "Spanish",
+    "Japanese",
+    "Zorland",
+    "Quxville",
+    "Alice",
+    "Bob",
+    "Carol",
+    "Dave",
+    "football",
+    "piano",
+    "violin",
+    "Google",
+    "Apple",
+    "Microsoft",
+    "Islam",
+    "Christianity",
+    "chess",
+    "he",
+    "she",
+    "it",
+    "they",
+    ".",
+    ",",
+    "?",
+    "The",
+    "A",
+    "In",
+    "He",
+    "She",
+]
+
+FAMILIES = ("llama", "qwen2", "mistral", "gpt2", "gpt_neox")
+
+
+def make_tokenizer():  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[EOS]", *dict.fromkeys(WORDS)])}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.decoder = decoders.WordPiece()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]"
+    )
+
+
+def make_model(family: str, vocab_size: int, *, layers: int = 4, seed: int = 0) -> torch.nn.Module:
+    import transformers as tf
+
+    torch.manual_seed(seed)
+    common_llama = {
+        "vocab_size": vocab_size,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 128,
+        "pad_token_id": 0,
+        "eos_token_id": 2,
+        "bos_token_id": 2,
+    }
+    if family == "llama":
+        model = tf.LlamaForCausalLM(tf.LlamaConfig(**common_llama))
+    elif family == "qwen2":
+        model = tf.Qwen2ForCausalLM(tf.Qwen2Config(**common_llama))
+    elif family == "mistral":
+        model = tf.MistralForCausalLM(tf.MistralConfig(**common_llama))
+    elif family == "gpt2":
+        model = tf.GPT2LMHeadModel(
+            tf.GPT2Config(
+                vocab_size=vocab_size,
+                n_embd=32,
+                n_layer=layers,
+                n_head=4,
+                n_positions=128,
+                pad_token_id=0,
+                eos_token_id=2,
+                bos_token_id=2,
+            )
+        )
+    elif family == "gpt_neox":
+        model = tf.GPTNeoXForCausalLM(
+            tf.GPTNeoXConfig(
+                vocab_size=vocab_size,
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=layers,
+                num_attention_heads=4,
+                max_position_embeddings=128,
+                pad_token_id=0,
+                eos_token_id=2,
+                bos_token_id=2,
+            )
+        )
+    else:  # pragma: no cover
+        raise ValueError(family)
+    # HF's default init (std 0.02) gives near-uniform predictions that no hidden-state change
+    # can move; a wider init makes a random model's outputs depend on its hidden states enough
+    # for an edit to be measurable.
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.ndim == 2:
+                param.normal_(0.0, 0.3)
+    model.eval()
+    return model
+
+
+def corpus_texts(n: int = 60, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    words = [w for w in WORDS if w not in {".", ",", "?"}]
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(8, 20))) + " ." for _ in range(n)]
