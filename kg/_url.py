@@ -1,5 +1,6 @@
 """Opening a store from a URL: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain
-path, ``memory://`` (or ``sqlite://``) for a throwaway in-memory store."""
+path, ``memory://`` (or ``sqlite://``) for a throwaway in-memory store, or
+``neo4j://user:password@host:7687/database`` (also ``bolt://``, ``neo4j+s://``, ``bolt+s://``)."""
 
 from __future__ import annotations
 
@@ -58,10 +59,11 @@ def open_store(url: str | None = None, *, create: bool = True) -> GraphStore:
             raise InputError(f"store URL {url!r} names no file", field="store")
         return SQLiteStore(Path(path).expanduser(), create=create)
     if scheme in ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"):
-        raise InputError(
-            f"store URL {url!r}: the Neo4j backend is not available in this version", field="store"
-        )
+        from kg._neo4j import Neo4jStore  # the driver is imported only when asked for
+
+        return Neo4jStore(url)
     raise InputError(
-        f"store URL {url!r}: unknown scheme {parts.scheme!r}; use sqlite:///PATH or memory://",
+        f"store URL {url!r}: unknown scheme {parts.scheme!r}; use sqlite:///PATH, memory:// "
+        "or neo4j://USER:PASSWORD@HOST:7687/DATABASE",
         field="store",
     )

@@ -3,10 +3,11 @@ web app call."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,7 @@ from kg import (
     GraphTxn,
     GraphView,
     InputError,
+    KnowsyncError,
     Lock,
     NotFoundError,
     Relation,
@@ -249,8 +251,7 @@ class KnowSync:
         }
         with self.store.write() as tx:
             edit_id = tx.new_edit(EditKind.EDIT, user, request)
-        with self.store.write() as tx:
-            self._claim(tx, edit_id)
+        with self._applying(edit_id) as tx:
             ctrl, plan, new_rels = self._plan(tx, assert_, retract, allow)
             report = plan.report()
             if new_rels:
@@ -288,10 +289,26 @@ class KnowSync:
             schema = schema.with_relation(rel)
         return Controller(schema, hops=self.hops, fanout=self.fanout)
 
-    def _claim(self, tx: GraphTxn, edit_id: int) -> None:
-        record = tx.edit(edit_id)
-        if record.state is not EditState.PENDING:
-            raise InputError(f"edit {edit_id} is {record.state.value}, no longer pending")
+    @contextlib.contextmanager
+    def _applying(self, edit_id: int) -> Iterator[GraphTxn]:
+        """The transaction that decides and applies a pending journal entry. If it fails, the
+        entry is marked aborted (when the store still answers; otherwise start-up recovery
+        does it once this process is gone)."""
+        try:
+            with self.store.write() as tx:
+                record = tx.edit(edit_id)
+                if record.state is not EditState.PENDING:
+                    raise InputError(f"edit {edit_id} is {record.state.value}, no longer pending")
+                yield tx
+        except BaseException as exc:
+            with contextlib.suppress(KnowsyncError), self.store.write() as tx:
+                if tx.edit(edit_id).state is EditState.PENDING:
+                    tx.update_edit(
+                        edit_id,
+                        state=EditState.ABORTED,
+                        report={"aborted": str(exc)[:500] or type(exc).__name__},
+                    )
+            raise
 
     def check(self, triple: RawTriple) -> EditResult:
         """What asserting one triple would do, without writing anything (a dry run)."""
@@ -478,8 +495,7 @@ class KnowSync:
         }
         with self.store.write() as tx:
             edit_id = tx.new_edit(EditKind.IMPORT, user, request, batch=report.batch)
-        with self.store.write() as tx:
-            self._claim(tx, edit_id)
+        with self._applying(edit_id) as tx:
             ctrl = self._controller(tx)
             resolved = ctrl.resolve(
                 tx, [raw for _, raw in good], allow_new_relations=allow, validated=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,27 @@ BACKENDS: dict[str, Callable[[Path], StoreFactory]] = {
     "sqlite-memory": lambda tmp: lambda: SQLiteStore(":memory:"),
     "sqlite-file": lambda tmp: lambda: SQLiteStore(tmp / "kb.db"),
 }
+
+
+NEO4J_URL = os.environ.get("KNOWSYNC_TEST_NEO4J_URL")
+
+
+def _neo4j(tmp: Path) -> StoreFactory:
+    """A wiped test database on the server that KNOWSYNC_TEST_NEO4J_URL names."""
+    from kg._neo4j import Neo4jStore
+
+    wipe = Neo4jStore(NEO4J_URL or "")
+    with wipe.write() as tx:
+        tx._run("MATCH (n) WHERE NOT n:KnowsyncMeta OR n.key <> 'writer' DETACH DELETE n")
+    wipe.close()
+    return lambda: Neo4jStore(NEO4J_URL or "")
+
+
+def _neo4j_absent(tmp: Path) -> StoreFactory:
+    pytest.skip("no Neo4j/Bolt server: set KNOWSYNC_TEST_NEO4J_URL (.ci/run starts one)")
+
+
+BACKENDS["neo4j"] = _neo4j if NEO4J_URL else _neo4j_absent
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -58,10 +80,14 @@ def small_schema() -> Schema:
     return Schema.from_relations(small_relations())
 
 
-@pytest.fixture
-def ks(small_schema: Schema) -> Iterator[KnowSync]:
-    """An in-memory knowledge base with only the small test schema."""
-    k = KnowSync("memory://")
+@pytest.fixture(params=["memory", "neo4j"])
+def ks(request: pytest.FixtureRequest, small_schema: Schema, tmp_path: Path) -> Iterator[KnowSync]:
+    """A knowledge base with only the small test schema, in memory and on the Bolt server."""
+    if request.param == "neo4j":
+        store: GraphStore | str = (_neo4j if NEO4J_URL else _neo4j_absent)(tmp_path)()
+    else:
+        store = "memory://"
+    k = KnowSync(store)
     k.load_schema(small_schema, replace=True)
     yield k
     k.close()
