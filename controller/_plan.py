@@ -527,6 +527,20 @@ class Planner:
                 unknown[y] = v
         return unknown
 
+    def _prefetch_chains(
+        self, overlay: Overlay, starts: Iterable[str], rules: Sequence[Any]
+    ) -> None:
+        """Read the chains of every start level by level, one round trip per level, so that
+        the per-start walks that follow find everything cached."""
+        for rule in rules:
+            frontier = set(starts)
+            for step in rule.chain:
+                pats: list[TouchKey] = [(n, step, None) for n in sorted(frontier)]
+                overlay.prefetch(pats)
+                frontier = {f.object for p in pats for f in overlay.with_removed(p)}
+                if not frontier:
+                    break
+
     def _reach(self, overlay: Overlay, x: str, chain: Sequence[str]) -> set[str]:
         """Endpoints of chains from x before or after the plan."""
         frontier = {x}
@@ -543,6 +557,7 @@ class Planner:
     ) -> None:
         schema, plan = self.schema, overlay.plan
         inv = schema.inverse(relation)
+        self._prefetch_chains(overlay, starts, rules)
         candidates = {x: self._candidates(overlay, relation, rules, x) for x in sorted(starts)}
         if schema.inverse_functional(relation):
             # Whether y is contested depends on every x that reaches it, before or after the

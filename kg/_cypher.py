@@ -31,6 +31,10 @@ CONSTRAINTS = (
     "CREATE CONSTRAINT ks_alias_key IF NOT EXISTS FOR (n:Alias) REQUIRE n.key IS UNIQUE",
     "CREATE CONSTRAINT ks_meta_key IF NOT EXISTS FOR (n:KnowsyncMeta) REQUIRE n.key IS UNIQUE",
     "CREATE CONSTRAINT ks_lock_id IF NOT EXISTS FOR (n:ProtectLock) REQUIRE n.id IS UNIQUE",
+    # history and dependency lookups: an edit's rows, and the reads of later edits
+    "CREATE INDEX ks_fact_from IF NOT EXISTS FOR ()-[f:FACT]-() ON (f.valid_from)",
+    "CREATE INDEX ks_fact_to IF NOT EXISTS FOR ()-[f:FACT]-() ON (f.valid_to)",
+    "CREATE INDEX ks_read_r IF NOT EXISTS FOR (n:EditRead) ON (n.r)",
 )
 
 GET_META = "MATCH (m:KnowsyncMeta {key: $key}) RETURN m.value AS value"
@@ -104,8 +108,9 @@ MATCH_BY_SUBJECT = (
     f"WHERE f.relation = p.r AND f.valid_to = {LIVE} AND (p.o IS NULL OR o.name = p.o) "
     + _FACT_RETURN
 )
+# anchored on the object node: written the other way round, some servers scan every entity
 MATCH_BY_OBJECT = (
-    "UNWIND $pats AS p MATCH (s:Entity)-[f:FACT]->(o:Entity {name: p.o}) "
+    "UNWIND $pats AS p MATCH (o:Entity {name: p.o})<-[f:FACT]-(s:Entity) "
     f"WHERE f.relation = p.r AND f.valid_to = {LIVE} " + _FACT_RETURN
 )
 COUNT_FACTS = (
@@ -136,9 +141,15 @@ FACTS_TO = (
 )
 # Edits later than $after whose fact rows or recorded reads match a key (s, r, o), where s or
 # o may be null (a slot).
-TOUCHING_FACTS = (
-    "UNWIND $keys AS k MATCH (s:Entity)-[f:FACT]->(o:Entity) "
-    "WHERE f.relation = k.r AND (k.s IS NULL OR s.name = k.s) AND (k.o IS NULL OR o.name = k.o) "
+TOUCHING_FACTS_BY_SUBJECT = (
+    "UNWIND $keys AS k MATCH (s:Entity {name: k.s})-[f:FACT]->(o:Entity) "
+    "WHERE f.relation = k.r AND (k.o IS NULL OR o.name = k.o) "
+    f"AND (f.valid_from > $after OR (f.valid_to > $after AND f.valid_to < {LIVE})) "
+    "RETURN f.valid_from AS a, f.valid_to AS b"
+)
+TOUCHING_FACTS_BY_OBJECT = (
+    "UNWIND $keys AS k MATCH (o:Entity {name: k.o})<-[f:FACT]-(s:Entity) "
+    "WHERE f.relation = k.r "
     f"AND (f.valid_from > $after OR (f.valid_to > $after AND f.valid_to < {LIVE})) "
     "RETURN f.valid_from AS a, f.valid_to AS b"
 )

@@ -263,12 +263,17 @@ class _View:
 
     def touching(self, keys: Iterable[TouchKey], after: int) -> set[int]:
         rows = _key_rows(keys)
+        by_subject = [k for k in rows if k["s"] is not None]
+        by_object = [k for k in rows if k["s"] is None and k["o"] is not None]
         out: set[int] = set()
+        for statement, part in ((q.TOUCHING_FACTS_BY_SUBJECT, by_subject),
+                                (q.TOUCHING_FACTS_BY_OBJECT, by_object)):
+            for chunk in iter_chunks(part, _ROWS):
+                for rec in self._run(statement, keys=list(chunk), after=after):
+                    for eid in (rec["a"], rec["b"]):
+                        if eid is not None and after < eid < q.LIVE:
+                            out.add(eid)
         for chunk in iter_chunks(rows, _ROWS):
-            for rec in self._run(q.TOUCHING_FACTS, keys=list(chunk), after=after):
-                for eid in (rec["a"], rec["b"]):
-                    if eid is not None and after < eid < q.LIVE:
-                        out.add(eid)
             for rec in self._run(q.TOUCHING_READS, keys=list(chunk), after=after):
                 out.add(rec["id"])
         return out
