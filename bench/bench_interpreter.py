@@ -1,0 +1,249 @@
+"""Benchmark of the interpreter (rules, no model): intent accuracy, exact match and triple-level
+precision/recall/F1 on ``datasets/nl_edits`` (dev and held-out), per-class confusion, errors by
+style, latency and peak memory; and triple P/R/F1 on WebNLG text-to-triples.
+
+    cd /work/main && .venv/bin/python bench/bench_interpreter.py [--errors N] [--split dev]
+
+WebNLG is read with ``Interpreter.extract`` (best-effort, several sentences), with a schema
+made from the set of WebNLG predicates in the file (an oracle relation vocabulary: names and
+their camelCase split into words) and an empty graph; names are normalized before matching
+(DBpedia underscores, quotes, case) and predicates by ``kg.relation_key`` (``birthPlace`` ==
+``birth_place``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from interpreter import (  # noqa: E402
+    EditIntent,
+    Intent,
+    Interpreter,
+    QueryIntent,
+    RetractIntent,
+    RollbackIntent,
+    Unclear,
+)
+from kg import GraphView, Relation, Schema, entity_key, relation_key  # noqa: E402
+from knowsync import KnowSync  # noqa: E402
+from knowsync._resources import demo_kg_files  # noqa: E402
+
+NL = ROOT / "datasets" / "nl_edits"
+WEBNLG = ROOT.parent / "shared" / "data" / "text2triples" / "webnlg_dev300.jsonl"
+KINDS = ("edit", "retract", "query", "rollback", "unclear")
+
+
+def key(name: str | None) -> str | None:
+    if name is None:
+        return None
+    return entity_key(name.strip().strip('"').replace("_", " "))
+
+
+def pred_triples(intent: Intent) -> set[tuple[Any, ...]]:
+    if isinstance(intent, (EditIntent, RetractIntent)):
+        return {(key(t.subject.name), t.relation, key(t.object.name)) for t in intent.triples}
+    return set()
+
+
+def gold_triples(gold: dict[str, Any]) -> set[tuple[Any, ...]]:
+    return {(key(t[0]), t[1], key(t[2])) for t in gold.get("triples", [])}
+
+
+def exact(intent: Intent, gold: dict[str, Any]) -> bool:
+    if intent.kind != gold["kind"]:
+        return False
+    if isinstance(intent, EditIntent):
+        want = {
+            (key(t[0]), t[1], key(t[2]), key(t[3]) if len(t) > 3 else None) for t in gold["triples"]
+        }
+        got = {
+            (
+                key(t.subject.name),
+                t.relation,
+                key(t.object.name),
+                key(t.old_object.name) if t.old_object else None,
+            )
+            for t in intent.triples
+        }
+        return want == got
+    if isinstance(intent, RetractIntent):
+        return pred_triples(intent) == gold_triples(gold)
+    if isinstance(intent, QueryIntent):
+        return (
+            key(intent.subject.name if intent.subject else None) == key(gold.get("subject"))
+            and intent.relation == gold.get("relation")
+            and key(intent.object.name if intent.object else None) == key(gold.get("object"))
+        )
+    if isinstance(intent, RollbackIntent):
+        return intent.target == gold["target"] and intent.edit_id == gold.get("edit_id")
+    if isinstance(intent, Unclear):
+        return intent.missing == gold.get("missing", intent.missing)
+    return False
+
+
+def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def describe(intent: Intent) -> str:
+    if isinstance(intent, (EditIntent, RetractIntent)):
+        parts = []
+        for t in intent.triples:
+            old = getattr(t, "old_object", None)
+            parts.append(
+                f"({t.subject.name}, {t.relation}, {t.object.name}"
+                + (f", old={old.name}" if old else "")
+                + ")"
+            )
+        return f"{intent.kind} " + " ".join(parts)
+    if isinstance(intent, QueryIntent):
+        return (
+            f"query s={intent.subject and intent.subject.name} r={intent.relation} "
+            f"o={intent.object and intent.object.name}"
+        )
+    if isinstance(intent, RollbackIntent):
+        return f"rollback {intent.target} {intent.edit_id}"
+    return f"unclear {intent.missing}: {intent.suggestions}"
+
+
+def run_split(name: str, interp: Interpreter, view: GraphView, show_errors: int) -> None:
+    records = [json.loads(line) for line in (NL / f"nl_edits_{name}.jsonl").open(encoding="utf-8")]
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    by_style: dict[str, list[bool]] = defaultdict(list)
+    tp = n_pred = n_gold = 0
+    kind_ok = exact_ok = 0
+    latencies: list[float] = []
+    errors: list[str] = []
+    for rec in records:
+        t0 = time.perf_counter()
+        intent = interp.read(rec["text"], view)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        gold = rec["gold"]
+        confusion[gold["kind"]][intent.kind] += 1
+        kind_ok += intent.kind == gold["kind"]
+        ok = exact(intent, gold)
+        exact_ok += ok
+        by_style[rec["style"]].append(ok)
+        p, g = pred_triples(intent), gold_triples(gold)
+        tp += len(p & g)
+        n_pred += len(p)
+        n_gold += len(g)
+        if not ok:
+            errors.append(
+                f"  [{rec['style']}] {rec['text']!r}\n      gold {json.dumps(gold)}\n"
+                f"      got  {describe(intent)}"
+            )
+    n = len(records)
+    precision, recall, f1 = prf(tp, n_pred, n_gold)
+    latencies.sort()
+    print(f"\n== nl_edits {name}: {n} requests ==")
+    print(f"intent accuracy      {kind_ok / n:.3f}  ({kind_ok}/{n})")
+    print(
+        f"exact match          {exact_ok / n:.3f}  ({exact_ok}/{n})  (all triples, old values, "
+        "query slots, rollback ids)"
+    )
+    print(
+        f"triples (edit+retract) P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  "
+        f"(gold {n_gold}, predicted {n_pred}, correct {tp})"
+    )
+    print(
+        f"latency ms           p50 {statistics.median(latencies):.1f}  "
+        f"p95 {latencies[int(0.95 * (n - 1))]:.1f}  max {latencies[-1]:.1f}"
+    )
+    print("confusion (gold -> predicted):")
+    print("  " + " " * 9 + "".join(f"{k:>9}" for k in KINDS))
+    for g in KINDS:
+        print(f"  {g:>9}" + "".join(f"{confusion[g][k]:>9}" for k in KINDS))
+    print("exact match by style:")
+    for style, oks in sorted(by_style.items()):
+        print(f"  {style:<17} {sum(oks) / len(oks):.3f}  ({sum(oks)}/{len(oks)})")
+    if show_errors:
+        print(f"first {min(show_errors, len(errors))} of {len(errors)} errors:")
+        print("\n".join(errors[:show_errors]))
+
+
+def pred_key(predicate: str) -> str:
+    """``birthPlace`` -> ``birth_place``; ``a/b`` -> ``a_b``."""
+    return relation_key(re.sub(r"[^\w\s\-]+", "_", predicate))
+
+
+def webnlg_schema(records: list[dict[str, Any]]) -> Schema:
+    names: dict[str, set[str]] = {}
+    for rec in records:
+        for _, p, _ in rec["triples"]:
+            k = pred_key(p)
+            if not k or not k[0].isalpha():
+                continue
+            names.setdefault(k, set()).add(k.replace("_", " "))
+    rels = [Relation(name=n, aliases=tuple(sorted(a - {n}))) for n, a in sorted(names.items())]
+    return Schema(rels, strict=False)
+
+
+def run_webnlg() -> None:
+    records = [json.loads(line) for line in WEBNLG.open(encoding="utf-8")]
+    interp = Interpreter(webnlg_schema(records))
+    tp = n_pred = n_gold = 0
+    kinds: Counter[str] = Counter()
+    t0 = time.perf_counter()
+    for rec in records:
+        gold = {(key(s), pred_key(p), key(o)) for s, p, o in rec["triples"]}
+        try:
+            found = interp.extract(rec["text"][:1000])
+        except Exception as exc:  # report, do not hide: count as no output
+            kinds[f"error {type(exc).__name__}"] += 1
+            found = []
+        kinds["with triples" if found else "no triple"] += 1
+        pred = {(key(t.subject.name), pred_key(t.relation), key(t.object.name)) for t in found}
+        tp += len(pred & gold)
+        n_pred += len(pred)
+        n_gold += len(gold)
+    precision, recall, f1 = prf(tp, n_pred, n_gold)
+    print(f"\n== WebNLG text-to-triples: {len(records)} texts ({WEBNLG.name}) ==")
+    print(
+        f"triples P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  "
+        f"(gold {n_gold}, predicted {n_pred}, correct {tp}); "
+        f"{(time.perf_counter() - t0) / len(records) * 1000:.1f} ms/text"
+    )
+    print("texts: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--errors", type=int, default=0, help="print the first N errors per split")
+    parser.add_argument("--split", choices=["dev", "heldout", "both"], default="both")
+    parser.add_argument("--no-webnlg", action="store_true")
+    args = parser.parse_args()
+    ks = KnowSync("memory://")
+    for path in demo_kg_files():
+        ks.import_file(path, user="demo")
+    interp = Interpreter(ks.schema)
+    print(
+        f"interpreter: rules only (no chat backend); demo KG in memory; {len(ks.schema)} relations"
+    )
+    with ks.store.read() as view:
+        for split in ("dev", "heldout") if args.split == "both" else (args.split,):
+            run_split(split, interp, view, args.errors)
+    ks.close()
+    if not args.no_webnlg and WEBNLG.is_file():
+        run_webnlg()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak memory (max RSS) {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

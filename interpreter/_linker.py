@@ -1,0 +1,397 @@
+"""Schema-aware linking: surface phrases to schema relations, mentions to graph entities.
+
+Relations are found by the schema's names and aliases (``Schema.find``) and by a table of
+common English phrasings (``PHRASES``) that names relations of the default library; a phrase
+whose relation the schema lacks is ignored. Entities are found exactly (by name, folded key or
+alias, through ``GraphView.entities``), then fuzzily: candidates come from
+``GraphView.search_entities`` on the mention's words and their prefixes, and are scored with
+rapidfuzz on folded keys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from interpreter._intents import EntityRef
+from kg._names import entity_key, relation_key
+from kg._schema import Schema
+from kg._store import GraphView
+
+__all__ = ["PHRASES", "EntityLink", "Linker", "RelationPhrase"]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationPhrase:
+    """A verbal phrasing: ``X <phrase> Y`` means ``(X, relation, Y)`` (or ``(Y, relation, X)``
+    when ``inverted``)."""
+
+    phrase: str
+    relation: str
+    inverted: bool = False
+
+
+# Verbal phrasings of the default library's relations. Noun forms ("the capital of X",
+# "X's wife") come from the schema's own names and aliases, so they need no entry here.
+_VERBS: dict[str, tuple[str, ...]] = {
+    "spouse": (
+        "is married to",
+        "was married to",
+        "married",
+        "marries",
+        "wed",
+        "is the spouse of",
+        "got married to",
+        "is the partner of",
+        "marry",
+        "wedded",
+    ),
+    "born_in": (
+        "was born in",
+        "is born in",
+        "born in",
+        "comes from",
+        "was born at",
+        "come from",
+        "born",
+    ),
+    "birth_date": ("was born on", "born on"),
+    "plays_for": (
+        "plays for",
+        "played for",
+        "play for",
+        "is playing for",
+        "signed for",
+        "plays at",
+        "plays football for",
+        "played football for",
+        "plays soccer for",
+    ),
+    "educated_at": (
+        "studied at",
+        "study at",
+        "graduated from",
+        "attended",
+        "attends",
+        "went to",
+        "was educated at",
+        "is educated at",
+        "is an alumnus of",
+        "is a graduate of",
+        "study",
+        "studied",
+        "go to school",
+        "went to school at",
+        "graduate from",
+        "attend",
+    ),
+    "located_in": (
+        "is located in",
+        "is situated in",
+        "lies in",
+        "is in",
+        "is part of",
+        "located",
+        "lie",
+    ),
+    "founder": (
+        "founded",
+        "co-founded",
+        "is the founder of",
+        "started",
+        "established",
+        "found",
+    ),
+    "acted_in": (
+        "acted in",
+        "starred in",
+        "appeared in",
+        "acts in",
+        "stars in",
+        "act in",
+        "star in",
+        "appear in",
+    ),
+    "citizen_of": (
+        "is a citizen of",
+        "was a citizen of",
+        "holds citizenship of",
+        "is a national of",
+        "has citizenship of",
+    ),
+    "is_affiliated_to": ("is affiliated with", "is affiliated to", "was affiliated with"),
+    "discovery": ("discovered", "discover"),
+    "influences": ("influenced", "influences", "influence", "is influencing"),
+    "tv_personality": ("hosted", "hosts", "presented", "host"),
+    "profession": ("works as", "worked as", "work as"),
+    "position": ("plays as", "played as", "play as"),
+    "nickname": ("is nicknamed", "is known as", "is called"),
+    "theory": ("developed", "proposed", "formulated"),
+    "contribution": ("contributed", "invented", "created"),
+    "doctoral_advisor": ("was advised by", "was supervised by"),
+    "marriage_year": ("married in", "got married in"),
+    "party": (
+        "is a member of",
+        "belongs to",
+        "is a member of the",
+        "belongs to the",
+        "belong to",
+    ),
+    "child": ("is the parent of",),
+    "parent": ("is the child of",),
+}
+# Relations of other common vocabularies (DBpedia-style), used only when a schema has them.
+_VERBS_MORE: dict[str, tuple[str, ...]] = {
+    "birth_place": ("was born in", "is born in", "born in"),
+    "death_place": ("died in", "passed away in"),
+    "death_date": ("died on",),
+    "architect": ("was designed by", "is designed by", "designed by"),
+    "creator": ("was created by", "is created by", "created by"),
+    "director": ("was directed by", "is directed by", "directed by"),
+    "writer": ("was written by", "is written by", "written by"),
+    "author": ("was written by", "is written by", "written by"),
+    "producer": ("was produced by", "is produced by", "produced by"),
+    "editing": ("was edited by", "is edited by", "edited by"),
+    "broadcasted_by": ("was broadcast by", "is broadcast by", "broadcast by"),
+    "manager": ("is managed by", "was managed by", "managed by"),
+    "leader": ("is led by", "was led by", "led by"),
+    "operator": ("is operated by", "was operated by", "operated by"),
+    "owner": ("is owned by", "was owned by", "owned by"),
+    "location": ("is located in", "is situated in", "located in", "lies in", "is in"),
+    "country": ("is located in", "is in", "is from", "comes from"),
+    "nationality": ("is a national of",),
+    "starring": ("stars", "starring"),
+    "genre": ("is a genre of",),
+    "language": ("speaks",),
+    "alma_mater": ("graduated from", "studied at", "attended"),
+    "ground": ("plays at", "play at", "plays their home games at"),
+    "league": ("plays in", "play in", "competes in"),
+    "club": ("plays for", "played for"),
+    "team": ("plays for", "played for"),
+    "established": ("was established in", "was founded in", "was built in", "built in"),
+    "music_composer": ("was composed by", "composed by", "music by"),
+    "publisher": ("was published by", "is published by", "published by"),
+    "record_label": ("was released by", "released by", "signed to"),
+    "followed_by": ("was followed by", "is followed by", "followed by"),
+    "preceded_by": ("was preceded by", "is preceded by", "preceded by"),
+    "instrument": ("plays the",),
+}
+
+_INVERTED: dict[str, tuple[str, ...]] = {
+    "founder": ("was founded by", "is founded by"),
+    "discovery": ("was discovered by",),
+    "acted_in": ("features", "starred"),
+    "influences": ("was influenced by",),
+    "doctoral_advisor": ("advised", "supervised"),
+    "theory": ("was developed by",),
+    "contribution": ("was invented by", "was created by"),
+    "contains": (),
+}
+
+PHRASES: tuple[RelationPhrase, ...] = tuple(
+    [RelationPhrase(p, rel) for rel, ps in _VERBS.items() for p in ps]
+    + [RelationPhrase(p, rel) for rel, ps in _VERBS_MORE.items() for p in ps]
+    + [RelationPhrase(p, rel, inverted=True) for rel, ps in _INVERTED.items() for p in ps]
+)
+
+# Nouns users say that the default library lacks as aliases.
+_NOUNS: dict[str, tuple[str, ...]] = {
+    "born_in": ("hometown", "birth city", "city of birth", "place of birth"),
+    "birth_date": ("date of birth", "birth date", "birthday"),
+    "plays_for": ("club", "football club", "team"),
+    "educated_at": ("university", "school", "college"),
+    "citizen_of": ("country of citizenship",),
+    "vice_president": ("vp", "vice-president", "veep"),
+    "child": ("kids", "sons", "daughters"),
+    "father": ("daddy", "papa"),
+    "mother": ("mommy", "mama", "mom"),
+    "spouse": ("husband or wife", "significant other"),
+    "party": ("party",),
+    "founder": ("founder",),
+    "profession": ("profession",),
+}
+
+_DET = re.compile(r"^(?:the|a|an)\s+", re.I)
+_YEAR = re.compile(r"^\d{3,4}$")
+_WORD = re.compile(r"[\w'.\-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityLink:
+    """The outcome of linking one mention: an entity, or candidates that tie."""
+
+    ref: EntityRef | None
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass
+class Linker:
+    """Links relation phrases and entity mentions against one schema and one graph snapshot.
+
+    Args:
+        schema: the relation library.
+        view: the graph snapshot to link entities against (None: every entity is new).
+        fuzzy_cutoff: the least rapidfuzz ratio (0-100) for a fuzzy entity match.
+    """
+
+    schema: Schema
+    view: GraphView | None = None
+    fuzzy_cutoff: float = 84.0
+    _nouns: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        nouns: dict[str, str] = {}
+        for rel in self.schema.relations:
+            for form in (rel.name, *rel.aliases):
+                nouns.setdefault(_surface(form), rel.name)
+        for rel_name, forms in _NOUNS.items():
+            canonical = self.schema.find(rel_name)
+            if canonical is not None:
+                for form in forms:
+                    nouns.setdefault(form, canonical.name)
+        self._nouns = nouns
+        verbs = []
+        seen: set[str] = set()
+        for p in PHRASES:
+            found = self.schema.find(p.relation)
+            if found is not None and p.phrase not in seen:
+                seen.add(p.phrase)  # a phrase names the first relation the schema has
+                verbs.append(RelationPhrase(p.phrase, found.name, p.inverted))
+        self._verbs = sorted(verbs, key=lambda p: -len(p.phrase))
+
+    # ------------------------------------------------------------------ relations
+
+    @property
+    def nouns(self) -> dict[str, str]:
+        """Noun surface forms (lower case, spaces) to canonical relation names."""
+        return self._nouns
+
+    @property
+    def verbs(self) -> list[RelationPhrase]:
+        """Verbal phrasings of the schema's relations, longest first."""
+        return self._verbs
+
+    def relation(self, phrase: str) -> str | None:
+        """The canonical relation a noun phrase names ("capital", "wife", "date of birth")."""
+        text = _surface(_DET.sub("", phrase.strip()))
+        if text in self._nouns:
+            return self._nouns[text]
+        if text.endswith("s") and text[:-1] in self._nouns:  # plural: "children", "parents"
+            return self._nouns[text[:-1]]
+        rel = self.schema.find(text) if _is_relation_like(text) else None
+        return rel.name if rel is not None else None
+
+    def suggest_relations(self, phrase: str, limit: int = 3) -> list[str]:
+        """The known relations closest to an unknown phrase, best first."""
+        text = _surface(_DET.sub("", phrase.strip()))
+        out: list[str] = []
+        if _is_relation_like(text):
+            out.extend(self.schema.suggest(text, limit=limit))
+        scored = process.extract(
+            text, list(self._nouns), scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=72
+        )
+        for form, _, _ in scored:
+            name = self._nouns[form]
+            if name not in out:
+                out.append(name)
+        return out[:limit]
+
+    # ------------------------------------------------------------------- entities
+
+    def entity(self, mention: str) -> EntityLink:
+        """Link a mention to a graph entity, or propose a new one.
+
+        Exact (folded) names and aliases win; then a fuzzy match on the whole name (spelling,
+        underscores, punctuation); then a unique match of a single word against a word of an
+        entity name ("Einstein"). Several equally good candidates give no ref and the
+        candidates, so the caller can ask.
+        """
+        text = _clean_mention(mention)
+        if not text:
+            return EntityLink(None)
+        variants = [text]
+        bare = _DET.sub("", text)
+        if bare != text and bare:
+            variants.append(bare)
+        proposed = text if re.match(r"^The\s+[A-Z0-9]", text) else (bare or text)
+        view = self.view
+        if view is None:
+            return EntityLink(_new(proposed, mention))
+        found = view.entities(variants + [v.replace(" ", "_") for v in variants])
+        for v in variants + [v.replace(" ", "_") for v in variants]:
+            if v in found:
+                return EntityLink(EntityRef(name=found[v].name, mention=mention, score=1.0))
+        if _is_literal(bare):
+            return EntityLink(_new(bare, mention))
+        return self._fuzzy(view, bare or text, mention, proposed)
+
+    def _fuzzy(self, view: GraphView, text: str, mention: str, proposed: str) -> EntityLink:
+        key = entity_key(text)
+        words = [w for w in key.split() if len(w) >= 3]
+        pool: dict[str, str] = {}
+        probes = {
+            key,
+            *words,
+            *(w[:3] for w in words if len(w) >= 4),
+            *(w[-3:] for w in words if len(w) >= 5),
+        }
+        for probe in sorted(probes):
+            for ent in view.search_entities(probe, limit=50):
+                pool.setdefault(ent.key, ent.name)
+                for alias in ent.aliases:
+                    pool.setdefault(entity_key(alias), ent.name)
+        if not pool:
+            return EntityLink(_new(proposed, mention))
+        keys = list(pool)
+        best = process.extract(key, keys, scorer=fuzz.ratio, limit=3, score_cutoff=0)
+        if best and best[0][1] >= self.fuzzy_cutoff:
+            top = best[0][1]
+            tied = [pool[k] for k, s, _ in best if top - s < 2 and pool[k] != pool[best[0][0]]]
+            if not tied:
+                return EntityLink(
+                    EntityRef(name=pool[best[0][0]], mention=mention, score=round(top / 100, 3))
+                )
+            return EntityLink(None, tuple(dict.fromkeys([pool[best[0][0]], *tied])))
+        if len(key.split()) == 1 and len(key) >= 4:
+            # a single word naming a part of an entity ("Einstein", "Obama")
+            hits = sorted({pool[k] for k in keys if key in k.split()})
+            ends = sorted({pool[k] for k in keys if key in (k.split()[0], k.split()[-1])})
+            if len(hits) > 1 and len(ends) == 1:
+                hits = ends  # "Oprah": Oprah_Winfrey, not The_Oprah_Winfrey_Show
+            if len(hits) == 1:
+                return EntityLink(EntityRef(name=hits[0], mention=mention, score=0.8))
+            if len(hits) > 1:
+                return EntityLink(None, tuple(hits[:5]))
+        return EntityLink(_new(proposed, mention))
+
+
+def _surface(form: str) -> str:
+    return relation_key(form).replace("_", " ")
+
+
+def _is_relation_like(text: str) -> bool:
+    return bool(text) and bool(re.match(r"^[^\W\d][\w \-]*$", text)) and len(text) <= 64
+
+
+def _clean_mention(mention: str) -> str:
+    text = mention.strip().strip(" \t,;:!?")
+    if text.endswith(".") and not re.search(
+        r"\b[A-Z]\.$|\b(?:Jr|Sr|St|Co|Inc|Ltd|Corp|F\.C|D\.C)\.$", text
+    ):
+        text = text[:-1].rstrip()
+    if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
+        text = text[1:-1].strip()
+    return text
+
+
+def _is_literal(text: str) -> bool:
+    return bool(_YEAR.match(text) or re.match(r"^\d{4}-\d{2}-\d{2}$", text))
+
+
+def _new(text: str, mention: str) -> EntityRef:
+    """A proposed entity: the graph's convention joins words with underscores."""
+    name = "_".join(text.split()) if re.fullmatch(r"[\w.,'&\- ]+", text) else text
+    return EntityRef(name=name[:200], mention=mention, new_entity=True, score=0.0)

@@ -1,0 +1,947 @@
+"""The deterministic, rule-based reader for the common sentence shapes.
+
+It reads in two steps: the sentence is cut into raw facts (surface subject, canonical relation,
+surface object, the old value if one was named), then every surface name is linked by the
+``Linker``. It returns None when no shape fits, so the caller can try a language model.
+
+Shapes (case-insensitive, leading fillers such as "actually," or "please" dropped):
+
+- rollback: "undo my last change", "roll back edit 12", "revert #7"
+- retract: "forget that ...", "remove the fact that ...", "it is not true that ...",
+  "X is no longer Y's wife", "X doesn't play for Y anymore", "X is not married to Y"
+- query: "who is X married to?", "what is the capital of X?", "who is X's wife?", "where/when
+  was X born?", "who founded X?", "is X the capital of Y?", "tell me about X"
+- edit: "the R of X is Y", "X's R is Y", "Y is the R of X", "Y is X's R", "X <verb> Y"
+  ("was born in", "married", "plays for", ...), with the old value as "..., not Z",
+  "instead of Z", "rather than Z", "change X's R from Z to Y", "Z is not the R of X, Y is",
+  and several facts joined by "and", ";" or sentences (a clause without a subject, or with
+  he/she/his/her, takes the previous one).
+
+``extract`` reads prose best-effort (skips what it cannot read); ``read`` refuses to guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from interpreter._intents import (
+    EditIntent,
+    EditTriple,
+    EntityRef,
+    Intent,
+    QueryIntent,
+    RetractIntent,
+    RollbackIntent,
+    Triple,
+    Unclear,
+)
+from interpreter._linker import Linker, RelationPhrase
+from kg._store import GraphView
+
+__all__ = ["RawFact", "RuleReader", "UnknownPhrase"]
+
+_I = re.IGNORECASE
+
+_FILLER = re.compile(
+    r"^(?:(?:actually|well|ok(?:ay)?|so|hey|hi|hello|please|pls|kindly|fyi|note that|"
+    r"just so you know|i think that|i think|i believe that|i believe|for the record|"
+    r"by the way|btw|oh|no|sorry|wait|ah|hmm+|um+|in fact|in reality|to be clear|just|also|"
+    r"and|but|heads up|(?:please\s+)?(?:record|remember|note|learn|know|be aware)\s+that)"
+    r"(?:[,:!.\-]+\s*|\s+)"
+    r"|(?:note|correction|update|fact|new fact|fix|important|edit)\s*[:!\-]+\s*)",
+    _I,
+)
+_TRAIL = re.compile(
+    r"(?:[,\s]+(?:please|thanks|thank you|thx|actually|now|anymore|any more))+$", _I
+)
+_ADVERBS = re.compile(r"\b(?:actually|really|currently|now|also|in fact|indeed|truly)\s+", _I)
+_BE = r"(?:is|was|are|were|has been|have been|will be|should be|must be|becomes|became|remains)"
+_SEP = r"(?:[,;]|\s[-\u2013\u2014])"  # clause separators: comma, semicolon, spaced dash
+_PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", "this", "that"}
+
+_ROLLBACK = re.compile(r"\b(?:undo|revert|roll\s*back|rollback|take back|cancel|reverse)\b", _I)
+_ROLLBACK_ID = re.compile(
+    r"\b(?:edit|change|update|number|no\.?|id|entry)?\s*(?:#|number\s+|no\.?\s*|id\s*)?(\d{1,9})\b",
+    _I,
+)
+_RETRACT_PREFIX = re.compile(
+    r"^(?:forget|remove|delete|retract|erase|drop|unlearn|discard|withdraw|scrap)"
+    r"(?:\s+about)?(?:\s+the\s+(?:fact|claim|statement|triple|idea|info|information))?"
+    r"(?:\s+that)?\s+(?P<inner>.+)$",
+    _I,
+)
+_NOT_TRUE = re.compile(
+    r"^(?:it\s+is|it's|its|that's|that\s+is)?\s*(?:not\s+true|false|wrong|untrue|incorrect)\s+"
+    r"that\s+(?P<inner>.+)$",
+    _I,
+)
+_NO_LONGER = re.compile(r"\b(is|was|are)\s+no\s+longer\b", _I)
+_NO_LONGER_VERB = re.compile(r"\bno\s+longer\s+", _I)
+_NEGATION = re.compile(
+    r"\b(?:(is|was|are|were)\s+not|(is|was|are|were)n't|(?:does|did|do)\s+not|(?:does|did|do)n't|never)\s+",
+    _I,
+)
+_QUESTION_START = re.compile(
+    r"^(?:who|whom|whose|what|which|where|when|is|was|are|were|does|did|do|tell me|show me|"
+    r"list|give me|can you tell me|could you tell me|do you know|i wonder|i want to know|"
+    r"what's|who's|where's)\b",
+    _I,
+)
+_ASK_PREFIX = re.compile(
+    r"^(?:(?:can|could|would) you (?:please )?tell me|tell me|do you know|i wonder|"
+    r"i want to know|i'd like to know|please tell me|quick question:?)\s+",
+    _I,
+)
+_NUMBERS = {
+    w: i + 1
+    for i, w in enumerate(
+        [
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_MONTHS = {
+    m: i + 1
+    for i, ms in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for m in ms
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RawFact:
+    """A fact as read from the words, before linking."""
+
+    subject: str
+    relation: str
+    object: str | None
+    old: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownPhrase:
+    """A sentence shaped like a fact whose relation words the schema does not know."""
+
+    phrase: str
+
+
+_Parsed = list[RawFact] | UnknownPhrase | None
+
+
+class RuleReader:
+    """Reads the common sentence shapes with patterns and a ``Linker``.
+
+    Args:
+        linker: links relation words and names against the schema and the graph.
+    """
+
+    def __init__(self, linker: Linker) -> None:
+        self.linker = linker
+        verbs = linker.verbs
+        self._verb_re = [
+            (re.compile(rf"^(?P<x>.+?)\s+{re.escape(v.phrase)}\s+(?P<y>.+)$", _I), v) for v in verbs
+        ]
+        self._verb_start = [(re.compile(rf"^{re.escape(v.phrase)}\s+", _I), v) for v in verbs]
+
+    @property
+    def view(self) -> GraphView | None:
+        return self.linker.view
+
+    # ------------------------------------------------------------------ entry
+
+    def read(self, text: str) -> Intent | None:
+        """The intent of one checked request, or None when no sentence shape fits."""
+        question = text.rstrip().endswith("?")
+        sentences = _sentences(text)
+        if len(sentences) > 1 and not question:
+            # several sentences read as clauses of one request ("...; ...")
+            text = "; ".join(_strip_end(s) for s in sentences)
+        body = _normalize(text)
+        if not body:
+            return None
+        rollback = self._rollback(body)
+        if rollback is not None:
+            return rollback
+        if question or _QUESTION_START.match(body):
+            query = self._query(body, text)
+            if query is not None:
+                return query
+            if question:
+                return None
+        retract = self._retract(body)
+        if retract is not None:
+            return retract
+        return self._edit(body)
+
+    def extract(self, text: str) -> list[Triple]:
+        """Best-effort statements from prose of several sentences: the facts that parse and
+        link; what does not parse is skipped (unlike ``read``, which refuses to guess).
+
+        A sentence or clause opening with he/she/it/they (or "his", "its"...) takes the previous
+        subject; "..., which <verb> Y" takes the previous object.
+        """
+        out: dict[tuple[str, str, str], Triple] = {}
+        prev: RawFact | None = None
+        for sentence in _sentences(text):
+            parts = re.split(
+                r"\s*;\s*|,?\s+and\s+|,\s+(?=(?:which|who|it|he|she)\b)|\s+(?=which\b)",
+                _normalize(sentence),
+                flags=_I,
+            )
+            for raw in parts:
+                part = _normalize(raw)
+                if not part:
+                    continue
+                if prev is not None:
+                    m = re.match(r"^which\s+(?P<rest>.+)$", part, _I)
+                    if m and prev.object:
+                        part = f"{prev.object} {m.group('rest')}"
+                    else:
+                        part = self._complete(
+                            re.sub(r"^who\s+", "he ", part, flags=_I), prev.subject
+                        )
+                got = self._statement(_APPOSITIVE.sub(" ", part))
+                if not isinstance(got, list):
+                    continue
+                for f in got:
+                    subject, obj = _trim_subject(f.subject), _trim_object(f.object or "")
+                    if not subject or not obj:
+                        continue
+                    s = self._link(subject)
+                    o = self._link(obj)
+                    if isinstance(s, EntityRef) and isinstance(o, EntityRef):
+                        t = Triple(subject=s, relation=f.relation, object=o)
+                        out.setdefault(t.as_tuple(), t)
+                        prev = RawFact(subject, f.relation, obj)
+        return list(out.values())
+
+    # --------------------------------------------------------------- rollback
+
+    def _rollback(self, body: str) -> Intent | None:
+        if not _ROLLBACK.search(body):
+            return None
+        if re.search(r"\b(?:everything|all|every)\b", body, _I):
+            return Unclear(
+                missing="intent",
+                message=(
+                    'I undo one edit at a time: say "undo my last change" or '
+                    '"roll back edit 12" (a curator can roll back a whole import batch).'
+                ),
+            )
+        m = re.search(
+            r"\b(?:edit|change|update|entry|id|#|number|no\.?)\s*#?\s*(\d{1,9})\b", body, _I
+        )
+        if m is None:
+            m = re.search(r"#\s*(\d{1,9})\b", body)
+        if m is None and re.fullmatch(r"\D*\b(\d{1,9})\b\D*", body):
+            m = re.search(r"\b(\d{1,9})\b", body)
+        if m is None:
+            word = re.search(
+                rf"\b(?:edit|change|update|number)\s+({'|'.join(_NUMBERS)})\b", body, _I
+            )
+            if word is not None:
+                return RollbackIntent(target="id", edit_id=_NUMBERS[word.group(1).lower()])
+        if m is not None and int(m.group(1)) >= 1:
+            return RollbackIntent(target="id", edit_id=int(m.group(1)))
+        if re.search(
+            r"\b(?:last|latest|previous|most recent|recent|that|this|it|my|just did|i did)\b",
+            body,
+            _I,
+        ):
+            return RollbackIntent(target="last")
+        return None
+
+    # ---------------------------------------------------------------- retract
+
+    def _retract(self, body: str) -> Intent | None:
+        inner: str | None = None
+        m = _RETRACT_PREFIX.match(body) or _NOT_TRUE.match(body)
+        if m is not None:
+            inner = m.group("inner")
+        elif _NO_LONGER.search(body):
+            inner = _NO_LONGER.sub(lambda g: g.group(1), body)
+        elif _NO_LONGER_VERB.search(body):
+            inner = _NO_LONGER_VERB.sub("", body)
+        elif re.search(r"\b(?:anymore|any more)\b", body, _I) or _NEGATION.search(body):
+            if isinstance(self._change(body), list):
+                return None  # "X's wife isn't Y, it's Z" is an edit
+            inner = _NEGATION.sub(_drop_negation, body)
+            inner = re.sub(r"\s+(?:anymore|any more)\b", "", inner, flags=_I)
+        if inner is None:
+            return None
+        inner = _normalize(inner)
+        parsed = self._statements(inner, allow_slot=True)
+        if parsed is None:
+            return None
+        if isinstance(parsed, UnknownPhrase):
+            return self._unknown(parsed)
+        return self._link_retract(parsed)
+
+    # ------------------------------------------------------------------ query
+
+    def _query(self, body: str, original: str) -> Intent | None:
+        q = _ASK_PREFIX.sub("", _strip_end(body))
+        q = re.sub(r"^(what|who|where)'s\s+", r"\1 is ", q, flags=_I)
+        question = original.strip()
+        m = re.match(
+            r"^(?:about|(?:what do you know|what can you tell me|anything)\s+about|"
+            r"(?:everything|all)\s+(?:you know\s+)?about)\s+(?P<x>.+)$",
+            q,
+            _I,
+        )
+        if m:
+            return self._link_query(question, m.group("x"), None, None)
+        m = re.match(r"^when\s+(?:was|is|were)\s+(?P<x>.+?)\s+born$", q, _I)
+        if m:
+            return self._link_query(question, m.group("x"), self._rel("birth_date"), None)
+        m = re.match(r"^where\s+(?:was|is|were)\s+(?P<x>.+?)\s+born$", q, _I)
+        if m:
+            return self._link_query(question, m.group("x"), self._rel("born_in"), None)
+        m = re.match(r"^what\s+(?:does|did|do)\s+(?P<x>.+?)\s+do(?:\s+for\s+a\s+living)?$", q, _I)
+        if m and self._rel("profession"):
+            return self._link_query(question, m.group("x"), self._rel("profession"), None)
+        m = re.match(r"^whose\s+(?P<rel>.+?)\s+(?:is|was|are|were)\s+(?P<y>.+)$", q, _I)
+        if m and self.linker.relation(m.group("rel")):
+            return self._link_query(
+                question, None, self.linker.relation(m.group("rel")), m.group("y")
+            )
+        m = re.match(r"^where\s+(?:is|was|are)\s+(?P<x>.+?)(?:\s+located)?$", q, _I)
+        if m and self._rel("located_in") and not isinstance(self._slot(m.group("x")), tuple):
+            return self._link_query(question, m.group("x"), self._rel("located_in"), None)
+        wh = r"(?:who|whom|what|which(?:\s+\w+)?|where|when)"
+        m = re.match(rf"^{wh}\s+(?:is|was|are|were)\s+(?P<rest>.+)$", q, _I)
+        if m:
+            rest = m.group("rest")
+            slot = self._slot(rest)
+            if isinstance(slot, UnknownPhrase):
+                return self._unknown(slot)
+            if slot is not None:
+                return self._link_query(question, slot[0], slot[1], None)
+        m = re.match(rf"^{wh}\s+(?:is|was|are|were|does|did|do|has|had)\s+(?P<rest>.+)$", q, _I)
+        if m:
+            found = self._subject_verb(m.group("rest"))
+            if found is not None:
+                x, phrase = found
+                if phrase.inverted:
+                    return self._link_query(question, None, phrase.relation, x)
+                return self._link_query(question, x, phrase.relation, None)
+        m = re.match(rf"^{wh}\s+(?P<rest>.+)$", q, _I)
+        if m:
+            rest = m.group("rest")
+            for pattern, phrase in self._verb_start:
+                hit = pattern.match(rest)
+                if hit:
+                    y = rest[hit.end() :]
+                    if phrase.inverted:
+                        return self._link_query(question, y, phrase.relation, None)
+                    return self._link_query(question, None, phrase.relation, y)
+        m = re.match(r"^(?:is|was|are|were|does|did|do|has|have|had)\s+(?P<rest>.+)$", q, _I)
+        if m:
+            aux = q.split()[0].lower()
+            facts = self._yes_no(m.group("rest"), aux)
+            if isinstance(facts, UnknownPhrase):
+                return self._unknown(facts)
+            if facts:
+                f = facts[0]
+                return self._link_query(question, f.subject, f.relation, f.object)
+        m = re.match(rf"^{wh}\s+(?:is|was|are|were)\s+(?P<x>.+)$", q, _I)
+        if m and len(m.group("x").split()) <= 6:
+            return self._link_query(question, m.group("x"), None, None)
+        return None
+
+    def _yes_no(self, rest: str, aux: str) -> _Parsed:
+        words = rest.split()
+        verb = "is" if aux in ("is", "was", "are", "were") else ""
+        unknown: UnknownPhrase | None = None
+        for i in range(1, len(words)):
+            statement = " ".join([*words[:i], *([verb] if verb else []), *words[i:]])
+            parsed = self._statement(statement)
+            if isinstance(parsed, list) and parsed:
+                return parsed
+            if isinstance(parsed, UnknownPhrase) and unknown is None:
+                unknown = parsed
+        return unknown
+
+    def _subject_verb(self, rest: str) -> tuple[str, RelationPhrase] | None:
+        """``X <verb phrase>`` at the end of a wh-question ("Joe Biden married to")."""
+        for v in self.linker.verbs:
+            forms = {v.phrase}
+            bare = re.sub(r"^(?:is|was|are|were|got)\s+", "", v.phrase)
+            forms.add(bare)
+            for form in sorted(forms, key=len, reverse=True):
+                m = re.match(rf"^(?P<x>.+?)\s+{re.escape(form)}$", rest, _I)
+                if m:
+                    return m.group("x"), v
+        return None
+
+    # ------------------------------------------------------------------- edit
+
+    def _edit(self, body: str) -> Intent | None:
+        parsed = self._statements(body, allow_slot=False, with_old=True)
+        if parsed is None:
+            verb = self._unknown_verb(body)
+            return self._unknown(verb) if verb is not None else None
+        if isinstance(parsed, UnknownPhrase):
+            return self._unknown(parsed)
+        return self._link_edit(parsed)
+
+    def _unknown_verb(self, body: str) -> UnknownPhrase | None:
+        """ "<known entity> <verb> ..." with a verb the schema has no relation for."""
+        if self.view is None:
+            return None
+        words = body.split()
+        for n in range(min(6, len(words) - 2), 0, -1):
+            name = " ".join(words[:n])
+            link = self.linker.entity(name)
+            if link.ref is not None and not link.ref.new_entity and link.ref.score == 1.0:
+                verb = words[n]
+                if re.fullmatch(r"[a-z]+", verb) and verb not in ("and", "or", "is", "was"):
+                    return UnknownPhrase(verb)
+                return None
+        return None
+
+    # --------------------------------------------------------------- clauses
+
+    def _statements(self, body: str, *, allow_slot: bool, with_old: bool = False) -> _Parsed:
+        """Several facts joined by "and"/";", or one; a subject-less clause takes the previous
+        clause's subject."""
+        whole = self._clause(body, allow_slot=allow_slot, with_old=with_old)
+        parts = [
+            p.strip()
+            for p in re.split(
+                r"\s*;\s*|,?\s+and\s+(?!not\b|no longer\b)|,\s+also\s+", body, flags=_I
+            )
+            if p.strip()
+        ]
+        if len(parts) > 1:
+            facts: list[RawFact] = []
+            unknown: UnknownPhrase | None = None
+            ok = True
+            prev: str | None = None
+            for part in parts:
+                part = _normalize(part)
+                if prev is not None:
+                    part = self._complete(part, prev)
+                got = self._clause(part, allow_slot=allow_slot, with_old=with_old)
+                if isinstance(got, list) and got:
+                    facts.extend(got)
+                    prev = got[-1].subject
+                else:
+                    ok = False
+                    if isinstance(got, UnknownPhrase):
+                        unknown = got
+                    break
+            if ok:
+                return facts
+            if isinstance(whole, list) and whole:
+                return whole
+            return unknown or whole
+        return whole
+
+    def _complete(self, part: str, prev: str) -> str:
+        """Give a subject-less clause the previous subject: "married Pierre Curie" ->
+        "<prev> married Pierre Curie"; "his mother is X" -> "<prev>'s mother is X"."""
+        m = re.match(r"^(?:he|she|they|it)\s+(?P<rest>.+)$", part, _I)
+        if m:
+            return f"{prev} {m.group('rest')}"
+        m = re.match(r"^(?:his|her|their|its)\s+(?P<rest>.+)$", part, _I)
+        if m:
+            return f"{prev}'s {m.group('rest')}"
+        for pattern, _ in self._verb_start:
+            if pattern.match(part):
+                return f"{prev} {part}"
+        m = re.match(rf"^(?:the\s+)?(?P<rel>[\w\- ]+?)\s+{_BE}\s+", part, _I)
+        if (
+            m
+            and self.linker.relation(m.group("rel"))
+            and not self.linker.entity(m.group("rel")).ref
+        ):
+            return f"{prev}'s {part}"
+        m = re.match(rf"^{_BE}\s+", part, _I)
+        if m:
+            return f"{prev} {part}"
+        return part
+
+    def _clause(self, clause: str, *, allow_slot: bool, with_old: bool) -> _Parsed:
+        clause = _normalize(clause)
+        if with_old:
+            changed = self._change(clause)
+            if changed is not None:
+                return changed
+            old, rest = _split_old(clause)
+            if old is not None:
+                parsed = self._statement(rest)
+                if isinstance(parsed, list) and len(parsed) == 1:
+                    f = parsed[0]
+                    return [RawFact(f.subject, f.relation, f.object, old)]
+                return parsed
+        parsed = self._statement(clause)
+        if allow_slot and not (isinstance(parsed, list) and parsed):
+            slot = self._slot(clause)
+            if isinstance(slot, tuple):
+                return [RawFact(slot[0], slot[1], None)]
+            if isinstance(slot, UnknownPhrase) and parsed is None:
+                return slot
+        return parsed
+
+    def _change(self, clause: str) -> _Parsed:
+        """Edits that name the slot: "change X's R from Z to Y", "X's R isn't Z, it's Y",
+        "Z is not the R of X, Y is", "replace Z with Y as X's R"."""
+        m = re.match(
+            r"^(?:change|update|set|correct|fix|switch|modify|edit|amend|make)\s+(?P<slot>.+?)\s+"
+            r"from\s+(?P<old>.+?)\s+(?:to|into)\s+(?P<new>.+)$",
+            clause,
+            _I,
+        ) or re.match(
+            r"^(?P<slot>.+?)\s+(?:has\s+)?(?:changed|switched|moved|went)\s+from\s+(?P<old>.+?)\s+"
+            r"to\s+(?P<new>.+)$",
+            clause,
+            _I,
+        )
+        if m:
+            return self._slot_fact(m.group("slot"), m.group("new"), m.group("old"))
+        m = re.match(
+            r"^(?:change|update|set|correct|fix|switch|modify|edit|amend|make)\s+(?P<slot>.+?)\s+"
+            r"(?:to|into|as|=)\s+(?P<new>.+)$",
+            clause,
+            _I,
+        )
+        if m:
+            return self._slot_fact(m.group("slot"), m.group("new"), None)
+        m = re.match(
+            r"^(?:replace|swap)\s+(?P<old>.+?)\s+(?:with|by|for)\s+(?P<new>.+?)\s+as\s+(?P<slot>.+)$",
+            clause,
+            _I,
+        )
+        if m:
+            return self._slot_fact(m.group("slot"), m.group("new"), m.group("old"))
+        m = re.match(
+            r"^(?P<slot>.+?)\s+(?:is not|isn't|was not|wasn't|are not|aren't)\s+(?P<old>.+?)"
+            rf"\s*{_SEP}\s*(?:it's|it is|it was|they are|but|but it's|but it is|rather)\s+"
+            r"(?P<new>.+)$",
+            clause,
+            _I,
+        )
+        if m:
+            got = self._slot_fact(m.group("slot"), m.group("new"), m.group("old"))
+            if isinstance(got, list):
+                return got
+            statement = self._statement(f"{m.group('slot')} is {m.group('new')}")
+            if isinstance(statement, list) and len(statement) == 1:
+                f = statement[0]
+                return [RawFact(f.subject, f.relation, f.object, m.group("old"))]
+        m = re.match(
+            r"^(?P<old>.+?)\s+(?:is not|isn't|was not|wasn't)\s+(?P<pred>.+?)"
+            rf"\s*{_SEP}\s*(?:but\s+)?(?:it's\s+|it\s+is\s+)?(?P<new>.+?)(?:\s+{_BE})?$",
+            clause,
+            _I,
+        )
+        if m:
+            statement = self._statement(f"{m.group('new')} is {m.group('pred')}")
+            if isinstance(statement, list) and len(statement) == 1:
+                f = statement[0]
+                return [RawFact(f.subject, f.relation, f.object, m.group("old"))]
+        return None
+
+    def _slot_fact(self, slot_text: str, new: str, old: str | None) -> _Parsed:
+        slot = self._slot(slot_text)
+        if isinstance(slot, tuple):
+            return [RawFact(slot[0], slot[1], new, old)]
+        return slot
+
+    def _slot(self, text: str) -> tuple[str, str] | UnknownPhrase | None:
+        """``X's R`` or ``the R of X`` -> (X, R)."""
+        text = text.strip()
+        m = re.match(r"^(?P<x>.+?)(?:'s|’s|s'|’)\s+(?P<rel>.+)$", text, _I)
+        if m:
+            rel = self.linker.relation(m.group("rel"))
+            if rel:
+                return m.group("x"), rel
+            if _looks_relational(m.group("rel")):
+                return UnknownPhrase(m.group("rel"))
+        rest = re.sub(r"^(?:the|a|an|one\s+of\s+the)\s+", "", text, flags=_I)
+        unknown: UnknownPhrase | None = None
+        for of in re.finditer(r"\s+of\s+", rest, _I):
+            rel_text, x = rest[: of.start()], rest[of.end() :]
+            rel = self.linker.relation(rel_text)
+            if rel and x:
+                return x, rel
+            if unknown is None and _looks_relational(rel_text) and x:
+                unknown = UnknownPhrase(rel_text)
+        return unknown
+
+    def _statement(self, clause: str) -> _Parsed:
+        """One fact: ``the R of X is Y``, ``X's R is Y``, ``Y is the R of X``, ``Y is X's R``,
+        ``X <verb phrase> Y``, ``X has a R named Y``."""
+        clause = _ADVERBS.sub("", clause.strip()).strip()
+        if not re.search(r"[\"{}\[\]()]", clause):
+            clause = re.sub(r"\s*:\s+|\s+=\s+", " is ", clause)
+        unknown: UnknownPhrase | None = None
+        # "the R of X is Y" / "X's R is Y"
+        for be in re.finditer(rf"\s+{_BE}\s+", clause, _I):
+            left, right = clause[: be.start()], clause[be.end() :]
+            if not left or not right:
+                continue
+            slot = self._slot(left)
+            if isinstance(slot, tuple):
+                return [RawFact(slot[0], slot[1], right)]
+            # "Y is the R of X" / "Y is X's R"
+            slot2 = self._slot(right)
+            if isinstance(slot2, tuple):
+                return [RawFact(slot2[0], slot2[1], left)]
+            if unknown is None:
+                unknown = (
+                    slot
+                    if isinstance(slot, UnknownPhrase)
+                    else (slot2 if isinstance(slot2, UnknownPhrase) else None)
+                )
+        # "X <verb phrase> Y"
+        best: tuple[int, RawFact] | None = None
+        for pattern, phrase in self._verb_re:  # longest phrase first
+            m = pattern.match(clause)
+            if m:
+                x, y = m.group("x"), m.group("y")
+                if not _is_date_relation(phrase.relation):
+                    y = _TIME_TAIL.sub("", y)
+                fact = (
+                    RawFact(y, phrase.relation, x)
+                    if phrase.inverted
+                    else RawFact(x, phrase.relation, y)
+                )
+                # the leftmost phrase wins ("X was born in Y": "was born in", not "born in")
+                if best is None or len(x) < best[0]:
+                    best = (len(x), fact)
+        if best is not None:
+            return self._date_fix(best[1])
+        m = re.match(
+            r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|another|one)\s+(?P<rel>[\w\- ]+?)\s+"
+            r"(?:named|called)\s+(?P<y>.+)$",
+            clause,
+            _I,
+        )
+        if m:
+            rel = self.linker.relation(m.group("rel"))
+            if rel:
+                return [RawFact(m.group("x"), rel, m.group("y"))]
+            return UnknownPhrase(m.group("rel"))
+        m = re.match(
+            r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|the)\s+(?P<rel>[\w\- ]+?)\s+of\s+(?P<y>.+)$",
+            clause,
+            _I,
+        )
+        if m:
+            rel = self.linker.relation(m.group("rel"))
+            if rel:
+                return [RawFact(m.group("x"), rel, m.group("y"))]
+            return UnknownPhrase(m.group("rel"))
+        m = re.match(r"^(?P<x>.+?)\s+(?:is|was)\s+(?:a|an)\s+(?P<y>[\w\- ]+)$", clause, _I)
+        if m and unknown is None:
+            party = re.match(r"^(democrat|republican)$", m.group("y").strip(), _I)
+            if party and self._rel("party"):
+                name = "Democratic" if party.group(1).lower() == "democrat" else "Republican"
+                return [RawFact(m.group("x"), self._rel("party") or "party", name)]
+            unknown = UnknownPhrase(f"is a {m.group('y').strip()}")
+        return unknown
+
+    def _date_fix(self, fact: RawFact) -> list[RawFact]:
+        """ "born in 1961" is a birth date, not a place; "born in Oakland on October 20, 1964"
+        is both."""
+        obj = fact.object or ""
+        born_in, birth_date = self._rel("born_in"), self._rel("birth_date")
+        if fact.relation != born_in or birth_date is None:
+            return [fact]
+        if _to_date(obj):
+            return [RawFact(fact.subject, birth_date, obj, fact.old)]
+        m = re.match(r"^(?P<place>.+?),?\s+(?:on|in)\s+(?P<date>.+)$", obj, _I)
+        if m and _to_date(m.group("date")) and not _to_date(m.group("place")):
+            return [
+                RawFact(fact.subject, fact.relation, m.group("place"), fact.old),
+                RawFact(fact.subject, birth_date, m.group("date")),
+            ]
+        return [fact]
+
+    def _rel(self, name: str) -> str | None:
+        rel = self.linker.schema.find(name)
+        return rel.name if rel is not None else None
+
+    # ---------------------------------------------------------------- linking
+
+    def _unknown(self, unknown: UnknownPhrase) -> Unclear:
+        phrase = unknown.phrase.strip()
+        suggestions = tuple(self.linker.suggest_relations(phrase))
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        return Unclear(
+            missing="relation",
+            message=f"I do not know the relation {phrase!r}.{hint}",
+            suggestions=suggestions,
+        )
+
+    def _link(self, mention: str, relation: str | None = None) -> EntityRef | Unclear:
+        text = mention.strip()
+        date = _to_date(text)
+        if date is not None:
+            text = date
+        if text.lower() in _PRONOUNS:
+            return Unclear(
+                missing="entity",
+                message=f"Who or what does {mention.strip()!r} refer to? Please use a name.",
+            )
+        link = self.linker.entity(text)
+        if link.ref is not None:
+            if link.ref.mention != mention.strip():
+                return link.ref.model_copy(update={"mention": mention.strip()})
+            return link.ref
+        if link.candidates:
+            return Unclear(
+                missing="entity",
+                message=f"{mention.strip()!r} could mean {', '.join(link.candidates)}; which one?",
+                suggestions=link.candidates,
+            )
+        return Unclear(missing="entity", message=f"I could not read a name in {mention!r}.")
+
+    def _link_edit(self, facts: list[RawFact]) -> Intent:
+        triples = []
+        for f in facts:
+            if f.object is None:
+                return Unclear(missing="object", message="What is the new value?")
+            s, o = self._link(f.subject), self._link(f.object, f.relation)
+            old = self._link(f.old) if f.old else None
+            if isinstance(s, Unclear):
+                return s
+            if isinstance(o, Unclear):
+                return o
+            if isinstance(old, Unclear):
+                return old
+            triples.append(
+                EditTriple(
+                    subject=s,
+                    relation=f.relation,
+                    object=o,
+                    old_object=old if isinstance(old, EntityRef) else None,
+                )
+            )
+        return EditIntent(triples=tuple(triples))
+
+    def _link_retract(self, facts: list[RawFact]) -> Intent:
+        triples = []
+        for f in facts:
+            s = self._link(f.subject)
+            if isinstance(s, Unclear):
+                return s
+            if f.object is None:
+                o: EntityRef | Unclear = self._current_object(s, f.relation)
+            else:
+                o = self._link(f.object, f.relation)
+            if isinstance(o, Unclear):
+                return o
+            triples.append(Triple(subject=s, relation=f.relation, object=o))
+        return RetractIntent(triples=tuple(triples))
+
+    def _current_object(self, subject: EntityRef, relation: str) -> EntityRef | Unclear:
+        view = self.view
+        values = (
+            []
+            if view is None or subject.new_entity
+            else view.facts(subject=subject.name, relation=relation)
+        )
+        objects = sorted({f.triple.object for f in values})
+        if len(objects) == 1:
+            return EntityRef(name=objects[0], mention="", score=1.0)
+        names = tuple(objects[:5])
+        return Unclear(
+            missing="object",
+            message=(
+                f"Which {relation} of {subject.name} should I remove?"
+                if objects
+                else f"The graph holds no {relation} of {subject.name} to remove."
+            ),
+            suggestions=names,
+        )
+
+    def _link_query(
+        self, question: str, subject: str | None, relation: str | None, obj: str | None
+    ) -> Intent:
+        s = self._link(subject) if subject else None
+        o = self._link(obj, relation) if obj else None
+        for part in (s, o):
+            if isinstance(part, Unclear):
+                return part
+        return QueryIntent(
+            question=question,
+            subject=s if isinstance(s, EntityRef) else None,
+            relation=relation,
+            object=o if isinstance(o, EntityRef) else None,
+        )
+
+
+_ABBREV_END = re.compile(
+    r"(?:\b[A-Z]|\b(?:Jr|Sr|St|Co|Inc|Ltd|Corp|Dr|Mr|Mrs|Ms|F\.C|A\.F\.C|D\.C))\.$"
+)
+
+
+def _drop_negation(m: re.Match[str]) -> str:
+    """ "is not " -> "is ", "isn't " -> "is ", "does not " / "never " -> ""."""
+    be = m.group(1) or m.group(2)
+    return f"{be} " if be else ""
+
+
+def _strip_end(text: str) -> str:
+    """Drop closing punctuation, but not the dot of "Jr." or "Washington D.C."."""
+    text = text.strip()
+    while text and text[-1] in "?!.":
+        if text[-1] == "." and _ABBREV_END.search(text):
+            break
+        text = text[:-1].rstrip()
+    return text
+
+
+def _normalize(text: str) -> str:
+    body = _strip_end(text)
+    body = body.replace("’", "'")
+    for _ in range(4):
+        new = _FILLER.sub("", body)
+        new = _strip_end(_TRAIL.sub("", new))
+        if new == body:
+            break
+        body = new
+    return body
+
+
+_OLD = r"(?:[A-Za-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,\s*\d{4}|[^,()]+?)"
+
+
+_APPOSITIVE = re.compile(r",\s+[^,]{1,60},\s+(?=(?:was|is|were|are|has|had)\b)", _I)
+_FUNCTION_WORDS = {"was", "is", "which", "who", "that", "it", "its", "there", "this", "these"}
+
+
+def _trim_subject(text: str) -> str:
+    """Prose subjects carry descriptions: "Turn Me On is a 35.1 minute long album" -> "Turn
+    Me On"; "X, in Virginia" -> "X"."""
+    text = re.split(r",\s+|\s+(?:is|was|are|were)\s+(?:a|an|the|one)\s+", text, maxsplit=1)[0]
+    text = text.strip()
+    return "" if text.lower() in _FUNCTION_WORDS else text
+
+
+def _trim_object(text: str) -> str:
+    """Prose objects run on: "Y that was followed by ..." -> "Y"."""
+    text = re.split(
+        r"\s+(?:that|which|who|whose|with|whilst|while|where|when|is|was|has|had|are|were|and)\b"
+        r"|,\s+(?!(?:USA|[A-Z][a-z]+$))",
+        text,
+        maxsplit=1,
+    )[0]
+    text = text.strip()
+    return "" if text.lower() in _FUNCTION_WORDS else text
+
+
+def _sentences(text: str) -> list[str]:
+    """Split prose into sentences at ". " before a capital, not after an initial ("A. M.")."""
+    pieces = re.split(r"(?<=[.!?])\s+(?=[A-Z\"'])", text)
+    out: list[str] = []
+    for piece in pieces:
+        if out and re.search(r"(?:\b[A-Z]|\bSt|\bMr|\bDr|\bJr|\bSr)\.$", out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def _split_old(clause: str) -> tuple[str | None, str]:
+    """Take the old value out of a clause: "A is the capital of B, not C" -> ("C", "A is the
+    capital of B")."""
+    m = re.match(
+        r"^(?:instead\s+of|rather\s+than|in\s+place\s+of|not)\s+(?P<old>.+?),\s*(?P<rest>.+)$",
+        clause,
+        _I,
+    )
+    if m:
+        return m.group("old"), m.group("rest")
+    m = (
+        re.search(
+            rf"(?:,|\s+and|\s+but)\s+not\s+(?:in\s+|on\s+)?(?P<old>{_OLD})\s*(?:,\s*(?P<after>.*))?$",
+            clause,
+            _I,
+        )
+        or re.search(
+            r",?\s+(?:instead\s+of|rather\s+than|in\s+place\s+of|and\s+no\s+longer|replacing|"
+            rf"as\s+opposed\s+to)\s+(?P<old>{_OLD})\s*(?:,\s*(?P<after>.*))?$",
+            clause,
+            _I,
+        )
+        or re.search(r"\s*\((?:and\s+)?not\s+(?P<old>[^)]+)\)\s*(?P<after>.*)$", clause, _I)
+    )
+    if m:
+        rest = clause[: m.start()].strip()
+        after = (m.group("after") or "").strip()
+        if after:
+            rest = f"{rest} {after}"
+        return m.group("old").strip(), rest
+    return None, clause
+
+
+_TIME_TAIL = re.compile(r"\s+(?:in|since|from|until|back in)\s+(?:the\s+)?\d{4}s?$", _I)
+
+
+def _is_date_relation(relation: str) -> bool:
+    return relation in ("birth_date", "marriage_year", "first_elected_year")
+
+
+def _looks_relational(text: str) -> bool:
+    words = text.strip().split()
+    return 1 <= len(words) <= 4 and all(re.match(r"^[a-z][a-z\-]*$", w) for w in words)
+
+
+def _to_date(text: str) -> str | None:
+    """ISO date of "August 4, 1961", "4 August 1961", "1961-08-04"; a year stays a year."""
+    t = text.strip().rstrip(".").replace(",", " ")
+    t = re.sub(r"^(?:on|in)\s+", "", t, flags=_I)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) or re.fullmatch(r"\d{4}", t):
+        return t
+    parts = t.split()
+    if len(parts) == 3:
+        a, b, c = parts
+        a_l, b_l = a.lower(), b.lower()
+        day_s = month = None
+        if a_l in _MONTHS and re.fullmatch(r"\d{1,2}(?:st|nd|rd|th)?", b_l):
+            month, day_s = _MONTHS[a_l], b_l
+        elif b_l in _MONTHS and re.fullmatch(r"\d{1,2}(?:st|nd|rd|th)?", a_l):
+            month, day_s = _MONTHS[b_l], a_l
+        if month and day_s and re.fullmatch(r"\d{4}", c):
+            day = int(re.sub(r"\D", "", day_s))
+            if 1 <= day <= 31:
+                return f"{c}-{month:02d}-{day:02d}"
+    return None

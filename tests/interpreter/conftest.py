@@ -1,0 +1,37 @@
+"""The demo knowledge base, loaded once per test session (read-only for these tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from interpreter import Interpreter
+from kg import GraphView, Schema
+from knowsync import KnowSync
+from knowsync._resources import demo_kg_files
+
+
+@pytest.fixture(scope="session")
+def demo() -> Iterator[KnowSync]:
+    ks = KnowSync("memory://")
+    for path in demo_kg_files():
+        ks.import_file(path, user="demo")
+    yield ks
+    ks.close()
+
+
+@pytest.fixture
+def view(demo: KnowSync) -> Iterator[GraphView]:
+    with demo.store.read() as v:
+        yield v
+
+
+@pytest.fixture(scope="session")
+def schema(demo: KnowSync) -> Schema:
+    return demo.schema
+
+
+@pytest.fixture(scope="session")
+def interp(schema: Schema) -> Interpreter:
+    return Interpreter(schema)
