@@ -26,14 +26,15 @@ for _ in range(2):
 print(*ports)")
   DATA=$(mktemp -d)
   PASSWORD=knowsync-test-$RANDOM$RANDOM
-  "$PKG/jre/bin/java" -Xmx1g \
+  # run from the data folder: ArcadeDB writes its log/ into the working directory
+  (cd "$DATA" && exec "$PKG/jre/bin/java" -Xmx1g \
     -Darcadedb.server.rootPath="$DATA" -Darcadedb.server.databaseDirectory="$DATA/databases" \
     -Darcadedb.server.rootPassword="$PASSWORD" \
     -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$HTTP" \
     -Darcadedb.server.plugins=Bolt:com.arcadedb.bolt.BoltProtocolPlugin \
     -Darcadedb.bolt.host=127.0.0.1 -Darcadedb.bolt.port="$BOLT" \
     '-Darcadedb.server.defaultDatabases=neo4j[root]' \
-    -cp "$PKG/jars/*" com.arcadedb.server.ArcadeDBServer >"$STATE/server.log" 2>&1 &
+    -cp "$PKG/jars/*" com.arcadedb.server.ArcadeDBServer) >"$STATE/server.log" 2>&1 &
   echo $! >"$STATE/pid"
   echo "$DATA" >"$STATE/data"
   URL="bolt://root:$PASSWORD@127.0.0.1:$BOLT/neo4j"

@@ -97,6 +97,7 @@ class _Server:
             pytest.skip("the ArcadeDB wheel is not installed (tests/bolt_server.sh start does it)")
         self.pkg = found[0]
         self.data = data
+        data.mkdir(parents=True, exist_ok=True)
         self.bolt, self.http = _free_port(), _free_port()
         self.password = "kill-test-password"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -126,6 +127,7 @@ class _Server:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            cwd=self.data,  # ArcadeDB writes its log/ into the working directory
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
