@@ -70,4 +70,13 @@ class NotFoundError(KnowsyncError, LookupError):
 
 
 class StoreError(KnowsyncError):
-    """The storage backend failed (cannot open, locked, corrupt, connection lost)."""
+    """The storage backend failed (cannot open, locked, corrupt, connection lost).
+
+    Attributes:
+        transient: the same operation may succeed if tried again (a lock held by another
+            writer, a deadlock, a leader switch).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

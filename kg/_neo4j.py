@@ -48,7 +48,9 @@ def _translated(what: str, url: str) -> Iterator[None]:
             f"{what}: the connection to {url} was lost; nothing was half-written"
         ) from exc
     except ne.TransientError as exc:
-        raise StoreError(f"{what}: transient server error, try again ({exc.code})") from exc
+        raise StoreError(
+            f"{what}: transient server error, try again ({exc.code})", transient=True
+        ) from exc
     except ne.ClientError as exc:
         if "database" in str(exc).lower() and "not" in str(exc).lower():
             raise StoreError(f"{what}: the database does not exist on {url} ({exc})") from exc

@@ -153,7 +153,8 @@ def _translated(what: str) -> Iterator[None]:
         text = str(exc)
         if "locked" in text or "busy" in text:
             raise StoreError(
-                f"{what}: the database is locked by another writer; try again shortly"
+                f"{what}: the database is locked by another writer; try again shortly",
+                transient=True,
             ) from exc
         if "unable to open" in text:
             raise StoreError(f"{what}: cannot open the database file ({text})") from exc

@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from controller import ConflictPolicy, Controller, EditRefused, Plan, RawTriple, RollbackRefused
 from editor._graph import GraphWriter
@@ -30,6 +31,7 @@ from kg import (
     NotFoundError,
     Relation,
     Schema,
+    StoreError,
     check_entity_name,
     check_relation_name,
     open_store,
@@ -38,6 +40,8 @@ from kg._io import BadRow, read_rows
 from knowsync._resources import default_schema
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
+
+_T = TypeVar("_T")
 
 
 class Decision(StrEnum):
@@ -127,6 +131,7 @@ class KnowSync:
         allow_new_relations: accept unknown relations as new many2many relations instead of
             refusing them.
         hops, fanout: the neighbourhood sampled around an edited object.
+        retries: how often a write is tried again after a transient store error.
         create: whether a missing embedded database may be created.
 
     Raises:
@@ -143,6 +148,7 @@ class KnowSync:
         hops: int = 2,
         fanout: int = 8,
         create: bool = True,
+        retries: int = 3,
     ) -> None:
         self.store = (
             store
@@ -152,6 +158,7 @@ class KnowSync:
         self.allow_new_relations = allow_new_relations
         self.hops = hops
         self.fanout = fanout
+        self.retries = retries
         self._writer = GraphWriter()
         self._controllers: dict[int, tuple[Schema, Controller]] = {}
         extra = Schema.load(schema) if isinstance(schema, (str, Path)) else schema
@@ -214,6 +221,21 @@ class KnowSync:
 
     # ------------------------------------------------------------------- edits
 
+    def _retrying(self, op: Callable[[], _T]) -> _T:
+        """Run a write operation, again after a transient store error (a lock held by another
+        writer, a deadlock, a leader switch), up to ``retries`` times with growing pauses. A
+        failed attempt leaves at most an aborted journal entry."""
+        delay = 0.1
+        for attempt in range(self.retries + 1):
+            try:
+                return op()
+            except StoreError as exc:
+                if not exc.transient or attempt == self.retries:
+                    raise
+                time.sleep(delay)
+                delay *= 3
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def edit(
         self,
         assert_: Sequence[RawTriple] = (),
@@ -236,7 +258,7 @@ class KnowSync:
         allow = self.allow_new_relations if allow_new_relations is None else allow_new_relations
         user = _check_user(user)
         with self.store.read() as view:  # validate before anything is written
-            ctrl, plan, _ = self._plan(view, assert_, retract, allow)
+            _, plan, _ = self._plan(view, assert_, retract, allow)
             if dry_run:
                 return EditResult(
                     None,
@@ -244,6 +266,11 @@ class KnowSync:
                     plan.report(),
                     dry_run=True,
                 )
+        return self._retrying(lambda: self._apply_edit(assert_, retract, user, allow))
+
+    def _apply_edit(
+        self, assert_: Sequence[RawTriple], retract: Sequence[RawTriple], user: str, allow: bool
+    ) -> EditResult:
         request = {
             "assert": [list(t) for t in assert_],
             "retract": [list(t) for t in retract],
@@ -331,10 +358,14 @@ class KnowSync:
             EditRefused: the rollback would change a protected fact or entity.
         """
         user = _check_user(user)
-        results: list[EditResult] = []
-        with self.store.write() as tx:
-            self._rollback(tx, edit_id, user, cascade, results, depth=0)
-        return results
+
+        def once() -> list[EditResult]:
+            results: list[EditResult] = []
+            with self.store.write() as tx:
+                self._rollback(tx, edit_id, user, cascade, results, depth=0)
+            return results
+
+        return self._retrying(once)
 
     def _rollback(
         self,
@@ -441,8 +472,11 @@ class KnowSync:
         name = Path(path).name
 
         def flush() -> bool:
-            ok = self._import_chunk(
-                chunk, report, policy=policy, user=user, allow=allow, source=name
+            good = self._valid_rows(chunk, report, allow)
+            ok = not good or self._retrying(
+                lambda: self._import_chunk(
+                    good, report, policy=policy, user=user, allow=allow, source=name
+                )
             )
             report.rows += len(chunk)
             chunk.clear()
@@ -464,16 +498,10 @@ class KnowSync:
             self.rollback_batch(report.batch, user=user)
         return report
 
-    def _import_chunk(
-        self,
-        chunk: list[tuple[int, RawTriple]],
-        report: ImportReport,
-        *,
-        policy: ConflictPolicy,
-        user: str,
-        allow: bool,
-        source: str,
-    ) -> bool:
+    def _valid_rows(
+        self, chunk: list[tuple[int, RawTriple]], report: ImportReport, allow: bool
+    ) -> list[tuple[int, RawTriple]]:
+        """The rows of a chunk that can be imported; the others go to the report."""
         good: list[tuple[int, RawTriple]] = []
         with self.store.read() as view:
             ctrl = self._controller(view)
@@ -484,8 +512,19 @@ class KnowSync:
                 report.bad_rows.append({"line": line, "reason": str(exc)})
                 continue
             good.append((line, raw))
-        if not good:
-            return True
+        return good
+
+    def _import_chunk(
+        self,
+        good: list[tuple[int, RawTriple]],
+        report: ImportReport,
+        *,
+        policy: ConflictPolicy,
+        user: str,
+        allow: bool,
+        source: str,
+    ) -> bool:
+        """Journal and apply one chunk of valid rows; False when the policy refused it."""
         request = {
             "source": source,
             "lines": [good[0][0], good[-1][0]],
