@@ -558,6 +558,7 @@ class Planner:
         schema, plan = self.schema, overlay.plan
         inv = schema.inverse(relation)
         self._prefetch_chains(overlay, starts, rules)
+        overlay.prefetch((x, relation, None) for x in starts)  # what each start has now
         candidates = {x: self._candidates(overlay, relation, rules, x) for x in sorted(starts)}
         if schema.inverse_functional(relation):
             # Whether y is contested depends on every x that reaches it, before or after the
@@ -600,6 +601,14 @@ class Planner:
             x: ({} if x in ambiguous else {y: v for y, v in c.items() if y not in contested})
             for x, c in candidates.items()
         }
+        # the facts a candidate could contradict, read in one round trip
+        overlay.prefetch(
+            key
+            for x, c in candidates.items()
+            for y in c
+            for t in (Triple(x, relation, y), *((Triple(y, inv, x),) if inv else ()))
+            for key in (t, *slots(schema, t))
+        )
         for x in sorted(candidates):
             desired: dict[Triple, tuple[str, tuple[Triple, ...]]] = {}
             for y, (rule_name, path) in candidates[x].items():

@@ -123,6 +123,7 @@ ADD_FACTS = (
     "CREATE (s)-[:FACT {relation: row.r, kind: row.kind, edit_id: row.edit_id, user: row.user, "
     "created_at: row.created_at, rule: row.rule, premises: row.premises, "
     f"valid_from: row.valid_from, valid_to: {LIVE}, seq: row.seq}}]->(o)"
+    " RETURN count(*) AS n"
 )
 RETIRE_FACTS = (
     "UNWIND $rows AS row MATCH (s:Entity {name: row.s})-[f:FACT]->(o:Entity {name: row.o}) "

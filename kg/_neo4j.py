@@ -268,8 +268,10 @@ class _View:
         by_subject = [k for k in rows if k["s"] is not None]
         by_object = [k for k in rows if k["s"] is None and k["o"] is not None]
         out: set[int] = set()
-        for statement, part in ((q.TOUCHING_FACTS_BY_SUBJECT, by_subject),
-                                (q.TOUCHING_FACTS_BY_OBJECT, by_object)):
+        for statement, part in (
+            (q.TOUCHING_FACTS_BY_SUBJECT, by_subject),
+            (q.TOUCHING_FACTS_BY_OBJECT, by_object),
+        ):
             for chunk in iter_chunks(part, _ROWS):
                 for rec in self._run(statement, keys=list(chunk), after=after):
                     for eid in (rec["a"], rec["b"]):
@@ -412,7 +414,9 @@ class _Txn(_View):
             for i, f in enumerate(facts)
         ]
         for chunk in iter_chunks(rows, _ROWS):
-            self._run(q.ADD_FACTS, rows=list(chunk))
+            created = sum(r["n"] for r in self._run(q.ADD_FACTS, rows=list(chunk)))
+            if created != len(chunk):  # a row whose entity is missing matches nothing
+                raise StoreError("entities must be created before their facts")
 
     def retire_facts(self, triples: Iterable[Triple], edit_id: int) -> None:
         rows = [{"s": t.subject, "r": t.relation, "o": t.object} for t in triples]
