@@ -14,31 +14,54 @@ Public surface (each name lives in a small private module):
 
 from __future__ import annotations
 
-from editor._alphaedit import (
-    ALPHAEDIT_DEFAULTS,
-    AlphaEdit,
-    AlphaEditHyperParams,
-    null_space_projector,
-)
-from editor._arch import ARCHITECTURES, ArchitectureSpec, architecture_for, get_module
-from editor._common import DEFAULT_CONTEXT_TEMPLATES, ValueOptimization
-from editor._editor import ModelEditor
-from editor._errors import (
-    EditComputationError,
-    EditorError,
-    LedgerError,
-    ModelLoadError,
-    UnsupportedArchitectureError,
-)
-from editor._hooks import StopForward, Trace, TraceDict
-from editor._ledger import DeltaLedger
-from editor._memit import MEMIT_DEFAULTS, Memit, MemitHyperParams
-from editor._model import LoadedModel, cache_dir, default_gguf_path, export_model, load_model
-from editor._protocol import EditContext, EditMethod
-from editor._request import EditRequest
-from editor._rome import ROME_DEFAULTS, Rome, RomeHyperParams
-from editor._stats import Corpus, SecondMomentStore, default_corpus_path, load_corpus
-from editor._update import LowRankDelta, WeightUpdate, temporarily_applied
+import importlib
+from typing import Any
+
+# Where each public name lives. The package imports nothing until a name is used, so that the
+# graph side (the CLI, the service) does not pay for torch when it never touches a model.
+_EXPORTS: dict[str, str] = {
+    "ALPHAEDIT_DEFAULTS": "_alphaedit",
+    "ARCHITECTURES": "_arch",
+    "AlphaEdit": "_alphaedit",
+    "AlphaEditHyperParams": "_alphaedit",
+    "ArchitectureSpec": "_arch",
+    "Corpus": "_stats",
+    "DEFAULT_CONTEXT_TEMPLATES": "_common",
+    "DeltaLedger": "_ledger",
+    "EditComputationError": "_errors",
+    "EditContext": "_protocol",
+    "EditMethod": "_protocol",
+    "EditRequest": "_request",
+    "EditorError": "_errors",
+    "LedgerError": "_errors",
+    "LoadedModel": "_model",
+    "LowRankDelta": "_update",
+    "MEMIT_DEFAULTS": "_memit",
+    "Memit": "_memit",
+    "MemitHyperParams": "_memit",
+    "ModelEditor": "_editor",
+    "ModelLoadError": "_errors",
+    "ROME_DEFAULTS": "_rome",
+    "Rome": "_rome",
+    "RomeHyperParams": "_rome",
+    "SecondMomentStore": "_stats",
+    "StopForward": "_hooks",
+    "Trace": "_hooks",
+    "TraceDict": "_hooks",
+    "UnsupportedArchitectureError": "_errors",
+    "ValueOptimization": "_common",
+    "WeightUpdate": "_update",
+    "architecture_for": "_arch",
+    "cache_dir": "_model",
+    "default_corpus_path": "_stats",
+    "default_gguf_path": "_model",
+    "export_model": "_model",
+    "get_module": "_arch",
+    "load_corpus": "_stats",
+    "load_model": "_model",
+    "null_space_projector": "_alphaedit",
+    "temporarily_applied": "_update",
+}
 
 __all__ = [
     "ALPHAEDIT_DEFAULTS",
@@ -83,3 +106,16 @@ __all__ = [
     "null_space_projector",
     "temporarily_applied",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'editor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"editor.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from kg._errors import InputError
+
 __all__ = ["EditRequest"]
 
 
 class EditRequest(BaseModel):
-    """One fact to write into the model, as a cloze.
+    """One fact to write into the model, as a cloze. Invalid fields raise pydantic's
+    ``ValidationError`` at construction.
 
     Attributes:
         prompt: the cloze template with exactly one ``{}`` where the subject goes,
@@ -71,12 +74,13 @@ class EditRequest(BaseModel):
         """Build a request from a CounterFact record in EasyEdit's flat format.
 
         Raises:
-            ValueError: when the subject does not occur in the record's prompt.
+            InputError: when the subject does not occur in the record's prompt.
+            pydantic.ValidationError: when a field is invalid (as for the constructor).
         """
         prompt = str(record["prompt"])
         subject = str(record["subject"])
         if subject not in prompt:
-            raise ValueError(f"subject {subject!r} not in prompt {prompt!r}")
+            raise InputError(f"subject {subject!r} not in prompt {prompt!r}", field="subject")
         template = _templatize(prompt, subject)
         # The record's rephrase prompt is held out for measuring generalization: not used here.
         return cls(

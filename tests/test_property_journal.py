@@ -159,8 +159,12 @@ class JournalMachine(RuleBasedStateMachine):
             assert not cascade, f"rollback({target}, cascade=True) refused: {exc}"
             deps = list(exc.dependants)
             assert deps, "refused without dependants"
-            for d in deps:  # later journal entries whose effect is in force
-                assert d > target and d in self.ref.journal, (target, deps)
+            # later journal entries whose effect is in force; undoing a rollback replays its
+            # target edit, so for a redo "later" means later than that edit
+            undone = self.ref.journal[target]
+            since = undone.target if undone.kind == "rollback" else target
+            for d in deps:
+                assert d > since and d in self.ref.journal, (target, deps)
                 entry = self.ref.journal[d]
                 assert entry.kind == "rollback" or self.ref.in_force(d), (target, deps)
             assert real_state(self.ks) == ref_rows(before)

@@ -50,3 +50,10 @@ def test_from_counterfact_holds_out_the_rephrase() -> None:
     assert r.prompt == "The mother tongue of {} is"
     assert r.target_true == "French"
     assert r.paraphrases == ()
+
+
+def test_from_counterfact_needs_the_subject_in_the_prompt() -> None:
+    from kg._errors import InputError
+
+    with pytest.raises(InputError, match="not in prompt"):
+        EditRequest.from_counterfact({"prompt": "X is", "subject": "Y", "target_new": "Z"})
