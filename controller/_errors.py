@@ -31,13 +31,22 @@ class RollbackRefused(ControllerError):
     Attributes:
         edit_id: the edit asked to be rolled back.
         dependants: ids of later edits in force that build on it, oldest first.
+        blocked: why a cascade could not undo them (a redo whose replay is refused), or None.
     """
 
-    def __init__(self, edit_id: int, dependants: list[int]) -> None:
+    def __init__(self, edit_id: int, dependants: list[int], blocked: str | None = None) -> None:
         ids = ", ".join(str(d) for d in dependants)
-        super().__init__(
-            f"edit {edit_id} cannot be rolled back alone: later edits {ids} depend on it; "
-            "roll those back first, or ask for a cascade"
-        )
+        if blocked is None:
+            message = (
+                f"edit {edit_id} cannot be rolled back alone: later edits {ids} depend "
+                "on it; roll those back first, or ask for a cascade"
+            )
+        else:
+            message = (
+                f"edit {edit_id} cannot be rolled back, not even in a cascade: undoing "
+                f"the later edits {ids} is refused ({blocked})"
+            )
+        super().__init__(message)
         self.edit_id = edit_id
         self.dependants = dependants
+        self.blocked = blocked

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 from kg import _cypher as q
 from kg._errors import InputError, NotFoundError, StoreError
 from kg._names import entity_key
-from kg._schema import Schema
+from kg._schema import Schema, SchemaCache
 from kg._store import iter_chunks
 from kg._types import (
     EditKind,
@@ -114,7 +114,7 @@ class _View:
         rows = self._run(q.GET_META, key="schema")
         if not rows:
             return None
-        return self._store._schema_from(rows[0]["value"])
+        return self._store._schemas.parse(rows[0]["value"])
 
     def entities(self, names: Iterable[str]) -> dict[str, Entity]:
         folded = self._folded()
@@ -489,7 +489,7 @@ class Neo4jStore:
         netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
         self._address = f"{parts.scheme}://{netloc}"
         self.url = f"{parts.scheme}://{user}@{netloc}/{self.database}"  # no password
-        self._schema_cache: tuple[str, Schema] | None = None
+        self._schemas = SchemaCache()
         self._driver = neo4j.GraphDatabase.driver(
             self._address,
             auth=(user, password),
@@ -506,13 +506,6 @@ class Neo4jStore:
         except BaseException:
             self._driver.close()
             raise
-
-    def _schema_from(self, text: str) -> Schema:
-        if self._schema_cache is not None and self._schema_cache[0] == text:
-            return self._schema_cache[1]
-        schema = Schema.from_dict(json.loads(text))
-        self._schema_cache = (text, schema)
-        return schema
 
     @contextlib.contextmanager
     def read(self) -> Iterator[_View]:

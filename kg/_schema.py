@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from kg._errors import InputError, SchemaError, UnknownRelationError
 from kg._names import check_relation_name, relation_key
 from kg._types import Cardinality
 
-__all__ = ["Relation", "Rule", "Schema", "SchemaFile"]
+__all__ = ["Relation", "Rule", "Schema", "SchemaCache", "SchemaFile"]
 
 SCHEMA_FORMAT = "knowsync-schema/1"
 
@@ -462,6 +463,32 @@ class Schema:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+class SchemaCache:
+    """The parsed schema of one store, reparsed only when the stored text changes (a store
+    reads its schema in every transaction; another process may have changed it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[str, Schema] | None = None
+
+    def parse(self, text: str) -> Schema:
+        """The schema that ``text`` (a stored schema document) describes.
+
+        Raises:
+            SchemaError: the text is not a valid schema.
+        """
+        with self._lock:
+            if self._entry is not None and self._entry[0] == text:
+                return self._entry[1]
+        try:
+            schema = Schema.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"the stored schema is not valid JSON: {exc}") from None
+        with self._lock:
+            self._entry = (text, schema)
+        return schema
 
 
 def _first_error(exc: ValidationError) -> str:

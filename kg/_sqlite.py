@@ -12,7 +12,7 @@ from typing import Any
 
 from kg._errors import InputError, NotFoundError, StoreError
 from kg._names import entity_key
-from kg._schema import Schema
+from kg._schema import Schema, SchemaCache
 from kg._store import iter_chunks
 from kg._types import (
     EditKind,
@@ -723,8 +723,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._guard = threading.RLock()  # serializes writers in this process
-        self._schema_lock = threading.Lock()
-        self._schema_cache: tuple[str, Schema] | None = None
+        self._schemas = SchemaCache()
         self._shared: sqlite3.Connection | None = None
         with _translated(f"opening {self.path}"):
             conn = self._conn()
@@ -801,14 +800,7 @@ class SQLiteStore:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
             return None
-        text: str = row[0]
-        with self._schema_lock:
-            if self._schema_cache is not None and self._schema_cache[0] == text:
-                return self._schema_cache[1]
-        schema = Schema.from_dict(json.loads(text))
-        with self._schema_lock:
-            self._schema_cache = (text, schema)
-        return schema
+        return self._schemas.parse(row[0])
 
     # --------------------------------------------------------------- protocol
 

@@ -392,7 +392,14 @@ class KnowSync:
                     while tip.rolled_back_by is not None:
                         tip = tx.edit(tip.rolled_back_by)
                     if ctrl.in_force(tx, tx.edit(dep)):
-                        self._rollback(tx, tip.id, user, cascade, results, depth + 1)
+                        try:
+                            self._rollback(tx, tip.id, user, cascade, results, depth + 1)
+                        except EditRefused as exc:
+                            # undoing that dependant means replaying an edit that no longer
+                            # fits: the cascade stops here, and nothing of it is kept
+                            raise RollbackRefused(
+                                edit_id, refused.dependants, blocked=str(exc)
+                            ) from exc
                         undone += 1
                 if not undone:
                     raise
