@@ -527,23 +527,11 @@ class Planner:
                 unknown[y] = v
         return unknown
 
-    def _prefetch_chains(
-        self, overlay: Overlay, starts: Iterable[str], rules: Sequence[Any]
-    ) -> None:
-        """Read the chains of every start level by level, one round trip per level, so that
-        the per-start walks that follow find everything cached."""
-        for rule in rules:
-            frontier = set(starts)
-            for step in rule.chain:
-                pats: list[TouchKey] = [(n, step, None) for n in sorted(frontier)]
-                overlay.prefetch(pats)
-                frontier = {f.object for p in pats for f in overlay.with_removed(p)}
-                if not frontier:
-                    break
-
-    def _reach(self, overlay: Overlay, x: str, chain: Sequence[str]) -> set[str]:
-        """Endpoints of chains from x before or after the plan."""
-        frontier = {x}
+    def _reach(self, overlay: Overlay, starts: Iterable[str], chain: Sequence[str]) -> set[str]:
+        """Endpoints of chains from any of the starts, before or after the plan. Walks level by
+        level, one round trip per level, so the per-start walks that follow find the chains
+        cached."""
+        frontier = set(starts)
         for step in chain:
             pats: list[TouchKey] = [(n, step, None) for n in sorted(frontier)]
             overlay.prefetch(pats)
@@ -557,14 +545,13 @@ class Planner:
     ) -> None:
         schema, plan = self.schema, overlay.plan
         inv = schema.inverse(relation)
-        self._prefetch_chains(overlay, starts, rules)
+        reached = {y for rule in rules for y in self._reach(overlay, starts, rule.chain)}
         overlay.prefetch((x, relation, None) for x in starts)  # what each start has now
         candidates = {x: self._candidates(overlay, relation, rules, x) for x in sorted(starts)}
         if schema.inverse_functional(relation):
             # Whether y is contested depends on every x that reaches it, before or after the
             # plan (a claim that disappears can leave another one alone); bring those x in.
-            ys = {y for x in starts for rule in rules for y in self._reach(overlay, x, rule.chain)}
-            ys |= {
+            ys = reached | {
                 f.object
                 for x in starts
                 for f in overlay.live((x, relation, None))

@@ -201,6 +201,32 @@ class _View:
                 self._ids[name] = eid
         return self._ids
 
+    def _patterns(self, keys: Iterable[TouchKey]) -> list[tuple[int | None, str, int | None]]:
+        """Patterns (s, r, o) in entity ids, without duplicates. A pattern naming an entity
+        that does not exist matches nothing and is dropped."""
+        keys = list(dict.fromkeys(keys))
+        ids = self._ids_of(n for s, _, o in keys for n in (s, o) if n is not None)
+        out: list[tuple[int | None, str, int | None]] = []
+        for s, r, o in keys:
+            sid = ids.get(s) if s is not None else None
+            oid = ids.get(o) if o is not None else None
+            if (s is None or sid is not None) and (o is None or oid is not None):
+                out.append((sid, r, oid))
+        return out
+
+    @staticmethod
+    def _where(sid: int | None, r: str, oid: int | None, alias: str = "") -> tuple[str, list[Any]]:
+        """The condition matching a pattern in ids, and its parameters."""
+        cond = [f"{alias}r = ?"]
+        params: list[Any] = [r]
+        if sid is not None:
+            cond.append(f"{alias}s = ?")
+            params.append(sid)
+        if oid is not None:
+            cond.append(f"{alias}o = ?")
+            params.append(oid)
+        return " AND ".join(cond), params
+
     # --------------------------------------------------------------------- reads
 
     @property
@@ -246,8 +272,7 @@ class _View:
         for chunk in iter_chunks(sorted(ids), _CHUNK):
             marks = ",".join("?" * len(chunk))
             for eid, alias in self._conn.execute(
-                f"SELECT entity_id, alias FROM aliases WHERE entity_id IN ({marks}) "
-                "ORDER BY alias",
+                f"SELECT entity_id, alias FROM aliases WHERE entity_id IN ({marks}) ORDER BY alias",
                 chunk,
             ):
                 out.setdefault(eid, []).append(alias)
@@ -301,33 +326,17 @@ class _View:
         return [_fact(r) for r in self._conn.execute(sql, params)]
 
     def match(self, patterns: Iterable[TouchKey]) -> list[Fact]:
-        pats = list(dict.fromkeys(patterns))
-        if not pats:
-            return []
-        ids = self._ids_of(n for s, _, o in pats for n in (s, o) if n is not None)
-        rows: list[tuple[int | None, str, int | None]] = []  # patterns in entity ids
-        for s, r, o in pats:
-            sid = ids.get(s) if s is not None else None
-            oid = ids.get(o) if o is not None else None
-            if (s is not None and sid is None) or (o is not None and oid is None):
-                continue
-            rows.append((sid, r, oid))
+        rows = self._patterns(patterns)
         if not rows:
             return []
         conn = self._conn
         found: dict[int, Fact] = {}
         if len(rows) <= 16:
             for sid, r, oid in rows:
-                where = ["f.r = ?", f"f.valid_to = {LIVE}"]
-                params: list[Any] = [r]
-                if sid is not None:
-                    where.append("f.s = ?")
-                    params.append(sid)
-                if oid is not None:
-                    where.append("f.o = ?")
-                    params.append(oid)
+                where, params = self._where(sid, r, oid, "f.")
                 for row in conn.execute(
-                    f"SELECT f.id, {_FACT_COLUMNS} FROM {_FACT_FROM} WHERE {' AND '.join(where)}",
+                    f"SELECT f.id, {_FACT_COLUMNS} FROM {_FACT_FROM} "
+                    f"WHERE {where} AND f.valid_to = {LIVE}",
                     params,
                 ):
                     found[row[0]] = _fact(row[1:])
@@ -441,23 +450,9 @@ class _View:
         return added, retired
 
     def touching(self, keys: Iterable[TouchKey], after: int) -> set[int]:
-        keys = list(dict.fromkeys(keys))
-        ids = self._ids_of(n for s, _, o in keys for n in (s, o) if n is not None)
         out: set[int] = set()
-        for s, r, o in keys:
-            sid = ids.get(s) if s is not None else None
-            oid = ids.get(o) if o is not None else None
-            if (s is not None and sid is None) or (o is not None and oid is None):
-                continue
-            cond = ["r = ?"]
-            params: list[Any] = [r]
-            if sid is not None:
-                cond.append("s = ?")
-                params.append(sid)
-            if oid is not None:
-                cond.append("o = ?")
-                params.append(oid)
-            c = " AND ".join(cond)
+        for sid, r, oid in self._patterns(keys):
+            c, params = self._where(sid, r, oid)
             for (eid,) in self._conn.execute(
                 f"SELECT valid_from FROM facts WHERE {c} AND valid_from > ? "
                 f"UNION SELECT valid_to FROM facts WHERE {c} AND valid_to > ? "
@@ -653,17 +648,8 @@ class _Txn(_View):
             )
 
     def add_reads(self, edit_id: int, keys: Iterable[TouchKey]) -> None:
-        keys = list(dict.fromkeys(keys))
-        if not keys:
-            return
-        ids = self._ids_of(n for s, _, o in keys for n in (s, o) if n is not None)
-        rows = []
-        for s, r, o in keys:
-            sid = ids.get(s) if s is not None else None
-            oid = ids.get(o) if o is not None else None
-            if (s is not None and sid is None) or (o is not None and oid is None):
-                continue  # an entity that does not exist cannot be touched later by name
-            rows.append((edit_id, sid, r, oid))
+        # an entity that does not exist cannot be touched later by name: such keys drop out
+        rows = [(edit_id, sid, r, oid) for sid, r, oid in self._patterns(keys)]
         self._conn.executemany("INSERT INTO reads(edit_id, s, r, o) VALUES (?, ?, ?, ?)", rows)
 
     def add_lock(
