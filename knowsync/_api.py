@@ -162,12 +162,15 @@ class KnowSync:
         self._writer = GraphWriter()
         self._controllers: dict[int, tuple[Schema, Controller]] = {}
         extra = Schema.load(schema) if isinstance(schema, (str, Path)) else schema
-        with self.store.write() as tx:
-            stored = tx.schema
-            if stored is None:
-                tx.save_schema(extra or default_schema())
-            elif extra is not None:
-                tx.save_schema(stored.merged(extra))
+        with self.store.read() as view:  # opening to read takes no write lock
+            needs_schema = extra is not None or view.schema is None
+        if needs_schema:
+            with self.store.write() as tx:
+                stored = tx.schema
+                if stored is None:
+                    tx.save_schema(extra or default_schema())
+                elif extra is not None:
+                    tx.save_schema(stored.merged(extra))
         self.recovered = self.recover()
 
     # ---------------------------------------------------------------- plumbing
@@ -208,9 +211,17 @@ class KnowSync:
         state. Returns the ids marked.
         """
         marked: list[int] = []
+        with self.store.read() as view:
+            dead = [
+                r.id
+                for r in view.edits(states=[EditState.PENDING], limit=None)
+                if not _alive(r.request.get("_owner", {}))
+            ]
+        if not dead:
+            return marked
         with self.store.write() as tx:
             for record in tx.edits(states=[EditState.PENDING], limit=None):
-                if not _alive(record.request.get("_owner", {})):
+                if record.id in dead:
                     tx.update_edit(
                         record.id,
                         state=EditState.ABORTED,

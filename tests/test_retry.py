@@ -12,14 +12,19 @@ from knowsync import EditState, KnowSync, StoreError
 
 
 class Flaky:
-    """Wraps a store; the Nth write transaction fails when it ends, before committing."""
+    """Wraps a store; the Nth write transaction after ``arm()`` fails when it ends, before
+    committing."""
 
     def __init__(self, store, fail_at: set[int], transient: bool = True) -> None:  # type: ignore[no-untyped-def]
         self._store = store
         self.fail_at = fail_at
         self.transient = transient
         self.writes = 0
+        self.armed = False
         self.url = store.url
+
+    def arm(self) -> None:
+        self.armed, self.writes = True, 0
 
     def read(self):  # type: ignore[no-untyped-def]
         return self._store.read()
@@ -32,7 +37,7 @@ class Flaky:
             self.writes += 1
             with self._store.write() as tx:
                 yield tx
-                if self.writes in self.fail_at:
+                if self.armed and self.writes in self.fail_at:
                     raise StoreError("deadlock detected", transient=self.transient)
 
         return cm()
@@ -43,9 +48,10 @@ class Flaky:
 
 def test_transient_failure_is_retried(tmp_path: Path) -> None:
     base = KnowSync(str(tmp_path / "kb.db")).store
-    flaky = Flaky(base, fail_at={4})  # 1-2: opening; 3: journal entry; 4: apply
+    flaky = Flaky(base, fail_at={2})  # 1: the journal entry; 2: deciding and applying
     ks = KnowSync(flaky, schema=None)
     ks.retries = 2
+    flaky.arm()
     res = ks.edit([("America", "capital", "Washington")], user="alice")
     assert res.accepted
     states = [e.state for e in ks.history()]
@@ -55,8 +61,9 @@ def test_transient_failure_is_retried(tmp_path: Path) -> None:
 
 def test_permanent_failure_is_not_retried(tmp_path: Path) -> None:
     base = KnowSync(str(tmp_path / "kb.db")).store
-    flaky = Flaky(base, fail_at={4}, transient=False)
+    flaky = Flaky(base, fail_at={2}, transient=False)
     ks = KnowSync(flaky)
+    flaky.arm()
     with pytest.raises(StoreError, match="deadlock"):
         ks.edit([("America", "capital", "Washington")])
     assert [e.state for e in ks.history()] == [EditState.ABORTED]
