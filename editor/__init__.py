@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "load_corpus": "_stats",
     "load_model": "_model",
     "null_space_projector": "_alphaedit",
+    "shared_model": "_model",
     "temporarily_applied": "_update",
 }
 
@@ -104,6 +105,7 @@ __all__ = [
     "load_corpus",
     "load_model",
     "null_space_projector",
+    "shared_model",
     "temporarily_applied",
 ]
 

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +275,29 @@ def load_model(
         load_seconds=time.perf_counter() - start,
         from_cache=from_cache,
     )
+
+
+_SHARED: dict[str, LoadedModel] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_model(source: str | os.PathLike[str] | None = None) -> LoadedModel:
+    """The process's one copy of a model: loaded on first use, then shared by the interpreter
+    and the editor (edits the editor makes are what the interpreter then reads with).
+
+    Args:
+        source: as for :func:`load_model`; ``None`` (also ``$KNOWSYNC_MODEL`` when set) is the
+            default wheel's model.
+
+    Raises:
+        ModelLoadError, UnsupportedArchitectureError: see :func:`load_model`.
+    """
+    if source is None:
+        source = os.environ.get("KNOWSYNC_MODEL") or None
+    key = "" if source is None else str(source)
+    with _SHARED_LOCK:
+        loaded = _SHARED.get(key)
+        if loaded is None:
+            loaded = load_model(source)
+            _SHARED[key] = loaded
+        return loaded

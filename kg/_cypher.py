@@ -31,6 +31,7 @@ CONSTRAINTS = (
     "CREATE CONSTRAINT ks_alias_key IF NOT EXISTS FOR (n:Alias) REQUIRE n.key IS UNIQUE",
     "CREATE CONSTRAINT ks_meta_key IF NOT EXISTS FOR (n:KnowsyncMeta) REQUIRE n.key IS UNIQUE",
     "CREATE CONSTRAINT ks_lock_id IF NOT EXISTS FOR (n:ProtectLock) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT ks_doc_id IF NOT EXISTS FOR (n:KnowsyncDoc) REQUIRE n.id IS UNIQUE",
     # history and dependency lookups: an edit's rows, and the reads of later edits
     "CREATE INDEX ks_fact_from IF NOT EXISTS FOR ()-[f:FACT]-() ON (f.valid_from)",
     "CREATE INDEX ks_fact_to IF NOT EXISTS FOR ()-[f:FACT]-() ON (f.valid_to)",
@@ -232,3 +233,14 @@ ADD_LOCK = (
     "user: $user, reason: $reason, created_at: $created_at})"
 )
 REMOVE_LOCK = "MATCH (l:ProtectLock {id: $id}) DELETE l"
+
+# Documents: one node per (kind, key), found through ``id`` = kind + NUL + key (unique).
+GET_DOC = "MATCH (d:KnowsyncDoc {id: $id}) RETURN d.value AS value"
+DOCS = (
+    "MATCH (d:KnowsyncDoc) WHERE d.kind = $kind AND d.key STARTS WITH $prefix "
+    "RETURN d.key AS key, d.value AS value ORDER BY key"
+)
+PUT_DOC = (
+    "MERGE (d:KnowsyncDoc {id: $id}) SET d.kind = $kind, d.key = $key, d.value = $value"
+)
+DELETE_DOC = "MATCH (d:KnowsyncDoc {id: $id}) DELETE d RETURN count(*) AS n"

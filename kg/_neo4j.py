@@ -97,6 +97,10 @@ def _key_rows(keys: Iterable[TouchKey]) -> list[dict[str, str | None]]:
     return [{"s": s, "r": r, "o": o} for s, r, o in dict.fromkeys(keys)]
 
 
+def _doc_id(kind: str, key: str) -> str:
+    return f"{kind}\x00{key}"
+
+
 class _View:
     def __init__(self, store: Neo4jStore, tx: Any) -> None:
         self._store = store
@@ -300,6 +304,14 @@ class _View:
         rows = self._run(q.LAST_EDIT)
         return int(rows[0]["id"] or 0) if rows else 0
 
+    def doc(self, kind: str, key: str) -> dict[str, Any] | None:
+        rows = self._run(q.GET_DOC, id=_doc_id(kind, key))
+        return dict(json.loads(rows[0]["value"])) if rows else None
+
+    def docs(self, kind: str, *, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        rows = self._run(q.DOCS, kind=kind, prefix=prefix)
+        return [(r["key"], dict(json.loads(r["value"]))) for r in rows]
+
 
 class _Txn(_View):
     def _next(self, counter: str, n: int = 1) -> int:
@@ -461,6 +473,19 @@ class _Txn(_View):
             raise NotFoundError(f"no lock with id {lock_id}")
         self._run(q.REMOVE_LOCK, id=lock_id)
         return found[0]
+
+    def put_doc(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        self._run(
+            q.PUT_DOC,
+            id=_doc_id(kind, key),
+            kind=kind,
+            key=key,
+            value=json.dumps(value, ensure_ascii=False, sort_keys=True),
+        )
+
+    def delete_doc(self, kind: str, key: str) -> bool:
+        rows = self._run(q.DELETE_DOC, id=_doc_id(kind, key))
+        return bool(rows and rows[0]["n"])
 
 
 class Neo4jStore:

@@ -29,7 +29,8 @@ from kg._types import (
 
 __all__ = ["SQLiteStore"]
 
-FORMAT = "knowsync-sqlite/2"
+FORMAT = "knowsync-sqlite/3"
+_UPGRADES = {"knowsync-sqlite/2": "knowsync-sqlite/3"}  # /3 adds the docs table
 # valid_to of a fact in force. A sentinel rather than NULL lets one unique index on
 # (s, r, o, valid_to) both keep one row in force per triple and serve history lookups.
 LIVE = 1 << 62
@@ -98,6 +99,12 @@ CREATE TABLE IF NOT EXISTS locks (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS locks_entity ON locks(entity_id);
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
 """
 
 _FACT_COLUMNS = (
@@ -491,6 +498,19 @@ class _View:
         row = self._conn.execute("SELECT max(id) FROM edits").fetchone()
         return int(row[0] or 0)
 
+    def doc(self, kind: str, key: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT value FROM docs WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def docs(self, kind: str, *, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        rows = self._conn.execute(
+            "SELECT key, value FROM docs WHERE kind = ? AND substr(key, 1, ?) = ? ORDER BY key",
+            (kind, len(prefix), prefix),
+        )
+        return [(k, dict(json.loads(v))) for k, v in rows]
+
 
 class _Txn(_View):
     """Writes inside one IMMEDIATE transaction."""
@@ -678,6 +698,17 @@ class _Txn(_View):
         self._conn.execute("DELETE FROM locks WHERE id = ?", (lock_id,))
         return found[0]
 
+    def put_doc(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        self._conn.execute(
+            "INSERT INTO docs(kind, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(kind, key) DO UPDATE SET value = excluded.value",
+            (kind, key, json.dumps(value, ensure_ascii=False, sort_keys=True)),
+        )
+
+    def delete_doc(self, kind: str, key: str) -> bool:
+        cur = self._conn.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, key))
+        return cur.rowcount > 0
+
 
 class SQLiteStore:
     """A ``GraphStore`` in one SQLite file (or in memory when ``path`` is ``":memory:"``).
@@ -760,7 +791,9 @@ class SQLiteStore:
                     f"{self.path} is an SQLite database but not a knowsync store"
                 ) from None
         if row is not None:
-            if row[0] != FORMAT:
+            if row[0] in _UPGRADES:
+                self._upgrade(conn)
+            elif row[0] != FORMAT:
                 raise StoreError(
                     f"{self.path} has format {row[0]!r}; this version reads {FORMAT!r}"
                 )
@@ -775,6 +808,22 @@ class SQLiteStore:
                     "INSERT INTO meta(key, value) VALUES ('format', ?) ON CONFLICT DO NOTHING",
                     (FORMAT,),
                 )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Bring an older store up to FORMAT; the upgrades only add tables and indexes."""
+        with self._guard:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                if row[0] != FORMAT:
+                    for statement in _DDL.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -106,6 +106,15 @@ class GraphView(Protocol):
     def last_edit_id(self) -> int:
         """The highest journal id, 0 for an empty journal."""
 
+    def doc(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A stored document (a JSON object) of the given kind, or None.
+
+        Documents carry the service's own state (accounts, review notes, idempotency keys) in
+        the same database and transactions as the graph and the journal."""
+
+    def docs(self, kind: str, *, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """The documents of a kind whose key starts with ``prefix``, ordered by key."""
+
 
 @runtime_checkable
 class GraphTxn(GraphView, Protocol):
@@ -166,6 +175,12 @@ class GraphTxn(GraphView, Protocol):
         Raises:
             NotFoundError: no lock has that id.
         """
+
+    def put_doc(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        """Create or replace a document."""
+
+    def delete_doc(self, kind: str, key: str) -> bool:
+        """Delete a document; returns whether it existed."""
 
 
 @runtime_checkable

@@ -177,8 +177,11 @@ class EditState(StrEnum):
 
     pending -> applied | refused | aborted. A pending entry found at start-up belonged to a
     process that died before its graph transaction committed; recovery marks it aborted.
+    held -> pending (approved by a curator) | refused (rejected): an edit waiting for review;
+    it has changed nothing yet.
     """
 
+    HELD = "held"
     PENDING = "pending"
     APPLIED = "applied"
     REFUSED = "refused"

@@ -7,10 +7,11 @@ one-line error on stderr that says what to fix).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -154,7 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--max-hops", type=int, default=4)
 
     sub.add_parser("stats", parents=[common], help="counts of entities, facts and edits")
+    for module in _EXTENSIONS:
+        _COMMANDS.update(importlib.import_module(module).register(sub, common))
     return p
+
+
+# Modules adding commands: each has ``register(sub, common) -> {command: handler}`` and must
+# import nothing heavy (torch, gradio, fastapi) at module level, so `knowsync --help` stays fast.
+_EXTENSIONS: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------- output
@@ -508,7 +516,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo,
     "import": _cmd_import,
     "edit": _cmd_edit,

@@ -339,3 +339,39 @@ def test_reopen_keeps_everything(store_factory) -> None:  # type: ignore[no-unty
         assert view.count_facts()["asserted"] == 2 and view.last_edit_id() == 1
     again.close()
 
+
+
+def test_documents(store: GraphStore) -> None:
+    with store.write() as tx:
+        tx.put_doc("account", "alice", {"role": "editor", "name": "Alice \"A\" {x}"})
+        tx.put_doc("account", "bob", {"role": "viewer"})
+        tx.put_doc("token", "alice", {"hash": "h"})
+        assert tx.doc("account", "alice") == {"role": "editor", "name": "Alice \"A\" {x}"}
+    with store.write() as tx:
+        tx.put_doc("account", "bob", {"role": "curator"})  # replaces
+    with store.read() as view:
+        assert view.doc("account", "nobody") is None
+        assert [k for k, _ in view.docs("account")] == ["alice", "bob"]
+        assert view.docs("account", prefix="b") == [("bob", {"role": "curator"})]
+        assert view.docs("token") == [("alice", {"hash": "h"})]
+    with pytest.raises(RuntimeError), store.write() as tx:
+        tx.put_doc("account", "carol", {"role": "admin"})
+        raise RuntimeError("boom")
+    with store.write() as tx:
+        assert tx.doc("account", "carol") is None
+        assert tx.delete_doc("account", "bob") is True
+        assert tx.delete_doc("account", "bob") is False
+    with store.read() as view:
+        assert [k for k, _ in view.docs("account")] == ["alice"]
+
+
+def test_held_edits_change_nothing_until_released(store: GraphStore) -> None:
+    with store.write() as tx:
+        edit_id = tx.new_edit(EditKind.EDIT, "alice", {"assert": []}, state=EditState.HELD)
+    with store.read() as view:
+        assert view.edit(edit_id).state is EditState.HELD
+        assert [e.id for e in view.edits(states=[EditState.HELD])] == [edit_id]
+    with store.write() as tx:
+        tx.update_edit(edit_id, state=EditState.PENDING)
+    with store.read() as view:
+        assert view.edit(edit_id).state is EditState.PENDING

@@ -52,3 +52,23 @@ def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         open_store(str(tmp_path))
     monkeypatch.setenv("KNOWSYNC_STORE", str(tmp_path / "env.db"))
     assert open_store().url.endswith("env.db")
+
+
+def test_a_format_2_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path)
+    with store.write() as tx:
+        tx.create_entities(["A"])
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE docs")
+    conn.execute("UPDATE meta SET value = 'knowsync-sqlite/2' WHERE key = 'format'")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    with store.write() as tx:
+        tx.put_doc("k", "a", {"x": 1})
+    with store.read() as view:
+        assert view.doc("k", "a") == {"x": 1}
+        assert view.entities(["A"])
+    store.close()
