@@ -38,6 +38,7 @@ from kg import (
 )
 from kg._io import BadRow, read_rows
 from knowsync._resources import default_schema
+from knowsync._service import ServiceMixin
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
 
@@ -47,6 +48,8 @@ _T = TypeVar("_T")
 class Decision(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    NEEDS_REVIEW = "needs_review"
+    NEEDS_CLARIFICATION = "needs_clarification"
 
 
 @dataclass
@@ -121,7 +124,7 @@ def _alive(owner: dict[str, Any]) -> bool:
     return True
 
 
-class KnowSync:
+class KnowSync(ServiceMixin):
     """A knowledge base: a graph store with its schema, journal and rules.
 
     Args:
@@ -285,11 +288,21 @@ class KnowSync:
         request = {
             "assert": [list(t) for t in assert_],
             "retract": [list(t) for t in retract],
+            "allow_new_relations": allow,
             "_owner": _owner(),
         }
         with self.store.write() as tx:
             edit_id = tx.new_edit(EditKind.EDIT, user, request)
+        return self._apply_journaled(edit_id)
+
+    def _apply_journaled(self, edit_id: int) -> EditResult:
+        """Decide and apply a pending journal entry of kind edit from the request it holds (a
+        new edit, or a held one a curator released)."""
         with self._applying(edit_id) as tx:
+            request = tx.edit(edit_id).request
+            assert_ = [tuple(t) for t in request.get("assert", [])]
+            retract = [tuple(t) for t in request.get("retract", [])]
+            allow = bool(request.get("allow_new_relations", self.allow_new_relations))
             ctrl, plan, new_rels = self._plan(tx, assert_, retract, allow)
             report = plan.report()
             if new_rels:
