@@ -119,11 +119,15 @@ COUNT_FACTS = (
 )
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
 
+# Provenance shared by the rows (the edit's id, user and time) travels once as parameters; a
+# row carries only what differs (half the bytes to pack and send for an import).
 ADD_FACTS = (
     "UNWIND $rows AS row MATCH (s:Entity {name: row.s}) MATCH (o:Entity {name: row.o}) "
-    "CREATE (s)-[:FACT {relation: row.r, kind: row.kind, edit_id: row.edit_id, user: row.user, "
-    "created_at: row.created_at, rule: row.rule, premises: row.premises, "
-    f"valid_from: row.valid_from, valid_to: {LIVE}, seq: row.seq}}]->(o)"
+    "CREATE (s)-[:FACT {relation: row.r, kind: coalesce(row.kind, 'asserted'), "
+    "edit_id: coalesce(row.edit_id, $edit_id), user: coalesce(row.user, $user), "
+    "created_at: coalesce(row.created_at, $created_at), rule: row.rule, "
+    f"premises: row.premises, valid_from: $edit_id, valid_to: {LIVE}, "
+    "seq: $first_seq + row.i}]->(o)"
     " RETURN count(*) AS n"
 )
 RETIRE_FACTS = (

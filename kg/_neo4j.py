@@ -397,38 +397,40 @@ class _Txn(_View):
         if not facts:
             return
         record = self.edit(edit_id)
-        names = {n for f in facts for n in (f.subject, f.object)}
-        known = {
-            r["name"]
-            for chunk in iter_chunks(sorted(names), _ROWS)
-            for r in self._run(q.ENTITY_NAMES, names=list(chunk))
-        }
-        missing = names - known
-        if missing:
-            raise StoreError(f"entity {sorted(missing)[0]!r} must be created before its facts")
-        last = self._next("fact_seq", len(facts))
-        rows = [
-            {
-                "s": f.subject,
-                "r": f.relation,
-                "o": f.object,
-                "kind": f.kind.value,
-                "edit_id": f.edit_id if f.edit_id is not None else edit_id,
-                "user": f.user or record.user,
-                "created_at": f.created_at or record.created_at,
-                "rule": f.rule,
-                "premises": json.dumps([p.as_list() for p in f.premises], ensure_ascii=False)
-                if f.premises
-                else None,
-                "valid_from": edit_id,
-                "seq": last - len(facts) + 1 + i,
-            }
-            for i, f in enumerate(facts)
-        ]
+        first = self._next("fact_seq", len(facts)) - len(facts) + 1
+        rows = []
+        for i, f in enumerate(facts):
+            row: dict[str, Any] = {"s": f.subject, "r": f.relation, "o": f.object, "i": i}
+            if f.kind is not FactKind.ASSERTED:
+                row["kind"] = f.kind.value
+            if f.edit_id is not None and f.edit_id != edit_id:
+                row["edit_id"] = f.edit_id
+            if f.user and f.user != record.user:
+                row["user"] = f.user
+            if f.created_at and f.created_at != record.created_at:
+                row["created_at"] = f.created_at
+            if f.rule:
+                row["rule"] = f.rule
+            if f.premises:
+                row["premises"] = json.dumps([p.as_list() for p in f.premises], ensure_ascii=False)
+            rows.append(row)
         for chunk in iter_chunks(rows, _ROWS):
-            created = sum(r["n"] for r in self._run(q.ADD_FACTS, rows=list(chunk)))
+            created = sum(
+                r["n"]
+                for r in self._run(
+                    q.ADD_FACTS,
+                    rows=list(chunk),
+                    edit_id=edit_id,
+                    user=record.user,
+                    created_at=record.created_at,
+                    first_seq=first,
+                )
+            )
             if created != len(chunk):  # a row whose entity is missing matches nothing
-                raise StoreError("entities must be created before their facts")
+                names = sorted({n for r in chunk for n in (r["s"], r["o"])})
+                known = {r["name"] for r in self._run(q.ENTITY_NAMES, names=names)}
+                missing = sorted(set(names) - known) or ["?"]
+                raise StoreError(f"entity {missing[0]!r} must be created before its facts")
 
     def retire_facts(self, triples: Iterable[Triple], edit_id: int) -> None:
         rows = [{"s": t.subject, "r": t.relation, "o": t.object} for t in triples]
