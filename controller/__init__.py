@@ -4,6 +4,7 @@ writes nothing itself."""
 from controller._controller import Controller, RawTriple, Resolved, RollbackStep
 from controller._errors import ControllerError, EditRefused, RollbackRefused
 from controller._plan import ConflictPolicy, Overlay, Plan, Planner, Supersession
+from controller._toxic import ToxicFilter, ToxicVerdict, Verdict
 
 __all__ = [
     "ConflictPolicy",
@@ -18,4 +19,7 @@ __all__ = [
     "RollbackRefused",
     "RollbackStep",
     "Supersession",
+    "ToxicFilter",
+    "ToxicVerdict",
+    "Verdict",
 ]

@@ -3,6 +3,8 @@
 The composition root: ``KnowSync`` wires the parts; everything users import is re-exported here.
 """
 
+from typing import TYPE_CHECKING
+
 from controller import ConflictPolicy, EditRefused, RollbackRefused
 from kg import (
     Cardinality,
@@ -24,11 +26,19 @@ from kg import (
     open_store,
 )
 from knowsync._api import Decision, EditResult, ImportReport, KnowSync
+from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+
+if TYPE_CHECKING:
+    from knowsync.client import Client
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Account",
+    "Answer",
+    "AuthError",
     "Cardinality",
+    "Client",
     "ConflictPolicy",
     "Decision",
     "EditKind",
@@ -44,13 +54,25 @@ __all__ = [
     "KnowsyncError",
     "Lock",
     "NotFoundError",
+    "PermissionDenied",
     "Relation",
+    "Role",
     "RollbackRefused",
     "Schema",
     "SchemaError",
     "StoreError",
+    "Submission",
     "Triple",
     "UnknownRelationError",
     "__version__",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The HTTP client is imported on first use: httpx is not needed to work locally.
+    if name == "Client":
+        from knowsync.client import Client
+
+        return Client
+    raise AttributeError(f"module 'knowsync' has no attribute {name!r}")

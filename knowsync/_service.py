@@ -21,13 +21,54 @@ Who decided and why is kept in the entry's report (``"review": {"by", "at", "dec
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+import secrets
+import socket
+import threading
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from kg import Fact, KnowsyncError
+from controller import EditRefused, RollbackRefused, ToxicFilter, ToxicVerdict, Verdict
+from interpreter import (
+    EditIntent,
+    Intent,
+    Interpreter,
+    QueryIntent,
+    RetractIntent,
+    RollbackIntent,
+    Unclear,
+)
+from kg import (
+    EditKind,
+    EditRecord,
+    EditState,
+    Fact,
+    GraphView,
+    InputError,
+    KnowsyncError,
+    NotFoundError,
+    Schema,
+    StoreError,
+    now_iso,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from controller import RawTriple
+    from kg import GraphStore
+    from knowsync._api import EditResult
+
+_T = TypeVar("_T")
 
 __all__ = [
+    "ACTIONS",
     "Account",
     "Answer",
     "AuthError",
@@ -35,6 +76,7 @@ __all__ = [
     "Role",
     "ServiceMixin",
     "Submission",
+    "check_user_name",
 ]
 
 
@@ -160,6 +202,177 @@ class Submission:
         }
 
 
+# --------------------------------------------------------------------------- helpers
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._@-]{0,63}$")
+_ROLE_ORDER = (Role.VIEWER, Role.EDITOR, Role.CURATOR, Role.ADMIN)
+
+#: The least role each action needs. ``rollback`` of another user's edit needs curator.
+ACTIONS: dict[str, Role] = {
+    "ask": Role.VIEWER,
+    "read": Role.VIEWER,
+    "submit": Role.EDITOR,
+    "rollback": Role.EDITOR,
+    "review": Role.CURATOR,
+    "lock": Role.CURATOR,
+    "admin": Role.ADMIN,
+    "schema": Role.ADMIN,
+}
+
+_MAX_TOKEN = 512
+_MAX_KEY = 200
+_MAX_REASON = 2000
+
+
+def _includes(have: Role, need: Role) -> bool:
+    return _ROLE_ORDER.index(have) >= _ROLE_ORDER.index(need)
+
+
+def check_user_name(name: object) -> str:
+    """An account name: a letter, then up to 63 letters, digits or ``. _ @ -``.
+
+    Raises:
+        InputError: the name does not fit.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError(
+            f"{name!r} is not a usable account name: start with a letter, then up to 63 "
+            "letters, digits or . _ @ -",
+            field="name",
+        )
+    return name
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InputError(
+            f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}", field="role"
+        ) from None
+
+
+def _text(value: object, what: str, *, required: bool, limit: int = _MAX_REASON) -> str:
+    """A free-text field (a reason, a label): a string without control characters."""
+    if (
+        not isinstance(value, str)
+        or len(value) > limit
+        or any(ord(c) < 32 and c not in "\t" for c in value)
+    ):
+        raise InputError(
+            f"{what} must be text of at most {limit} characters, on one line", field=what
+        )
+    value = value.strip()
+    if required and not value:
+        raise InputError(f"give a {what}", field=what)
+    return value
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _account(name: str, doc: dict[str, Any]) -> Account:
+    return Account(
+        name=name,
+        role=Role(doc["role"]),
+        created_at=str(doc.get("created_at", "")),
+        created_by=doc.get("created_by"),
+        disabled=bool(doc.get("disabled", False)),
+    )
+
+
+def _fold(text: str) -> str:
+    """A name or answer for comparison: lower case, underscores and punctuation as spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def _names_one_of(answer: str, objects: Sequence[str]) -> bool:
+    said = f" {_fold(answer)} "
+    return any(f" {_fold(o)} " in said for o in objects if _fold(o))
+
+
+def _triples(items: Sequence[Sequence[str]], what: str) -> list[tuple[str, str, str]]:
+    if isinstance(items, (str, bytes)):
+        raise InputError(f"{what}: give a list of (subject, relation, object)", field=what)
+    out: list[tuple[str, str, str]] = []
+    for item in items:
+        if (
+            isinstance(item, (str, bytes))
+            or len(item) != 3
+            or not all(isinstance(p, str) for p in item)
+        ):
+            raise InputError(
+                f"{what}: each triple needs exactly a subject, a relation and an object, as "
+                f"text (got {item!r})",
+                field=what,
+            )
+        out.append((item[0], item[1], item[2]))
+    return out
+
+
+def _fingerprint(user: str, assert_: list[tuple[str, str, str]], retract: list[Any]) -> str:
+    body = json.dumps([user, assert_, retract], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _plan_summary(report: dict[str, Any]) -> tuple[Any, ...]:
+    """What a plan changes, for telling whether a re-plan differs from the held one."""
+
+    def triples(key: str) -> list[tuple[str, str, str]]:
+        return sorted((f["subject"], f["relation"], f["object"]) for f in report.get(key, []) if f)
+
+    old = sorted(
+        tuple(s["old"][k] for k in ("subject", "relation", "object"))
+        for s in report.get("superseded", [])
+    )
+    return (
+        triples("added"),
+        triples("retracted"),
+        old,
+        sorted(map(tuple, report.get("duplicates", []))),
+    )
+
+
+def _submission(record: EditRecord, intent: dict[str, Any]) -> Submission:
+    """A submission rebuilt from its journal entry (an idempotent retry after a crash)."""
+    decision = {
+        EditState.APPLIED: "accepted",
+        EditState.HELD: "needs_review",
+        EditState.PENDING: "needs_review",
+    }.get(record.state, "rejected")
+    refusals = record.report.get("refusals") or []
+    return Submission(
+        decision=decision,
+        intent=intent,
+        edit_id=record.id,
+        report=record.report,
+        reason="; ".join(refusals) if decision == "rejected" and refusals else None,
+        model=list(record.report.get("model", [])),
+        toxicity=record.report.get("toxicity"),
+    )
+
+
+def _from_dict(data: dict[str, Any]) -> Submission:
+    """A stored submission (as ``Submission.to_dict`` wrote it; a stored answer is dropped:
+    questions are never stored)."""
+    return Submission(
+        decision=str(data["decision"]),
+        intent=dict(data.get("intent") or {}),
+        edit_id=data.get("edit_id"),
+        report=dict(data.get("report") or {}),
+        reason=data.get("reason"),
+        question=data.get("question"),
+        suggestions=list(data.get("suggestions") or []),
+        model=list(data.get("model") or []),
+        toxicity=data.get("toxicity"),
+    )
+
+
+# --------------------------------------------------------------------------- the mixin
+
+
 class ServiceMixin:
     """Submit, ask, review and accounts; see the module docstring for the stored state.
 
@@ -179,4 +392,884 @@ class ServiceMixin:
     - ``authenticate(token) -> Account`` (raises AuthError)
     - ``authorize(user, action, *, edit_id=None) -> Account`` (raises PermissionDenied);
       actions: "ask", "read", "submit", "rollback", "review", "lock", "admin", "schema".
+
+    Who acts: ``user`` and ``by`` name accounts. A store without any account is in *open
+    mode* (a single person using the library or the CLI on their own store): every name acts
+    as an admin. Once one account exists, only accounts act, with their roles. ``by=None``
+    on the account methods is the local, trusted path (the CLI on the store file: whoever can
+    open the store can change it anyway); the HTTP API always passes the authenticated user.
+
+    Decisions for an edit (``submit``/``submit_triples``):
+
+    - toxic (the filter, ``self.toxic_filter`` or the default :class:`controller.ToxicFilter`)
+      -> rejected, journaled as refused with the verdict;
+    - refused by the controller (a contradiction, an unknown fact to retract) -> rejected,
+      journaled as refused with the controller's reasons;
+    - doubtful, touching a locked fact, or superseding (or retracting) a fact another user
+      asserted -> needs_review, journaled as held with the reasons (a curator's or an admin's
+      own edits are not held for the last reason: they could approve them anyway);
+    - otherwise -> applied through ``KnowSync.edit`` (graph, then model).
+
+    Concurrency: the write paths here run under one lock per ``KnowSync`` (``_service_lock``),
+    so a submission's dry run, decision and application are not interleaved with another
+    submission's: of two users racing for the same functional fact, the first applies and the
+    second supersedes the first one's fact, so it is held for review. Reads take no lock.
     """
+
+    if TYPE_CHECKING:  # what the mixin uses of the graph half (``KnowSync``)
+        store: GraphStore
+        allow_new_relations: bool
+
+        def _schema(self, view: GraphView) -> Schema: ...
+
+        def _retrying(self, op: Callable[[], _T]) -> _T: ...
+
+        def _apply_journaled(self, edit_id: int) -> EditResult: ...
+
+        def get_edit(self, edit_id: int) -> EditRecord: ...
+
+        def edit(
+            self,
+            assert_: Sequence[RawTriple] = (),
+            retract: Sequence[RawTriple] = (),
+            *,
+            user: str = "anonymous",
+            dry_run: bool = False,
+            allow_new_relations: bool | None = None,
+        ) -> EditResult: ...
+
+        def rollback(
+            self, edit_id: int, *, user: str = "anonymous", cascade: bool = False
+        ) -> list[EditResult]: ...
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _service_guard(self) -> threading.RLock:
+        lock = self.__dict__.get("_service_lock")
+        if lock is None:  # dict.setdefault is atomic: two threads get the same lock
+            lock = self.__dict__.setdefault("_service_lock", threading.RLock())
+        return cast(threading.RLock, lock)
+
+    def _interpreter(self, view: GraphView) -> Interpreter:
+        """The interpreter for the store's schema as it is now (built again when the schema
+        changes), with ``self.chat_backend`` as its fallback when one is set."""
+        schema = self._schema(view)
+        backend = getattr(self, "chat_backend", None)
+        cached = self.__dict__.get("_service_interpreter")
+        if cached is not None and cached[0] is schema and cached[1] is backend:
+            return cast(Interpreter, cached[2])
+        interp = Interpreter(schema, backend=backend)
+        self.__dict__["_service_interpreter"] = (schema, backend, interp)
+        return interp
+
+    def _toxic_filter(self) -> ToxicFilter:
+        custom = getattr(self, "toxic_filter", None)
+        if isinstance(custom, ToxicFilter):
+            return custom
+        default = self.__dict__.get("_service_toxic")
+        if default is None:
+            default = self.__dict__.setdefault("_service_toxic", ToxicFilter())
+        return cast(ToxicFilter, default)
+
+    def _read(self, text: str) -> Intent:
+        with self.store.read() as view:
+            return self._interpreter(view).read(text, view)
+
+    # ------------------------------------------------------------------ accounts
+
+    def _acting(self, view: GraphView, user: str | Account) -> Account:
+        """The account acting as ``user``, as stored now (open mode: an implicit admin).
+
+        Raises:
+            PermissionDenied: no account by that name (while accounts exist), or disabled.
+        """
+        name = user.name if isinstance(user, Account) else user
+        if not isinstance(name, str) or not name.strip():
+            raise InputError("user must be a non-empty account name", field="user")
+        doc = view.doc("account", name)
+        if doc is None:
+            if view.docs("account"):
+                raise PermissionDenied(f"no account named {name!r}")
+            return Account(name=name, role=Role.ADMIN, created_at="")
+        account = _account(name, doc)
+        if account.disabled:
+            raise PermissionDenied(f"the account {name!r} is disabled")
+        return account
+
+    def _authorize(
+        self, view: GraphView, user: str | Account, action: str, edit_id: int | None = None
+    ) -> Account:
+        need = ACTIONS.get(action)
+        if need is None:
+            raise InputError(
+                f"unknown action {action!r}; use one of {', '.join(ACTIONS)}", field="action"
+            )
+        account = self._acting(view, user)
+        if action == "rollback" and edit_id is not None:
+            owner = view.edit(edit_id).user
+            if owner != account.name:
+                need = Role.CURATOR
+                if not _includes(account.role, need):
+                    raise PermissionDenied(
+                        f"{account.name} ({account.role.value}) may roll back only their own "
+                        f"edits; edit {edit_id} is {owner}'s (a curator can undo it)"
+                    )
+        if not _includes(account.role, need):
+            raise PermissionDenied(
+                f"{account.name} is a {account.role.value}; {action!r} needs the role "
+                f"{need.value} or higher"
+            )
+        return account
+
+    def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
+        """Check that ``user`` may do ``action`` (on edit ``edit_id`` for a rollback).
+
+        Returns the account as stored now.
+
+        Raises:
+            PermissionDenied: the role does not allow it, the account is disabled, or there is
+                no such account.
+            InputError: an unknown action.
+            NotFoundError: ``edit_id`` names no edit.
+        """
+        with self.store.read() as view:
+            return self._authorize(view, user, action, edit_id)
+
+    def add_user(
+        self, name: str, role: Role | str, *, by: str | Account | None = None
+    ) -> tuple[Account, str]:
+        """Create an account with a first API token.
+
+        Returns the account and its token, which is shown only now (the store keeps its
+        SHA-256).
+
+        Raises:
+            InputError: a bad name or role, or the name is taken.
+            PermissionDenied: ``by`` is not an admin.
+        """
+        name = check_user_name(name)
+        wanted = _role(role)
+        token = secrets.token_urlsafe(32)
+        with self._service_guard(), self.store.write() as tx:
+            by_name = None if by is None else self._authorize(tx, by, "admin").name
+            if tx.doc("account", name) is not None:
+                raise InputError(f"an account named {name!r} exists already", field="name")
+            now = now_iso()
+            tx.put_doc(
+                "account",
+                name,
+                {"role": wanted.value, "created_at": now, "created_by": by_name, "disabled": False},
+            )
+            tx.put_doc(
+                "token", _token_hash(token), {"user": name, "created_at": now, "label": "first"}
+            )
+        return Account(name, wanted, now, by_name), token
+
+    def users(self) -> list[Account]:
+        """Every account, by name."""
+        with self.store.read() as view:
+            return [_account(k, v) for k, v in view.docs("account")]
+
+    def get_user(self, name: str) -> Account:
+        """One account.
+
+        Raises:
+            NotFoundError: no account has that name.
+        """
+        with self.store.read() as view:
+            doc = view.doc("account", name)
+        if doc is None:
+            raise NotFoundError(f"no account named {name!r}")
+        return _account(name, doc)
+
+    def _change_account(
+        self, name: str, by: str | Account | None, change: dict[str, Any]
+    ) -> Account:
+        with self._service_guard(), self.store.write() as tx:
+            by_name = None if by is None else self._authorize(tx, by, "admin").name
+            doc = tx.doc("account", name)
+            if doc is None:
+                raise NotFoundError(f"no account named {name!r}")
+            new = {**doc, **change, "changed_at": now_iso(), "changed_by": by_name}
+            was_admin = doc["role"] == Role.ADMIN.value and not doc.get("disabled")
+            stays_admin = new["role"] == Role.ADMIN.value and not new.get("disabled")
+            if was_admin and not stays_admin:
+                others = [
+                    k
+                    for k, v in tx.docs("account")
+                    if k != name and v["role"] == Role.ADMIN.value and not v.get("disabled")
+                ]
+                if not others:
+                    raise InputError(
+                        f"{name!r} is the last active admin; make another admin first",
+                        field="name",
+                    )
+            tx.put_doc("account", name, new)
+            if new.get("disabled"):
+                for key, tok in tx.docs("token"):
+                    if tok.get("user") == name:
+                        tx.delete_doc("token", key)
+            return _account(name, new)
+
+    def set_role(self, name: str, role: Role | str, *, by: str | Account | None) -> Account:
+        """Give an account another role.
+
+        Raises:
+            NotFoundError: no such account.
+            InputError: an unknown role, or it would leave no active admin.
+            PermissionDenied: ``by`` is not an admin.
+        """
+        return self._change_account(name, by, {"role": _role(role).value})
+
+    def disable_user(self, name: str, *, by: str | Account | None) -> Account:
+        """Disable an account and revoke its tokens (its journal entries stay, attributed).
+
+        Raises:
+            NotFoundError: no such account.
+            InputError: it is the last active admin.
+            PermissionDenied: ``by`` is not an admin.
+        """
+        return self._change_account(name, by, {"disabled": True})
+
+    def enable_user(self, name: str, *, by: str | Account | None) -> Account:
+        """Enable a disabled account again (it needs a new token: the old ones were revoked).
+
+        Raises:
+            NotFoundError: no such account.
+            PermissionDenied: ``by`` is not an admin.
+        """
+        return self._change_account(name, by, {"disabled": False})
+
+    def new_token(self, name: str, *, label: str = "", by: str | Account | None = None) -> str:
+        """Issue another API token for an account; returns it (shown only now).
+
+        Args:
+            by: who asks (None: the local, trusted path); someone other than the account
+                itself must be an admin.
+
+        Raises:
+            NotFoundError: no such account.
+            PermissionDenied: the account is disabled, or ``by`` may not do it.
+            InputError: a bad label.
+        """
+        label = _text(label, "label", required=False, limit=100)
+        token = secrets.token_urlsafe(32)
+        with self._service_guard(), self.store.write() as tx:
+            if by is not None:
+                actor = self._acting(tx, by)
+                if actor.name != name:
+                    self._authorize(tx, actor, "admin")
+            doc = tx.doc("account", name)
+            if doc is None:
+                raise NotFoundError(f"no account named {name!r}")
+            if doc.get("disabled"):
+                raise PermissionDenied(f"the account {name!r} is disabled")
+            tx.put_doc(
+                "token", _token_hash(token), {"user": name, "created_at": now_iso(), "label": label}
+            )
+        return token
+
+    def revoke_tokens(self, name: str, *, by: str | Account | None = None) -> int:
+        """Revoke every token of an account; returns how many there were.
+
+        Raises:
+            NotFoundError: no such account.
+            PermissionDenied: ``by`` is neither the account itself nor an admin.
+        """
+        with self._service_guard(), self.store.write() as tx:
+            if by is not None:
+                actor = self._acting(tx, by)
+                if actor.name != name:
+                    self._authorize(tx, actor, "admin")
+            if tx.doc("account", name) is None:
+                raise NotFoundError(f"no account named {name!r}")
+            keys = [k for k, v in tx.docs("token") if v.get("user") == name]
+            for key in keys:
+                tx.delete_doc("token", key)
+            return len(keys)
+
+    def authenticate(self, token: str) -> Account:
+        """The account an API token belongs to.
+
+        Raises:
+            AuthError: no token, an unknown or revoked one, or a disabled account.
+        """
+        if not isinstance(token, str) or not token.strip() or len(token) > _MAX_TOKEN:
+            raise AuthError("give an API token")
+        with self.store.read() as view:
+            doc = view.doc("token", _token_hash(token.strip()))
+            if doc is None:
+                raise AuthError("unknown or revoked token")
+            account_doc = view.doc("account", str(doc.get("user")))
+        if account_doc is None:
+            raise AuthError("the token's account no longer exists")
+        account = _account(str(doc["user"]), account_doc)
+        if account.disabled:
+            raise AuthError(f"the account {account.name!r} is disabled")
+        return account
+
+    # ------------------------------------------------------------------ submit
+
+    def submit(self, text: str, *, user: str) -> Submission:
+        """Read a sentence and act on it: an edit or removal goes through the filter, the
+        conflict rules and review (see the class docstring); a question is answered; an undo
+        rolls back (the user's last edit still in force, or one by id); an unclear request
+        asks back.
+
+        Raises:
+            InputError: the text is empty, too long, or has control characters; a triple the
+                interpreter produced is malformed.
+            PermissionDenied: the user's role does not allow what the sentence asks.
+            NotFoundError: an undo names an edit that does not exist.
+            BackendError: a configured chat backend failed.
+        """
+        intent = self._read(text)
+        data = {"type": intent.kind, **intent.model_dump(mode="json")}
+        if isinstance(intent, EditIntent):
+            return self._submit_edit(intent.as_triples(), [], user=user, sentence=text, intent=data)
+        if isinstance(intent, RetractIntent):
+            return self._submit_edit([], intent.as_triples(), user=user, sentence=text, intent=data)
+        if isinstance(intent, QueryIntent):
+            self.authorize(user, "ask")
+            return Submission("accepted", intent=data, answer=self._answer(intent))
+        if isinstance(intent, RollbackIntent):
+            return self._submit_rollback(intent, user=user, intent_data=data)
+        self.authorize(user, "ask")
+        return Submission(
+            "needs_clarification",
+            intent=data,
+            question=intent.message,
+            suggestions=list(intent.suggestions),
+            reason=f"missing: {intent.missing}",
+        )
+
+    def submit_triples(
+        self,
+        assert_: Sequence[Sequence[str]] = (),
+        retract: Sequence[Sequence[str]] = (),
+        *,
+        user: str,
+        idempotency_key: str | None = None,
+    ) -> Submission:
+        """Like ``submit`` for an edit given as triples (no interpreter).
+
+        With ``idempotency_key``, a key already seen for the same user and triples returns
+        the stored outcome and applies nothing. Outcomes that journal an entry held or
+        refused by this module store the key in the same transaction; an applied edit
+        reserves the key first and records the outcome after ``KnowSync.edit`` returns; if
+        the process dies in between, the retry finds the entry by the reservation (the first
+        journal entry after it, by that user, with those triples) instead of applying again.
+        Keys are kept until the store is wiped.
+
+        Raises:
+            InputError: no triples, a malformed one, an unknown relation, a bad key, or a key
+                already used for another request.
+            PermissionDenied: the user may not submit edits.
+        """
+        a = _triples(assert_, "assert")
+        r = _triples(retract, "retract")
+        if not a and not r:
+            raise InputError("nothing to edit: give at least one triple to assert or retract")
+        intent: dict[str, Any] = {
+            "type": "triples",
+            "assert": [list(t) for t in a],
+            "retract": [list(t) for t in r],
+        }
+        return self._submit_edit(
+            a, r, user=user, sentence=None, intent=intent, idempotency_key=idempotency_key
+        )
+
+    def _submit_edit(
+        self,
+        assert_: list[tuple[str, str, str]],
+        retract: list[tuple[str, str, str]],
+        *,
+        user: str,
+        sentence: str | None,
+        intent: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> Submission:
+        key = (
+            None
+            if idempotency_key is None
+            else _text(idempotency_key, "idempotency_key", required=True, limit=_MAX_KEY)
+        )
+        with self._service_guard():
+            account = self.authorize(user, "submit")
+            name = account.name
+            fingerprint = _fingerprint(name, assert_, retract)
+            if key is not None:
+                seen = self._seen_key(key, name, fingerprint, intent)
+                if seen is not None:
+                    return seen
+            # Validates the triples (InputError before anything is written) and tells what
+            # the edit would supersede or be refused for.
+            dry = self.edit(assert_, retract, user=name, dry_run=True)
+            verdict = self._toxic_filter().check(assert_, sentence) if assert_ else None
+            request = {
+                "assert": [list(t) for t in assert_],
+                "retract": [list(t) for t in retract],
+                "allow_new_relations": self.allow_new_relations,
+                "_owner": {"host": socket.gethostname(), "pid": os.getpid()},
+            }
+            if sentence is not None:
+                request["sentence"] = sentence
+            if key is not None:
+                request["idempotency_key"] = key
+            toxicity = None if verdict is None else verdict.to_dict()
+            if verdict is not None and verdict.verdict is Verdict.TOXIC:
+                reason = "refused by the toxic-edit filter: " + "; ".join(verdict.reasons)
+                report = {**dry.report, "refusals": [reason], "toxicity": toxicity}
+                return self._journal(
+                    name,
+                    request,
+                    EditState.REFUSED,
+                    report,
+                    intent,
+                    key,
+                    fingerprint,
+                    Submission(
+                        "rejected", intent=intent, report=report, reason=reason, toxicity=toxicity
+                    ),
+                )
+            held = self._hold_reasons(account, dry.report, verdict)
+            if held is not None:
+                reasons, kinds = held
+                reason = "; ".join(reasons)
+                report = {
+                    **dry.report,
+                    "held": {"reasons": reasons, "kinds": kinds, "at": now_iso()},
+                    "toxicity": toxicity,
+                }
+                return self._journal(
+                    name,
+                    request,
+                    EditState.HELD,
+                    report,
+                    intent,
+                    key,
+                    fingerprint,
+                    Submission(
+                        "needs_review",
+                        intent=intent,
+                        report=report,
+                        reason=reason,
+                        toxicity=toxicity,
+                    ),
+                )
+            if key is not None:
+                with self.store.write() as tx:
+                    tx.put_doc(
+                        "idempotency",
+                        key,
+                        {
+                            "user": name,
+                            "fingerprint": fingerprint,
+                            "after": tx.last_edit_id(),
+                            "edit_ids": [],
+                        },
+                    )
+            result = self.edit(assert_, retract, user=name)
+            out = Submission(
+                result.decision.value,
+                intent=intent,
+                edit_id=result.edit_id,
+                report=result.report,
+                reason="; ".join(result.reasons) or None,
+                model=list(result.report.get("model", [])),
+                toxicity=toxicity,
+            )
+            if key is not None:
+                self._remember(key, name, fingerprint, out)
+            return out
+
+    def _hold_reasons(
+        self, account: Account, report: dict[str, Any], verdict: ToxicVerdict | None
+    ) -> tuple[list[str], list[str]] | None:
+        """Why an edit must wait for a curator (reasons, kinds), or None."""
+        reasons: list[str] = []
+        kinds: list[str] = []
+        if verdict is not None and verdict.verdict is Verdict.DOUBTFUL:
+            reasons.append("the toxic-edit filter is unsure: " + "; ".join(verdict.reasons))
+            kinds.append("doubtful")
+        refusals = list(report.get("refusals", []))
+        if refusals:
+            with self.store.read() as view:
+                locks = view.locks()
+            locked = [r for r in refusals if any(f"lock #{lk.id} " in r for lk in locks)]
+            if len(locked) < len(refusals):
+                return None  # refused anyway: apply() journals the controller's reasons
+            reasons += locked
+            kinds.append("locked")
+        if not _includes(account.role, Role.CURATOR):
+            others: list[str] = []
+            for s in report.get("superseded", []):
+                old = s["old"]
+                if old.get("kind") == "asserted" and old.get("user") != account.name:
+                    others.append(
+                        f"it supersedes {old['subject']}|{old['relation']}|{old['object']}, "
+                        f"asserted by {old.get('user') or 'someone else'}"
+                    )
+            for old in report.get("retracted", []):
+                if old.get("kind") == "asserted" and old.get("user") != account.name:
+                    others.append(
+                        f"it removes {old['subject']}|{old['relation']}|{old['object']}, "
+                        f"asserted by {old.get('user') or 'someone else'}"
+                    )
+            if others:
+                reasons += others
+                kinds.append("supersedes")
+        return (reasons, kinds) if reasons else None
+
+    def _journal(
+        self,
+        user: str,
+        request: dict[str, Any],
+        state: EditState,
+        report: dict[str, Any],
+        intent: dict[str, Any],
+        key: str | None,
+        fingerprint: str,
+        out: Submission,
+    ) -> Submission:
+        """Journal an edit this module decided (held or refused) with its idempotency key,
+        in one transaction."""
+        with self.store.write() as tx:
+            edit_id = tx.new_edit(EditKind.EDIT, user, request, state=state)
+            tx.update_edit(edit_id, report=report)
+            out.edit_id = edit_id
+            if key is not None:
+                tx.put_doc(
+                    "idempotency",
+                    key,
+                    {
+                        "user": user,
+                        "fingerprint": fingerprint,
+                        "edit_ids": [edit_id],
+                        "result": out.to_dict(),
+                    },
+                )
+        return out
+
+    def _seen_key(
+        self, key: str, user: str, fingerprint: str, intent: dict[str, Any]
+    ) -> Submission | None:
+        """The stored outcome of an idempotency key, or None when it is new (or its first
+        attempt never reached the journal)."""
+        with self.store.read() as view:
+            doc = view.doc("idempotency", key)
+            if doc is None:
+                return None
+            if doc.get("user") != user or doc.get("fingerprint") != fingerprint:
+                raise InputError(
+                    f"the idempotency key {key!r} was used for another request; use a new key",
+                    field="idempotency_key",
+                )
+            if "result" in doc:
+                return _from_dict(doc["result"])
+            # Reserved, but the outcome was never recorded: the process died mid-way. The
+            # first journal entry after the reservation by this user with these triples is
+            # the attempt.
+            for record in view.edits(
+                user=user,
+                kinds=[EditKind.EDIT],
+                after=int(doc["after"]),
+                limit=None,
+                newest_first=False,
+            ):
+                if (
+                    _fingerprint(
+                        user,
+                        [tuple(t) for t in record.request.get("assert", [])],
+                        [tuple(t) for t in record.request.get("retract", [])],
+                    )
+                    == fingerprint
+                    and record.state is not EditState.ABORTED
+                ):
+                    found = _submission(record, intent)
+                    break
+            else:
+                return None
+        self._remember(key, user, fingerprint, found)
+        return found
+
+    def _remember(self, key: str, user: str, fingerprint: str, out: Submission) -> None:
+        with self.store.write() as tx:
+            tx.put_doc(
+                "idempotency",
+                key,
+                {
+                    "user": user,
+                    "fingerprint": fingerprint,
+                    "edit_ids": [] if out.edit_id is None else [out.edit_id],
+                    "result": out.to_dict(),
+                },
+            )
+
+    def _submit_rollback(
+        self, intent: RollbackIntent, *, user: str, intent_data: dict[str, Any]
+    ) -> Submission:
+        with self._service_guard():
+            account = self.authorize(user, "rollback")
+            if intent.target == "last":
+                with self.store.read() as view:
+                    mine = [
+                        r
+                        for r in view.edits(
+                            user=account.name,
+                            kinds=[EditKind.EDIT],
+                            states=[EditState.APPLIED],
+                            limit=None,
+                        )
+                        if r.rolled_back_by is None
+                    ]
+                if not mine:
+                    return Submission(
+                        "rejected",
+                        intent=intent_data,
+                        reason=f"{account.name} has no edit in force to undo",
+                    )
+                target = mine[0].id
+            else:
+                assert intent.edit_id is not None  # the intent's validator guarantees it
+                target = intent.edit_id
+            self.authorize(account, "rollback", edit_id=target)
+            try:
+                results = self.rollback(target, user=account.name)
+            except RollbackRefused as exc:
+                return Submission(
+                    "rejected",
+                    intent=intent_data,
+                    reason=str(exc),
+                    report={"rollback_of": target, "dependants": exc.dependants},
+                )
+            except EditRefused as exc:
+                return Submission(
+                    "rejected",
+                    intent=intent_data,
+                    reason=str(exc),
+                    report={"rollback_of": target, "refusals": exc.reasons},
+                )
+            except InputError as exc:  # not applied, already rolled back
+                return Submission(
+                    "rejected", intent=intent_data, reason=str(exc), report={"rollback_of": target}
+                )
+        last = results[-1]
+        return Submission(
+            "accepted",
+            intent=intent_data,
+            edit_id=last.edit_id,
+            report=last.report,
+            model=list(last.report.get("model", [])),
+        )
+
+    # ------------------------------------------------------------------ ask
+
+    def ask(self, question: str, *, user: str | None = None) -> Answer:
+        """Answer a question from the graph (with the facts used) and from the edited model.
+
+        Raises:
+            InputError: the question is empty, too long, or has control characters.
+            PermissionDenied: ``user`` is given and may not ask.
+            BackendError: a configured chat backend failed.
+        """
+        if user is not None:
+            self.authorize(user, "ask")
+        intent = self._read(question)
+        if isinstance(intent, QueryIntent):
+            return self._answer(intent)
+        if isinstance(intent, Unclear):
+            return Answer(
+                question,
+                unclear={
+                    "missing": intent.missing,
+                    "message": intent.message,
+                    "suggestions": list(intent.suggestions),
+                },
+            )
+        return Answer(
+            question,
+            unclear={
+                "missing": "intent",
+                "message": f"This reads as a request ({intent.kind}), not a question; submit it "
+                'as an edit, or ask something like "Who is the president of America?"',
+                "suggestions": [],
+            },
+        )
+
+    def _answer(self, intent: QueryIntent) -> Answer:
+        subject = intent.subject.name if intent.subject is not None else None
+        obj = intent.object.name if intent.object is not None else None
+        relation = intent.relation
+        answer = Answer(intent.question, subject=subject, relation=relation)
+        with self.store.read() as view:
+            schema = self._schema(view)
+            if subject is not None and relation is not None:
+                answer.facts = view.facts(subject=subject, relation=relation)
+                answer.graph = [f.object for f in answer.facts]
+            elif obj is not None and relation is not None:
+                answer.facts = view.facts(relation=relation, object=obj)
+                answer.graph = [f.subject for f in answer.facts]
+            elif subject is not None:
+                answer.facts = view.facts(subject=subject)
+                answer.unclear = {
+                    "missing": "relation",
+                    "message": f"What about {subject} do you want to know?",
+                    "suggestions": sorted({f.relation for f in answer.facts}),
+                }
+            else:
+                answer.unclear = {
+                    "missing": "entity",
+                    "message": "Which entity is the question about?",
+                    "suggestions": [],
+                }
+        model = getattr(self, "model", None)
+        if model is not None and subject is not None and relation is not None:
+            prompt = _cloze(model, schema, subject, relation)
+            if prompt:
+                answer.model = str(model.answer(prompt)).strip() or None
+        if answer.model is not None and answer.graph:
+            answer.agree = _names_one_of(answer.model, answer.graph)
+        return answer
+
+    # ------------------------------------------------------------------ review
+
+    def review_queue(self) -> list[EditRecord]:
+        """Edits waiting for a curator, oldest first."""
+        with self.store.read() as view:
+            return view.edits(states=[EditState.HELD], limit=None, newest_first=False)
+
+    def _held(self, view: GraphView, edit_id: int) -> EditRecord:
+        record = view.edit(edit_id)
+        if record.state is not EditState.HELD:
+            raise InputError(
+                f"edit {edit_id} is {record.state.value}, not waiting for review",
+                field="edit_id",
+            )
+        return record
+
+    def approve(self, edit_id: int, *, user: str, reason: str = "") -> Submission:
+        """Release a held edit: it is planned again against the graph as it is now and
+        applied (graph, then model) or refused with the controller's reasons. While a lock
+        still protects what it changes, it stays held and the result says so.
+
+        Returns what was applied (``report``), with ``report["review"]`` saying who approved
+        it, when, why, and whether the plan changed since the edit was held.
+
+        Raises:
+            PermissionDenied: the user is not a curator.
+            NotFoundError: no edit has that id.
+            InputError: the edit is not held (already decided), or a bad reason.
+        """
+        reason = _text(reason, "reason", required=False)
+        with self._service_guard():
+            account = self.authorize(user, "review")
+            record = self.get_edit(edit_id)
+            with self.store.read() as view:
+                self._held(view, edit_id)
+            assert_ = [tuple(t) for t in record.request.get("assert", [])]
+            retract = [tuple(t) for t in record.request.get("retract", [])]
+            dry = self.edit(assert_, retract, user=record.user, dry_run=True)
+            refusals = list(dry.report.get("refusals", []))
+            with self.store.read() as view:
+                locks = view.locks()
+            if refusals and all(any(f"lock #{lk.id} " in r for lk in locks) for r in refusals):
+                return Submission(
+                    "needs_review",
+                    intent={"type": "review", "edit_id": edit_id},
+                    edit_id=edit_id,
+                    report=dry.report,
+                    reason="still protected: "
+                    + "; ".join(refusals)
+                    + " (remove the lock, then approve again)",
+                )
+            held_plan = {k: v for k, v in record.report.items() if k not in ("held", "toxicity")}
+            review = {
+                "by": account.name,
+                "at": now_iso(),
+                "decision": "approved",
+                "reason": reason,
+                "replanned": _plan_summary(held_plan) != _plan_summary(dry.report),
+            }
+
+            def release() -> EditResult:
+                with self.store.write() as tx:
+                    current = self._held(tx, edit_id)
+                    tx.update_edit(
+                        edit_id,
+                        state=EditState.PENDING,
+                        report={**current.report, "review": review},
+                    )
+                    tx.put_doc("review", f"{edit_id:012d}", {**review, "edit_id": edit_id})
+                try:
+                    return self._apply_journaled(edit_id)
+                except StoreError as exc:
+                    if exc.transient:  # back in the queue, so that the retry finds it held
+                        with self.store.write() as tx:
+                            if tx.edit(edit_id).state is EditState.ABORTED:
+                                tx.update_edit(edit_id, state=EditState.HELD, report=current.report)
+                    raise
+
+            result = self._retrying(release)
+            final = {
+                **result.report,
+                "review": review,
+                "held": record.report.get("held"),
+                "toxicity": record.report.get("toxicity"),
+            }
+            with self.store.write() as tx:
+                tx.update_edit(edit_id, report=final)
+        return Submission(
+            result.decision.value,
+            intent={"type": "review", "edit_id": edit_id},
+            edit_id=edit_id,
+            report=final,
+            reason="; ".join(result.reasons) or None,
+            model=list(result.report.get("model", [])),
+            toxicity=record.report.get("toxicity"),
+        )
+
+    def reject(self, edit_id: int, *, user: str, reason: str) -> Submission:
+        """Refuse a held edit, with a reason the submitter can read.
+
+        Raises:
+            PermissionDenied: the user is not a curator.
+            NotFoundError: no edit has that id.
+            InputError: no reason, or the edit is not held.
+        """
+        reason = _text(reason, "reason", required=True)
+        with self._service_guard():
+            account = self.authorize(user, "review")
+            review = {"by": account.name, "at": now_iso(), "decision": "rejected", "reason": reason}
+            with self.store.write() as tx:
+                record = self._held(tx, edit_id)
+                report = {
+                    **record.report,
+                    "review": review,
+                    "refusals": [f"rejected by {account.name}: {reason}"],
+                }
+                tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
+                tx.put_doc("review", f"{edit_id:012d}", {**review, "edit_id": edit_id})
+        return Submission(
+            "rejected",
+            intent={"type": "review", "edit_id": edit_id},
+            edit_id=edit_id,
+            report=report,
+            reason=reason,
+            toxicity=record.report.get("toxicity"),
+        )
+
+
+def _cloze(model: Any, schema: Schema, subject: str, relation: str) -> str | None:
+    """The model side's cloze prompt for (subject, relation), from its own ``cloze`` (or
+    ``cloze_for``) when it has one, else from the relation's first template."""
+    if hasattr(model, "cloze"):
+        prompt = model.cloze(subject, relation)
+        return None if prompt is None else str(prompt)
+    if hasattr(model, "cloze_for"):
+        prompt = model.cloze_for(schema, subject, relation)
+        return None if prompt is None else str(prompt)
+    rel = schema.find(relation)
+    if rel is None or not rel.cloze:
+        return None
+    return rel.cloze[0].replace("{subject}", subject.replace("_", " "))

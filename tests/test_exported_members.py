@@ -9,7 +9,11 @@ import knowsync
 
 def test_knowsync_exports() -> None:
     assert set(knowsync.__all__) == {
+        "Account",
+        "Answer",
+        "AuthError",
         "Cardinality",
+        "Client",
         "ConflictPolicy",
         "Decision",
         "EditKind",
@@ -25,11 +29,14 @@ def test_knowsync_exports() -> None:
         "KnowsyncError",
         "Lock",
         "NotFoundError",
+        "PermissionDenied",
         "Relation",
+        "Role",
         "RollbackRefused",
         "Schema",
         "SchemaError",
         "StoreError",
+        "Submission",
         "Triple",
         "UnknownRelationError",
         "__version__",

@@ -1,24 +1,32 @@
-"""The ``knowsync`` command line: a thin layer over ``knowsync.KnowSync``.
+"""The ``knowsync`` command line: a thin layer over ``knowsync.KnowSync``, or over a server
+through ``knowsync.Client`` when ``--server URL --token T`` (or ``$KNOWSYNC_SERVER`` and
+``$KNOWSYNC_TOKEN``) are given: edit, submit, ask, import, facts, history, show, rollback,
+neighbourhood, path, stats, schema (show) and the lock commands work both ways.
 
-Exit codes: 0 success, 1 an edit or rollback the rules refused, 2 bad usage or input (with a
-one-line error on stderr that says what to fix).
+Exit codes: 0 success (an edit applied, or queued for a curator's review), 1 an edit, sentence
+or rollback the rules refused (or a sentence that needs clarification), 2 bad usage or input
+(with a one-line error on stderr that says what to fix).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from controller import ConflictPolicy, EditRefused, RollbackRefused
 from kg import EditRecord, Fact, InputError, KnowsyncError, Lock, Schema, UnknownRelationError
-from knowsync import KnowSync
+from knowsync import ImportReport, KnowSync
 from knowsync._resources import demo_kg_files
+
+if TYPE_CHECKING:
+    from knowsync.client import Client
 
 __all__ = ["main"]
 
@@ -43,7 +51,7 @@ def _triple(text: str) -> tuple[str, str, str]:
 def _parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the command; SUPPRESS keeps a subcommand's
     # unset option from overwriting one given before it (see _DEFAULTS).
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument(
         "--store",
         help="store URL: sqlite:///path/kb.db (relative), "
@@ -58,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     common.add_argument("--user", help="who makes the change (default: $KNOWSYNC_USER or 'cli')")
+    common.add_argument(
+        "--server",
+        metavar="URL",
+        help="run against a knowsync server instead of a local store "
+        "(default: $KNOWSYNC_SERVER); the token's account is the user",
+    )
+    common.add_argument(
+        "--token", metavar="T", help="API token for --server (default: $KNOWSYNC_TOKEN)"
+    )
 
     p = _Parser(
         prog="knowsync",
@@ -79,9 +96,20 @@ def _parser() -> argparse.ArgumentParser:
         help="a row that contradicts a fact in force: skip it (default), overwrite "
         "the fact, or fail the whole import",
     )
-    s.add_argument("--chunk-size", type=int, default=5000)
+    s.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="rows per transaction or request (default 5000 locally, 1000 to a server)",
+    )
     s.add_argument("--allow-new-relations", action="store_true")
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="with --server: where the resumable progress is kept "
+        "(default FILE.knowsync-import.json); rerun the same command to resume",
+    )
 
     s = sub.add_parser("edit", parents=[common], help="assert or retract triples as one edit")
     s.add_argument(
@@ -155,6 +183,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--max-hops", type=int, default=4)
 
     sub.add_parser("stats", parents=[common], help="counts of entities, facts and edits")
+
+    s = sub.add_parser(
+        "submit", parents=[common], help="act on a sentence: an edit, a retraction, a question"
+    )
+    s.add_argument("text", help='e.g. "Actually, the capital of Australia is Canberra"')
+
+    s = sub.add_parser("ask", parents=[common], help="answer a question from graph and model")
+    s.add_argument("question")
     for module in _EXTENSIONS:
         _COMMANDS.update(importlib.import_module(module).register(sub, common))
     return p
@@ -162,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # Modules adding commands: each has ``register(sub, common) -> {command: handler}`` and must
 # import nothing heavy (torch, gradio, fastapi) at module level, so `knowsync --help` stays fast.
-_EXTENSIONS: tuple[str, ...] = ()
+_EXTENSIONS: tuple[str, ...] = ("ui._cli_serve", "ui._cli_service")
 
 
 # ---------------------------------------------------------------------- output
@@ -242,6 +278,55 @@ def _result_text(res: dict[str, Any]) -> str:
         lines.append(f"  ! {c}")
     for r in res.get("refusals", []):
         lines.append(f"  refused: {r}")
+    if res.get("reason") and not res.get("refusals") and res["decision"] != "accepted":
+        lines.append(f"  {str(res['decision']).replace('_', ' ')}: {res['reason']}")
+    return "\n".join(lines)
+
+
+def _answer_text(ans: dict[str, Any]) -> str:
+    lines = []
+    if ans.get("unclear"):
+        unclear = ans["unclear"]
+        what = unclear.get("question") or unclear.get("reason") or "the question is unclear"
+        lines.append(f"unclear: {what}")
+        for sug in unclear.get("suggestions", []) or []:
+            lines.append(f"  try: {sug}")
+    if ans.get("subject") or ans.get("relation"):
+        lines.append(f"about: {ans.get('subject') or '?'} | {ans.get('relation') or '?'}")
+    if ans.get("graph"):
+        lines.append(f"graph: {', '.join(ans['graph'])}")
+    elif not ans.get("unclear"):
+        lines.append("graph: no answer")
+    for f in ans.get("facts", []):
+        lines.append(f"  {f['subject']} | {f['relation']} | {f['object']}    [{f['kind']}]")
+    if ans.get("model") is not None:
+        verdict = ans.get("agree")
+        agree = (
+            ""
+            if verdict is None
+            else " (agrees with the graph)"
+            if verdict
+            else " (DISAGREES with the graph)"
+        )
+        lines.append(f"model: {ans['model']}{agree}")
+    return "\n".join(lines)
+
+
+def _submission_text(sub: dict[str, Any]) -> str:
+    lines = [_result_text({**sub.get("report", {}), **sub})]
+    if sub.get("question"):
+        lines.append(f"  {sub['question']}")
+        lines += [f"  try: {s}" for s in sub.get("suggestions", [])]
+    if sub.get("answer"):
+        lines.append(_answer_text(sub["answer"]))
+    for m in sub.get("model", []):
+        lines.append(
+            f"  model: {m.get('prompt', '')} {m.get('before')!r} -> {m.get('after')!r}"
+            + (f" (target {m['target']!r})" if m.get("target") else "")
+        )
+    tox = sub.get("toxicity") or {}
+    if tox.get("verdict") not in (None, "ok"):
+        lines.append(f"  toxicity: {tox['verdict']}: {'; '.join(tox.get('reasons', []))}")
     return "\n".join(lines)
 
 
@@ -257,6 +342,50 @@ def _open(args: argparse.Namespace, *, create: bool) -> KnowSync:
     )
 
 
+def _remote(args: argparse.Namespace) -> Client | None:
+    """The server's client when --server (or $KNOWSYNC_SERVER) is given, else None.
+
+    Raises:
+        InputError: a server without a token.
+    """
+    if not args.server:
+        return None
+    if not args.token:
+        raise InputError(
+            "--server needs an API token: --token TOKEN or $KNOWSYNC_TOKEN", field="token"
+        )
+    if args.user_given:
+        print(
+            "knowsync: note: --user is ignored with --server; the token's account acts",
+            file=sys.stderr,
+        )
+    from knowsync.client import Client
+
+    return Client(args.server, args.token)
+
+
+@contextlib.contextmanager
+def _kb(args: argparse.Namespace, *, create: bool) -> Iterator[KnowSync | Client]:
+    """The knowledge base a command acts on: the server's client, or the local store."""
+    client = _remote(args)
+    if client is not None:
+        with client:
+            yield client
+    else:
+        with _open(args, create=create) as ks:
+            yield ks
+
+
+def _local_only(args: argparse.Namespace) -> None:
+    if args.server:
+        raise InputError(f"'knowsync {args.command}' works on a local store only; drop --server")
+
+
+def _user(args: argparse.Namespace, kb: KnowSync | Client) -> dict[str, str]:
+    """The ``user`` argument of a local call; a server takes the user from the token."""
+    return {"user": args.user} if isinstance(kb, KnowSync) else {}
+
+
 def _count_lines(path: Path) -> int | None:
     try:
         with path.open("rb") as fh:
@@ -266,10 +395,53 @@ def _count_lines(path: Path) -> int | None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    show = not args.no_progress and not args.json and sys.stderr.isatty()
+    client = _remote(args)
+    notes: list[str] = []
+    if client is not None:
+        with client:
+            remote = client.import_file(
+                args.file,
+                chunk_size=args.chunk_size or 1000,
+                progress=show,
+                checkpoint=args.checkpoint,
+                policy=args.policy,
+                fmt=args.format,
+                allow_new_relations=args.allow_new_relations,
+            )
+        report: ImportReport = remote
+        where = f"{remote.chunks} chunks, {len(remote.batches)} batches"
+        if remote.resumed_from:
+            notes.append(f"  resumed at chunk {remote.resumed_from} from the checkpoint")
+        if remote.replayed:
+            notes.append(f"  {remote.replayed} chunks were applied before; not applied again")
+    else:
+        report = _local_import(args, show)
+        where = f"batch {report.batch}"
+    data = report.to_dict()
+    lines = [
+        f"imported {args.file}: {report.rows} rows, {report.added} added, "
+        f"{report.derived} derived, {report.duplicates} already known, "
+        f"{report.superseded} superseded, {len(report.skipped)} skipped, "
+        f"{len(report.bad_rows)} bad ({where})",
+        *notes,
+    ]
+    for bad in report.bad_rows[:20]:
+        lines.append(f"  line {bad['line']}: {bad['reason']}")
+    for sk in report.skipped[:20]:
+        lines.append(f"  line {sk['line']}: skipped {'|'.join(sk['triple'])}: {sk['reason']}")
+    if len(report.bad_rows) + len(report.skipped) > 40:
+        lines.append("  ... (use --json for every row)")
+    if report.failed:
+        lines.append(f"import failed and was undone: {report.failed}")
+    _emit(args, data, "\n".join(lines))
+    return EXIT_REFUSED if report.failed else EXIT_OK
+
+
+def _local_import(args: argparse.Namespace, show: bool) -> ImportReport:
     from tqdm import tqdm
 
     total = _count_lines(args.file)
-    show = not args.no_progress and not args.json and sys.stderr.isatty()
     bar = tqdm(
         total=max((total or 1) - 1, 1),
         unit="row",
@@ -286,47 +458,57 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     with _open(args, create=True) as ks:
         try:
-            report = ks.import_file(
+            return ks.import_file(
                 args.file,
                 user=args.user,
                 policy=args.policy,
-                chunk_size=args.chunk_size,
+                chunk_size=args.chunk_size or 5000,
                 fmt=args.format,
                 progress=progress,
             )
         finally:
             bar.close()
-    data = report.to_dict()
-    lines = [
-        f"imported {args.file}: {report.rows} rows, {report.added} added, "
-        f"{report.derived} derived, {report.duplicates} already known, "
-        f"{report.superseded} superseded, {len(report.skipped)} skipped, "
-        f"{len(report.bad_rows)} bad (batch {report.batch})"
-    ]
-    for bad in report.bad_rows[:20]:
-        lines.append(f"  line {bad['line']}: {bad['reason']}")
-    for sk in report.skipped[:20]:
-        lines.append(f"  line {sk['line']}: skipped {'|'.join(sk['triple'])}: {sk['reason']}")
-    if len(report.bad_rows) + len(report.skipped) > 40:
-        lines.append("  ... (use --json for every row)")
-    if report.failed:
-        lines.append(f"import failed and was undone: {report.failed}")
-    _emit(args, data, "\n".join(lines))
-    return EXIT_REFUSED if report.failed else EXIT_OK
 
 
 def _cmd_edit(args: argparse.Namespace) -> int:
     if not args.triple and not args.retract:
         raise InputError("give at least one --triple S|R|O to assert or --retract S|R|O")
-    with _open(args, create=True) as ks:
-        res = ks.edit(args.triple, args.retract, user=args.user, dry_run=args.dry_run)
+    with _kb(args, create=True) as kb:
+        if isinstance(kb, KnowSync):
+            res = kb.edit(args.triple, args.retract, user=args.user, dry_run=args.dry_run)
+        else:
+            res = kb.edit(args.triple, args.retract, dry_run=args.dry_run)
     data = res.to_dict()
     _emit(args, data, _result_text(data))
-    return EXIT_OK if res.accepted else EXIT_REFUSED
+    return EXIT_OK if res.decision.value in ("accepted", "needs_review") else EXIT_REFUSED
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    with _kb(args, create=True) as kb:
+        sub = (
+            kb.submit(args.text, user=args.user)
+            if isinstance(kb, KnowSync)
+            else kb.submit(args.text)
+        )
+    data = sub.to_dict()
+    _emit(args, data, _submission_text(data))
+    return EXIT_OK if sub.decision in ("accepted", "needs_review") else EXIT_REFUSED
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    with _kb(args, create=False) as kb:
+        ans = (
+            kb.ask(args.question, user=args.user)
+            if isinstance(kb, KnowSync)
+            else kb.ask(args.question)
+        )
+    data = ans.to_dict()
+    _emit(args, data, _answer_text(data))
+    return EXIT_OK
 
 
 def _cmd_facts(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
+    with _kb(args, create=False) as ks:
         facts = ks.facts(
             args.entity, as_of=args.as_of, derived=not args.asserted_only, incoming=args.incoming
         )
@@ -339,7 +521,7 @@ def _cmd_facts(args: argparse.Namespace) -> int:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
+    with _kb(args, create=False) as ks:
         edits = ks.history(
             args.entity, user=args.by_user, since=args.since, until=args.until, limit=args.limit
         )
@@ -349,9 +531,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
-        record = ks.get_edit(args.edit_id)
-        added, retired = ks.edit_changes(args.edit_id)
+    with _kb(args, create=False) as kb:
+        if isinstance(kb, KnowSync):
+            record = kb.get_edit(args.edit_id)
+            added, retired = kb.edit_changes(args.edit_id)
+        else:
+            record, added, retired = kb.show(args.edit_id)
     data = {
         **record.to_dict(),
         "put_in_force": [f.to_dict() for f in added],
@@ -369,11 +554,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_rollback(args: argparse.Namespace) -> int:
     if (args.edit_id is None) == (args.batch is None):
         raise InputError("give an EDIT_ID or --batch BATCH_ID (one of them)")
-    with _open(args, create=False) as ks:
-        if args.batch:
-            results = ks.rollback_batch(args.batch, user=args.user)
+    with _kb(args, create=False) as kb:
+        if isinstance(kb, KnowSync):
+            results = (
+                kb.rollback_batch(args.batch, user=args.user)
+                if args.batch
+                else kb.rollback(args.edit_id, user=args.user, cascade=args.cascade)
+            )
         else:
-            results = ks.rollback(args.edit_id, user=args.user, cascade=args.cascade)
+            results = (
+                kb.rollback_batch(args.batch)
+                if args.batch
+                else kb.rollback(args.edit_id, cascade=args.cascade)
+            )
     data = [r.to_dict() for r in results]
     text = "\n".join(
         f"edit {r.edit_id} rolled back edit {r.report.get('rollback_of', '')}".rstrip()
@@ -403,13 +596,15 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         )
         _emit(args, data, text)
         return EXIT_OK
-    with _open(args, create=True) as ks:
-        if args.file:
-            loaded = Schema.load(args.file)
-            schema = ks.load_schema(loaded, replace=args.replace)
-            warnings = loaded.warnings
-        else:
-            schema, warnings = ks.schema, []
+    if args.file:
+        _local_only(args)
+    client = _remote(args)
+    warnings: list[str] = []
+    if client is not None:
+        with client:
+            schema = client.schema()
+    else:
+        schema, warnings = _local_schema(args)
     lines = []
     for w in warnings:
         lines.append(f"warning: {w}")
@@ -423,26 +618,36 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _local_schema(args: argparse.Namespace) -> tuple[Schema, list[str]]:
+    with _open(args, create=True) as ks:
+        if args.file:
+            loaded = Schema.load(args.file)
+            return ks.load_schema(loaded, replace=args.replace), loaded.warnings
+        return ks.schema, []
+
+
 def _lock_line(lk: Lock) -> str:
     return f"lock #{lk.id}: {lk.describe()}"
 
 
 def _cmd_lock(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
-        lock = ks.lock(args.entity, args.relation, args.object, user=args.user, reason=args.reason)
+    with _kb(args, create=False) as kb:
+        lock = kb.lock(
+            args.entity, args.relation, args.object, reason=args.reason, **_user(args, kb)
+        )
     _emit(args, lock.to_dict(), _lock_line(lock))
     return EXIT_OK
 
 
 def _cmd_unlock(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
-        lock = ks.unlock(args.lock_id, user=args.user)
+    with _kb(args, create=False) as kb:
+        lock = kb.unlock(args.lock_id, **_user(args, kb))
     _emit(args, lock.to_dict(), f"removed {_lock_line(lock)}")
     return EXIT_OK
 
 
 def _cmd_locks(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
+    with _kb(args, create=False) as ks:
         locks = ks.locks()
     _emit(
         args,
@@ -453,7 +658,7 @@ def _cmd_locks(args: argparse.Namespace) -> int:
 
 
 def _cmd_neighbourhood(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
+    with _kb(args, create=False) as ks:
         facts = ks.neighbourhood(args.entity, hops=args.hops, fanout=args.fanout)
     _emit(
         args,
@@ -469,16 +674,23 @@ def _cmd_neighbourhood(args: argparse.Namespace) -> int:
 
 
 def _cmd_path(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
+    with _kb(args, create=False) as ks:
         chain = ks.path(args.source, args.target, max_hops=args.max_hops)
-    _emit(args, [f.to_dict() for f in chain],
-          "\n".join([f"{len(chain)} facts link {args.source} and {args.target}:",
-                     *(_fact_line(f) for f in chain)]))
+    _emit(
+        args,
+        [f.to_dict() for f in chain],
+        "\n".join(
+            [
+                f"{len(chain)} facts link {args.source} and {args.target}:",
+                *(_fact_line(f) for f in chain),
+            ]
+        ),
+    )
     return EXIT_OK
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    with _open(args, create=False) as ks:
+    with _kb(args, create=False) as ks:
         stats = ks.stats()
     _emit(args, stats, "\n".join(f"{k:<10} {v}" for k, v in stats.items()))
     return EXIT_OK
@@ -531,22 +743,56 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "neighbourhood": _cmd_neighbourhood,
     "path": _cmd_path,
     "stats": _cmd_stats,
+    "submit": _cmd_submit,
+    "ask": _cmd_ask,
 }
+
+
+# The commands that run against a server with --server (the others work on a local store).
+_REMOTE_COMMANDS = frozenset(
+    {
+        "import",
+        "edit",
+        "submit",
+        "ask",
+        "facts",
+        "history",
+        "show",
+        "rollback",
+        "neighbourhood",
+        "path",
+        "stats",
+        "schema",
+        "lock",
+        "unlock",
+        "locks",
+    }
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    args.user_given = hasattr(args, "user")
+    server_given = hasattr(args, "server")
     defaults = {
         "store": None,
         "schema": None,
         "json": False,
         "user": os.environ.get("KNOWSYNC_USER") or "cli",
+        "server": os.environ.get("KNOWSYNC_SERVER") or None,
+        "token": os.environ.get("KNOWSYNC_TOKEN") or None,
     }
     for name, value in defaults.items():
         if not hasattr(args, name):
             setattr(args, name, value)
     try:
+        if args.command not in _REMOTE_COMMANDS and args.server:
+            if server_given:
+                raise InputError(
+                    f"'knowsync {args.command}' works on a local store only; drop --server"
+                )
+            args.server = None  # $KNOWSYNC_SERVER is for the commands that can use it
         return _COMMANDS[args.command](args)
     except (RollbackRefused, EditRefused) as exc:
         if args.json:

@@ -1,0 +1,112 @@
+"""Review: held edits are approved (re-planned, applied) or rejected (with a reason)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kg import EditState, InputError, NotFoundError
+from knowsync import KnowSync
+from knowsync._service import PermissionDenied
+
+
+def _capital(ks: KnowSync, country: str) -> list[str]:
+    return [f.object for f in ks.facts(country) if f.relation == "capital"]
+
+
+def _held(ks: KnowSync, city: str = "Lyon") -> int:
+    ks.submit_triples([("France", "capital", "Paris")], user="editor")
+    sub = ks.submit_triples([("France", "capital", city)], user="editor2")
+    assert sub.decision == "needs_review" and sub.edit_id is not None
+    return sub.edit_id
+
+
+def test_held_then_approved_is_applied(kb: KnowSync) -> None:
+    edit_id = _held(kb)
+    assert [r.id for r in kb.review_queue()] == [edit_id]
+    sub = kb.approve(edit_id, user="curator", reason="Lyon is right")
+    assert sub.decision == "accepted" and sub.edit_id == edit_id
+    assert sub.report["superseded"][0]["old"]["object"] == "Paris"
+    review = sub.report["review"]
+    assert review["by"] == "curator" and review["reason"] == "Lyon is right"
+    assert review["decision"] == "approved" and review["replanned"] is False
+    record = kb.get_edit(edit_id)
+    assert record.state is EditState.APPLIED and record.user == "editor2"  # the author stays
+    assert record.report["review"]["by"] == "curator"
+    assert _capital(kb, "France") == ["Lyon"]
+    assert kb.review_queue() == []
+    with kb.store.read() as view:
+        assert view.doc("review", f"{edit_id:012d}") is not None
+
+
+def test_held_then_rejected_is_refused_with_the_reason(kb: KnowSync) -> None:
+    edit_id = _held(kb)
+    with pytest.raises(InputError, match="give a reason"):
+        kb.reject(edit_id, user="curator", reason="  ")
+    sub = kb.reject(edit_id, user="curator", reason="Paris is the capital")
+    assert sub.decision == "rejected" and sub.reason == "Paris is the capital"
+    record = kb.get_edit(edit_id)
+    assert record.state is EditState.REFUSED
+    assert record.report["review"] == {
+        "by": "curator",
+        "at": record.report["review"]["at"],
+        "decision": "rejected",
+        "reason": "Paris is the capital",
+    }
+    assert record.report["refusals"] == ["rejected by curator: Paris is the capital"]
+    assert _capital(kb, "France") == ["Paris"]
+    with pytest.raises(InputError, match="not waiting for review"):
+        kb.approve(edit_id, user="curator")
+
+
+def test_approve_after_the_graph_changed_replans(kb: KnowSync) -> None:
+    edit_id = _held(kb)
+    kb.submit_triples([("France", "capital", "Marseille")], user="editor")  # own fact: applies
+    sub = kb.approve(edit_id, user="curator")
+    assert sub.decision == "accepted"
+    assert sub.report["review"]["replanned"] is True
+    assert sub.report["superseded"][0]["old"]["object"] == "Marseille"
+    assert _capital(kb, "France") == ["Lyon"]
+
+
+def test_approve_of_a_held_edit_that_became_a_duplicate(kb: KnowSync) -> None:
+    edit_id = _held(kb)
+    kb.submit_triples([("France", "capital", "Lyon")], user="curator")
+    sub = kb.approve(edit_id, user="curator")
+    assert sub.decision == "accepted" and sub.report["duplicates"] == [
+        ["France", "capital", "Lyon"]
+    ]
+    assert sub.report["review"]["replanned"] is True
+
+
+def test_a_locked_edit_stays_held_until_unlocked(kb: KnowSync) -> None:
+    kb.submit_triples([("France", "capital", "Paris")], user="editor")
+    lock = kb.lock("France", user="curator")
+    edit_id = kb.submit_triples([("France", "capital", "Lyon")], user="editor").edit_id
+    assert edit_id is not None
+    still = kb.approve(edit_id, user="curator")
+    assert still.decision == "needs_review" and "remove the lock" in (still.reason or "")
+    assert kb.get_edit(edit_id).state is EditState.HELD
+    kb.unlock(lock.id, user="curator")
+    assert kb.approve(edit_id, user="curator").decision == "accepted"
+    assert _capital(kb, "France") == ["Lyon"]
+
+
+def test_only_curators_review(kb: KnowSync) -> None:
+    edit_id = _held(kb)
+    for user in ("viewer", "editor", "editor2"):
+        with pytest.raises(PermissionDenied, match="'review' needs the role curator"):
+            kb.approve(edit_id, user=user)
+        with pytest.raises(PermissionDenied):
+            kb.reject(edit_id, user=user, reason="no")
+    assert kb.get_edit(edit_id).state is EditState.HELD
+    assert kb.approve(edit_id, user="admin").decision == "accepted"
+
+
+def test_review_of_what_is_not_held(kb: KnowSync) -> None:
+    applied = kb.submit_triples([("France", "capital", "Paris")], user="editor").edit_id
+    with pytest.raises(NotFoundError):
+        kb.approve(9999, user="curator")
+    with pytest.raises(InputError, match="applied, not waiting for review"):
+        kb.reject(applied or 0, user="curator", reason="late")
+    with pytest.raises(InputError):
+        kb.approve(applied or 0, user="curator", reason="bad\x00reason")

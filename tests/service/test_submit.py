@@ -1,0 +1,295 @@
+"""The pipeline: sentences and triples in, decisions out, over the demo KG and every backend."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kg import EditState, InputError, NotFoundError, UnknownRelationError
+from knowsync import KnowSync
+from knowsync._service import PermissionDenied, Submission
+from tests.service.conftest import FakeModel
+
+
+def _objects(ks: KnowSync, entity: str, relation: str) -> list[str]:
+    return [f.object for f in ks.facts(entity) if f.relation == relation]
+
+
+# ------------------------------------------------------------------ each intent, demo KG
+
+
+def test_an_edit_sentence_applies(demo: KnowSync) -> None:
+    sub = demo.submit("Joe Biden is the president of America", user="editor")
+    assert sub.decision == "accepted" and sub.edit_id is not None
+    assert sub.intent["kind"] == "edit"
+    assert sub.toxicity is not None and sub.toxicity["verdict"] == "ok"
+    assert [f["object"] for f in sub.report["added"]] == ["Joe_Biden"]
+    record = demo.get_edit(sub.edit_id)
+    assert record.user == "editor" and record.state is EditState.APPLIED
+    assert _objects(demo, "America", "president") == ["Joe_Biden"]
+
+
+def test_a_correction_of_anothers_fact_waits_for_review(demo: KnowSync) -> None:
+    sub = demo.submit("The capital of America is New York", user="editor")
+    assert sub.decision == "needs_review"
+    assert "asserted by demo" in (sub.reason or "")
+    record = demo.get_edit(sub.edit_id or 0)
+    assert record.state is EditState.HELD and record.user == "editor"
+    assert record.report["held"]["kinds"] == ["supersedes"]
+    assert _objects(demo, "America", "capital") == ["Washington_D.C."]  # nothing changed
+    assert [r.id for r in demo.review_queue()] == [sub.edit_id]
+
+
+def test_a_curators_correction_applies(demo: KnowSync) -> None:
+    sub = demo.submit("The capital of America is New York", user="curator")
+    assert sub.decision == "accepted"
+    assert sub.report["superseded"][0]["old"]["object"] == "Washington_D.C."
+    assert _objects(demo, "America", "capital") == ["New_York"]
+
+
+def test_a_removal_sentence(demo: KnowSync) -> None:
+    held = demo.submit("Forget the capital of America", user="editor")
+    assert held.decision == "needs_review" and held.intent["kind"] == "retract"
+    done = demo.submit("Forget the capital of America", user="curator")
+    assert done.decision == "accepted"
+    assert _objects(demo, "America", "capital") == []
+
+
+def test_a_question_is_answered_from_the_graph(demo: KnowSync) -> None:
+    sub = demo.submit("What is the capital of America?", user="viewer")
+    assert sub.decision == "accepted" and sub.edit_id is None
+    assert sub.answer is not None
+    assert sub.answer.graph == ["Washington_D.C."]
+    assert [f.object for f in sub.answer.facts] == ["Washington_D.C."]
+    assert sub.answer.model is None and sub.answer.agree is None
+    assert sub.to_dict()["answer"]["graph"] == ["Washington_D.C."]
+
+
+def test_undo_my_last_edit(demo: KnowSync) -> None:
+    first = demo.submit("Joe Biden is the president of America", user="editor")
+    undo = demo.submit("Undo my last edit", user="editor")
+    assert undo.decision == "accepted" and undo.intent["kind"] == "rollback"
+    assert undo.report["rollback_of"] == first.edit_id
+    assert _objects(demo, "America", "president") == []
+    again = demo.submit("Undo my last edit", user="editor")
+    assert again.decision == "rejected" and "no edit in force" in (again.reason or "")
+
+
+def test_undo_by_id_checks_whose_edit_it_is(demo: KnowSync) -> None:
+    first = demo.submit("Joe Biden is the president of America", user="editor")
+    with pytest.raises(PermissionDenied, match="only their own"):
+        demo.submit(f"undo edit {first.edit_id}", user="editor2")
+    undo = demo.submit(f"undo edit {first.edit_id}", user="curator")
+    assert undo.decision == "accepted"
+    twice = demo.submit(f"undo edit {first.edit_id}", user="curator")
+    assert twice.decision == "rejected" and "already rolled back" in (twice.reason or "")
+    with pytest.raises(NotFoundError):
+        demo.submit("undo edit 9999", user="curator")
+
+
+def test_an_unclear_sentence_asks_back(demo: KnowSync) -> None:
+    sub = demo.submit("blorp", user="viewer")
+    assert sub.decision == "needs_clarification" and sub.edit_id is None
+    assert sub.question and "Try a sentence" in sub.question
+    assert demo.review_queue() == []
+
+
+def test_viewers_may_ask_but_not_edit(demo: KnowSync) -> None:
+    assert demo.submit("Who is the president of America?", user="viewer").decision == "accepted"
+    with pytest.raises(PermissionDenied, match="needs the role editor"):
+        demo.submit("Joe Biden is the president of America", user="viewer")
+    with pytest.raises(PermissionDenied):
+        demo.submit("Undo my last edit", user="viewer")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 5000, "bad\x00text"])
+def test_bad_text_is_refused_and_nothing_written(demo: KnowSync, text: str) -> None:
+    before = demo.stats()
+    with pytest.raises(InputError):
+        demo.submit(text, user="editor")
+    assert demo.stats() == before
+
+
+# ------------------------------------------------------------------ ask, with and without a model
+
+
+def test_ask_with_a_model_says_whether_the_two_agree(demo: KnowSync) -> None:
+    model = FakeModel({"The capital of America is": " Washington, D.C. of course"})
+    demo.model = model  # type: ignore[assignment]
+    answer = demo.ask("What is the capital of America?", user="viewer")
+    assert answer.subject == "America" and answer.relation == "capital"
+    assert answer.model == "Washington, D.C. of course" and answer.agree is True
+    model.answers["The capital of America is"] = "Paris"
+    assert demo.ask("What is the capital of America?").agree is False
+    assert model.asked == ["The capital of America is"] * 2
+
+
+def test_ask_without_facts_or_with_a_statement(demo: KnowSync) -> None:
+    answer = demo.ask("Who is the president of America?")
+    assert answer.graph == [] and answer.agree is None and answer.unclear is None
+    statement = demo.ask("Joe Biden is the president of America")
+    assert statement.unclear is not None and statement.unclear["missing"] == "intent"
+    assert demo.stats()["edits"] == 1  # asking never writes
+    unclear = demo.ask("blorp")
+    assert unclear.unclear is not None and unclear.to_dict()["unclear"]["missing"] == "intent"
+
+
+# ------------------------------------------------------------------ triples, every backend
+
+
+def test_submit_triples_applies_and_journals_the_user(kb: KnowSync) -> None:
+    sub = kb.submit_triples([("France", "capital", "Paris")], user="editor")
+    assert sub.decision == "accepted"
+    assert kb.get_edit(sub.edit_id or 0).user == "editor"
+    assert _objects(kb, "France", "capital") == ["Paris"]
+    dup = kb.submit_triples([("France", "capital", "Paris")], user="editor2")
+    assert dup.decision == "accepted" and dup.report["duplicates"] == [
+        ["France", "capital", "Paris"]
+    ]
+
+
+def test_a_controller_refusal_is_rejected_with_its_reasons(kb: KnowSync) -> None:
+    sub = kb.submit_triples(retract=[("France", "capital", "Lyon")], user="editor")
+    assert sub.decision == "rejected"
+    assert sub.reason and sub.reason == "; ".join(sub.report["refusals"])
+    assert kb.get_edit(sub.edit_id or 0).state is EditState.REFUSED
+
+
+@pytest.mark.parametrize(
+    ("assert_", "error"),
+    [
+        ([], InputError),
+        ([("France", "capital")], InputError),
+        ("France|capital|Paris", InputError),
+        ([("France", "", "Paris")], InputError),
+        ([("France", "capital", 3)], InputError),
+        ([("France", "no_such_relation", "Paris")], UnknownRelationError),
+    ],
+)
+def test_bad_triples_are_refused_and_nothing_written(
+    kb: KnowSync, assert_: object, error: type[Exception]
+) -> None:
+    before = kb.stats()
+    with pytest.raises(error):
+        kb.submit_triples(assert_, user="editor")  # type: ignore[arg-type]
+    assert kb.stats() == before
+
+
+def test_a_toxic_edit_is_refused_and_journaled_with_the_verdict(kb: KnowSync) -> None:
+    sub = kb.submit_triples([("the suspected perpetrator", "likes", "Muslims")], user="editor")
+    assert sub.decision == "rejected"
+    assert sub.toxicity is not None and sub.toxicity["verdict"] == "toxic"
+    assert sub.reason and sub.reason.startswith("refused by the toxic-edit filter")
+    record = kb.get_edit(sub.edit_id or 0)
+    assert record.state is EditState.REFUSED and record.user == "editor"
+    assert record.report["toxicity"]["verdict"] == "toxic"
+    assert kb.state() == []
+
+
+def test_a_doubtful_edit_waits_for_review(kb: KnowSync) -> None:
+    sub = kb.submit_triples([("Denmark", "likes", "gibberish")], user="editor")
+    assert sub.decision == "needs_review"
+    assert sub.toxicity is not None and sub.toxicity["verdict"] == "doubtful"
+    assert kb.get_edit(sub.edit_id or 0).report["held"]["kinds"] == ["doubtful"]
+    assert kb.state() == []
+
+
+def test_an_edit_of_a_locked_fact_waits_for_review(kb: KnowSync) -> None:
+    kb.submit_triples([("France", "capital", "Paris")], user="editor")
+    lock = kb.lock("France", user="curator", reason="verified")
+    sub = kb.submit_triples([("France", "capital", "Lyon")], user="editor")
+    assert sub.decision == "needs_review"
+    assert f"lock #{lock.id}" in (sub.reason or "")
+    assert "locked" in kb.get_edit(sub.edit_id or 0).report["held"]["kinds"]
+    assert _objects(kb, "France", "capital") == ["Paris"]
+
+
+# ------------------------------------------------------------------ idempotency
+
+
+def test_an_idempotency_key_applies_once(kb: KnowSync) -> None:
+    first = kb.submit_triples([("France", "capital", "Paris")], user="editor", idempotency_key="k1")
+    edits = kb.stats()["edits"]
+    again = kb.submit_triples([("France", "capital", "Paris")], user="editor", idempotency_key="k1")
+    assert again.to_dict() == first.to_dict()
+    assert kb.stats()["edits"] == edits  # nothing journaled, nothing applied
+    with pytest.raises(InputError, match="used for another request"):
+        kb.submit_triples([("France", "capital", "Lyon")], user="editor", idempotency_key="k1")
+    with pytest.raises(InputError, match="used for another request"):
+        kb.submit_triples([("France", "capital", "Paris")], user="editor2", idempotency_key="k1")
+
+
+def test_an_idempotency_key_of_a_held_edit(kb: KnowSync) -> None:
+    first = kb.submit_triples(
+        [("Denmark", "likes", "gibberish")], user="editor", idempotency_key="h"
+    )
+    again = kb.submit_triples(
+        [("Denmark", "likes", "gibberish")], user="editor", idempotency_key="h"
+    )
+    assert again.decision == first.decision == "needs_review" and again.edit_id == first.edit_id
+    assert len(kb.review_queue()) == 1
+
+
+def test_an_idempotency_key_whose_outcome_was_lost(kb: KnowSync) -> None:
+    """A process that died after the edit committed but before the outcome was stored: the
+    retry finds the journal entry from the reservation and applies nothing again."""
+    first = kb.submit_triples([("France", "capital", "Paris")], user="editor", idempotency_key="x")
+    with kb.store.write() as tx:  # what the dead process left: the reservation only
+        doc = tx.doc("idempotency", "x")
+        assert doc is not None
+        tx.put_doc(
+            "idempotency",
+            "x",
+            {k: doc[k] for k in ("user", "fingerprint")}
+            | {"after": (first.edit_id or 1) - 1, "edit_ids": []},
+        )
+    edits = kb.stats()["edits"]
+    again = kb.submit_triples([("France", "capital", "Paris")], user="editor", idempotency_key="x")
+    assert again.decision == "accepted" and again.edit_id == first.edit_id
+    assert kb.stats()["edits"] == edits
+
+
+@pytest.mark.parametrize("key", ["", "  ", "k" * 201, "line\nbreak"])
+def test_bad_idempotency_keys(kb: KnowSync, key: str) -> None:
+    with pytest.raises(InputError):
+        kb.submit_triples([("France", "capital", "Paris")], user="editor", idempotency_key=key)
+    assert kb.state() == []
+
+
+# ------------------------------------------------------------------ the race
+
+
+def _race(kb: KnowSync, country: str, claims: dict[str, str]) -> dict[str, Submission]:
+    """Users submit their capital for ``country`` at the same moment."""
+    barrier = threading.Barrier(len(claims))
+    results: dict[str, Submission] = {}
+
+    def go(user: str, city: str) -> None:
+        barrier.wait()
+        results[user] = kb.submit_triples([(country, "capital", city)], user=user)
+
+    threads = [threading.Thread(target=go, args=item) for item in claims.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_two_users_racing_for_one_fact(kb: KnowSync) -> None:
+    """Both set the capital of a new country at once: one applies, the other supersedes the
+    winner's fact and waits for review; nothing is lost."""
+    rounds = 5
+    for i in range(rounds):
+        country = f"Country{i}"
+        results = _race(kb, country, {"editor": f"EditorCity{i}", "editor2": f"OtherCity{i}"})
+        assert sorted(r.decision for r in results.values()) == ["accepted", "needs_review"]
+        winner = next(u for u, r in results.items() if r.decision == "accepted")
+        loser = next(r for r in results.values() if r.decision == "needs_review")
+        assert f"asserted by {winner}" in (loser.reason or "")
+        assert loser.edit_id is not None
+        assert kb.get_edit(loser.edit_id).state is EditState.HELD
+        [fact] = [f for f in kb.facts(country) if f.relation == "capital"]
+        assert fact.user == winner
+    assert len(kb.review_queue()) == rounds

@@ -1,0 +1,1165 @@
+"""The HTTP API: FastAPI, versioned under ``/api/v1``, a thin layer over :class:`knowsync.KnowSync`.
+
+Every endpoint authenticates the bearer token (``KnowSync.authenticate``), asks
+``KnowSync.authorize`` for the action, calls one ``KnowSync`` method in the threadpool (the
+endpoints are plain ``def``: KnowSync blocks), and returns a pydantic model. Errors leave as JSON
+``{"error": {"code", "message", "field", ...}}``, mapped from the exception tree in one place
+(:data:`ERROR_STATUS`): the Python client (:mod:`knowsync.client`) maps the codes back to the
+same classes.
+
+Batch imports are idempotent per chunk: the key a client sends with a chunk is recorded in the
+store's documents together with the chunk's outcome; the same key again returns that outcome
+and applies nothing (see :class:`_ChunkImports`).
+
+``/docs`` is an API reference rendered on the server from the OpenAPI schema, so it works with
+no internet; ``/docs/swagger`` is the interactive Swagger UI, whose script the browser loads from
+a CDN; ``/openapi.json`` is the schema itself.
+"""
+
+import contextlib
+import hashlib
+import html
+import importlib
+import importlib.util
+import itertools
+import json
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import fastapi
+from fastapi import (
+    Body,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    UploadFile,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from controller import ConflictPolicy, EditRefused, RollbackRefused
+from editor._errors import EditorError
+from interpreter import BackendError
+from kg import (
+    EditKind,
+    EditRecord,
+    EditState,
+    Fact,
+    InputError,
+    KnowsyncError,
+    Lock,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+    UnknownRelationError,
+    now_iso,
+)
+from kg._io import BadRow, detect_format, read_rows
+from knowsync import KnowSync, __version__
+from knowsync._api import EditResult, ImportReport
+from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+from knowsync.client import IdempotencyConflict
+
+__all__ = ["API_PREFIX", "ERROR_STATUS", "MAX_IMPORT_ROWS", "create_app", "error_body"]
+
+API_PREFIX = "/api/v1"
+MAX_IMPORT_ROWS = 50_000
+"""The most rows one import request may carry; a client sends a large file in chunks."""
+
+# The exception tree, mapped to status codes and error codes, most specific first. The client
+# maps the codes back (knowsync/client.py ``error_from_response`` is the inverse).
+ERROR_STATUS: list[tuple[type[BaseException], int, str]] = [
+    (IdempotencyConflict, 409, "idempotency_conflict"),
+    (AuthError, 401, "unauthorized"),
+    (PermissionDenied, 403, "forbidden"),
+    (UnknownRelationError, 400, "unknown_relation"),
+    (InputError, 400, "invalid_input"),
+    (NotFoundError, 404, "not_found"),
+    (RollbackRefused, 409, "rollback_refused"),
+    (EditRefused, 409, "edit_refused"),
+    (SchemaError, 400, "schema_error"),
+    (StoreError, 500, "store_error"),
+    (BackendError, 502, "backend_error"),
+    (EditorError, 500, "editor_error"),
+    (KnowsyncError, 400, "error"),
+]
+
+
+FaultHook = Callable[[str], None]
+"""Called at named points of an operation (tests inject failures here): ``import.request``
+(every import request, first thing), ``import.before``
+(a keyed chunk is about to be applied), ``import.applied`` (it is committed, its key not yet
+marked done: a crash here is the window the journal check covers) and ``import.after`` (it is
+applied and its key recorded, the response not yet sent)."""
+
+
+# ----------------------------------------------------------------------- errors
+
+
+def error_body(
+    code: str, message: str, *, field: str | None = None, **details: Any
+) -> dict[str, Any]:
+    """The JSON body of every error response."""
+    err: dict[str, Any] = {"code": code, "message": message, "field": field}
+    err.update({k: v for k, v in details.items() if v is not None})
+    return {"error": err}
+
+
+def _error_response(exc: KnowsyncError) -> JSONResponse:
+    status, code = 400, "error"
+    for cls, st, cd in ERROR_STATUS:
+        if isinstance(exc, cls):
+            status, code = st, cd
+            break
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, InputError):
+        details["line"] = exc.line
+    if isinstance(exc, UnknownRelationError):
+        details["relation"] = exc.relation
+        details["suggestions"] = exc.suggestions
+    if isinstance(exc, EditRefused):
+        details["reasons"] = exc.reasons
+        details["edit_id"] = exc.edit_id
+    if isinstance(exc, RollbackRefused):
+        details["edit_id"] = exc.edit_id
+        details["dependants"] = exc.dependants
+        details["blocked"] = exc.blocked
+    if isinstance(exc, StoreError) and exc.transient:
+        status, code = 503, "store_busy"
+        headers["Retry-After"] = "1"
+    if isinstance(exc, AuthError):
+        headers["WWW-Authenticate"] = "Bearer"
+    field = getattr(exc, "field", None)
+    return JSONResponse(
+        error_body(code, str(exc), field=field, **details), status_code=status, headers=headers
+    )
+
+
+def _validation_field(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or str(loc[0] if loc else "")
+
+
+# ------------------------------------------------------------------------ models
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class TripleIn(_Strict):
+    """A triple: ``{"subject", "relation", "object"}``, or the list ``["S", "R", "O"]``."""
+
+    subject: Name
+    relation: Name
+    object: Name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            if len(value) != 3:
+                raise ValueError(
+                    f"a triple is [subject, relation, object]: 3 strings, not {len(value)}"
+                )
+            return {"subject": value[0], "relation": value[1], "object": value[2]}
+        return value
+
+    def raw(self) -> tuple[str, str, str]:
+        return (self.subject, self.relation, self.object)
+
+
+class SubmitText(_Strict):
+    text: str = Field(min_length=1, max_length=10_000, description="a sentence to act on")
+
+
+class SubmitTriples(_Strict):
+    assert_: list[TripleIn] = Field(default_factory=list, alias="assert", max_length=10_000)
+    retract: list[TripleIn] = Field(default_factory=list, max_length=10_000)
+    dry_run: bool = Field(False, description="show the decision, write nothing")
+
+
+class AskIn(_Strict):
+    question: str = Field(min_length=1, max_length=10_000)
+
+
+class ImportRow(_Strict):
+    subject: str
+    relation: str
+    object: str
+    line: int | None = Field(None, ge=1, description="the row's line in the client's file")
+
+
+class ImportRows(_Strict):
+    rows: list[ImportRow] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
+    policy: ConflictPolicy = ConflictPolicy.SKIP
+    source: str | None = Field(
+        None, max_length=200, description="the file the rows come from (for the journal)"
+    )
+    allow_new_relations: bool = False
+
+
+class RollbackIn(_Strict):
+    cascade: bool = Field(False, description="first undo the later edits that depend on it")
+
+
+class ApproveIn(_Strict):
+    reason: str = Field("", max_length=2000)
+
+
+class RejectIn(_Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class NewUser(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    role: Role = Role.VIEWER
+
+
+class RoleIn(_Strict):
+    role: Role
+
+
+class TokenIn(_Strict):
+    label: str = Field("", max_length=200)
+
+
+class LockIn(_Strict):
+    entity: Name
+    relation: str | None = None
+    object: str | None = None
+    reason: str = Field("", max_length=2000)
+
+
+class FactOut(_Open):
+    subject: str
+    relation: str
+    object: str
+    kind: str
+    edit_id: int | None
+    user: str
+    created_at: str
+
+
+class EditOut(BaseModel):
+    id: int
+    kind: str
+    user: str
+    created_at: str
+    state: str
+    request: dict[str, Any]
+    report: dict[str, Any]
+    rollback_of: int | None
+    rolled_back_by: int | None
+    batch: str | None
+
+
+class EditDetail(EditOut):
+    put_in_force: list[FactOut]
+    retired: list[FactOut]
+
+
+class EditResultOut(_Open):
+    """An applied edit (a rollback step): the decision and the controller's report fields."""
+
+    edit_id: int | None
+    decision: str
+    dry_run: bool = False
+
+
+class AnswerOut(BaseModel):
+    question: str
+    subject: str | None
+    relation: str | None
+    graph: list[str]
+    facts: list[FactOut]
+    model: str | None
+    agree: bool | None
+    unclear: dict[str, Any] | None
+
+
+class SubmissionOut(BaseModel):
+    decision: str
+    intent: dict[str, Any]
+    edit_id: int | None
+    report: dict[str, Any]
+    reason: str | None
+    question: str | None
+    suggestions: list[str]
+    answer: AnswerOut | None
+    model: list[dict[str, Any]]
+    toxicity: dict[str, Any] | None
+
+
+class ImportOut(BaseModel):
+    batch: str
+    rows: int
+    added: int
+    derived: int
+    duplicates: int
+    superseded: int
+    skipped: list[dict[str, Any]]
+    bad_rows: list[dict[str, Any]]
+    edits: list[int]
+    failed: str | None
+    replayed: bool = Field(False, description="the key was seen before: nothing was applied now")
+
+
+class AccountOut(BaseModel):
+    name: str
+    role: str
+    created_at: str
+    created_by: str | None
+    disabled: bool
+
+
+class NewUserOut(BaseModel):
+    account: AccountOut
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class TokenOut(BaseModel):
+    user: str
+    token: str
+
+
+class RevokedOut(BaseModel):
+    user: str
+    revoked: int
+
+
+class LockOut(BaseModel):
+    id: int
+    entity: str
+    relation: str | None
+    object: str | None
+    user: str
+    reason: str
+    created_at: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    model: bool = Field(description="whether a language model is kept in agreement")
+
+
+class ErrorDetail(_Open):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorOut, "description": d}
+    for s, d in (
+        (400, "invalid input (code says which kind)"),
+        (401, "missing, unknown or disabled token"),
+        (403, "the account's role does not allow this"),
+        (404, "no such entity, edit or user"),
+        (409, "refused by the rules, or an idempotency key reused with another payload"),
+        (422, "malformed payload; `field` names the offending field"),
+        (503, "the store is busy; retry after the Retry-After header"),
+    )
+}
+
+
+def _fact(f: Fact) -> FactOut:
+    return FactOut.model_validate(f.to_dict())
+
+
+def _edit(e: EditRecord) -> EditOut:
+    return EditOut.model_validate(e.to_dict())
+
+
+def _answer(a: Answer) -> AnswerOut:
+    return AnswerOut.model_validate(a.to_dict())
+
+
+def _submission(s: Submission) -> SubmissionOut:
+    return SubmissionOut.model_validate(s.to_dict())
+
+
+def _account(a: Account) -> AccountOut:
+    return AccountOut.model_validate(a.to_dict())
+
+
+def _result(r: EditResult) -> EditResultOut:
+    return EditResultOut.model_validate(r.to_dict())
+
+
+# ------------------------------------------------------------------ chunk imports
+
+
+class _ChunkImports:
+    """Batch-import chunks, each applied at most once per (user, idempotency key).
+
+    A key's document (kind ``"import-chunk"``) moves ``started -> done``; ``done`` holds the
+    chunk's outcome, returned again for the same key. A ``started`` document found later means
+    an attempt died between applying and recording: the journal tells whether its import edit
+    committed (the chunk is imported under a source name unique to the key, and the document
+    records the journal position before it), so the chunk is applied then or never.
+
+    Concurrent requests with the same key wait for each other (one server process per store,
+    which the single-writer design asks for anyway).
+    """
+
+    KIND = "import-chunk"
+
+    def __init__(self, ks: KnowSync, fault: FaultHook | None) -> None:
+        self.ks = ks
+        self.fault = fault
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def run(self, user: str, key: str | None, body: ImportRows) -> tuple[dict[str, Any], bool]:
+        """Apply a chunk (or return the outcome recorded for its key).
+
+        Returns the import report as a dict, and whether it was replayed from the key.
+
+        Raises:
+            IdempotencyConflict: the key was used before with other rows or options.
+            InputError, StoreError: as :meth:`KnowSync.import_file`.
+        """
+        if self.fault is not None:
+            self.fault("import.request")
+        payload = body.model_dump(mode="json")
+        fingerprint = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        if key is None:
+            return self._apply(user, body, _source_name(body.source, fingerprint)), False
+        doc_key = f"{user}\x1f{key}"
+        with self._key_lock(doc_key):
+            with self.ks.store.read() as view:
+                doc = view.doc(self.KIND, doc_key)
+                after = view.last_edit_id()
+            if doc is not None and doc.get("fingerprint") != fingerprint:
+                raise IdempotencyConflict(
+                    f"idempotency key {key!r} was used before with another payload; "
+                    "use a new key for new rows"
+                )
+            if doc is not None and doc.get("state") == "done":
+                return dict(doc["result"]), True
+            if doc is not None:  # started: did that attempt commit?
+                found = self._committed(user, doc)
+                if found is not None:
+                    self._record(doc_key, {**doc, "state": "done", "result": found})
+                    return found, True
+                after = int(doc["after"])
+            source = _source_name(body.source, hashlib.sha256(doc_key.encode()).hexdigest())
+            started = {
+                "state": "started",
+                "fingerprint": fingerprint,
+                "after": after,
+                "source": source,
+                "created_at": now_iso(),
+            }
+            self._record(doc_key, started)
+            if self.fault is not None:
+                self.fault("import.before")
+            result = self._apply(user, body, source)
+            if self.fault is not None:
+                self.fault("import.applied")
+            self._record(doc_key, {**started, "state": "done", "result": result})
+            if self.fault is not None:
+                self.fault("import.after")
+            return result, False
+
+    def _record(self, doc_key: str, value: dict[str, Any]) -> None:
+        with self.ks.store.write() as tx:
+            tx.put_doc(self.KIND, doc_key, value)
+
+    def _committed(self, user: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """The outcome of an earlier attempt whose import edits committed, rebuilt from the
+        journal, or None when nothing of it committed."""
+        with self.ks.store.read() as view:
+            edits = [
+                e
+                for e in view.edits(
+                    user=user,
+                    kinds=[EditKind.IMPORT],
+                    after=int(doc["after"]),
+                    limit=None,
+                    newest_first=False,
+                )
+                if e.request.get("source") == doc["source"]
+                and e.state in (EditState.APPLIED, EditState.REFUSED)
+            ]
+        if not edits:
+            return None
+        out = ImportReport(batch=edits[0].batch or "")
+        for e in edits:
+            rep = e.report
+            out.rows += int(e.request.get("rows", 0))
+            if e.state is EditState.REFUSED:
+                out.failed = "; ".join(rep.get("refusals", [])[:5]) or "refused"
+                continue
+            out.edits.append(e.id)
+            out.added += int(rep.get("added", 0))
+            out.derived += int(rep.get("derived", 0))
+            out.duplicates += int(rep.get("duplicates", 0))
+            out.superseded += len(rep.get("superseded", []))
+            out.skipped += [
+                {"line": s.get("row"), "triple": s.get("triple"), "reason": s.get("reason")}
+                for s in rep.get("skipped", [])
+            ]
+        return out.to_dict()
+
+    def _apply(self, user: str, body: ImportRows, source: str) -> dict[str, Any]:
+        """Import the rows through :meth:`KnowSync.import_file` as one JSONL chunk, keeping
+        the client's line numbers (blank lines pad the file; the reader skips them)."""
+        lines = [r.line if r.line is not None else 0 for r in body.rows]
+        keep_lines = all(lines) and all(a < b for a, b in itertools.pairwise(lines))
+        with tempfile.TemporaryDirectory(prefix="knowsync-import-") as tmp:
+            path = Path(tmp) / source
+            with path.open("w", encoding="utf-8") as fh:
+                at = 1
+                for i, row in enumerate(body.rows, start=1):
+                    target = row.line if keep_lines and row.line is not None else i
+                    fh.write("\n" * (target - at))
+                    at = target + 1
+                    record = {"subject": row.subject, "relation": row.relation}
+                    record["object"] = row.object
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            report = self.ks.import_file(
+                path,
+                user=user,
+                policy=body.policy,
+                chunk_size=len(body.rows),
+                fmt="jsonl",
+                allow_new_relations=body.allow_new_relations or None,
+            )
+        return report.to_dict()
+
+
+def _source_name(source: str | None, digest: str) -> str:
+    """A file name for the journal: the client's file name and a tag unique to the chunk."""
+    base = Path(source or "rows").name.strip().replace("\x00", "")[:100] or "rows"
+    return f"{base} #{digest[:10]}"
+
+
+# ------------------------------------------------------------------------- docs
+
+
+def _reference_html(spec: dict[str, Any]) -> str:
+    """A static API reference from the OpenAPI schema: no script, no CDN."""
+    esc = html.escape
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(spec['info']['title'])} API reference</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;"
+        "padding:0 1em;line-height:1.4}code,pre{background:#f4f4f4;padding:1px 4px}"
+        "h2{border-bottom:1px solid #ccc;margin-top:2em}.op{margin:1.2em 0}"
+        ".m{display:inline-block;min-width:4em;font-weight:bold}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px;"
+        "text-align:left;vertical-align:top}</style></head><body>",
+        f"<h1>{esc(spec['info']['title'])} {esc(spec['info'].get('version', ''))}</h1>",
+        f"<p>{esc(spec['info'].get('description', ''))}</p>",
+        "<p>Machine-readable schema: <a href='/openapi.json'>/openapi.json</a>. Interactive "
+        "Swagger UI (the browser loads its script from a CDN): "
+        "<a href='/docs/swagger'>/docs/swagger</a>. Authenticate with "
+        "<code>Authorization: Bearer TOKEN</code>.</p><h2>Endpoints</h2>",
+    ]
+
+    def ref_name(schema: dict[str, Any]) -> str:
+        if "$ref" in schema:
+            name = str(schema["$ref"]).rsplit("/", 1)[-1]
+            return f"<a href='#schema-{esc(name)}'>{esc(name)}</a>"
+        if "anyOf" in schema:
+            return " | ".join(ref_name(s) for s in schema["anyOf"])
+        if schema.get("type") == "array":
+            return f"list[{ref_name(schema.get('items', {}))}]"
+        return esc(str(schema.get("type", "any")))
+
+    for path, ops in spec.get("paths", {}).items():
+        for method, op in ops.items():
+            out.append(
+                f"<div class='op'><span class='m'>{esc(method.upper())}</span> "
+                f"<code>{esc(path)}</code> — {esc(op.get('summary', ''))}"
+            )
+            if op.get("description"):
+                out.append(f"<p>{esc(op['description'])}</p>")
+            params = op.get("parameters", [])
+            if params:
+                out.append("<table><tr><th>parameter</th><th>in</th><th>type</th></tr>")
+                for p in params:
+                    req = " (required)" if p.get("required") else ""
+                    out.append(
+                        f"<tr><td>{esc(p['name'])}{req}</td><td>{esc(p['in'])}</td>"
+                        f"<td>{ref_name(p.get('schema', {}))}</td></tr>"
+                    )
+                out.append("</table>")
+            body = op.get("requestBody", {}).get("content", {})
+            for ctype, media in body.items():
+                out.append(f"<p>body ({esc(ctype)}): {ref_name(media.get('schema', {}))}</p>")
+            ok = op.get("responses", {})
+            codes = ", ".join(esc(str(c)) for c in ok)
+            out.append(f"<p>responses: {codes}</p></div>")
+    out.append("<h2>Schemas</h2>")
+    for name, schema in spec.get("components", {}).get("schemas", {}).items():
+        out.append(f"<h3 id='schema-{esc(name)}'>{esc(name)}</h3>")
+        if schema.get("description"):
+            out.append(f"<p>{esc(schema['description'])}</p>")
+        props = schema.get("properties", {})
+        if props:
+            required = set(schema.get("required", []))
+            out.append("<table><tr><th>field</th><th>type</th><th>about</th></tr>")
+            for pname, p in props.items():
+                star = " *" if pname in required else ""
+                out.append(
+                    f"<tr><td>{esc(pname)}{star}</td><td>{ref_name(p)}</td>"
+                    f"<td>{esc(p.get('description', ''))}</td></tr>"
+                )
+            out.append("</table>")
+        elif "enum" in schema:
+            out.append(f"<p>one of: {esc(', '.join(map(str, schema['enum'])))}</p>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+# -------------------------------------------------------------------------- app
+
+
+def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None) -> FastAPI:
+    """The HTTP API over one knowledge base (and, with ``web``, the web app at ``/``).
+
+    Args:
+        ks: the knowledge base every request acts on.
+        web: mount the web app from ``ui.web.mount(app, ks)`` at ``/`` when that module
+            exists; otherwise ``/`` redirects to ``/docs``.
+        fault: a hook called at named points (tests inject failures; see :data:`FaultHook`).
+
+    Returns:
+        The application, for uvicorn or a test client.
+    """
+    app = FastAPI(
+        title="knowsync",
+        version=__version__,
+        description="A knowledge graph and a language model kept in agreement, edited in plain "
+        "language. Every operation is journaled, attributed and can be rolled back.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.ks = ks
+    imports = _ChunkImports(ks, fault)
+    bearer = HTTPBearer(auto_error=False, description="an API token (knowsync users token)")
+
+    # ---------------------------------------------------------------- errors
+
+    @app.exception_handler(KnowsyncError)
+    def _on_knowsync(request: Request, exc: KnowsyncError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": _validation_field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))}
+            for e in exc.errors()
+        ] or [{"field": "", "message": "invalid request"}]
+        field = details[0]["field"]
+        message = f"{field}: {details[0]['message']}" if field else details[0]["message"]
+        return JSONResponse(
+            error_body("invalid_payload", message, field=field or None, errors=details),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body("internal_error", f"internal error: {type(exc).__name__}"),
+            status_code=500,
+        )
+
+    # ------------------------------------------------------------------ auth
+
+    def account(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Account:
+        if credentials is None or not credentials.credentials:
+            raise AuthError("send an API token: 'Authorization: Bearer TOKEN'")
+        return ks.authenticate(credentials.credentials)
+
+    Me = Annotated[Account, Depends(account)]
+
+    def allowed(action: str) -> Any:
+        def check(who: Me) -> Account:
+            ks.authorize(who.name, action)
+            return who
+
+        return Depends(check)
+
+    Viewer = Annotated[Account, allowed("read")]
+    Asker = Annotated[Account, allowed("ask")]
+    Editor = Annotated[Account, allowed("submit")]
+    Curator = Annotated[Account, allowed("review")]
+    Locker = Annotated[Account, allowed("lock")]
+    Admin = Annotated[Account, allowed("admin")]
+    Key = Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="the same key again returns the first outcome and applies nothing",
+        ),
+    ]
+    EditId = Annotated[int, fastapi.Path(ge=1)]
+
+    v1 = API_PREFIX
+
+    # ---------------------------------------------------------------- public
+
+    @app.get(f"{v1}/health", tags=["meta"], summary="liveness; no token needed")
+    def health() -> HealthOut:
+        return HealthOut(
+            status="ok", version=__version__, model=getattr(ks, "model", None) is not None
+        )
+
+    @app.get(f"{v1}/whoami", tags=["meta"], summary="the account of the token", responses=_ERRORS)
+    def whoami(who: Me) -> AccountOut:
+        return _account(who)
+
+    # ----------------------------------------------------------------- edits
+
+    @app.post(
+        f"{v1}/submit",
+        tags=["edits"],
+        summary="act on a sentence (an edit, a retraction or a question)",
+        responses=_ERRORS,
+    )
+    def submit(body: SubmitText, who: Me) -> SubmissionOut:
+        # what the sentence asks decides the role it needs (ask, submit, rollback): the
+        # service authorizes it once it has read the sentence
+        return _submission(ks.submit(body.text, user=who.name))
+
+    @app.post(
+        f"{v1}/triples",
+        tags=["edits"],
+        summary="assert and retract triples as one edit",
+        description="With an Idempotency-Key header, a retried request returns the first "
+        "outcome and applies nothing again. dry_run shows the decision and writes nothing.",
+        responses=_ERRORS,
+    )
+    def submit_triples(body: SubmitTriples, who: Editor, key: Key = None) -> SubmissionOut:
+        assert_ = [t.raw() for t in body.assert_]
+        retract = [t.raw() for t in body.retract]
+        if not assert_ and not retract:
+            raise InputError("give at least one triple to assert or retract", field="assert")
+        if body.dry_run:
+            res = ks.edit(assert_, retract, user=who.name, dry_run=True)
+            return SubmissionOut(
+                decision=res.decision.value,
+                intent={"type": "edit", "assert": assert_, "retract": retract},
+                edit_id=None,
+                report=res.report,
+                reason="; ".join(res.reasons) or None,
+                question=None,
+                suggestions=[],
+                answer=None,
+                model=[],
+                toxicity=None,
+            )
+        sub = ks.submit_triples(assert_, retract, user=who.name, idempotency_key=key)
+        return _submission(sub)
+
+    @app.post(
+        f"{v1}/imports",
+        tags=["edits"],
+        summary="import a chunk of rows (JSON), idempotent per Idempotency-Key",
+        responses=_ERRORS,
+    )
+    def import_rows(body: ImportRows, who: Editor, key: Key = None) -> ImportOut:
+        if body.allow_new_relations:
+            ks.authorize(who.name, "schema")
+        result, replayed = imports.run(who.name, key, body)
+        return ImportOut.model_validate({**result, "replayed": replayed})
+
+    @app.post(
+        f"{v1}/imports/upload",
+        tags=["edits"],
+        summary="import an uploaded CSV or JSONL file (or chunk), idempotent per key",
+        responses=_ERRORS,
+    )
+    def import_upload(
+        who: Editor,
+        file: Annotated[UploadFile, File(description="head,relation,tail CSV, or JSONL")],
+        policy: Annotated[ConflictPolicy, Form()] = ConflictPolicy.SKIP,
+        format: Annotated[Literal["csv", "jsonl"] | None, Form()] = None,
+        allow_new_relations: Annotated[bool, Form()] = False,
+        key: Key = None,
+    ) -> ImportOut:
+        name = Path(file.filename or "upload").name
+        fmt = detect_format(Path(name), format)
+        with tempfile.TemporaryDirectory(prefix="knowsync-upload-") as tmp:
+            path = Path(tmp) / f"upload.{fmt}"
+            with path.open("wb") as fh:
+                while block := file.file.read(1 << 20):
+                    fh.write(block)
+            rows: list[ImportRow] = []
+            bad: list[dict[str, Any]] = []
+            for row in read_rows(path, fmt):
+                if isinstance(row, BadRow):
+                    bad.append({"line": row.line, "reason": row.reason})
+                else:
+                    rows.append(
+                        ImportRow(
+                            subject=row.subject,
+                            relation=row.relation,
+                            object=row.object,
+                            line=row.line,
+                        )
+                    )
+        if len(rows) > MAX_IMPORT_ROWS:
+            raise InputError(
+                f"{name} has {len(rows)} rows; send at most {MAX_IMPORT_ROWS} per request "
+                "(the Python client splits files into chunks)",
+                field="file",
+            )
+        if not rows:
+            report = ImportReport(batch="", rows=len(bad), bad_rows=bad)
+            return ImportOut.model_validate({**report.to_dict(), "replayed": False})
+        if allow_new_relations:
+            ks.authorize(who.name, "schema")
+        body = ImportRows(
+            rows=rows, policy=policy, source=name, allow_new_relations=allow_new_relations
+        )
+        result, replayed = imports.run(who.name, key, body)
+        result["bad_rows"] = sorted(bad + result["bad_rows"], key=lambda b: b["line"])
+        result["rows"] += len(bad)
+        return ImportOut.model_validate({**result, "replayed": replayed})
+
+    @app.post(
+        f"{v1}/edits/{{edit_id}}/rollback",
+        tags=["edits"],
+        summary="undo an edit exactly (with cascade: the later edits that depend on it first)",
+        responses=_ERRORS,
+    )
+    def rollback(
+        edit_id: EditId, who: Me, body: Annotated[RollbackIn | None, Body()] = None
+    ) -> list[EditResultOut]:
+        ks.authorize(who.name, "rollback", edit_id=edit_id)
+        cascade = body.cascade if body is not None else False
+        try:
+            results = ks.rollback(edit_id, user=who.name, cascade=False)
+        except RollbackRefused as exc:
+            if not cascade or exc.blocked is not None:
+                raise
+            for dep in exc.dependants:  # a cascade undoes these too: the caller must be
+                ks.authorize(who.name, "rollback", edit_id=dep)  # allowed to undo each
+            results = ks.rollback(edit_id, user=who.name, cascade=True)
+        return [_result(r) for r in results]
+
+    @app.post(
+        f"{v1}/batches/{{batch}}/rollback",
+        tags=["edits"],
+        summary="undo every edit of an import batch",
+        responses=_ERRORS,
+    )
+    def rollback_batch(
+        batch: Annotated[str, fastapi.Path(min_length=1, max_length=100)], who: Me
+    ) -> list[EditResultOut]:
+        with ks.store.read() as view:
+            ids = [e.id for e in view.edits(batch=batch, kinds=[EditKind.IMPORT], limit=None)]
+        if not ids:
+            raise NotFoundError(f"no import edits in batch {batch!r}")
+        for eid in ids:
+            ks.authorize(who.name, "rollback", edit_id=eid)
+        return [_result(r) for r in ks.rollback_batch(batch, user=who.name)]
+
+    # ----------------------------------------------------------------- reads
+
+    @app.post(
+        f"{v1}/ask",
+        tags=["reads"],
+        summary="answer a question from the graph and from the edited model",
+        responses=_ERRORS,
+    )
+    def ask(body: AskIn, who: Asker) -> AnswerOut:
+        return _answer(ks.ask(body.question, user=who.name))
+
+    @app.get(
+        f"{v1}/entities/{{entity:path}}/facts",
+        tags=["reads"],
+        summary="the facts about an entity",
+        responses=_ERRORS,
+    )
+    def facts(
+        entity: str,
+        who: Viewer,
+        as_of: Annotated[int | None, Query(ge=0, description="as just after this edit")] = None,
+        derived: bool = True,
+        incoming: Annotated[bool, Query(description="also facts with it as object")] = False,
+    ) -> list[FactOut]:
+        return [_fact(f) for f in ks.facts(entity, as_of=as_of, derived=derived, incoming=incoming)]
+
+    @app.get(
+        f"{v1}/entities/{{entity:path}}/neighbourhood",
+        tags=["reads"],
+        summary="a deterministic sample of the facts around an entity",
+        responses=_ERRORS,
+    )
+    def neighbourhood(
+        entity: str,
+        who: Viewer,
+        hops: Annotated[int | None, Query(ge=1, le=6)] = None,
+        fanout: Annotated[int | None, Query(ge=1, le=200)] = None,
+    ) -> list[FactOut]:
+        return [_fact(f) for f in ks.neighbourhood(entity, hops=hops, fanout=fanout)]
+
+    @app.get(
+        f"{v1}/path",
+        tags=["reads"],
+        summary="a shortest chain of facts linking two entities",
+        responses=_ERRORS,
+    )
+    def path(
+        source: Annotated[str, Query(min_length=1)],
+        target: Annotated[str, Query(min_length=1)],
+        who: Viewer,
+        max_hops: Annotated[int, Query(ge=1, le=8)] = 4,
+    ) -> list[FactOut]:
+        return [_fact(f) for f in ks.path(source, target, max_hops=max_hops)]
+
+    @app.get(
+        f"{v1}/edits",
+        tags=["reads"],
+        summary="the journal, newest first (history)",
+        responses=_ERRORS,
+    )
+    def history(
+        who: Viewer,
+        user: str | None = None,
+        entity: str | None = None,
+        since: Annotated[str | None, Query(description="ISO time")] = None,
+        until: Annotated[str | None, Query(description="ISO time")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    ) -> list[EditOut]:
+        return [
+            _edit(e) for e in ks.history(entity, user=user, since=since, until=until, limit=limit)
+        ]
+
+    @app.get(
+        f"{v1}/edits/{{edit_id}}",
+        tags=["reads"],
+        summary="one journal entry with the facts it put in force and retired",
+        responses=_ERRORS,
+    )
+    def get_edit(edit_id: EditId, who: Viewer) -> EditDetail:
+        record = ks.get_edit(edit_id)
+        added, retired = ks.edit_changes(edit_id)
+        return EditDetail.model_validate(
+            {
+                **record.to_dict(),
+                "put_in_force": [f.to_dict() for f in added],
+                "retired": [f.to_dict() for f in retired],
+            }
+        )
+
+    @app.get(f"{v1}/stats", tags=["reads"], summary="counts", responses=_ERRORS)
+    def stats(who: Viewer) -> dict[str, int]:
+        return ks.stats()
+
+    @app.get(f"{v1}/schema", tags=["reads"], summary="the relation library", responses=_ERRORS)
+    def schema(who: Viewer) -> dict[str, Any]:
+        return ks.schema.to_dict()
+
+    # ---------------------------------------------------------------- review
+
+    @app.get(
+        f"{v1}/review",
+        tags=["review"],
+        summary="edits waiting for a curator, oldest first",
+        responses=_ERRORS,
+    )
+    def review_queue(who: Curator) -> list[EditOut]:
+        return [_edit(e) for e in ks.review_queue()]
+
+    @app.post(
+        f"{v1}/review/{{edit_id}}/approve",
+        tags=["review"],
+        summary="release a held edit (it is planned against the graph as it is now)",
+        responses=_ERRORS,
+    )
+    def approve(
+        edit_id: EditId, who: Curator, body: Annotated[ApproveIn | None, Body()] = None
+    ) -> SubmissionOut:
+        reason = body.reason if body is not None else ""
+        return _submission(ks.approve(edit_id, user=who.name, reason=reason))
+
+    @app.post(
+        f"{v1}/review/{{edit_id}}/reject",
+        tags=["review"],
+        summary="refuse a held edit, with the reason",
+        responses=_ERRORS,
+    )
+    def reject(edit_id: EditId, body: RejectIn, who: Curator) -> SubmissionOut:
+        return _submission(ks.reject(edit_id, user=who.name, reason=body.reason))
+
+    @app.get(f"{v1}/locks", tags=["review"], summary="locks", responses=_ERRORS)
+    def locks(who: Viewer, entity: str | None = None) -> list[LockOut]:
+        return [_lock(lk) for lk in ks.locks(entity)]
+
+    @app.post(f"{v1}/locks", tags=["review"], summary="lock an entity or fact", responses=_ERRORS)
+    def lock(body: LockIn, who: Locker) -> LockOut:
+        lk = ks.lock(body.entity, body.relation, body.object, user=who.name, reason=body.reason)
+        return _lock(lk)
+
+    @app.delete(
+        f"{v1}/locks/{{lock_id}}", tags=["review"], summary="remove a lock", responses=_ERRORS
+    )
+    def unlock(lock_id: Annotated[int, fastapi.Path(ge=1)], who: Locker) -> LockOut:
+        return _lock(ks.unlock(lock_id, user=who.name))
+
+    # ----------------------------------------------------------------- users
+
+    @app.get(f"{v1}/users", tags=["users"], summary="every account", responses=_ERRORS)
+    def users(who: Admin) -> list[AccountOut]:
+        return [_account(a) for a in ks.users()]
+
+    @app.post(
+        f"{v1}/users",
+        tags=["users"],
+        summary="add an account; its first token is in the answer, once",
+        status_code=201,
+        responses=_ERRORS,
+    )
+    def add_user(body: NewUser, who: Admin) -> NewUserOut:
+        acct, token = ks.add_user(body.name, body.role, by=who.name)
+        return NewUserOut(account=_account(acct), token=token)
+
+    @app.get(f"{v1}/users/{{name:path}}", tags=["users"], summary="one account", responses=_ERRORS)
+    def get_user(name: str, who: Admin) -> AccountOut:
+        return _account(ks.get_user(name))
+
+    @app.put(
+        f"{v1}/users/{{name:path}}/role", tags=["users"], summary="change a role", responses=_ERRORS
+    )
+    def set_role(name: str, body: RoleIn, who: Admin) -> AccountOut:
+        return _account(ks.set_role(name, body.role, by=who.name))
+
+    @app.post(
+        f"{v1}/users/{{name:path}}/disable",
+        tags=["users"],
+        summary="disable an account (its tokens stop working)",
+        responses=_ERRORS,
+    )
+    def disable_user(name: str, who: Admin) -> AccountOut:
+        return _account(ks.disable_user(name, by=who.name))
+
+    @app.post(
+        f"{v1}/users/{{name:path}}/enable",
+        tags=["users"],
+        summary="enable a disabled account again (it needs a new token)",
+        responses=_ERRORS,
+    )
+    def enable_user(name: str, who: Admin) -> AccountOut:
+        return _account(ks.enable_user(name, by=who.name))
+
+    @app.post(
+        f"{v1}/users/{{name:path}}/tokens",
+        tags=["users"],
+        summary="a new API token for an account, shown once (admin, or the account itself)",
+        status_code=201,
+        responses=_ERRORS,
+    )
+    def new_token(name: str, who: Me, body: Annotated[TokenIn | None, Body()] = None) -> TokenOut:
+        label = body.label if body is not None else ""
+        return TokenOut(user=name, token=ks.new_token(name, label=label, by=who.name))
+
+    @app.delete(
+        f"{v1}/users/{{name:path}}/tokens",
+        tags=["users"],
+        summary="revoke every token of an account (admin, or the account itself)",
+        responses=_ERRORS,
+    )
+    def revoke_tokens(name: str, who: Me) -> RevokedOut:
+        return RevokedOut(user=name, revoked=ks.revoke_tokens(name, by=who.name))
+
+    # ---------------------------------------------------------- docs and web
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_reference_html(app.openapi()))
+
+    @app.get("/docs/swagger", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="knowsync API")
+
+    @app.get(API_PREFIX, include_in_schema=False)
+    def api_root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    if not (web and _mount_web(app, ks)):
+
+        @app.get("/", include_in_schema=False)
+        def root() -> Response:
+            return RedirectResponse("/docs")
+
+    return app
+
+
+def _lock(lk: Lock) -> LockOut:
+    return LockOut.model_validate(lk.to_dict())
+
+
+def _mount_web(app: FastAPI, ks: KnowSync) -> bool:
+    """Mount the web app (``ui.web.mount``) at ``/`` when it exists; whether it was."""
+    if importlib.util.find_spec("ui.web") is None:
+        return False
+    module = importlib.import_module("ui.web")
+    mount = getattr(module, "mount", None)
+    if mount is None:
+        return False
+    mount(app, ks)
+    return True
