@@ -1,0 +1,1 @@
+"""Browser tests: the web app driven in headless Chromium through Playwright."""

@@ -1,0 +1,166 @@
+"""The web app as a person uses it: sign in, edit through chat, see the graph change, roll the
+edit back from the history, approve a held edit as a curator, probe, import; a screenshot of
+each page; and no request ever leaves the machine."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import App, non_local, shot
+
+
+def sign_in(page: Page, app: App, user: str) -> None:
+    page.goto(app.url)
+    page.locator("#ks-token input").fill(app.tokens[user])
+    page.locator("#ks-signin").click()
+    expect(page.get_by_text(f"signed in as {user}")).to_be_visible()
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def say(page: Page, text: str) -> None:
+    box = page.locator("#ks-chat-input textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def draw(page: Page, entity: str) -> None:
+    open_tab(page, "Graph")
+    field = page.locator("#ks-entity input")
+    field.fill(entity)
+    field.press("Enter")
+    page.get_by_role("button", name="Draw").click()
+    expect(page.locator(f'#ks-graph g[data-entity="{entity}"]')).to_be_visible()
+
+
+def test_sign_in_and_roles(page: Page, app: App) -> None:
+    page.goto(app.url)
+    expect(page.get_by_text("Sign in").first).to_be_visible()
+    page.locator("#ks-token input").fill("not-a-token")
+    page.locator("#ks-signin").click()
+    expect(page.get_by_text("Could not sign in")).to_be_visible()
+    shot(page, "01-sign-in")
+    page.locator("#ks-token input").fill(app.tokens["vera"])
+    page.locator("#ks-signin").click()
+    expect(page.get_by_text("signed in as vera")).to_be_visible()
+    expect(page.get_by_role("tab", name="Chat")).to_be_visible()
+    expect(page.get_by_role("tab", name="Review")).to_have_count(0)
+    expect(page.get_by_role("tab", name="Import")).to_have_count(0)
+
+
+def test_edit_in_chat_see_graph_roll_back(page: Page, app: App) -> None:
+    sign_in(page, app, "alice")
+    say(page, "The nickname of Barack_Obama is Barry")
+    chat = page.locator("#ks-chat")
+    expect(chat.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
+    expect(chat.get_by_text("New entities")).to_be_visible()
+    say(page, "Who is the wife of Barack Obama?")
+    expect(chat.get_by_text("Michelle_Obama").last).to_be_visible()
+    shot(page, "02-chat")
+    edit_id = app.ks.history(user="alice", limit=1)[0].id
+
+    draw(page, "Barack_Obama")
+    graph = page.locator("#ks-graph")
+    expect(graph.locator('g[data-entity="Barry"]')).to_be_visible()
+    expect(graph.locator('path[stroke="#ea580c"]')).to_have_count(1)  # the recent edit
+    shot(page, "03-graph-after-edit")
+
+    open_tab(page, "History")
+    row = page.locator("#ks-history").get_by_role("gridcell", name="Barack_Obama nickname Barry")
+    row.first.click()
+    expect(page.get_by_text(f"#{edit_id}", exact=True).first).to_be_visible()
+    page.locator("#ks-rollback").click()
+    expect(page.get_by_text(f"edit #{edit_id} is undone")).to_be_visible()
+    expect(page.locator("#ks-effect").get_by_text("Removed")).to_be_visible()
+    shot(page, "04-history-rolled-back")
+
+    draw(page, "Barack_Obama")
+    expect(graph.locator('g[data-entity="Malia_Obama"]')).to_be_visible()
+    expect(graph.locator('g[data-entity="Barry"]')).to_have_count(0)
+
+
+def test_clarifying_question_offers_suggestions(page: Page, app: App) -> None:
+    sign_in(page, app, "bob")
+    say(page, "Barack Obama frobnicates Paris")
+    chat = page.locator("#ks-chat")
+    expect(chat.get_by_text("Question", exact=True)).to_be_visible()
+    options = chat.locator("button.option")
+    expect(options.first).to_be_visible()
+    shot(page, "05-chat-clarification")
+    before = chat.locator(".message").count()
+    options.first.click()
+    expect(chat.locator(".message")).not_to_have_count(before)
+
+
+def test_curator_approves_a_held_edit(page: Page, app: App, browser: Browser) -> None:
+    # a curator locks the fact; an editor's change to it then waits for review
+    sign_in(page, app, "carol")
+    open_tab(page, "Review")
+    page.get_by_text("Locks: protect facts").click()
+    page.get_by_label("Entity", exact=True).fill("Mike_Pence")
+    page.get_by_label("Relation (optional)").fill("wife")
+    page.get_by_label("Object (optional)").fill("Karen_Pence")
+    page.get_by_label("Reason", exact=True).fill("verified against the source")
+    page.get_by_role("button", name="Lock", exact=True).click()
+    expect(page.get_by_text("Locked: Mike_Pence|wife|Karen_Pence")).to_be_visible()
+
+    editor = browser.new_page(viewport={"width": 1360, "height": 900})
+    editor.on("request", lambda request: app.requests.append(request.url))
+    sign_in(editor, app, "alice")
+    say(editor, "The wife of Mike_Pence is Hillary_Clinton")
+    expect(editor.locator("#ks-chat").get_by_text(re.compile("Waiting for review"))).to_be_visible()
+    editor.close()
+    held = app.ks.review_queue()[-1].id
+
+    page.get_by_role("button", name="Refresh").click()
+    cell = page.locator("#ks-queue").get_by_role("gridcell", name="Mike_Pence wife Hillary_Clinton")
+    cell.first.click()
+    expect(page.locator("#ks-review-id input")).to_have_value(str(held))
+    page.locator("#ks-review-reason textarea").fill("checked: the test says so")
+    shot(page, "06-review-queue")
+    result = page.locator("#ks-review-result")
+    page.locator("#ks-approve").click()
+    # the lock still protects the fact: the curator is told to lift it first
+    expect(result.get_by_text("remove the lock")).to_be_visible()
+    lock_id = app.ks.locks("Mike_Pence")[0].id
+    page.get_by_label("Lock #").fill(str(lock_id))
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_text("Unlocked: Mike_Pence|wife|Karen_Pence")).to_be_visible()
+    page.locator("#ks-approve").click()
+    expect(result.get_by_text(re.compile(r"^Applied"))).to_be_visible()
+    shot(page, "07-review-approved")
+    assert app.ks.get_edit(held).state.value == "applied"
+
+
+def test_probe_and_import(page: Page, app: App, tmp_path: Path) -> None:
+    sign_in(page, app, "carol")
+    open_tab(page, "Probe")
+    if getattr(app.ks, "model", None) is None:
+        expect(page.get_by_text("No model is loaded")).to_be_visible()
+    shot(page, "08-probe")
+
+    path = tmp_path / "more.csv"
+    path.write_text(
+        "head,relation,tail\nAda_Lovelace,father,Lord_Byron\nAda_Lovelace,born_in,London\n"
+        "bad row without commas\n",
+        encoding="utf-8",
+    )
+    open_tab(page, "Import")
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Bad rows")).to_be_visible()
+    shot(page, "09-import")
+    assert [f.object for f in app.ks.facts("Ada_Lovelace") if f.relation == "father"] == [
+        "Lord_Byron"
+    ]
+
+
+def test_nothing_was_fetched_from_the_internet(app: App) -> None:
+    assert app.requests, "no requests were logged"
+    assert non_local(app.requests) == []

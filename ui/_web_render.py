@@ -1,0 +1,768 @@
+"""HTML for the web app: chat answers, the neighbourhood graph (an inline SVG laid out here,
+so nothing is fetched), journal entries and reports.
+
+Pure functions from the Python API's return values to HTML strings; every name and value that
+comes from the graph or a user is escaped. No state, no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kg import EditKind, EditRecord, EditState, Fact, FactKind
+
+__all__ = [
+    "CSS",
+    "callout",
+    "edit_card",
+    "edit_summary",
+    "esc",
+    "facts_table",
+    "graph_svg",
+    "held_reason",
+    "import_report",
+    "rollback_report",
+    "short_time",
+    "state_label",
+    "submission_html",
+]
+
+# The app's own style sheet: system fonts only (nothing fetched), calm colours, one accent.
+CSS = """
+:root { --ks-accent: #2563eb; --ks-ok: #15803d; --ks-warn: #b45309; --ks-bad: #b91c1c;
+        --ks-derived: #7c3aed; --ks-recent: #ea580c; --ks-muted: #64748b; }
+.gradio-container { max-width: 1280px !important; }
+#ks-header { display: flex; align-items: center; gap: 16px; padding: 4px 2px 8px 2px;
+             border-bottom: 1px solid var(--border-color-primary); margin-bottom: 6px; }
+#ks-header .ks-brand { font-size: 1.35rem; font-weight: 700; letter-spacing: -0.01em; }
+#ks-header .ks-brand span { color: var(--ks-accent); }
+#ks-header .ks-stats { color: var(--ks-muted); font-size: 0.9rem; }
+#ks-header .ks-spacer { flex: 1; }
+.ks-user { font-size: 0.9rem; }
+.ks-role { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 0.78rem;
+           background: #e0e7ff; color: #3730a3; margin-left: 4px; font-weight: 600; }
+#ks-login { max-width: 440px; margin: 48px auto; }
+.ks-badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 0.8rem;
+            font-weight: 600; margin-right: 6px; vertical-align: 1px; }
+.ks-ok { background: #dcfce7; color: #166534; }
+.ks-warn { background: #fef3c7; color: #92400e; }
+.ks-bad { background: #fee2e2; color: #991b1b; }
+.ks-info { background: #dbeafe; color: #1e40af; }
+.ks-neutral { background: #f1f5f9; color: #334155; }
+.ks-card { border: 1px solid var(--border-color-primary); border-radius: 10px;
+           padding: 12px 14px; background: var(--background-fill-primary); line-height: 1.5; }
+.ks-card h4 { margin: 10px 0 4px 0; font-size: 0.82rem; text-transform: uppercase;
+              letter-spacing: 0.04em; color: var(--ks-muted); font-weight: 600; }
+.ks-card h4:first-child { margin-top: 0; }
+.ks-msg h4 { margin: 8px 0 2px 0; font-size: 0.78rem; text-transform: uppercase;
+             letter-spacing: 0.04em; color: var(--ks-muted); font-weight: 600; }
+.ks-msg ul, .ks-card ul { margin: 2px 0 2px 0; padding-left: 18px; }
+.ks-msg li, .ks-card li { margin: 1px 0; }
+.ks-triple { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+             font-size: 0.88em; background: #f8fafc; border: 1px solid #e2e8f0;
+             border-radius: 6px; padding: 0 5px; white-space: nowrap; }
+.ks-rel { color: var(--ks-accent); }
+.ks-old { text-decoration: line-through; color: var(--ks-muted); }
+.ks-note { color: var(--ks-muted); font-size: 0.88em; }
+.ks-callout { border-radius: 8px; padding: 8px 12px; margin: 4px 0; }
+.ks-callout.ks-bad { border: 1px solid #fecaca; }
+.ks-callout.ks-ok { border: 1px solid #bbf7d0; }
+.ks-callout.ks-warn { border: 1px solid #fde68a; }
+.ks-callout.ks-info { border: 1px solid #bfdbfe; }
+table.ks-table { border-collapse: collapse; width: 100%; font-size: 0.9em; margin: 4px 0; }
+table.ks-table th { text-align: left; color: var(--ks-muted); font-weight: 600;
+                    border-bottom: 1px solid var(--border-color-primary); padding: 3px 8px; }
+table.ks-table td { border-bottom: 1px solid #f1f5f9; padding: 3px 8px; vertical-align: top; }
+table.ks-table, table.ks-table th, table.ks-table td { border-left: none !important;
+    border-right: none !important; border-top: none !important; }
+.ks-graph { border: 1px solid var(--border-color-primary); border-radius: 10px;
+            background: #fcfcfd; overflow: auto; }
+.ks-graph svg { display: block; width: 100%; height: auto; }
+.ks-graph [data-entity] { cursor: pointer; }
+.ks-graph [data-entity]:hover rect { stroke: var(--ks-accent); stroke-width: 2; }
+.ks-legend { display: flex; gap: 18px; font-size: 0.85rem; color: var(--ks-muted);
+             padding: 6px 2px; flex-wrap: wrap; }
+.ks-legend i { display: inline-block; width: 26px; height: 0; vertical-align: middle;
+               margin-right: 6px; border-top: 2px solid #64748b; }
+.ks-legend i.d { border-top: 2px dashed var(--ks-derived); }
+.ks-legend i.r { border-top: 3px solid var(--ks-recent); }
+.ks-side { color: var(--ks-muted); font-size: 0.9rem; }
+.ks-probe { min-height: 90px; font-size: 1.05rem; }
+"""
+
+
+def esc(value: object) -> str:
+    """HTML-escape anything shown."""
+    return html.escape(str(value), quote=True)
+
+
+def short_time(iso: str) -> str:
+    """``2025-03-01T12:34:56.123456+00:00`` -> ``2025-03-01 12:34:56`` (UTC)."""
+    return iso[:19].replace("T", " ") if iso else ""
+
+
+def callout(text: str, tone: str = "info", *, raw: bool = False) -> str:
+    """A one-paragraph notice; ``tone`` is ok, warn, bad or info."""
+    body = text if raw else esc(text)
+    return f'<div class="ks-callout ks-{tone}">{body}</div>'
+
+
+def badge(text: str, tone: str) -> str:
+    return f'<span class="ks-badge ks-{tone}">{esc(text)}</span>'
+
+
+def triple_html(s: object, r: object, o: object, *, old: bool = False) -> str:
+    """A triple as a compact chip: ``subject —relation→ object``."""
+    cls = "ks-triple ks-old" if old else "ks-triple"
+    return f'<span class="{cls}">{esc(s)} <span class="ks-rel">—{esc(r)}→</span> {esc(o)}</span>'
+
+
+def _names(item: Any) -> tuple[str, str, str] | None:
+    """(s, r, o) from a triple in any of the shapes reports and intents use: a list, a fact
+    dict, or an intent triple whose ends are entity references."""
+    if isinstance(item, (list, tuple)) and len(item) == 3:
+        return str(item[0]), str(item[1]), str(item[2])
+    if isinstance(item, Mapping):
+        s, r, o = item.get("subject"), item.get("relation"), item.get("object")
+        if isinstance(s, Mapping):
+            s = s.get("name")
+        if isinstance(o, Mapping):
+            o = o.get("name")
+        if s is not None and r is not None and o is not None:
+            return str(s), str(r), str(o)
+    return None
+
+
+def _fact_line(fact: Mapping[str, Any], *, extra: str = "") -> str:
+    names = _names(fact)
+    if names is None:
+        return f"<li>{esc(fact)}</li>"
+    prov = []
+    if fact.get("edit_id") is not None:
+        prov.append(f"edit #{fact['edit_id']}")
+    if fact.get("user"):
+        prov.append(f"by {fact['user']}")
+    note = f' <span class="ks-note">({esc(", ".join(prov))})</span>' if prov else ""
+    return f"<li>{triple_html(*names)}{extra}{note}</li>"
+
+
+def _derived_line(fact: Mapping[str, Any]) -> str:
+    names = _names(fact)
+    if names is None:
+        return f"<li>{esc(fact)}</li>"
+    why = fact.get("rule") or fact.get("kind") or "derived"
+    premises = fact.get("premises") or []
+    src = ", ".join(f"{p[0]} {p[1]} {p[2]}" for p in premises if len(p) == 3)
+    note = f"{why}" + (f" from {src}" if src else "")
+    return f'<li>{triple_html(*names)} <span class="ks-note">({esc(note)})</span></li>'
+
+
+def _section(title: str, items: Iterable[str]) -> str:
+    lines = list(items)
+    if not lines:
+        return ""
+    return f"<h4>{esc(title)}</h4><ul>{''.join(lines)}</ul>"
+
+
+def report_sections(report: Mapping[str, Any], *, applied: bool = True) -> str:
+    """The why of a decision: superseded, retracted, derived, conflicts, duplicates, new
+    entities, refusals, review. ``applied`` False words the changes as what would happen."""
+    parts: list[str] = []
+    would = "" if applied else "Would be "
+    superseded = report.get("superseded") or []
+    if isinstance(superseded, list):
+        lines = []
+        for s in superseded:
+            old = s.get("old", {}) if isinstance(s, Mapping) else {}
+            names = _names(old)
+            if names is None:
+                continue
+            who = []
+            if old.get("user"):
+                who.append(f"asserted by {old['user']}")
+            if old.get("edit_id") is not None:
+                who.append(f"edit #{old['edit_id']}")
+            note = f' <span class="ks-note">({esc(", ".join(who))})</span>' if who else ""
+            lines.append(f"<li>{triple_html(*names, old=True)}{note}</li>")
+        parts.append(
+            _section(
+                f"{would}Superseded (kept in the journal)" if applied else "Would supersede",
+                lines,
+            )
+        )
+    retracted = report.get("retracted") or []
+    parts.append(_section(f"{would}Retracted".capitalize(), (_fact_line(f) for f in retracted)))
+    derived = report.get("derived") or []
+    if isinstance(derived, list):
+        title = "Derived facts that follow" if applied else "Derived facts that would follow"
+        parts.append(_section(title, (_derived_line(f) for f in derived)))
+    conflicts = report.get("conflicts") or []
+    parts.append(_section("Conflicts", (f"<li>{esc(c)}</li>" for c in conflicts)))
+    duplicates = report.get("duplicates") or []
+    if isinstance(duplicates, list):
+        parts.append(
+            _section(
+                "Already known (no change)",
+                (f"<li>{triple_html(*n)}</li>" for d in duplicates if (n := _names(d))),
+            )
+        )
+    new = report.get("new_entities") or []
+    if new:
+        parts.append(f"<h4>New entities</h4>{esc(', '.join(map(str, new)))}")
+    refusals = report.get("refusals") or []
+    parts.append(_section("Refused because", (f"<li>{esc(r)}</li>" for r in refusals)))
+    review = report.get("review")
+    if isinstance(review, Mapping):
+        reason = f": {review['reason']}" if review.get("reason") else ""
+        parts.append(
+            f"<h4>Review</h4>{esc(review.get('decision', 'decided'))} by "
+            f"{esc(review.get('by', '?'))}{esc(reason)}"
+        )
+    return "".join(parts)
+
+
+def _understood(intent: Mapping[str, Any], report: Mapping[str, Any]) -> str:
+    """What the interpreter read: the triples to assert and to retract."""
+    request = report.get("request")
+    asserted: list[tuple[str, str, str]] = []
+    retracted: list[tuple[str, str, str]] = []
+    if isinstance(request, Mapping):
+        asserted = [n for t in request.get("assert", []) if (n := _names(t))]
+        retracted = [n for t in request.get("retract", []) if (n := _names(t))]
+    if not asserted and not retracted:
+        kind = intent.get("kind") or intent.get("type")
+        names = [n for t in intent.get("triples", []) or [] if (n := _names(t))]
+        if kind == "retract":
+            retracted = names
+        else:
+            asserted = names
+    lines = [f"<li>assert {triple_html(*t)}</li>" for t in asserted]
+    lines += [f"<li>retract {triple_html(*t)}</li>" for t in retracted]
+    for t in intent.get("triples", []) or []:
+        old = t.get("old_object") if isinstance(t, Mapping) else None
+        if isinstance(old, Mapping) and old.get("name"):
+            lines.append(f'<li class="ks-note">instead of {esc(old["name"])}</li>')
+    return _section("Understood", lines)
+
+
+def _model_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return ""
+    body = []
+    for row in rows:
+        target = str(row.get("target", ""))
+        after = str(row.get("after", ""))
+        hit = target and target.replace("_", " ").lower() in after.replace("_", " ").lower()
+        mark = badge("follows", "ok") if hit else badge("differs", "warn")
+        body.append(
+            f"<tr><td>{esc(row.get('prompt', ''))}</td><td>{esc(row.get('before', ''))}</td>"
+            f"<td>{esc(after)} {mark}</td></tr>"
+        )
+    return (
+        "<h4>The model, before and after</h4>"
+        '<table class="ks-table"><tr><th>prompt</th><th>before</th><th>after</th></tr>'
+        f"{''.join(body)}</table>"
+    )
+
+
+def answer_html(answer: Mapping[str, Any], *, model_loaded: bool) -> str:
+    """An answer to a question: the graph's objects and the facts used, the model's answer,
+    and whether they agree."""
+    parts = ['<div class="ks-msg">']
+    if answer.get("unclear"):
+        unclear = answer["unclear"]
+        msg = unclear.get("message") if isinstance(unclear, Mapping) else str(unclear)
+        parts.append(f"{badge('Not sure what you ask', 'info')} {esc(msg or '')}")
+        parts.append("</div>")
+        return "".join(parts)
+    graph = answer.get("graph") or []
+    what = ""
+    if answer.get("subject") and answer.get("relation"):
+        what = f" {esc(answer['relation'])} of {esc(answer['subject'])}"
+    if graph:
+        parts.append(f"{badge('Graph', 'ok')}<b>{esc(', '.join(map(str, graph)))}</b>")
+    else:
+        parts.append(f"{badge('Graph', 'neutral')}the graph knows no{what or ' answer'}.")
+    facts = answer.get("facts") or []
+    parts.append(_section("Facts used", (_fact_line(f) for f in facts)))
+    if answer.get("model") is not None:
+        agree = answer.get("agree")
+        tone, label = (
+            ("ok", "agrees")
+            if agree
+            else ("bad", "disagrees")
+            if agree is False
+            else ("neutral", "")
+        )
+        mark = badge(label, tone) if label else ""
+        parts.append(f"<h4>The model says</h4>{esc(answer['model'])} {mark}")
+    elif not model_loaded:
+        parts.append('<p class="ks-note">No model is loaded: the answer is the graph\'s.</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def submission_html(sub: Mapping[str, Any], *, model_loaded: bool) -> str:
+    """One chat answer: the decision and why, what was understood, what changed, and the
+    model's answer before and after."""
+    decision = sub.get("decision", "")
+    if sub.get("answer"):
+        return answer_html(sub["answer"], model_loaded=model_loaded)
+    report = sub.get("report") or {}
+    edit_id = sub.get("edit_id")
+    ref = f" · edit #{edit_id}" if edit_id is not None else ""
+    parts = ['<div class="ks-msg">']
+    if decision == "accepted" and report.get("rollback_of") is not None:
+        parts.append(
+            badge(f"Undone{ref}", "ok") + f"edit #{esc(report['rollback_of'])} is rolled back."
+        )
+        restored = [_fact_line(f) for f in report.get("restored") or []]
+        removed = [
+            f"<li>{triple_html(*n, old=True)}</li>"
+            for f in report.get("removed") or []
+            if (n := _names(f))
+        ]
+        parts.append(_section("Restored", restored))
+        parts.append(_section("Removed", removed))
+        parts.append("</div>")
+        return "".join(parts)
+    if decision == "accepted":
+        added = report.get("added") or []
+        if not added and (report.get("duplicates") or []) and not report.get("retracted"):
+            parts.append(badge("Already known", "neutral") + "nothing changed.")
+        else:
+            parts.append(
+                badge(f"Applied{ref}", "ok")
+                + "the graph"
+                + (" and the model were" if sub.get("model") else " was")
+                + " updated."
+            )
+    elif decision == "needs_review":
+        parts.append(badge(f"Waiting for review{ref}", "warn"))
+        parts.append(esc(sub.get("reason") or "a curator must approve this change."))
+    elif decision == "rejected":
+        parts.append(badge("Refused", "bad") + esc(sub.get("reason") or "the change was refused."))
+    elif decision == "needs_clarification":
+        parts.append(badge("Question", "info") + esc(sub.get("question") or "Please rephrase."))
+        if sub.get("suggestions"):
+            parts.append('<p class="ks-note">Pick one below, or rephrase.</p>')
+    else:
+        parts.append(badge(str(decision) or "done", "neutral"))
+    tox = sub.get("toxicity")
+    if isinstance(tox, Mapping) and tox.get("verdict") not in (None, "ok"):
+        reasons = ", ".join(map(str, tox.get("reasons") or []))
+        parts.append(f"<h4>Content filter</h4>{badge(str(tox['verdict']), 'bad')}{esc(reasons)}")
+    parts.append(_understood(sub.get("intent") or {}, report))
+    added = report.get("added") or []
+    applied = decision == "accepted"
+    if decision in ("accepted", "needs_review"):
+        title = "Added" if applied else "Would add"
+        parts.append(_section(title, (_fact_line(f) for f in added)))
+    parts.append(report_sections(report, applied=applied))
+    parts.append(_model_table(sub.get("model") or []))
+    if decision == "accepted" and not sub.get("model") and not model_loaded and added:
+        parts.append('<p class="ks-note">No model is loaded: only the graph was edited.</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------ journal
+
+
+def edit_summary(record: EditRecord) -> str:
+    """One line of plain text saying what a journal entry does."""
+    req = record.request
+    if record.kind is EditKind.EDIT:
+        bits = [f"+ {' '.join(map(str, t))}" for t in req.get("assert", [])]
+        bits += [f"− {' '.join(map(str, t))}" for t in req.get("retract", [])]
+        return "; ".join(bits) or "edit"
+    if record.kind is EditKind.IMPORT:
+        return f"import {req.get('source', '')} ({req.get('rows', '?')} rows)"
+    if record.kind is EditKind.ROLLBACK:
+        return f"undo #{record.rollback_of}"
+    lock = req.get("lock", {})
+    what = lock.get("entity", "")
+    if lock.get("relation"):
+        what = f"{what} {lock['relation']} {lock.get('object', '')}"
+    return f"{record.kind.value} {what}"
+
+
+def state_label(record: EditRecord) -> str:
+    if record.rolled_back_by is not None:
+        return f"rolled back (#{record.rolled_back_by})"
+    return record.state.value
+
+
+def held_reason(record: EditRecord) -> str:
+    """Why a journal entry waits for review, as the service wrote it in the report."""
+    rep = record.report
+    for key in ("reason", "held", "hold_reason", "why"):
+        value = rep.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, Mapping):
+            if value.get("reasons"):
+                return "; ".join(map(str, value["reasons"]))
+            if value.get("reason"):
+                return str(value["reason"])
+    conflicts = rep.get("conflicts") or []
+    return "; ".join(map(str, conflicts)) or "waits for a curator"
+
+
+_STATE_TONE = {
+    EditState.APPLIED: "ok",
+    EditState.HELD: "warn",
+    EditState.PENDING: "info",
+    EditState.REFUSED: "bad",
+    EditState.ABORTED: "bad",
+}
+
+
+def edit_card(
+    record: EditRecord, added: Sequence[Fact], removed: Sequence[Fact], *, limit: int = 60
+) -> str:
+    """A journal entry expanded: who, when, state, the request, and the facts it changed."""
+    tone = "neutral" if record.rolled_back_by is not None else _STATE_TONE.get(record.state, "info")
+    head = (
+        f"<b>#{record.id}</b> {badge(record.kind.value, 'info')}"
+        f"{badge(state_label(record), tone)} by <b>{esc(record.user)}</b> "
+        f'<span class="ks-note">{esc(short_time(record.created_at))} UTC</span>'
+    )
+    parts = [f'<div class="ks-card">{head}']
+    if record.kind is EditKind.ROLLBACK and record.rollback_of is not None:
+        parts.append(f"<h4>Undoes</h4>edit #{record.rollback_of}")
+    if record.batch:
+        parts.append(f'<div class="ks-note">batch {esc(record.batch)}</div>')
+    req = record.request
+    if record.kind is EditKind.EDIT:
+        lines = [f"<li>assert {triple_html(*t)}</li>" for t in req.get("assert", [])]
+        lines += [f"<li>retract {triple_html(*t)}</li>" for t in req.get("retract", [])]
+        parts.append(_section("Request", lines))
+    elif record.kind is not EditKind.ROLLBACK:
+        parts.append(f"<h4>Request</h4>{esc(edit_summary(record))}")
+
+    def fact_rows(facts: Sequence[Fact], old: bool) -> Iterable[str]:
+        for f in facts[:limit]:
+            kind = (
+                ""
+                if f.kind is FactKind.ASSERTED
+                else f' <span class="ks-note">({esc(f.kind.value)})</span>'
+            )
+            yield f"<li>{triple_html(*f.triple, old=old)}{kind}</li>"
+        if len(facts) > limit:
+            yield f'<li class="ks-note">… and {len(facts) - limit} more</li>'
+
+    if record.state is EditState.HELD:
+        parts.append(f"<h4>Why it waits</h4>{esc(held_reason(record))}")
+        # what approving it would do, as planned when it was submitted
+        would = {k: v for k, v in record.report.items() if k != "refusals"}
+        parts.append(_section("Would add", (_fact_line(f) for f in would.get("added") or [])))
+        parts.append(report_sections(would, applied=False))
+    else:
+        parts.append(_section(f"Added ({len(added)})", fact_rows(added, False)))
+        parts.append(_section(f"Removed ({len(removed)})", fact_rows(removed, True)))
+        keep = ("conflicts", "refusals", "review")
+        parts.append(report_sections({k: v for k, v in record.report.items() if k in keep}))
+    if record.report.get("aborted"):
+        parts.append(f"<h4>Aborted</h4>{esc(record.report['aborted'])}")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def rollback_report(results: Sequence[Any]) -> str:
+    """The effect of a rollback (one result per edit undone, the requested one last)."""
+    if not results:
+        return callout("Nothing was rolled back.", "warn")
+    parts = ['<div class="ks-card">']
+    last = results[-1]
+    target = last.report.get("rollback_of")
+    extra = f" (and {len(results) - 1} later edits that depended on it)" if len(results) > 1 else ""
+    parts.append(
+        f"{badge(f'Rolled back as #{last.edit_id}', 'ok')}edit #{esc(target)} is undone{extra}."
+    )
+    restored: list[str] = []
+    removed: list[str] = []
+    for res in results:
+        restored += [_fact_line(f) for f in res.report.get("restored", [])]
+        removed += [
+            f"<li>{triple_html(*n, old=True)}</li>"
+            for f in res.report.get("removed", [])
+            if (n := _names(f))
+        ]
+    parts.append(_section("Restored", restored))
+    parts.append(_section("Removed", removed))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def import_report(report: Mapping[str, Any], seconds: float) -> str:
+    """A batch import's outcome: counts, then the rows that need a look."""
+    rate = report.get("rows", 0) / seconds if seconds > 0 else 0.0
+    tone = "bad" if report.get("failed") else "ok"
+    parts = [
+        '<div class="ks-card">',
+        badge("Failed, undone" if report.get("failed") else "Imported", tone),
+        f"{report.get('rows', 0)} rows in {seconds:.1f} s ({rate:,.0f} rows/s) · batch "
+        f"<code>{esc(report.get('batch', ''))}</code>",
+        '<table class="ks-table"><tr>',
+        "".join(
+            f"<th>{esc(k)}</th>" for k in ("added", "derived", "duplicates", "superseded", "bad")
+        ),
+        "</tr><tr>",
+        "".join(
+            f"<td>{report.get(k, 0)}</td>" for k in ("added", "derived", "duplicates", "superseded")
+        ),
+        f"<td>{len(report.get('bad_rows', []))}</td></tr></table>",
+    ]
+    if report.get("failed"):
+        parts.append(callout(str(report["failed"]), "bad"))
+    bad = report.get("bad_rows") or []
+    parts.append(
+        _section(
+            "Bad rows",
+            (f"<li>line {esc(b.get('line'))}: {esc(b.get('reason'))}</li>" for b in bad[:50]),
+        )
+    )
+    skipped = report.get("skipped") or []
+    parts.append(
+        _section(
+            "Skipped (contradict a fact in force)",
+            (
+                f"<li>line {esc(s.get('line'))}: {triple_html(*s['triple'])} "
+                f'<span class="ks-note">{esc(s.get("reason", ""))}</span></li>'
+                for s in skipped[:50]
+                if len(s.get("triple", [])) == 3
+            ),
+        )
+    )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def facts_table(facts: Sequence[Fact], recent: set[int]) -> str:
+    """The facts of a neighbourhood as a table, with provenance."""
+    if not facts:
+        return ""
+    rows = []
+    for f in sorted(facts, key=lambda f: (f.subject, f.relation, f.object)):
+        kind = f.kind.value
+        mark = badge("recent", "warn") if f.edit_id in recent else ""
+        rows.append(
+            f"<tr><td>{esc(f.subject)}</td><td class='ks-rel'>{esc(f.relation)}</td>"
+            f"<td>{esc(f.object)}</td><td>{esc(kind)} {mark}</td>"
+            f"<td>#{esc(f.edit_id)} {esc(f.user)}</td></tr>"
+        )
+    return (
+        '<table class="ks-table"><tr><th>subject</th><th>relation</th><th>object</th>'
+        f"<th>kind</th><th>edit, by</th></tr>{''.join(rows)}</table>"
+    )
+
+
+# -------------------------------------------------------------------- graph
+
+_NODE_H = 30
+_CHAR_W = 7.2  # average glyph width of 13px system sans
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _node_w(name: str) -> float:
+    return max(64.0, len(_label(name)) * _CHAR_W + 22)
+
+
+def _layout(center: str, facts: Sequence[Fact]) -> dict[str, tuple[float, float]]:
+    """A radial layout: the entity in the middle, each further hop on a wider ring, each node
+    placed near the angle of the neighbour that reached it (so branches do not cross)."""
+    adj: dict[str, set[str]] = defaultdict(set)
+    for f in facts:
+        adj[f.subject].add(f.object)
+        adj[f.object].add(f.subject)
+    depth = {center: 0}
+    parent: dict[str, str] = {}
+    queue = deque([center])
+    while queue:
+        node = queue.popleft()
+        for nxt in sorted(adj[node]):
+            if nxt not in depth:
+                depth[nxt] = depth[node] + 1
+                parent[nxt] = node
+                queue.append(nxt)
+    rings: dict[int, list[str]] = defaultdict(list)
+    for node, d in depth.items():
+        rings[d].append(node)
+    pos: dict[str, tuple[float, float]] = {center: (0.0, 0.0)}
+    angle: dict[str, float] = {center: -math.pi / 2}
+    radius = 0.0
+    for d in sorted(k for k in rings if k > 0):
+        nodes = rings[d]
+        if d == 1:  # evenly around the entity, starting at the top
+            nodes.sort()
+            wanted = [-math.pi / 2 + 2 * math.pi * i / len(nodes) for i in range(len(nodes))]
+        else:  # near the neighbour that reached them, pushed apart only as far as needed
+            nodes.sort(key=lambda n: (angle[parent[n]], n))
+            wanted = [angle[parent[n]] for n in nodes]
+        arcs = [_node_w(n) * 0.75 + 34 for n in nodes]  # the arc length a node needs
+        radius = max(radius + 170.0, sum(arcs) / (2 * math.pi), 150.0 * d)
+        placed = _spread(wanted, [a / radius for a in arcs])
+        for n, a in zip(nodes, placed, strict=True):
+            angle[n] = a
+            # a flattened ellipse fits the wide labels of a landscape page better
+            pos[n] = (radius * 1.35 * math.cos(a), radius * math.sin(a))
+    for node in adj:  # not reached: cannot happen for a neighbourhood, but stay total
+        pos.setdefault(node, (0.0, 0.0))
+    return pos
+
+
+def _spread(wanted: list[float], widths: list[float]) -> list[float]:
+    """Angles as close to ``wanted`` (sorted) as possible with consecutive nodes at least
+    the mean of their angular widths apart: a few sweeps that push overlapping pairs apart."""
+    out = list(wanted)
+    count = len(out)
+    if count < 2:
+        return out
+    for _ in range(60):
+        moved = False
+        for i in range(count - 1):
+            gap = (widths[i] + widths[i + 1]) / 2
+            deficit = gap - (out[i + 1] - out[i])
+            if deficit > 1e-6:
+                out[i] -= deficit / 2
+                out[i + 1] += deficit / 2
+                moved = True
+        if not moved:
+            break
+    return out
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _clip(x: float, y: float, dx: float, dy: float, w: float, h: float) -> tuple[float, float]:
+    """The point where a ray from the centre (x, y) along (dx, dy) leaves a w x h box."""
+    if dx == 0 and dy == 0:
+        return x, y
+    t = min(w / 2 / abs(dx) if dx else math.inf, h / 2 / abs(dy) if dy else math.inf)
+    return x + dx * t, y + dy * t
+
+
+def graph_svg(
+    center: str,
+    facts: Sequence[Fact],
+    *,
+    recent: set[int] | None = None,
+    width: int = 1100,
+) -> str:
+    """The neighbourhood of ``center`` as an inline SVG: labelled arrows subject -> object;
+    asserted facts solid, derived (inverse, composed) dashed violet, facts of recent edits
+    thick orange. Nodes carry ``data-entity`` so a click can re-centre the graph."""
+    recent = recent or set()
+    if not facts:
+        return (
+            f'<div class="ks-graph" style="padding:24px">{esc(center)} has no facts in force.</div>'
+        )
+    pos = _layout(center, facts)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    pad_x = max(_node_w(n) for n in pos) / 2 + 30
+    min_x, max_x = min(xs) - pad_x, max(xs) + pad_x
+    min_y, max_y = min(ys) - 50, max(ys) + 50
+    vw, vh = max_x - min_x, max_y - min_y
+    out = [
+        f'<div class="ks-graph"><svg xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="{min_x:.0f} {min_y:.0f} {vw:.0f} {vh:.0f}" '
+        f'style="max-width:{max(width, int(vw))}px;min-height:{min(520, int(vh))}px" '
+        f'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="13">',
+        "<defs>",
+    ]
+    colours = {"a": "#64748b", "d": "#7c3aed", "r": "#ea580c"}
+    for key, colour in colours.items():
+        out.append(
+            f'<marker id="ks-arrow-{key}" viewBox="0 0 10 10" refX="9" refY="5" '
+            f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+        )
+    out.append("</defs>")
+    # parallel edges between one pair bend apart; label positions are remembered to nudge
+    pair_count: dict[frozenset[str], int] = defaultdict(int)
+    labels: list[str] = []
+    boxes = [
+        (x - _node_w(n) / 2, y - _NODE_H / 2, x + _node_w(n) / 2, y + _NODE_H / 2)
+        for n, (x, y) in pos.items()
+    ]
+    for f in sorted(facts, key=lambda f: (f.kind is not FactKind.ASSERTED, str(f.triple))):
+        if f.subject == f.object:
+            continue
+        pair = frozenset((f.subject, f.object))
+        k = pair_count[pair]
+        pair_count[pair] += 1
+        (x1, y1), (x2, y2) = pos[f.subject], pos[f.object]
+        dx, dy = x2 - x1, y2 - y1
+        length = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / length, dx / length
+        # alternate sides, growing: 0, +1, -1, +2, ...; keep the side stable per direction
+        sign = 1 if f.subject < f.object else -1
+        bend = (0 if k == 0 else ((k + 1) // 2) * (1 if k % 2 else -1)) * 34.0 * sign
+        cx, cy = (x1 + x2) / 2 + nx * bend, (y1 + y2) / 2 + ny * bend
+        sx, sy = _clip(x1, y1, cx - x1, cy - y1, _node_w(f.subject) + 4, _NODE_H + 4)
+        ex, ey = _clip(x2, y2, cx - x2, cy - y2, _node_w(f.object) + 8, _NODE_H + 8)
+        if f.edit_id in recent:
+            key, extra, weight = "r", "", 3.0
+        elif f.kind.derived:
+            key, extra, weight = "d", ' stroke-dasharray="6 4"', 1.6
+        else:
+            key, extra, weight = "a", "", 1.4
+        out.append(
+            f'<path d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}" fill="none" '
+            f'stroke="{colours[key]}" stroke-width="{weight}"{extra} '
+            f'marker-end="url(#ks-arrow-{key})"><title>{esc(f.triple)} '
+            f"({esc(f.kind.value)}, edit #{esc(f.edit_id)} by {esc(f.user)})</title></path>"
+        )
+        # the curve's midpoint: B(1/2) = (P0 + 2C + P2) / 4
+        lx, ly = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
+        text = f.relation
+        tw = len(text) * 6.6 + 10
+        for step in (0, 1, -1, 2, -2, 3, -3):  # slide along the edge's normal until it fits
+            tx, ty = lx + nx * step * 16, ly + ny * step * 16
+            box = (tx - tw / 2, ty - 9, tx + tw / 2, ty + 8)
+            if not any(_overlap(box, other) for other in boxes):
+                lx, ly = tx, ty
+                break
+        boxes.append((lx - tw / 2, ly - 9, lx + tw / 2, ly + 8))
+        style = ' font-style="italic"' if f.kind.derived else ""
+        bold = ' font-weight="700"' if key == "r" else ""
+        labels.append(
+            f'<g class="ks-edge-label"><rect x="{lx - tw / 2:.1f}" y="{ly - 9:.1f}" '
+            f'width="{tw:.1f}" height="17" rx="4" fill="#ffffff" fill-opacity="0.92"/>'
+            f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="12" '
+            f'fill="{colours[key]}"{style}{bold}>{esc(text)}</text></g>'
+        )
+    out.extend(labels)
+    for node, (x, y) in sorted(pos.items(), key=lambda item: item[0] == center):
+        w = _node_w(node)
+        is_center = node == center
+        fill, stroke, colour = (
+            ("#2563eb", "#1d4ed8", "#ffffff") if is_center else ("#ffffff", "#94a3b8", "#0f172a")
+        )
+        bold_name = ' font-weight="700"' if is_center else ""
+        out.append(
+            f'<g data-entity="{esc(node)}"><title>{esc(node)}</title>'
+            f'<rect x="{x - w / 2:.1f}" y="{y - _NODE_H / 2:.1f}" width="{w:.1f}" '
+            f'height="{_NODE_H}" rx="15" fill="{fill}" stroke="{stroke}" stroke-width="1.2"/>'
+            f'<text x="{x:.1f}" y="{y + 4.5:.1f}" text-anchor="middle" fill="{colour}"{bold_name}>'
+            f"{esc(_label(node))}</text></g>"
+        )
+    out.append("</svg></div>")
+    legend = (
+        '<div class="ks-legend"><span><i></i>asserted</span><span><i class="d"></i>derived '
+        '(inverse, composed)</span><span><i class="r"></i>changed by a recent edit</span>'
+        f"<span>{len(pos)} entities · {len(facts)} facts · "
+        "click an entity to centre it</span></div>"
+    )
+    return "".join(out) + legend

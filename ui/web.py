@@ -1,0 +1,975 @@
+"""The web app: chat-style editing, the graph, the journal with rollback, the review queue, a
+model probe and batch imports, in Gradio, over the Python API (``knowsync.KnowSync``) only.
+
+    from fastapi import FastAPI
+    from ui.web import mount
+    app = mount(FastAPI(), ks)          # serves the app at /
+    # or: gr.Blocks from build(ks), launched with theme=THEME(), css=CSS
+
+People sign in with an API token of the service's accounts; the session lives in a
+``gr.State`` (per browser tab, kept on the server, so a page cannot claim another role). The
+role decides which tabs and buttons show, and every handler asks ``ks.authorize`` again before
+it changes anything. Nothing is fetched from the internet: system fonts, no analytics, and the
+graph is an inline SVG laid out here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypedDict
+
+import gradio as gr
+import pandas as pd
+from fastapi import FastAPI
+
+from kg import EditKind, EditState, KnowsyncError
+from knowsync import KnowSync
+from knowsync._service import PermissionDenied
+from ui._web_render import (
+    CSS,
+    callout,
+    edit_card,
+    edit_summary,
+    esc,
+    facts_table,
+    graph_svg,
+    held_reason,
+    import_report,
+    rollback_report,
+    short_time,
+    state_label,
+    submission_html,
+)
+
+__all__ = ["CSS", "build", "mount", "theme"]
+
+HISTORY_HEADERS = ["#", "when (UTC)", "user", "kind", "state", "what"]
+QUEUE_HEADERS = ["#", "when (UTC)", "user", "change", "why it waits"]
+USER_HEADERS = ["name", "role", "created", "by", "disabled"]
+ROLES = ["viewer", "editor", "curator", "admin"]
+ANYONE = "(anyone)"
+# graph click -> a select event carrying the entity's name
+_GRAPH_JS = """
+element.addEventListener('click', (e) => {
+  const node = e.target.closest('[data-entity]');
+  if (node) trigger('select', {index: 0, value: node.getAttribute('data-entity')});
+});
+"""
+
+
+class Session(TypedDict):
+    """Who is signed in, in one browser tab."""
+
+    name: str
+    role: str
+
+
+def theme() -> gr.themes.Base:
+    """The app's theme: system fonts only, so the page fetches nothing."""
+    return gr.themes.Default(
+        primary_hue="blue",
+        neutral_hue="slate",
+        radius_size="md",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _model(ks: KnowSync) -> Any:
+    """The model half, or None when no model is loaded."""
+    return getattr(ks, "model", None)
+
+
+def _can(ks: KnowSync, session: Session | None, action: str, edit_id: int | None = None) -> bool:
+    if not session:
+        return False
+    try:
+        ks.authorize(session["name"], action, edit_id=edit_id)
+    except KnowsyncError:
+        return False
+    return True
+
+
+def _need(ks: KnowSync, session: Session | None, action: str, edit_id: int | None = None) -> str:
+    """The signed-in user's name, if the service allows them ``action``.
+
+    Raises:
+        gr.Error: nobody is signed in, or the role does not allow it.
+    """
+    if not session:
+        raise gr.Error("Sign in first.")
+    try:
+        ks.authorize(session["name"], action, edit_id=edit_id)
+    except PermissionDenied as exc:
+        raise gr.Error(str(exc)) from exc
+    except KnowsyncError as exc:
+        raise gr.Error(str(exc)) from exc
+    return session["name"]
+
+
+def _header(ks: KnowSync, session: Session | None) -> str:
+    if not session:  # nothing about the knowledge base before sign-in
+        return '<div id="ks-header"><div class="ks-brand">know<span>sync</span></div></div>'
+    stats = ks.stats()
+    facts = sum(stats.get(k, 0) for k in ("asserted", "inverse", "composed"))
+    derived = stats.get("inverse", 0) + stats.get("composed", 0)
+    model = _model(ks)
+    model_txt = (
+        f"model: {esc(getattr(model, 'name', None) or type(model).__name__)}"
+        if model is not None
+        else "no model loaded (graph only)"
+    )
+    user = ""
+    if session:
+        user = (
+            f'<span class="ks-user">signed in as <b>{esc(session["name"])}</b>'
+            f'<span class="ks-role">{esc(session["role"])}</span></span>'
+        )
+    return (
+        '<div id="ks-header"><div class="ks-brand">know<span>sync</span></div>'
+        f'<div class="ks-stats">{facts:,} facts ({derived:,} derived) · '
+        f"{stats.get('entities', 0):,} entities · {stats.get('edits', 0):,} journal entries · "
+        f'{model_txt}</div><div class="ks-spacer"></div>{user}</div>'
+    )
+
+
+def _entity_choices(ks: KnowSync, limit: int = 5000) -> list[str]:
+    """Entity names for the pickers (the store's own search, read-only)."""
+    with ks.store.read() as view:
+        return sorted(e.name for e in view.search_entities("", limit=limit))
+
+
+def _recent_edit_ids(ks: KnowSync, count: int = 10) -> set[int]:
+    """The ids of the latest applied edits (not imports) still in force."""
+    out: set[int] = set()
+    for record in ks.history(limit=200):
+        if (
+            record.kind is EditKind.EDIT
+            and record.state is EditState.APPLIED
+            and record.rolled_back_by is None
+        ):
+            out.add(record.id)
+            if len(out) >= count:
+                break
+    return out
+
+
+def _first_subject(sub: dict[str, Any]) -> str | None:
+    """The subject of the first triple of a submission (to show it in the graph)."""
+    request = (sub.get("report") or {}).get("request") or {}
+    for key in ("assert", "retract"):
+        for t in request.get(key, []):
+            return str(t[0])
+    answer = sub.get("answer") or {}
+    return str(answer["subject"]) if answer.get("subject") else None
+
+
+def _until(value: str) -> str | None:
+    """A date alone means the end of that day."""
+    value = value.strip()
+    if not value:
+        return None
+    return f"{value}T23:59:59.999999+00:00" if len(value) == 10 else value
+
+
+def _edit_id(value: float | int | str | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ the app
+
+
+def build(ks: KnowSync) -> gr.Blocks:
+    """The web app over one knowledge base.
+
+    Style and fonts are given where the app is served (:func:`mount`, or ``launch(theme=theme(),
+    css=CSS)``).
+    """
+    with gr.Blocks(title="knowsync", analytics_enabled=False) as app:
+        session = gr.State(None)
+        with gr.Row():
+            header = gr.HTML(_header(ks, None), scale=1)
+            signout = gr.Button("Sign out", size="sm", scale=0, min_width=90, visible=False)
+
+        # ---------------------------------------------------------- sign in
+        with gr.Column(elem_id="ks-login") as login_col:
+            gr.Markdown(
+                "### Sign in\nPaste your API token (`knowsync users add NAME` prints one; "
+                "an admin can make one for you)."
+            )
+            token = gr.Textbox(label="API token", type="password", elem_id="ks-token", max_lines=1)
+            signin = gr.Button("Sign in", variant="primary", elem_id="ks-signin")
+            login_msg = gr.HTML()
+
+        # ---------------------------------------------------------- the tabs
+        with gr.Column(visible=False) as main_col, gr.Tabs() as tabs:
+            with gr.Tab("Chat", id="chat"), gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        label="Conversation",
+                        height=560,
+                        buttons=["copy"],
+                        feedback_options=None,
+                        elem_id="ks-chat",
+                        placeholder=(
+                            "<b>State a fact, ask, or undo.</b><br>"
+                            "“Actually, the wife of Mike Pence is Karen Pence.” · "
+                            "“Who is the father of Barack Obama?” · “Undo my last edit.”"
+                        ),
+                    )
+                    with gr.Row():
+                        chat_in = gr.Textbox(
+                            show_label=False,
+                            placeholder="Type a fact or a question and press Enter",
+                            scale=6,
+                            max_lines=4,
+                            elem_id="ks-chat-input",
+                        )
+                        send = gr.Button("Send", variant="primary", scale=1, min_width=80)
+                with gr.Column(scale=1, min_width=240):
+                    gr.HTML(
+                        '<div class="ks-side"><b>How it works</b><br>Each sentence is '
+                        "read into triples, checked against the graph, and either applied "
+                        "(graph, then model), held for a curator, refused with the reason, "
+                        "or answered with a question.<br><br>Derived facts (inverses, "
+                        "compositions) follow automatically; superseded facts stay in the "
+                        "journal and can be restored by a rollback.</div>"
+                    )
+                    my_edits = gr.HTML()
+            with gr.Tab("Graph", id="graph") as graph_tab:
+                with gr.Row(equal_height=True):
+                    entity = gr.Dropdown(
+                        label="Entity",
+                        choices=[],
+                        allow_custom_value=True,
+                        filterable=True,
+                        scale=3,
+                        elem_id="ks-entity",
+                    )
+                    hops = gr.Slider(1, 3, value=min(2, ks.hops), step=1, label="Hops", scale=1)
+                    fanout = gr.Slider(
+                        2, 40, value=max(2, min(40, ks.fanout)), step=1, label="Fan-out", scale=1
+                    )
+                    draw = gr.Button("Draw", variant="primary", scale=0, min_width=90)
+                graph = gr.HTML(js_on_load=_GRAPH_JS, elem_id="ks-graph")
+                with gr.Row():
+                    with gr.Column(scale=3), gr.Accordion("Facts in this picture", open=False):
+                        graph_facts = gr.HTML()
+                    with gr.Column(scale=2):
+                        graph_edits = gr.HTML()
+            with gr.Tab("History", id="history") as history_tab:
+                with gr.Row(equal_height=True):
+                    h_user = gr.Dropdown(
+                        label="User", choices=[ANYONE], value=ANYONE, allow_custom_value=True
+                    )
+                    h_entity = gr.Dropdown(
+                        label="Entity", choices=[], value=None, allow_custom_value=True
+                    )
+                    h_since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", max_lines=1)
+                    h_until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", max_lines=1)
+                    h_filter = gr.Button("Filter", scale=0, min_width=90)
+                h_table = gr.Dataframe(
+                    headers=HISTORY_HEADERS,
+                    interactive=False,
+                    wrap=True,
+                    max_height=340,
+                    column_widths=["6%", "16%", "10%", "8%", "14%", "46%"],
+                    elem_id="ks-history",
+                )
+                h_msg = gr.HTML()
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        h_detail = gr.HTML(
+                            '<div class="ks-note">Click a row (or type its number) to see '
+                            "what the edit changed.</div>"
+                        )
+                    with gr.Column(scale=1, min_width=240):
+                        h_id = gr.Number(label="Edit #", precision=0, elem_id="ks-history-id")
+                        h_open = gr.Button("Open")
+                        h_cascade = gr.Checkbox(
+                            label="Also undo later edits that depend on it", value=False
+                        )
+                        h_rollback = gr.Button(
+                            "Roll back this edit",
+                            variant="stop",
+                            visible=False,
+                            elem_id="ks-rollback",
+                        )
+                h_effect = gr.HTML(elem_id="ks-effect")
+            with gr.Tab("Review", id="review", visible=False) as review_tab:
+                with gr.Row():
+                    r_count = gr.HTML()
+                    r_refresh = gr.Button("Refresh", scale=0, min_width=90)
+                r_table = gr.Dataframe(
+                    headers=QUEUE_HEADERS,
+                    interactive=False,
+                    wrap=True,
+                    max_height=300,
+                    column_widths=["6%", "16%", "10%", "36%", "32%"],
+                    elem_id="ks-queue",
+                )
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        r_detail = gr.HTML(
+                            '<div class="ks-note">Click a waiting edit to review it.</div>'
+                        )
+                    with gr.Column(scale=2, min_width=260):
+                        r_id = gr.Number(label="Edit #", precision=0, elem_id="ks-review-id")
+                        r_reason = gr.Textbox(
+                            label="Reason (kept in the journal; required to reject)",
+                            lines=2,
+                            elem_id="ks-review-reason",
+                        )
+                        with gr.Row():
+                            approve = gr.Button("Approve", variant="primary", elem_id="ks-approve")
+                            reject = gr.Button("Reject", variant="stop", elem_id="ks-reject")
+                        r_result = gr.HTML(elem_id="ks-review-result")
+                with gr.Accordion("Locks: protect facts and entities from edits", open=False):
+                    locks_html = gr.HTML()
+                    with gr.Row(equal_height=True):
+                        l_entity = gr.Textbox(label="Entity", max_lines=1)
+                        l_relation = gr.Textbox(label="Relation (optional)", max_lines=1)
+                        l_object = gr.Textbox(label="Object (optional)", max_lines=1)
+                        l_reason = gr.Textbox(label="Reason", max_lines=1)
+                        l_lock = gr.Button("Lock", scale=0, min_width=80)
+                    with gr.Row(equal_height=True):
+                        l_id = gr.Number(label="Lock #", precision=0, value=None)
+                        l_unlock = gr.Button("Unlock", scale=0, min_width=80)
+                        l_msg = gr.HTML()
+            with gr.Tab("Probe", id="probe"):
+                p_note = gr.HTML()
+                with gr.Row(equal_height=True):
+                    p_prompt = gr.Textbox(
+                        label="Prompt",
+                        placeholder="The capital of Australia is",
+                        scale=5,
+                        max_lines=3,
+                        elem_id="ks-probe-prompt",
+                    )
+                    p_go = gr.Button("Ask both models", variant="primary", scale=1)
+                with gr.Row():
+                    with gr.Column():
+                        gr.Markdown("**Edited model** (base + the ledger)")
+                        p_edited = gr.HTML(elem_classes=["ks-probe"])
+                    with gr.Column():
+                        gr.Markdown("**Original model** (base weights)")
+                        p_base = gr.HTML(elem_classes=["ks-probe"])
+            with gr.Tab("Import", id="import", visible=False) as import_tab:
+                gr.Markdown(
+                    "Upload a CSV (`head,relation,tail` or `subject,relation,object`) or JSONL "
+                    "file. Rows are imported in chunked transactions; rows already known change "
+                    "nothing; bad rows are listed with their line numbers."
+                )
+                with gr.Row():
+                    i_file = gr.File(
+                        label="Triples file", file_types=[".csv", ".jsonl", ".json"], scale=2
+                    )
+                    with gr.Column(scale=1):
+                        i_policy = gr.Radio(
+                            ["skip", "overwrite", "fail"],
+                            value="skip",
+                            label="A row that contradicts a fact in force",
+                            info="skip it · supersede the old fact · stop and undo the import",
+                        )
+                        i_go = gr.Button("Import", variant="primary")
+                i_result = gr.HTML()
+                i_batch = gr.State(None)
+                with gr.Row():
+                    i_undo = gr.Button(
+                        "Roll back this import", variant="stop", visible=False, scale=0
+                    )
+            with gr.Tab("Users", id="users", visible=False) as users_tab:
+                u_table = gr.Dataframe(headers=USER_HEADERS, interactive=False)
+                with gr.Row(equal_height=True):
+                    u_name = gr.Textbox(label="Name", max_lines=1)
+                    u_role = gr.Dropdown(ROLES, value="editor", label="Role")
+                    u_add = gr.Button("Add user", variant="primary", scale=0, min_width=100)
+                u_msg = gr.HTML()
+
+        # ====================================================== handlers
+
+        def history_frame(
+            user: str | None, ent: str | None, since: str, until: str
+        ) -> tuple[pd.DataFrame, str]:
+            try:
+                records = ks.history(
+                    ent or None,
+                    user=None if not user or user == ANYONE else user,
+                    since=since.strip() or None,
+                    until=_until(until),
+                    limit=200,
+                )
+            except KnowsyncError as exc:
+                return pd.DataFrame([], columns=HISTORY_HEADERS), callout(str(exc), "bad")
+            rows = [
+                [
+                    r.id,
+                    short_time(r.created_at),
+                    r.user,
+                    r.kind.value,
+                    state_label(r),
+                    edit_summary(r),
+                ]
+                for r in records
+            ]
+            note = "" if rows else callout("No journal entries match these filters.", "info")
+            return pd.DataFrame(rows, columns=HISTORY_HEADERS), note
+
+        def queue_frame() -> tuple[pd.DataFrame, str]:
+            records = ks.review_queue()
+            rows = [
+                [r.id, short_time(r.created_at), r.user, edit_summary(r), held_reason(r)]
+                for r in records
+            ]
+            count = (
+                f'<div class="ks-side"><b>{len(rows)}</b> edit{"s" if len(rows) != 1 else ""} '
+                "waiting for review, oldest first.</div>"
+            )
+            return pd.DataFrame(rows, columns=QUEUE_HEADERS), count
+
+        def locks_view() -> str:
+            locks = ks.locks()
+            if not locks:
+                return '<div class="ks-note">No locks.</div>'
+            rows = "".join(
+                f"<tr><td>#{lk.id}</td><td>{esc(lk.describe())}</td>"
+                f"<td>{esc(short_time(lk.created_at))}</td></tr>"
+                for lk in locks
+            )
+            head = "<tr><th>#</th><th>lock</th><th>since</th></tr>"
+            return f'<table class="ks-table">{head}{rows}</table>'
+
+        def users_frame() -> pd.DataFrame:
+            rows = [
+                [a.name, a.role.value, short_time(a.created_at), a.created_by or "", a.disabled]
+                for a in ks.users()
+            ]
+            return pd.DataFrame(rows, columns=USER_HEADERS)
+
+        def my_edits_view(sess: Session | None) -> str:
+            if not sess:
+                return ""
+            records = ks.history(user=sess["name"], limit=8)
+            if not records:
+                return '<div class="ks-side"><b>Your edits</b><br>none yet.</div>'
+            lines = "".join(
+                f"<li>#{r.id} {esc(edit_summary(r))} "
+                f'<span class="ks-note">({esc(state_label(r))})</span></li>'
+                for r in records
+            )
+            return f'<div class="ks-side"><b>Your latest edits</b><ul>{lines}</ul></div>'
+
+        def probe_note() -> str:
+            if _model(ks) is None:
+                return callout(
+                    "No model is loaded, so there is nothing to probe: the server runs on the "
+                    "graph alone. Start it with a model to compare the edited and the original "
+                    "weights.",
+                    "warn",
+                )
+            return callout(
+                "The same prompt, answered greedily by the edited model and by the original "
+                "weights. Where they differ, an edit (or a fact derived from one) is at work.",
+                "info",
+            )
+
+        # ---------------------------------------------------------- sign in / out
+
+        def do_signin(tok: str) -> tuple[Any, ...]:
+            try:
+                account = ks.authenticate(tok.strip())
+            except KnowsyncError as exc:
+                return (
+                    None,
+                    callout(f"Could not sign in: {exc}", "bad"),
+                    *[gr.skip()] * 14,
+                )
+            sess: Session = {"name": account.name, "role": account.role.value}
+            entities = _entity_choices(ks)
+            users = (
+                [ANYONE, *sorted(a.name for a in ks.users())]
+                if _can(ks, sess, "read")
+                else [ANYONE]
+            )
+            frame, _ = history_frame(None, None, "", "")
+            curator = _can(ks, sess, "review")
+            return (
+                sess,
+                "",
+                gr.update(visible=False),  # login_col
+                gr.update(visible=True),  # main_col
+                gr.update(visible=True),  # signout
+                _header(ks, sess),
+                gr.Tab(visible=curator),
+                gr.Tab(visible=_can(ks, sess, "submit")),
+                gr.Tab(visible=_can(ks, sess, "admin")),
+                gr.update(choices=entities),
+                gr.update(choices=users, value=ANYONE),
+                gr.update(choices=entities),
+                frame,
+                my_edits_view(sess),
+                probe_note(),
+                gr.update(
+                    placeholder=(
+                        "Type a fact or a question and press Enter"
+                        if _can(ks, sess, "submit")
+                        else "Ask a question (your role can read, not edit)"
+                    )
+                ),
+            )
+
+        signin_outputs = [
+            session,
+            login_msg,
+            login_col,
+            main_col,
+            signout,
+            header,
+            review_tab,
+            import_tab,
+            users_tab,
+            entity,
+            h_user,
+            h_entity,
+            h_table,
+            my_edits,
+            p_note,
+            chat_in,
+        ]
+        signin.click(do_signin, [token], signin_outputs)
+        token.submit(do_signin, [token], signin_outputs)
+
+        def do_signout() -> tuple[Any, ...]:
+            return (
+                None,
+                "",
+                gr.update(visible=True),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                _header(ks, None),
+                [],
+                "",
+            )
+
+        signout.click(
+            do_signout,
+            None,
+            [session, token, login_col, main_col, signout, header, chatbot, login_msg],
+        )
+
+        # ---------------------------------------------------------- chat
+
+        def do_send(
+            text: str,
+            messages: list[dict[str, Any]],
+            sess: Session | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+        ) -> tuple[Any, ...]:
+            text = (text or "").strip()
+            if not text:
+                return gr.skip(), gr.skip(), gr.skip()
+            name = _need(ks, sess, "ask")
+            messages = [*messages, {"role": "user", "content": text}]
+            progress(0.1, desc="Reading, checking and applying…")
+            focus: str | None = None
+            options: list[dict[str, str]] = []
+            try:
+                if _can(ks, sess, "submit"):
+                    sub = ks.submit(text, user=name).to_dict()
+                else:
+                    sub = {"decision": "accepted", "answer": ks.ask(text, user=name).to_dict()}
+                content = submission_html(sub, model_loaded=_model(ks) is not None)
+                focus = _first_subject(sub)
+                options = [{"value": s, "label": s} for s in sub.get("suggestions") or []]
+            except KnowsyncError as exc:
+                content = callout(f"{type(exc).__name__}: {exc}", "bad")
+            reply: dict[str, Any] = {"role": "assistant", "content": content}
+            if options:
+                reply["options"] = options
+            return [*messages, reply], "", gr.update(value=focus) if focus else gr.skip()
+
+        def after_send(sess: Session | None) -> tuple[str, str]:
+            return _header(ks, sess), my_edits_view(sess)
+
+        chat_outputs = [chatbot, chat_in, entity]
+        for trigger in (send.click, chat_in.submit):
+            trigger(do_send, [chat_in, chatbot, session], chat_outputs).then(
+                after_send, [session], [header, my_edits], show_progress="hidden"
+            )
+
+        def do_option(
+            messages: list[dict[str, Any]], sess: Session | None, evt: gr.SelectData
+        ) -> tuple[Any, ...]:
+            return do_send(str(evt.value), messages, sess)
+
+        chatbot.option_select(do_option, [chatbot, session], chat_outputs).then(
+            after_send, [session], [header, my_edits], show_progress="hidden"
+        )
+
+        # ---------------------------------------------------------- graph
+
+        def do_draw(
+            name: str | None, n_hops: float, n_fanout: float, sess: Session | None
+        ) -> tuple[str, str, str]:
+            _need(ks, sess, "read")
+            if not name:
+                return (
+                    '<div class="ks-graph" style="padding:24px">Pick an entity to draw its '
+                    "neighbourhood.</div>",
+                    "",
+                    "",
+                )
+            try:
+                facts = ks.neighbourhood(name, hops=int(n_hops), fanout=int(n_fanout))
+                records = ks.history(name, limit=6)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), "", ""
+            recent = _recent_edit_ids(ks)
+            edits = "".join(
+                f"<li>#{r.id} {esc(edit_summary(r))} <span class='ks-note'>"
+                f"{esc(r.user)}, {esc(short_time(r.created_at))} · {esc(state_label(r))}"
+                "</span></li>"
+                for r in records
+            )
+            edits_html = (
+                f'<div class="ks-side"><b>Latest journal entries about {esc(name)}</b>'
+                f"<ul>{edits}</ul></div>"
+                if edits
+                else ""
+            )
+            return graph_svg(name, facts, recent=recent), facts_table(facts, recent), edits_html
+
+        draw_inputs = [entity, hops, fanout, session]
+        draw_outputs = [graph, graph_facts, graph_edits]
+        draw.click(do_draw, draw_inputs, draw_outputs)
+        entity.select(do_draw, draw_inputs, draw_outputs)
+        hops.release(do_draw, draw_inputs, draw_outputs)
+        fanout.release(do_draw, draw_inputs, draw_outputs)
+        graph_tab.select(do_draw, draw_inputs, draw_outputs)
+
+        def do_recentre(
+            n_hops: float, n_fanout: float, sess: Session | None, evt: gr.SelectData
+        ) -> tuple[Any, ...]:
+            name = str(evt.value)
+            return (gr.update(value=name), *do_draw(name, n_hops, n_fanout, sess))
+
+        graph.select(do_recentre, [hops, fanout, session], [entity, *draw_outputs])
+
+        # ---------------------------------------------------------- history
+
+        def do_filter(
+            user: str | None, ent: str | None, since: str, until: str, sess: Session | None
+        ) -> tuple[pd.DataFrame, str]:
+            _need(ks, sess, "read")
+            return history_frame(user, ent, since, until)
+
+        filter_inputs = [h_user, h_entity, h_since, h_until, session]
+        h_filter.click(do_filter, filter_inputs, [h_table, h_msg])
+        history_tab.select(do_filter, filter_inputs, [h_table, h_msg])
+
+        def do_open(value: float | None, sess: Session | None) -> tuple[Any, ...]:
+            _need(ks, sess, "read")
+            edit_id = _edit_id(value)
+            if edit_id is None:
+                return gr.skip(), gr.update(visible=False), ""
+            try:
+                record = ks.get_edit(edit_id)
+                added, removed = ks.edit_changes(edit_id)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), gr.update(visible=False), ""
+            undoable = (
+                record.kind in (EditKind.EDIT, EditKind.IMPORT)
+                and record.state is EditState.APPLIED
+                and record.rolled_back_by is None
+                and _can(ks, sess, "rollback", edit_id)
+            )
+            return edit_card(record, added, removed), gr.update(visible=undoable), ""
+
+        def do_pick_row(sess: Session | None, evt: gr.SelectData) -> tuple[Any, ...]:
+            row = evt.row_value or []
+            edit_id = _edit_id(row[0]) if row else None
+            return (edit_id, *do_open(edit_id, sess))
+
+        h_open.click(do_open, [h_id, session], [h_detail, h_rollback, h_effect])
+        h_id.submit(do_open, [h_id, session], [h_detail, h_rollback, h_effect])
+        h_table.select(do_pick_row, [session], [h_id, h_detail, h_rollback, h_effect])
+
+        def do_rollback(
+            value: float | None,
+            cascade: bool,
+            sess: Session | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+        ) -> tuple[Any, ...]:
+            edit_id = _edit_id(value)
+            if edit_id is None:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            name = _need(ks, sess, "rollback", edit_id)
+            progress(0.1, desc=f"Rolling back #{edit_id} in the graph and the model…")
+            try:
+                results = ks.rollback(edit_id, user=name, cascade=cascade)
+            except KnowsyncError as exc:
+                hint = (
+                    " Tick “Also undo later edits that depend on it” to undo them too."
+                    if "depend" in str(exc) and not cascade
+                    else ""
+                )
+                return (
+                    callout(f"Not rolled back: {exc}.{hint}", "bad"),
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
+                )
+            effect = rollback_report(results)
+            detail, button, _ = do_open(edit_id, sess)
+            frame, _ = history_frame(None, None, "", "")
+            return effect, detail, button, frame, _header(ks, sess)
+
+        h_rollback.click(
+            do_rollback,
+            [h_id, h_cascade, session],
+            [h_effect, h_detail, h_rollback, h_table, header],
+        )
+
+        # ---------------------------------------------------------- review
+
+        def do_queue(sess: Session | None) -> tuple[pd.DataFrame, str, str]:
+            _need(ks, sess, "review")
+            frame, count = queue_frame()
+            return frame, count, locks_view()
+
+        r_refresh.click(do_queue, [session], [r_table, r_count, locks_html])
+        review_tab.select(do_queue, [session], [r_table, r_count, locks_html])
+
+        def do_review_open(value: float | None, sess: Session | None) -> str:
+            _need(ks, sess, "review")
+            edit_id = _edit_id(value)
+            if edit_id is None:
+                return ""
+            try:
+                record = ks.get_edit(edit_id)
+                added, removed = ks.edit_changes(edit_id)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad")
+            return edit_card(record, added, removed)
+
+        def do_review_pick(sess: Session | None, evt: gr.SelectData) -> tuple[Any, str, str]:
+            row = evt.row_value or []
+            edit_id = _edit_id(row[0]) if row else None
+            return edit_id, do_review_open(edit_id, sess), ""
+
+        r_table.select(do_review_pick, [session], [r_id, r_detail, r_result])
+        r_id.submit(do_review_open, [r_id, session], [r_detail])
+
+        def decide(verb: str) -> Callable[..., tuple[Any, ...]]:
+            def handler(
+                value: float | None,
+                reason: str,
+                sess: Session | None,
+                progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+            ) -> tuple[Any, ...]:
+                edit_id = _edit_id(value)
+                name = _need(ks, sess, "review", edit_id)
+                if edit_id is None:
+                    return callout("Pick an edit from the queue first.", "warn"), *[gr.skip()] * 5
+                if verb == "reject" and not reason.strip():
+                    return callout("Say why it is rejected.", "warn"), *[gr.skip()] * 5
+                progress(0.1, desc=f"{verb.title()} #{edit_id}…")
+                try:
+                    if verb == "approve":
+                        sub = ks.approve(edit_id, user=name, reason=reason.strip())
+                    else:
+                        sub = ks.reject(edit_id, user=name, reason=reason.strip())
+                except KnowsyncError as exc:
+                    return callout(f"{type(exc).__name__}: {exc}", "bad"), *[gr.skip()] * 5
+                result = submission_html(sub.to_dict(), model_loaded=_model(ks) is not None)
+                frame, count = queue_frame()
+                return (
+                    f'<div class="ks-card">{result}</div>',
+                    frame,
+                    count,
+                    gr.skip() if sub.decision == "needs_review" else "",
+                    do_review_open(edit_id, sess),
+                    _header(ks, sess),
+                )
+
+            return handler
+
+        decide_outputs = [r_result, r_table, r_count, r_reason, r_detail, header]
+        approve.click(decide("approve"), [r_id, r_reason, session], decide_outputs)
+        reject.click(decide("reject"), [r_id, r_reason, session], decide_outputs)
+
+        def do_lock(
+            ent: str, rel: str, obj: str, reason: str, sess: Session | None
+        ) -> tuple[str, str]:
+            name = _need(ks, sess, "lock")
+            try:
+                lock = ks.lock(
+                    ent.strip(), rel.strip() or None, obj.strip() or None, user=name, reason=reason
+                )
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), gr.skip()
+            return callout(f"Locked: {lock.describe()}", "ok"), locks_view()
+
+        def do_unlock(value: float | None, sess: Session | None) -> tuple[str, str]:
+            name = _need(ks, sess, "lock")
+            lock_id = _edit_id(value)
+            if lock_id is None:
+                return callout("Give the lock's number.", "warn"), gr.skip()
+            try:
+                lock = ks.unlock(lock_id, user=name)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), gr.skip()
+            return callout(f"Unlocked: {lock.describe()}", "ok"), locks_view()
+
+        l_lock.click(
+            do_lock, [l_entity, l_relation, l_object, l_reason, session], [l_msg, locks_html]
+        )
+        l_unlock.click(do_unlock, [l_id, session], [l_msg, locks_html])
+
+        # ---------------------------------------------------------- probe
+
+        def do_probe(
+            prompt: str,
+            sess: Session | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+        ) -> tuple[str, str]:
+            _need(ks, sess, "ask")
+            model = _model(ks)
+            if model is None:
+                return callout("No model loaded.", "warn"), callout("No model loaded.", "warn")
+            prompt = (prompt or "").strip()
+            if not prompt:
+                return gr.skip(), gr.skip()
+            progress(0.2, desc="Edited model…")
+            edited = model.answer(prompt)
+            progress(0.6, desc="Original model…")
+            base = model.answer_base(prompt)
+            tone = "ok" if edited.strip() == base.strip() else "warn"
+            same = "same answer" if tone == "ok" else "differs from the original"
+            return (
+                f'<div class="ks-card"><span class="ks-note">{esc(prompt)}</span> '
+                f"<b>{esc(edited)}</b><br><span class='ks-badge ks-{tone}'>{same}</span></div>",
+                f'<div class="ks-card"><span class="ks-note">{esc(prompt)}</span> '
+                f"<b>{esc(base)}</b></div>",
+            )
+
+        p_go.click(do_probe, [p_prompt, session], [p_edited, p_base])
+        p_prompt.submit(do_probe, [p_prompt, session], [p_edited, p_base])
+
+        # ---------------------------------------------------------- import
+
+        def do_import(
+            file: str | None,
+            policy: str,
+            sess: Session | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+        ) -> tuple[Any, ...]:
+            name = _need(ks, sess, "submit")
+            if not file:
+                return (
+                    callout("Choose a file first.", "warn"),
+                    None,
+                    gr.update(visible=False),
+                    gr.skip(),
+                )
+            path = Path(file)
+            with path.open("rb") as handle:
+                total = max(1, sum(1 for _ in handle) - (1 if path.suffix == ".csv" else 0))
+            progress(0, desc=f"0 / {total:,} rows")
+
+            def tick(done: int) -> None:
+                progress(min(1.0, done / total), desc=f"{done:,} / {total:,} rows")
+
+            start = time.perf_counter()
+            try:
+                report = ks.import_file(path, user=name, policy=policy, progress=tick)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), None, gr.update(visible=False), gr.skip()
+            seconds = time.perf_counter() - start
+            data = report.to_dict()
+            undo = bool(report.edits) and not report.failed and _can(ks, sess, "review")
+            return (
+                import_report(data, seconds),
+                report.batch,
+                gr.update(visible=undo),
+                _header(ks, sess),
+            )
+
+        i_go.click(do_import, [i_file, i_policy, session], [i_result, i_batch, i_undo, header])
+
+        def do_undo_import(batch: str | None, sess: Session | None) -> tuple[Any, ...]:
+            name = _need(ks, sess, "review")
+            if not batch:
+                return gr.skip(), gr.skip(), gr.skip()
+            try:
+                results = ks.rollback_batch(batch, user=name)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), gr.skip(), gr.skip()
+            return (
+                callout(f"Import {batch} rolled back ({len(results)} journal entries).", "ok"),
+                gr.update(visible=False),
+                _header(ks, sess),
+            )
+
+        i_undo.click(do_undo_import, [i_batch, session], [i_result, i_undo, header])
+
+        # ---------------------------------------------------------- users
+
+        def do_users(sess: Session | None) -> pd.DataFrame:
+            _need(ks, sess, "admin")
+            return users_frame()
+
+        users_tab.select(do_users, [session], [u_table])
+
+        def do_add_user(uname: str, role: str, sess: Session | None) -> tuple[Any, ...]:
+            name = _need(ks, sess, "admin")
+            try:
+                account, tok = ks.add_user(uname.strip(), role, by=name)
+            except KnowsyncError as exc:
+                return callout(str(exc), "bad"), gr.skip()
+            return (
+                callout(
+                    f"Added <b>{esc(account.name)}</b> ({esc(account.role.value)}). Their token, "
+                    f"shown this once: <code>{esc(tok)}</code>",
+                    "ok",
+                    raw=True,
+                ),
+                users_frame(),
+            )
+
+        u_add.click(do_add_user, [u_name, u_role, session], [u_msg, u_table])
+
+        del tabs  # selected by the tabs' own clicks
+    blocks: gr.Blocks = app
+    return blocks
+
+
+def mount(app: FastAPI, ks: KnowSync, path: str = "/") -> FastAPI:
+    """Serve the web app on a FastAPI app (register the API's own routes first: a mount at
+    ``/`` answers every path the app does not).
+
+    Returns the FastAPI app.
+    """
+    mounted: FastAPI = gr.mount_gradio_app(
+        app,
+        build(ks),
+        path=path,
+        theme=theme(),
+        css=CSS,
+        footer_links=[],
+        run_history=False,
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+        show_error=True,
+    )
+    return mounted
