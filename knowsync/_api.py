@@ -330,26 +330,28 @@ class KnowSync(ServiceMixin):
 
     def _apply_journaled(self, edit_id: int) -> EditResult:
         """Decide and apply a pending journal entry of kind edit from the request it holds (a
-        new edit, or a held one a curator released)."""
-        with self._applying(edit_id) as tx:
-            request = tx.edit(edit_id).request
-            assert_ = [tuple(t) for t in request.get("assert", [])]
-            retract = [tuple(t) for t in request.get("retract", [])]
-            allow = bool(request.get("allow_new_relations", self.allow_new_relations))
-            ctrl, plan, new_rels = self._plan(tx, assert_, retract, allow)
-            report = plan.report()
-            if new_rels:
-                report["new_relations"] = [r.name for r in new_rels]
-            if plan.refused:
-                tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
-                return EditResult(edit_id, Decision.REJECTED, report)
-            if new_rels:
-                tx.save_schema(ctrl.schema)
+        new edit, or a held one a curator released): the graph in one transaction, then the
+        model, both under the one writer's lock so that the model follows journal order."""
+        with self._write_lock:
+            with self._applying(edit_id) as tx:
+                request = tx.edit(edit_id).request
+                assert_ = [tuple(t) for t in request.get("assert", [])]
+                retract = [tuple(t) for t in request.get("retract", [])]
+                allow = bool(request.get("allow_new_relations", self.allow_new_relations))
+                ctrl, plan, new_rels = self._plan(tx, assert_, retract, allow)
+                report = plan.report()
+                if new_rels:
+                    report["new_relations"] = [r.name for r in new_rels]
+                if plan.refused:
+                    tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
+                    return EditResult(edit_id, Decision.REJECTED, report)
+                if new_rels:
+                    tx.save_schema(ctrl.schema)
+                if self.model is not None:
+                    report["model_state"] = "pending"  # graph first; the model follows
+                self._writer.apply(tx, edit_id, plan, report)
             if self.model is not None:
-                report["model_state"] = "pending"  # graph first; the model follows
-            self._writer.apply(tx, edit_id, plan, report)
-        if self.model is not None:
-            report = self._write_model(edit_id)
+                report = self._write_model(edit_id)
         return EditResult(edit_id, Decision.ACCEPTED, report)
 
     # ------------------------------------------------------------------- model
@@ -750,6 +752,14 @@ class KnowSync(ServiceMixin):
             hint = f"; did you mean {', '.join(repr(e.name) for e in close)}?" if close else ""
             raise NotFoundError(f"no entity named {name!r}{hint}")
         return found.name
+
+    def search_entities(self, text: str = "", *, limit: int = 20) -> list[str]:
+        """Entity names whose key contains ``text`` (folded), shortest first: for pickers and
+        type-ahead."""
+        if limit < 1:
+            raise InputError("limit must be at least 1", field="limit")
+        with self.store.read() as view:
+            return [e.name for e in view.search_entities(text, limit=limit)]
 
     def state(self, *, as_of: int | None = None) -> list[Fact]:
         """Every fact in force now, or just after edit ``as_of``."""

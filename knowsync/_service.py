@@ -39,6 +39,7 @@ from interpreter import (
     EditIntent,
     Intent,
     Interpreter,
+    LocalModelBackend,
     QueryIntent,
     RetractIntent,
     RollbackIntent,
@@ -452,9 +453,18 @@ class ServiceMixin:
 
     def _interpreter(self, view: GraphView) -> Interpreter:
         """The interpreter for the store's schema as it is now (built again when the schema
-        changes), with ``self.chat_backend`` as its fallback when one is set."""
+        changes). What the rules cannot read goes to ``self.chat_backend`` when one is set,
+        else to the knowledge base's model when it has one; a graph-only knowledge base reads
+        with the rules alone."""
         schema = self._schema(view)
         backend = getattr(self, "chat_backend", None)
+        model = getattr(self, "model", None)
+        if backend is None and model is not None:
+            # the knowledge base's own (edited) model reads what the rules cannot
+            backend = self.__dict__.get("_local_backend")
+            if backend is None:
+                backend = LocalModelBackend(loaded=model.loaded)
+                self.__dict__["_local_backend"] = backend
         cached = self.__dict__.get("_service_interpreter")
         if cached is not None and cached[0] is schema and cached[1] is backend:
             return cast(Interpreter, cached[2])

@@ -139,9 +139,8 @@ def _header(ks: KnowSync, session: Session | None) -> str:
 
 
 def _entity_choices(ks: KnowSync, limit: int = 5000) -> list[str]:
-    """Entity names for the pickers (the store's own search, read-only)."""
-    with ks.store.read() as view:
-        return sorted(e.name for e in view.search_entities("", limit=limit))
+    """Entity names for the pickers."""
+    return sorted(ks.search_entities("", limit=limit))
 
 
 def _recent_edit_ids(ks: KnowSync, count: int = 10) -> set[int]:

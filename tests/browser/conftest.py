@@ -89,8 +89,10 @@ def _asgi_app(ks: KnowSync) -> FastAPI:
     return create_app(ks)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app() -> Iterator[App]:
+    # module scope: the server and Gradio's threads are gone before other folders' tests run
+    # (anything they raised later would be reported against an unrelated test)
     import uvicorn
 
     ks = KnowSync("memory://")
@@ -126,7 +128,7 @@ def app() -> Iterator[App]:
         gc.collect()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(app: App) -> Iterator[Browser]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
