@@ -4,8 +4,9 @@
     with ks.store.read() as view:
         intent = Interpreter(ks.schema).read("Canberra is the capital of Australia", view)
 
-Rules read the common sentence shapes with schema-aware linking; a ``ChatBackend`` (any
-LangChain chat model, or the scripted fake) reads the rest, constrained to the schema.
+Rules read the common sentence shapes with schema-aware linking; a ``ChatBackend`` reads the
+rest, constrained to the schema: by default ``LocalModelBackend`` (the process's local model,
+scoring the schema's relations), or any LangChain chat model, or the scripted fake.
 """
 
 from interpreter._backend import (
@@ -31,9 +32,12 @@ from interpreter._intents import (
     intent_adapter,
 )
 from interpreter._interpreter import Interpreter
-from interpreter._linker import PHRASES, EntityLink, Linker, RelationPhrase
+from interpreter._linker import PHRASES, EntityLink, Linker, RelationPhrase, entity_question
+from interpreter._local import FEW_SHOT, KINDS, LocalModelBackend, LocalReading
 
 __all__ = [
+    "FEW_SHOT",
+    "KINDS",
     "MAX_TEXT_LENGTH",
     "PHRASES",
     "SYSTEM_PROMPT",
@@ -50,6 +54,8 @@ __all__ = [
     "InterpreterError",
     "LangChainBackend",
     "Linker",
+    "LocalModelBackend",
+    "LocalReading",
     "QueryIntent",
     "RelationPhrase",
     "RetractIntent",
@@ -58,5 +64,6 @@ __all__ = [
     "Triple",
     "Unclear",
     "check_text",
+    "entity_question",
     "intent_adapter",
 ]

@@ -10,17 +10,16 @@ Backends:
 - ``ScriptedChatBackend``: answers from a script; for tests and demos, no model.
 - ``LangChainBackend``: any LangChain chat model, built by ``init_chat_model`` from a model
   name, or passed in; asked for structured output into ``IntentEnvelope``.
-- The local default (SmolLM2 through the editor's model loader) will implement the same
-  ``propose`` method: build the prompt with ``ChatRequest.messages()``, generate with the
-  process's single loaded model, and score or constrain the answer to
-  ``ChatRequest.relations`` / ``ChatRequest.entities``. It is not part of this package yet.
+- ``LocalModelBackend`` (``interpreter._local``): the default; the process's one local model
+  (``editor.shared_model()``) scores the schema's relations and the request's names instead of
+  writing free text.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -61,12 +60,20 @@ class ChatRequest:
         relations: the canonical relation names of the schema.
         entities: entity names of the graph that words of the text may refer to.
         hint: what the rules made of it, when they found something ("unknown relation 'x'").
+        mentions: spans of the text, in order, that the linker takes for names (graph
+            entities, capitalised names, dates); a scoring backend picks among them.
+        suggested_relations: the relations the rules found closest to an unknown phrase.
+        relation_aliases: other surface forms of each relation (``spouse``: ``married to``,
+            ``wife``...), from the schema.
     """
 
     text: str
     relations: tuple[str, ...]
     entities: tuple[str, ...] = ()
     hint: str = ""
+    mentions: tuple[str, ...] = ()
+    suggested_relations: tuple[str, ...] = ()
+    relation_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def messages(self) -> list[tuple[str, str]]:
         """(role, content) pairs: the system prompt, then the user's text fenced as data."""

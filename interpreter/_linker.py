@@ -20,7 +20,7 @@ from kg._names import entity_key, relation_key
 from kg._schema import Schema
 from kg._store import GraphView
 
-__all__ = ["PHRASES", "EntityLink", "Linker", "RelationPhrase"]
+__all__ = ["PHRASES", "EntityLink", "Linker", "RelationPhrase", "entity_question"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,10 +220,18 @@ _WORD = re.compile(r"[\w'.\-]+")
 
 @dataclass(frozen=True, slots=True)
 class EntityLink:
-    """The outcome of linking one mention: an entity, or candidates that tie."""
+    """The outcome of linking one mention: an entity, or candidates to ask about.
+
+    Attributes:
+        ref: the linked (or proposed new) entity; None when the caller must ask.
+        candidates: entities the mention may name, best first (when ``ref`` is None).
+        confirm: the candidates are only near misses (a low fuzzy score, as "Obma" for
+            Barack_Obama): ask the user to confirm rather than to choose.
+    """
 
     ref: EntityRef | None
     candidates: tuple[str, ...] = ()
+    confirm: bool = False
 
 
 @dataclass
@@ -233,12 +241,20 @@ class Linker:
     Args:
         schema: the relation library.
         view: the graph snapshot to link entities against (None: every entity is new).
-        fuzzy_cutoff: the least rapidfuzz ratio (0-100) for a fuzzy entity match.
+        fuzzy_cutoff: the least rapidfuzz ratio (0-100) for a fuzzy entity match that links
+            without asking (one swapped or dropped letter in a name scores 85-97).
+        confirm_cutoff: the least ratio, word by word, for a near miss: a mention below
+            ``fuzzy_cutoff`` whose words each match the words of an entity's name at least this
+            well ("Barak Obma"), or a single word close to a word of a name ("Obma" for
+            Barack_Obama), is not taken as a new entity: the link asks for confirmation.
+            Names that share a word but differ in another ("John Carter", "John Tyler") are
+            not near misses.
     """
 
     schema: Schema
     view: GraphView | None = None
     fuzzy_cutoff: float = 84.0
+    confirm_cutoff: float = 75.0
     _nouns: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
 
@@ -305,9 +321,12 @@ class Linker:
         """Link a mention to a graph entity, or propose a new one.
 
         Exact (folded) names and aliases win; then a fuzzy match on the whole name (spelling,
-        underscores, punctuation); then a unique match of a single word against a word of an
-        entity name ("Einstein"). Several equally good candidates give no ref and the
-        candidates, so the caller can ask.
+        underscores, punctuation) scoring at least ``fuzzy_cutoff``; then a unique match of a
+        single word against a word of an entity name ("Einstein"). Several equally good
+        candidates give no ref and the candidates, so the caller can ask. A near miss (every
+        word close to the word of a name, see ``confirm_cutoff``) gives no ref, the candidates
+        and ``confirm=True``: the caller asks the user to confirm instead of silently creating
+        an entity. Anything further is a new entity.
         """
         text = _clean_mention(mention)
         if not text:
@@ -324,7 +343,8 @@ class Linker:
         for v in variants + [v.replace(" ", "_") for v in variants]:
             if v in found:
                 return EntityLink(EntityRef(name=found[v].name, mention=mention, score=1.0))
-        if _is_literal(bare):
+        if _is_literal(bare) or _is_quoted(mention):
+            # a quoted name is meant as written: no fuzzy guess ('"Obma" was born in Paris')
             return EntityLink(_new(bare, mention))
         return self._fuzzy(view, bare or text, mention, proposed)
 
@@ -337,6 +357,8 @@ class Linker:
             *words,
             *(w[:3] for w in words if len(w) >= 4),
             *(w[-3:] for w in words if len(w) >= 5),
+            # a letter dropped from a short name still finds it ("Obma": "oba" in "obama")
+            *(w[:i] + w[i + 1 :] for w in words if 4 <= len(w) <= 6 for i in range(len(w))),
         }
         for probe in sorted(probes):
             for ent in view.search_entities(probe, limit=50):
@@ -365,7 +387,48 @@ class Linker:
                 return EntityLink(EntityRef(name=hits[0], mention=mention, score=0.8))
             if len(hits) > 1:
                 return EntityLink(None, tuple(hits[:5]))
+        near = [
+            pool[k]
+            for k, _, _ in process.extract(key, keys, scorer=fuzz.ratio, limit=10)
+            if _near_miss(key, k, self.confirm_cutoff)
+        ]
+        if len(key.split()) == 1 and len(key) >= 4:
+            # a misspelt single word of a name ("Obma" for Obama)
+            similar = process.extract(
+                key,
+                sorted({w for k in keys for w in k.split() if len(w) >= 4}),
+                scorer=fuzz.ratio,
+                limit=3,
+                score_cutoff=self.fuzzy_cutoff,
+            )
+            close = {w for w, _, _ in similar}
+            near += sorted({pool[k] for k in keys if close & set(k.split())})
+        if near:
+            return EntityLink(None, tuple(dict.fromkeys(near))[:5], confirm=True)
         return EntityLink(_new(proposed, mention))
+
+
+def entity_question(mention: str, link: EntityLink) -> str:
+    """What to ask the user about a mention that did not link to one entity."""
+    names = ", ".join(link.candidates)
+    if link.confirm:
+        return (
+            f"I do not know {mention!r}; did you mean {names}? Please say it again with the "
+            f'full name, or put the name in double quotes ("{mention}") if it is a new entity.'
+        )
+    return f"{mention!r} could mean {names}; which one?"
+
+
+def _near_miss(key: str, candidate: str, cutoff: float) -> bool:
+    """A name of several words whose every word matches the same-placed word of ``candidate``
+    at least ``cutoff`` (and not all equal); single words are judged against the stricter
+    ``fuzzy_cutoff`` instead ("Queens" is not a near miss of Queensland)."""
+    a, b = key.split(), candidate.split()
+    if len(a) < 2 or len(a) != len(b) or a == b:
+        return False
+    return all(
+        x == y or (len(x) >= 3 and fuzz.ratio(x, y) >= cutoff) for x, y in zip(a, b, strict=True)
+    )
 
 
 def _surface(form: str) -> str:
@@ -385,6 +448,11 @@ def _clean_mention(mention: str) -> str:
     if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
         text = text[1:-1].strip()
     return text
+
+
+def _is_quoted(mention: str) -> bool:
+    text = mention.strip()
+    return len(text) >= 2 and text[0] in '"“' and text[-1] in '"”'
 
 
 def _is_literal(text: str) -> bool:

@@ -36,10 +36,10 @@ from interpreter._intents import (
     Triple,
     Unclear,
 )
-from interpreter._linker import Linker, RelationPhrase
+from interpreter._linker import Linker, RelationPhrase, entity_question
 from kg._store import GraphView
 
-__all__ = ["RawFact", "RuleReader", "UnknownPhrase"]
+__all__ = ["RawFact", "RuleReader", "UnknownPhrase", "split_sentences"]
 
 _I = re.IGNORECASE
 
@@ -728,7 +728,7 @@ class RuleReader:
         if link.candidates:
             return Unclear(
                 missing="entity",
-                message=f"{mention.strip()!r} could mean {', '.join(link.candidates)}; which one?",
+                message=entity_question(mention.strip(), link),
                 suggestions=link.candidates,
             )
         return Unclear(missing="entity", message=f"I could not read a name in {mention!r}.")
@@ -866,6 +866,11 @@ def _trim_object(text: str) -> str:
     )[0]
     text = text.strip()
     return "" if text.lower() in _FUNCTION_WORDS else text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Prose cut into sentences (see ``_sentences``)."""
+    return _sentences(text)
 
 
 def _sentences(text: str) -> list[str]:

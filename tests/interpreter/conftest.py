@@ -1,4 +1,5 @@
-"""The demo knowledge base, loaded once per test session (read-only for these tests)."""
+"""The demo knowledge base, loaded once per test session (read-only for these tests), and the
+local model backend, warmed up once per session for the tests that use the real model."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from interpreter import Interpreter
+from interpreter import Interpreter, LocalModelBackend
 from kg import GraphView, Schema
 from knowsync import KnowSync
 from knowsync._resources import demo_kg_files
@@ -34,4 +35,12 @@ def schema(demo: KnowSync) -> Schema:
 
 @pytest.fixture(scope="session")
 def interp(schema: Schema) -> Interpreter:
-    return Interpreter(schema)
+    return Interpreter(schema, backend="rules")
+
+
+@pytest.fixture(scope="session")
+def local_backend() -> LocalModelBackend:
+    """The real local model (``editor.shared_model()``), loaded and prefixed once."""
+    backend = LocalModelBackend()
+    backend.warm_up()
+    return backend

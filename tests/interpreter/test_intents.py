@@ -72,6 +72,11 @@ def test_the_union_dispatches_on_kind_and_round_trips() -> None:
 
 def test_exported_members() -> None:
     assert set(interpreter.__all__) == {
+        "FEW_SHOT",
+        "KINDS",
+        "LocalModelBackend",
+        "LocalReading",
+        "entity_question",
         "MAX_TEXT_LENGTH",
         "PHRASES",
         "SYSTEM_PROMPT",
