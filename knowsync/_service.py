@@ -58,6 +58,7 @@ from kg import (
     StoreError,
     now_iso,
 )
+from knowsync._model_side import ModelSide
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -459,7 +460,7 @@ class ServiceMixin:
         schema = self._schema(view)
         backend = getattr(self, "chat_backend", None)
         model = getattr(self, "model", None)
-        if backend is None and model is not None:
+        if backend is None and isinstance(model, ModelSide):
             # the knowledge base's own (edited) model reads what the rules cannot
             backend = self.__dict__.get("_local_backend")
             if backend is None:
