@@ -126,12 +126,16 @@ class Unclear(_Strict):
             could not be found).
         message: a sentence for the user saying what was understood and what is needed.
         suggestions: candidates, best first (relation names, or entity names).
+        span: the words of the request the suggestions would replace (the unknown relation
+            phrase, the unrecognised name), when known: a front end can offer the request
+            rewritten with each suggestion.
     """
 
     kind: Literal["unclear"] = "unclear"
     missing: Literal["intent", "relation", "entity", "object"]
     message: str = Field(min_length=1, max_length=2000)
     suggestions: tuple[str, ...] = ()
+    span: str | None = Field(default=None, max_length=2000)
     reader: Reader = "rules"
 
 

@@ -708,6 +708,7 @@ class RuleReader:
             missing="relation",
             message=f"I do not know the relation {phrase!r}.{hint}",
             suggestions=suggestions,
+            span=phrase or None,
         )
 
     def _link(self, mention: str, relation: str | None = None) -> EntityRef | Unclear:
@@ -730,6 +731,7 @@ class RuleReader:
                 missing="entity",
                 message=entity_question(mention.strip(), link),
                 suggestions=link.candidates,
+                span=mention.strip() or None,
             )
         return Unclear(missing="entity", message=f"I could not read a name in {mention!r}.")
 

@@ -750,9 +750,30 @@ class ServiceMixin:
             "needs_clarification",
             intent=data,
             question=intent.message,
-            suggestions=list(intent.suggestions),
+            suggestions=self._rewrites(text, intent),
             reason=f"missing: {intent.missing}",
         )
+
+    def _rewrites(self, text: str, intent: Unclear) -> list[str]:
+        """Clickable answers to a clarifying question: the request rewritten with each
+        suggestion in place of the words not understood, kept only when the rules then read
+        it; the bare suggestions when the words are not known."""
+        span = intent.span
+        if not span or span not in text:
+            return list(intent.suggestions)
+        with self.store.read() as view:
+            rules = Interpreter(self._schema(view), backend=None)
+            out: list[str] = []
+            for suggestion in intent.suggestions:
+                said = suggestion.replace("_", " ") if intent.missing == "relation" else suggestion
+                shapes = [text.replace(span, said, 1)]
+                if intent.missing == "relation":  # "X frobnicates Y" -> "X's nickname is Y"
+                    shapes.append(text.replace(f" {span} ", f"'s {said} is ", 1))
+                for shape in shapes:
+                    if shape not in out and not isinstance(rules.read(shape, view), Unclear):
+                        out.append(shape)
+                        break
+        return out or list(intent.suggestions)
 
     def submit_triples(
         self,

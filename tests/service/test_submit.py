@@ -95,6 +95,23 @@ def test_an_unclear_sentence_asks_back(demo: KnowSync) -> None:
     assert demo.review_queue() == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Barack Obama frobnicates Michelle Obama", "Barack Obama's nickname is Michelle Obama"),
+        ("Obma was born in Kenya", "Barack_Obama was born in Kenya"),
+    ],
+)
+def test_clarifying_suggestions_are_requests_that_read(
+    demo: KnowSync, text: str, expected: str
+) -> None:
+    sub = demo.submit(text, user="editor")
+    assert sub.decision == "needs_clarification"
+    assert expected in sub.suggestions
+    for suggestion in sub.suggestions:  # a click on any of them is understood
+        assert demo.submit(suggestion, user="editor").decision != "needs_clarification"
+
+
 def test_viewers_may_ask_but_not_edit(demo: KnowSync) -> None:
     assert demo.submit("Who is the president of America?", user="viewer").decision == "accepted"
     with pytest.raises(PermissionDenied, match="needs the role editor"):
