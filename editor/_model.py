@@ -37,6 +37,7 @@ __all__ = [
     "export_model",
     "file_sha256",
     "load_model",
+    "shared_model",
     "state_fingerprint",
 ]
 
