@@ -243,8 +243,9 @@ class Controller:
             g.add_edge(f.subject, f.object, key=f.relation, relation=f.relation, fact=f)
         return g
 
-    def path(self, view: GraphView, source: str, target: str, *, max_hops: int = 4,
-             fanout: int = 50) -> list[Fact]:
+    def path(
+        self, view: GraphView, source: str, target: str, *, max_hops: int = 4, fanout: int = 50
+    ) -> list[Fact]:
         """A shortest chain of facts linking two entities, in either direction, within
         ``max_hops`` (the neighbourhood is capped at ``fanout`` facts per entity).
 
@@ -264,8 +265,9 @@ class Controller:
         chain = []
         for a, b in itertools.pairwise(nodes):
             edges = g.get_edge_data(a, b)
-            chain.append(min((e["fact"] for e in edges.values()),
-                             key=lambda f: (f.kind.value, f.relation)))
+            chain.append(
+                min((e["fact"] for e in edges.values()), key=lambda f: (f.kind.value, f.relation))
+            )
         return chain
 
     def protection(self, view: GraphView, plan: Plan) -> list[str]:
@@ -306,28 +308,41 @@ class Controller:
         """For a redo of edit T: the edits in force after T (in journal order, as a replay
         would place them) that touch what T asks for or changed. A replay of T now gives what
         a replay in order would only when none of them does."""
-        assert edit.rollback_of is not None
-        target = view.edit(edit.rollback_of)
+        target, _ = self._undone_edit(view, edit)
         t_added, t_retired = view.edit_changes(target.id)
         keys = self.touch_keys([*t_added, *t_retired])
         keys |= self.touch_keys(Fact(t) for t in [*redo[0], *redo[1]])
         out: set[int] = set()
         for other_id in view.touching(keys, after=target.id):
-            base = view.edit(other_id)
-            while base.kind is EditKind.ROLLBACK and base.rollback_of is not None:
-                base = view.edit(base.rollback_of)
-            if base.id > target.id and base.state is EditState.APPLIED and base.kind in (
-                    EditKind.EDIT, EditKind.IMPORT) and self.in_force(view, base):
+            base, _ = self._undone_edit(view, view.edit(other_id))
+            if (
+                base.id > target.id
+                and base.state is EditState.APPLIED
+                and base.kind in (EditKind.EDIT, EditKind.IMPORT)
+                and self.in_force(view, base)
+            ):
                 out.add(base.id)
         return sorted(out)
+
+    def _undone_edit(self, view: GraphView, edit: EditRecord) -> tuple[EditRecord, int]:
+        """The edit at the root of a chain of rollbacks ending in ``edit``, and the number
+        of rollbacks in the chain (odd: ``edit`` takes the root out of force)."""
+        root, depth = edit, 0
+        while root.kind is EditKind.ROLLBACK and root.rollback_of is not None:
+            root, depth = view.edit(root.rollback_of), depth + 1
+        return root, depth
 
     def _redo_request(
         self, view: GraphView, edit: EditRecord
     ) -> tuple[list[Triple], list[Triple]] | None:
-        """When ``edit`` rolled back a plain edit, that edit's request in canonical triples."""
-        if edit.kind is not EditKind.ROLLBACK or edit.rollback_of is None:
+        """When rolling back ``edit`` redoes a plain edit, that edit's request in canonical
+        triples. That is so when ``edit`` rolled back the edit, and also when it undid a redo
+        of it (a rollback of a rollback of a rollback...): what that redo changed is no guide
+        to what a replay changes now (it may have found a fact known through an edit that
+        has been undone since)."""
+        target, depth = self._undone_edit(view, edit)
+        if depth % 2 == 0:
             return None
-        target = view.edit(edit.rollback_of)
         request = target.report.get("request")
         if target.kind is not EditKind.EDIT or not isinstance(request, dict):
             return None
@@ -400,14 +415,16 @@ class Controller:
                 field="edit_id",
             )
         redo = self._redo_request(view, edit)
-        deps = self.dependants(view, edit) if redo is None else self._redo_dependants(
-            view, edit, redo)
+        deps = (
+            self.dependants(view, edit) if redo is None else self._redo_dependants(view, edit, redo)
+        )
         if deps:
             raise RollbackRefused(edit_id, deps)
         if redo is not None:
-            # Undoing the rollback of an edit is a redo: the edit is replayed in the current
-            # graph, as a replay of the history without the rollback would do (what it changed
-            # then may differ: a fact it found already known had no change to record).
+            # Undoing the rollback of an edit (or of a redo's undo) is a redo: the edit is
+            # replayed in the current graph, as a replay of the history without the rollback
+            # would do (what it changed then may differ: a fact it found already known had no
+            # change to record).
             plan = self.plan_edit(view, redo[0], redo[1])
             return RollbackStep(edit, plan)
         added, retired = view.edit_changes(edit_id)

@@ -426,10 +426,8 @@ class KnowSync(ServiceMixin):
             target = res.report.get("rollback_of")
             if target is None or res.edit_id is None:
                 continue
-            self.model.rollback(int(target))
-            with self.store.read() as view:
-                was_rollback = view.edit(int(target)).kind is EditKind.ROLLBACK
-            if was_rollback and res.report.get("model_state") == "pending":
+            self.model.rollback(int(target))  # no-op for a rollback entry: it has no delta
+            if res.report.get("model_state") == "pending":  # a redo
                 res.report = self._write_model(res.edit_id)
 
     def _plan(
@@ -521,6 +519,7 @@ class KnowSync(ServiceMixin):
         depth: int,
     ) -> None:
         ctrl = self._controller(tx)
+        cascaded: list[int] = []  # the dependants undone first
         while True:
             try:
                 step = ctrl.plan_rollback(tx, edit_id)
@@ -545,10 +544,17 @@ class KnowSync(ServiceMixin):
                                 edit_id, refused.dependants, blocked=str(exc)
                             ) from exc
                         undone += 1
+                        cascaded.append(dep)
                 if not undone:
                     raise
         if step.plan.refused:
-            raise EditRefused(step.plan.refusals)
+            reasons = step.plan.refusals
+            if cascaded:
+                # planned once the dependants were undone: say so, as a fact a redo misses
+                # may be in force now, through them
+                ids = ", ".join(str(d) for d in sorted(cascaded))
+                reasons = [f"after undoing the later edits {ids}: {r}" for r in reasons]
+            raise EditRefused(reasons)
         rid = tx.new_edit(
             EditKind.ROLLBACK,
             user,
@@ -558,7 +564,7 @@ class KnowSync(ServiceMixin):
         )
         report = step.plan.report()
         report["rollback_of"] = edit_id
-        if self.model is not None and tx.edit(edit_id).kind is EditKind.ROLLBACK:
+        if self.model is not None and _puts_back(tx, edit_id):
             report["model_state"] = "pending"  # a redo: its facts go back into the weights
         report["restored"] = [
             f.to_dict() for f in step.plan.add.values() if f.kind is FactKind.ASSERTED
@@ -926,6 +932,15 @@ def _import_summary(plan: Plan) -> dict[str, Any]:
         "skipped": [{"row": r, "triple": t.as_list(), "reason": w} for r, t, w in plan.skipped],
         "conflicts": plan.conflicts,
     }
+
+
+def _puts_back(view: GraphView, edit_id: int) -> bool:
+    """Whether rolling back ``edit_id`` puts an edit back in force (a redo): it ends an odd
+    chain of rollbacks (a rollback, the rollback of a redo, ...)."""
+    record, depth = view.edit(edit_id), 0
+    while record.kind is EditKind.ROLLBACK and record.rollback_of is not None:
+        record, depth = view.edit(record.rollback_of), depth + 1
+    return depth % 2 == 1
 
 
 def _default_ledger(store: GraphStore) -> Path | None:

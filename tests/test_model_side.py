@@ -76,6 +76,9 @@ def test_edit_rollback_redo_restart(tmp_path: Path) -> None:
         assert again.model is not None
         assert again.model.restored == (redo.edit_id,)
         assert _same(redone, _weights(again))
+        (undo_redo,) = again.rollback(redo.edit_id)  # undoing a redo is no redo: no write
+        assert undo_redo.report.get("model_state") is None
+        assert again.model.in_force == () and _same(base, _weights(again))
     finally:
         again.close()
 
