@@ -22,6 +22,7 @@ from editor._protocol import EditContext
 from editor._request import EditRequest
 
 __all__ = [
+    "BROAD_CONTEXT_TEMPLATES",
     "DEFAULT_CONTEXT_TEMPLATES",
     "EncodedCloze",
     "ValueOptimization",
@@ -42,6 +43,22 @@ DEFAULT_CONTEXT_TEMPLATES: tuple[str, ...] = (
     "Because of this, many people know the fact. {}",
     "I read about it in a book last year. {}",
     "You may already have heard about this. {}",
+)
+
+
+#: Twelve prefixes (the six above and six more, of other registers: quiz, news, dialogue,
+#: narrative). With ROME on CounterFact records 0-19 (tuning split) they raised the
+#: generation-based paraphrase score from 0.20 to 0.30 (probability 0.85 to 0.95), but on
+#: records 300-319 (held out) it went from 0.10 to 0.05 (probability 0.95 to 1.00) and locality
+#: from 0.85 to 0.75, at 1.6-1.8x the CPU time per edit. Offered for experiments, not a default.
+BROAD_CONTEXT_TEMPLATES: tuple[str, ...] = (
+    *DEFAULT_CONTEXT_TEMPLATES,
+    "Here is a question from a quiz. {}",
+    "It was a quiet morning in the small town. {}",
+    "Q: Tell me one fact. A: {}",
+    "In the news today: {}",
+    "My teacher once told me something interesting. {}",
+    "Regarding the history of the region, scholars disagree. {}",
 )
 
 
@@ -162,9 +179,13 @@ class ValueOptimization:
         weight_decay: weight of ``||delta|| / ||v_init||^2`` in the loss.
         clamp_norm_factor: ``||delta||`` is kept at most this times ``||v_init||``.
         kl_factor: weight of the KL term that keeps "{subject} is a" predictions stable.
-        early_stop_loss: stop once the target NLL falls below this.
+        early_stop_loss: stop once the (weighted) target NLL falls below this.
         context_templates: prefixes ("{}" marks where the prompt goes).
         kl_prompts: essence prompts for the KL term.
+        extra_weight: weight of the mean NLL of the request's ``extra_targets`` (GLAME-style
+            propagation) relative to the main target's.
+        extra_contexts: how many of ``context_templates`` (from the first) each extra target is
+            asked in (they are long composed prompts: fewer prefixes keep the cost down).
     """
 
     num_grad_steps: int = 25
@@ -175,6 +196,42 @@ class ValueOptimization:
     early_stop_loss: float = 5e-2
     context_templates: tuple[str, ...] = DEFAULT_CONTEXT_TEMPLATES
     kl_prompts: tuple[str, ...] = ("{} is a",)
+    extra_weight: float = 0.5
+    extra_contexts: int = 2
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One sequence of the value optimisation: a cloze, what it should predict, its weight."""
+
+    cloze: EncodedCloze
+    target: tuple[int, ...]
+    extra: bool
+
+
+def _in_context(context: str, template: str) -> str:
+    return context.replace("{}", template) if context != "{}" else template
+
+
+def _target_rows(tok: Any, request: EditRequest, hp: ValueOptimization) -> list[_Row]:
+    """Every prompt the value is optimised on, with its target tokens: the request's prompt and
+    paraphrases in each context prefix (target: ``target_new``), then each extra target in the
+    first ``extra_contexts`` prefixes."""
+    main = tuple(target_token_ids(tok, request.target_new))
+    rows = [
+        _Row(encode_cloze(tok, t, request.subject), main, False)
+        for t in rewriting_templates(request, hp.context_templates)
+    ]
+    if hp.extra_weight <= 0:
+        return rows
+    contexts = hp.context_templates[: max(1, hp.extra_contexts)]
+    for template, target in request.extra_target_templates():
+        ids = tuple(target_token_ids(tok, target))
+        for c in contexts:
+            rows.append(
+                _Row(encode_cloze(tok, _in_context(c, template), request.subject), ids, True)
+            )
+    return rows
 
 
 def optimize_value(
@@ -189,11 +246,13 @@ def optimize_value(
     With ``delta`` added to the site's output at the subject's last token in every prompt,
 
         L(delta) = mean_j -log P(target | ctx_j + prompt; delta)
+                   + extra_weight * mean_e -log P(target_e | ctx_e + prompt_e; delta)
                    + kl_factor * KL(P(. | "{s} is a"; delta) || P(. | "{s} is a"))
                    + weight_decay * ||delta|| / ||v_init||^2,
 
-    minimised by Adam with ``||delta|| <= clamp_norm_factor * ||v_init||``; ``v* = v_init + delta``.
-    The model's weights are never written.
+    (token NLLs averaged per prompt; the second term only when the request has
+    ``extra_targets``) minimised by Adam with ``||delta|| <= clamp_norm_factor * ||v_init||``;
+    ``v* = v_init + delta``. The model's weights are never written.
 
     Returns:
         ``(v_star, v_init, info)`` where the vectors are float32 on the model's device.
@@ -202,28 +261,35 @@ def optimize_value(
         EditComputationError: when the optimisation produces a non-finite value.
     """
     tok = ctx.tokenizer
-    target_ids = target_token_ids(tok, request.target_new)
-    n_target = len(target_ids)
-    rewrites = [
-        encode_cloze(tok, t, request.subject)
-        for t in rewriting_templates(request, hp.context_templates)
-    ]
+    rows = _target_rows(tok, request, hp)
     kls = [encode_cloze(tok, t, request.subject) for t in hp.kl_prompts]
-    seqs = [list(e.ids) + target_ids[:-1] for e in rewrites] + [list(e.ids) for e in kls]
+    seqs = [list(r.cloze.ids) + list(r.target[:-1]) for r in rows] + [list(e.ids) for e in kls]
     ids, mask = _pad_right(seqs, _pad_id(tok), ctx.device)
     lookup_rows = torch.arange(len(seqs), device=ctx.device)
-    lookup_cols = torch.tensor([e.subject_last for e in rewrites + kls], device=ctx.device)
+    lookup_cols = torch.tensor(
+        [r.cloze.subject_last for r in rows] + [e.subject_last for e in kls], device=ctx.device
+    )
 
     # Positions whose next-token prediction is a target token: for prompt i of length n_i,
-    # position n_i - 1 + j predicts target_ids[j].
-    pred_rows = torch.tensor(
-        [i for i, _ in enumerate(rewrites) for _ in range(n_target)], device=ctx.device
-    )
-    pred_cols = torch.tensor(
-        [len(e.ids) - 1 + j for e in rewrites for j in range(n_target)], device=ctx.device
-    )
-    pred_labels = torch.tensor(target_ids * len(rewrites), device=ctx.device)
-    kl_rows = torch.arange(len(rewrites), len(seqs), device=ctx.device)
+    # position n_i - 1 + j predicts target_i[j]. Each position's NLL gets the weight that makes
+    # the loss the per-prompt token mean, averaged over main prompts (+ extra_weight x extras).
+    n_main = sum(1 for r in rows if not r.extra)
+    n_extra = len(rows) - n_main
+    pred_rows, pred_cols, labels, weights, is_extra = [], [], [], [], []
+    for i, r in enumerate(rows):
+        share = (hp.extra_weight / n_extra) if r.extra else (1.0 / n_main)
+        for j, token in enumerate(r.target):
+            pred_rows.append(i)
+            pred_cols.append(len(r.cloze.ids) - 1 + j)
+            labels.append(token)
+            weights.append(share / len(r.target))
+            is_extra.append(r.extra)
+    pred_rows_t = torch.tensor(pred_rows, device=ctx.device)
+    pred_cols_t = torch.tensor(pred_cols, device=ctx.device)
+    pred_labels = torch.tensor(labels, device=ctx.device)
+    pred_weights = torch.tensor(weights, device=ctx.device)
+    main_mask = ~torch.tensor(is_extra, device=ctx.device)
+    kl_rows = torch.arange(len(rows), len(seqs), device=ctx.device)
     kl_cols = torch.tensor([len(e.ids) - 1 for e in kls], device=ctx.device)
 
     lm_head = ctx.spec.output_head(ctx.model)
@@ -250,7 +316,7 @@ def optimize_value(
             ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
         hidden = primary_tensor(final.output)
         # Only the positions we score go through the (large) vocabulary projection.
-        pred_logp = F.log_softmax(lm_head(hidden[pred_rows, pred_cols]).float(), dim=-1)
+        pred_logp = F.log_softmax(lm_head(hidden[pred_rows_t, pred_cols_t]).float(), dim=-1)
         kl_logp = F.log_softmax(lm_head(hidden[kl_rows, kl_cols]).float(), dim=-1)
         return pred_logp, kl_logp
 
@@ -258,24 +324,31 @@ def optimize_value(
     info: dict[str, float] = {}
     kl_init: torch.Tensor | None = None
     steps = 0
+    main_tokens = float(main_mask.sum())
     with frozen_parameters(ctx.model):
         for steps in range(1, hp.num_grad_steps + 1):
             optimizer.zero_grad()
             pred_logp, kl_logp = forward()
             if kl_init is None:
                 kl_init = kl_logp.detach().clone()
-            nll = -pred_logp.gather(1, pred_labels[:, None]).view(len(rewrites), n_target)
-            nll_loss = nll.mean(1).mean()
+            nll = -pred_logp.gather(1, pred_labels[:, None])[:, 0]
+            nll_loss = (nll * pred_weights).sum()
             kl_loss = hp.kl_factor * F.kl_div(
                 kl_init, kl_logp, log_target=True, reduction="batchmean"
             )
             v_init = state["v_init"]
             decay = hp.weight_decay * (delta.norm() / v_init.norm() ** 2)
             loss = nll_loss + kl_loss + decay
+            main_value = (nll.detach() * pred_weights)[main_mask].sum().item()
             nll_value = nll_loss.item()
             if steps == 1:
-                info["nll_before"] = nll_value
-            info["nll"] = nll_value
+                info["nll_before"] = main_value
+                info["token_nll_before"] = nll.detach()[main_mask].sum().item() / main_tokens
+            info["nll"] = main_value
+            if n_extra:
+                info["extra_nll"] = (nll_value - main_value) / hp.extra_weight
+                if steps == 1:
+                    info["extra_nll_before"] = info["extra_nll"]
             if nll_value < hp.early_stop_loss:
                 break
             if steps == hp.num_grad_steps:
@@ -287,6 +360,7 @@ def optimize_value(
                 if delta.norm() > max_norm:
                     delta.mul_(max_norm / delta.norm())
     info["steps"] = float(steps)
+    info["delta_norm_ratio"] = (delta.detach().norm() / state["v_init"].norm()).item()
     v_init = state["v_init"]
     v_star = (v_init + delta).detach()
     if not torch.isfinite(v_star).all():

@@ -21,6 +21,11 @@ class EditRequest(BaseModel):
         target_true: the object the model knew before, when known (used for scoring only).
         paraphrases: extra prompts, either templates with ``{}`` or full sentences that contain
             the subject, on which the new target should also hold (methods may optimise on them).
+        extra_targets: ``(prompt, target)`` pairs that should also hold once the edit is in
+            force, each prompt a template with ``{}`` or a sentence containing the subject. Used
+            for GLAME-style propagation: facts of the new object's neighbourhood, asked through
+            composed prompts about the subject ("The capital of the country of citizenship of
+            {} is", "Canberra"). Methods add them as extra targets of the value optimisation.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
@@ -30,6 +35,7 @@ class EditRequest(BaseModel):
     target_new: str
     target_true: str | None = None
     paraphrases: tuple[str, ...] = ()
+    extra_targets: tuple[tuple[str, str], ...] = ()
 
     @field_validator("subject", "target_new")
     @classmethod
@@ -52,6 +58,14 @@ class EditRequest(BaseModel):
                 raise ValueError(
                     f"paraphrase {p!r} has neither a '{{}}' slot nor the subject {self.subject!r}"
                 )
+        for p, target in self.extra_targets:
+            if p.count("{}") != 1 and self.subject not in p:
+                raise ValueError(
+                    f"extra target prompt {p!r} has neither a '{{}}' slot nor the subject "
+                    f"{self.subject!r}"
+                )
+            if not target.strip():
+                raise ValueError(f"extra target for {p!r} must not be empty")
         return self
 
     @property
@@ -68,6 +82,13 @@ class EditRequest(BaseModel):
             else:
                 out.append(_templatize(p, self.subject))
         return tuple(out)
+
+    def extra_target_templates(self) -> tuple[tuple[str, str], ...]:
+        """Extra targets with their prompts as templates (``{}`` at the subject)."""
+        return tuple(
+            (p if p.count("{}") == 1 else _templatize(p, self.subject), t.strip())
+            for p, t in self.extra_targets
+        )
 
     @classmethod
     def from_counterfact(cls, record: dict[str, object]) -> EditRequest:

@@ -198,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # Modules adding commands: each has ``register(sub, common) -> {command: handler}`` and must
 # import nothing heavy (torch, gradio, fastapi) at module level, so `knowsync --help` stays fast.
-_EXTENSIONS: tuple[str, ...] = ("ui._cli_serve", "ui._cli_service")
+_EXTENSIONS: tuple[str, ...] = ("ui._cli_serve", "ui._cli_service", "ui._cli_model")
 
 
 # ---------------------------------------------------------------------- output

@@ -12,6 +12,16 @@ import torch
 from tests_editor_helpers import corpus_texts, make_model, make_tokenizer
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():  # type: ignore[no-untyped-def]
+    """The tiny models' ops are microseconds: with several threads on a shared, busy machine
+    the thread pool's hand-offs cost ten times the work. One thread, restored afterwards."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 @pytest.fixture
 def tokenizer():  # type: ignore[no-untyped-def]
     return make_tokenizer()

@@ -196,3 +196,26 @@ def test_memit_failing_midway_leaves_the_model_exact(edit_context_factory, monke
         make_method("memit", ctx).compute(ctx, [REQUEST])
     assert states_equal(state, ctx.model.state_dict())
     assert _hooks(ctx.model) == 0
+
+
+def test_null_space_by_energy_is_scale_free() -> None:
+    g = torch.Generator().manual_seed(0)
+    keys = torch.randn(200, 16, generator=g) * torch.linspace(0.01, 3.0, 16)
+    cov = keys.T @ keys / 200
+    for scale in (1e-4, 1.0, 1e4):
+        proj = null_space_projector(cov * scale, threshold=0.0, energy=0.05)
+        # the null space holds at most 5% of the key energy, whatever the keys' scale
+        held = (keys.double() @ proj).pow(2).sum() / keys.double().pow(2).sum()
+        assert float(held) <= 0.05 + 1e-6
+        assert int(torch.linalg.matrix_rank(proj)) >= 1
+    absolute = null_space_projector(cov * 1e4, threshold=2e-2)
+    assert int(torch.linalg.matrix_rank(absolute)) == 0  # the paper's absolute rule: nothing
+
+
+def test_alphaedit_energy_hyperparameter_reports_its_null_space(edit_context_factory) -> None:  # type: ignore[no-untyped-def]
+    ctx = edit_context_factory("llama")
+    hp = AlphaEditHyperParams.for_model(ctx.spec, ctx.spec.num_layers(ctx.model))
+    method = AlphaEdit(replace(hp, nullspace_energy=0.1, l2=0.1))
+    update = method.compute(ctx, [REQUEST])
+    dims = update.info["null_space_dims"]
+    assert all(0 < d < ctx.spec.key_size(ctx.model) for d in dims.values())

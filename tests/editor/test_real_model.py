@@ -52,3 +52,30 @@ def test_load_edit_and_roll_back_smollm2() -> None:
     assert greedy("The capital of France is").strip().startswith("Rome")
     editor.rollback(1)
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
+
+
+def test_cli_eval_edits_on_the_real_model(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``knowsync eval edits`` end to end on SmolLM2 with one CounterFact record."""
+    import json
+
+    import ui.cli as cli
+
+    record = {
+        "case_id": 0,
+        "prompt": "The capital of France is",
+        "subject": "France",
+        "target_new": "Rome",
+        "ground_truth": "Paris",
+        "rephrase_prompt": "France's capital city is",
+        "locality_prompt": "The capital of Germany is",
+        "locality_ground_truth": "Berlin",
+    }
+    path = tmp_path / "cf.json"
+    path.write_text(json.dumps([record]))
+    monkeypatch.setattr(cli, "_EXTENSIONS", ("ui._cli_model",))
+    code = cli.main(["eval", "edits", str(path), "--format", "counterfact", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = json.loads(captured.out)
+    assert data["edits"] == 1 and data["scores"]["efficacy"]["gen"] == 1.0
+    assert data["before"]["efficacy"]["gen"] == 0.0

@@ -1,0 +1,618 @@
+"""Editing evaluations on the standard formats (CounterFact, zsRE, MQuAKE).
+
+A record becomes an :class:`EvalCase`: the edit requests it asks for and the probes that check
+them. Each probe is scored twice, since teacher-forced scores overstate what a user sees:
+
+- probability score: the expected answer is more likely than the competing one (mean token
+  log-probability, teacher forced; CounterFact's "efficacy/paraphrase score");
+- generation score: greedy decoding without teacher forcing starts with the expected answer
+  (or one of its aliases).
+
+Probe kinds: ``efficacy`` (the edit prompt: new target vs old), ``generalization`` (a paraphrase
+the method never sees: new vs old), ``locality`` (an unrelated prompt: its greedy continuation is
+unchanged, and its preference between its own answer and the new target does not flip),
+``portability`` (MQuAKE multi-hop questions: new answer vs old). Locality compares with the
+unedited model, so every probe is also scored before the edits ("before" in the report).
+
+Modes: ``single`` applies each case's edits to the unedited model, scores, and rolls them back
+through the ledger (which also times the rollback); ``sequential`` applies every case's edits one
+after another and scores everything at the end.
+
+The readers take EasyEdit's CounterFact and MEND-zsRE flat formats and MQuAKE's JSON. A record
+that cannot become a case (its subject does not occur in its prompt) is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import ValidationError
+
+from editor._common import target_token_ids
+from editor._editor import ModelEditor
+from editor._errors import EditComputationError, EditorError
+from editor._glame import mquake_extra_targets
+from editor._protocol import EditMethod
+from editor._request import EditRequest
+
+__all__ = [
+    "EVAL_FORMATS",
+    "EvalCase",
+    "EvalReport",
+    "Probe",
+    "ProbeScorer",
+    "evaluate",
+    "read_cases",
+]
+
+EvalFormat = Literal["counterfact", "zsre", "mquake"]
+EvalMode = Literal["single", "sequential"]
+EVAL_FORMATS: tuple[str, ...] = ("counterfact", "zsre", "mquake")
+PROBE_KINDS: tuple[str, ...] = ("efficacy", "generalization", "locality", "portability")
+
+#: How a question (zsRE's locality questions, MQuAKE's questions) is put to a causal LM.
+QUESTION_FORMAT = "Question: {} Answer:"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One prompt to check after the edit.
+
+    Attributes:
+        kind: one of :data:`PROBE_KINDS`.
+        prompt: the full prompt text.
+        answer: what the model should produce (for locality: the prompt's own answer).
+        competitor: the answer it should be preferred to (the old target; for locality: the
+            new target), or None when there is none.
+        aliases: other strings that count as ``answer`` for the generation score.
+    """
+
+    kind: str
+    prompt: str
+    answer: str
+    competitor: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    """One evaluation record: the edits it asks for and the probes that check them."""
+
+    case_id: str
+    requests: tuple[EditRequest, ...]
+    probes: tuple[Probe, ...]
+
+
+# ---------------------------------------------------------------------------------- readers
+
+
+def _load_records(path: Path) -> list[dict[str, Any]]:
+    """A JSON list (or JSON lines) of objects.
+
+    Raises:
+        EditorError: when the file is missing or not a list of objects.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EditorError(f"cannot read evaluation file {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise EditorError(f"{path} is neither JSON nor JSON lines: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise EditorError(f"{path} must hold a list of JSON objects")
+    return data
+
+
+def _template(prompt: str, subject: str) -> str:
+    """``prompt`` with ``{}`` at the subject's first mention (case-insensitive fallback).
+
+    Raises:
+        ValueError: when the subject does not occur in the prompt.
+    """
+    i = prompt.find(subject)
+    if i < 0:
+        i = prompt.lower().find(subject.lower())
+    if i < 0:
+        raise ValueError(f"subject {subject!r} not in prompt {prompt!r}")
+
+    def esc(s: str) -> str:
+        return s.replace("{", "{{").replace("}", "}}")
+
+    return esc(prompt[:i]) + "{}" + esc(prompt[i + len(subject) :])
+
+
+def _subject_in(prompt: str, subject: str) -> str:
+    """The subject as spelled in ``prompt`` (it may differ in case)."""
+    i = prompt.find(subject)
+    if i >= 0:
+        return subject
+    i = prompt.lower().find(subject.lower())
+    return prompt[i : i + len(subject)] if i >= 0 else subject
+
+
+def _counterfact_case(r: dict[str, Any], index: int, propagate: int) -> EvalCase:
+    subject = _subject_in(str(r["prompt"]), str(r["subject"]))
+    new, old = str(r["target_new"]), str(r["ground_truth"])
+    request = EditRequest(
+        prompt=_template(str(r["prompt"]), subject),
+        subject=subject,
+        target_new=new,
+        target_true=old,
+    )
+    probes = [Probe("efficacy", request.text, new, old)]
+    if r.get("rephrase_prompt"):
+        probes.append(Probe("generalization", str(r["rephrase_prompt"]), new, old))
+    if r.get("locality_prompt"):
+        probes.append(
+            Probe("locality", str(r["locality_prompt"]), str(r["locality_ground_truth"]), new)
+        )
+    return EvalCase(str(r.get("case_id", index)), (request,), tuple(probes))
+
+
+def _zsre_case(r: dict[str, Any], index: int, propagate: int) -> EvalCase:
+    subject = _subject_in(str(r["src"]), str(r["subject"]))
+    answers = r.get("answers") or [r.get("pred")]
+    old = str(answers[0]) if answers and answers[0] else None
+    new = str(r["alt"])
+    request = EditRequest(
+        prompt=_template(str(r["src"]), subject), subject=subject, target_new=new, target_true=old
+    )
+    probes = [Probe("efficacy", request.text, new, old)]
+    if r.get("rephrase"):
+        probes.append(Probe("generalization", str(r["rephrase"]), new, old))
+    if r.get("loc"):
+        loc = re.sub(r"^nq question:\s*", "", str(r["loc"])).strip()
+        if not loc.endswith("?"):
+            loc += "?"
+        probes.append(Probe("locality", QUESTION_FORMAT.format(loc), str(r["loc_ans"]), new))
+    return EvalCase(str(r.get("case_id", index)), (request,), tuple(probes))
+
+
+def _mquake_case(r: dict[str, Any], index: int, propagate: int) -> EvalCase:
+    requests, probes = [], []
+    rewrites = r["requested_rewrite"]
+    extras = mquake_extra_targets(r, max_hops=propagate) if propagate > 0 else [()] * len(rewrites)
+    for rw, extra in zip(rewrites, extras, strict=True):
+        new, old = str(rw["target_new"]["str"]), str(rw["target_true"]["str"])
+        request = EditRequest(
+            prompt=str(rw["prompt"]),
+            subject=str(rw["subject"]),
+            target_new=new,
+            target_true=old,
+            extra_targets=extra,
+        )
+        requests.append(request)
+        probes.append(Probe("efficacy", request.text, new, old))
+        if rw.get("question"):
+            probes.append(Probe("generalization", QUESTION_FORMAT.format(rw["question"]), new, old))
+    for question in r.get("questions", ()):
+        probes.append(
+            Probe(
+                "portability",
+                QUESTION_FORMAT.format(question),
+                str(r["new_answer"]),
+                str(r["answer"]),
+                tuple(str(a) for a in r.get("new_answer_alias", ())),
+            )
+        )
+    return EvalCase(str(r.get("case_id", index)), tuple(requests), tuple(probes))
+
+
+_READERS: dict[str, Callable[[dict[str, Any], int, int], EvalCase]] = {
+    "counterfact": _counterfact_case,
+    "zsre": _zsre_case,
+    "mquake": _mquake_case,
+}
+
+
+def read_cases(
+    path: Path,
+    fmt: str,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    propagate: int = 0,
+) -> tuple[list[EvalCase], int]:
+    """Read an evaluation file into cases.
+
+    Args:
+        path: a JSON list (or JSON lines) file.
+        fmt: one of :data:`EVAL_FORMATS`.
+        offset: records to skip first.
+        limit: at most this many records (after ``offset``), or None for all.
+        propagate: for MQuAKE, give each request GLAME-style ``extra_targets`` composed from
+            this many hops of the record's new triples out of the new object
+            (:func:`editor._glame.mquake_extra_targets`); 0 for none. Other formats carry no
+            neighbourhood and ignore it.
+
+    Returns:
+        ``(cases, skipped)``: the cases, and the number of records that could not become one.
+
+    Raises:
+        EditorError: for an unknown format, an unreadable file, or a file whose records lack the
+            format's fields.
+    """
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise EditorError(f"unknown evaluation format {fmt!r}; use one of {EVAL_FORMATS}")
+    if offset < 0 or (limit is not None and limit < 0):
+        raise EditorError("offset and limit must not be negative")
+    records = _load_records(path)
+    end = None if limit is None else offset + limit
+    cases, skipped = [], 0
+    for index, record in enumerate(records[offset:end], start=offset):
+        try:
+            cases.append(reader(record, index, propagate))
+        except KeyError as exc:
+            raise EditorError(
+                f"{path}: record {index} has no field {exc} (is it really {fmt}?)"
+            ) from exc
+        except (ValueError, TypeError, ValidationError):
+            skipped += 1
+    return cases, skipped
+
+
+# ---------------------------------------------------------------------------------- scoring
+
+
+def _starts_with(text: str, answers: Iterable[str]) -> bool:
+    t = " ".join(text.split()).lower()
+    return any(a.strip() and t.startswith(" ".join(a.split()).lower()) for a in answers)
+
+
+@dataclass
+class ProbeScorer:
+    """Scores probes on the live model (no hooks, no writes).
+
+    Attributes:
+        model: the causal LM.
+        tokenizer: its tokenizer.
+        max_new_tokens: cap on the greedy continuation's length.
+    """
+
+    model: Any
+    tokenizer: Any
+    max_new_tokens: int = 12
+
+    @property
+    def device(self) -> torch.device:
+        """The model's device."""
+        device: torch.device = next(self.model.parameters()).device
+        return device
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        return list(self.tokenizer(prompt)["input_ids"])
+
+    @torch.no_grad()
+    def mean_logprob(self, prompt: str, answer: str) -> float:
+        """Mean log-probability per token of ``answer`` after ``prompt`` (teacher forced)."""
+        p_ids = self._prompt_ids(prompt)
+        t_ids = target_token_ids(self.tokenizer, answer)
+        ids = torch.tensor([p_ids + t_ids], device=self.device)
+        logits = self.model(input_ids=ids, use_cache=False).logits[0].float()
+        logp = torch.log_softmax(logits[len(p_ids) - 1 : -1], dim=-1)
+        picked = logp[torch.arange(len(t_ids)), torch.tensor(t_ids, device=self.device)]
+        return float(picked.mean())
+
+    @torch.no_grad()
+    def greedy(self, prompt: str, n_tokens: int) -> str:
+        """The greedy continuation of ``prompt``, ``n_tokens`` long, decoded."""
+        ids = torch.tensor([self._prompt_ids(prompt)], device=self.device)
+        out: list[int] = []
+        past = None
+        step = ids
+        for _ in range(n_tokens):
+            result = self.model(input_ids=step, past_key_values=past, use_cache=True)
+            past = result.past_key_values
+            token = int(result.logits[0, -1].argmax())
+            out.append(token)
+            step = torch.tensor([[token]], device=self.device)
+        return str(self.tokenizer.decode(out, skip_special_tokens=True))
+
+    def continuation_length(self, probe: Probe) -> int:
+        """Tokens to decode: the longest accepted answer, plus one."""
+        lengths = [len(target_token_ids(self.tokenizer, a)) for a in (probe.answer, *probe.aliases)]
+        return min(self.max_new_tokens, max(lengths) + 1)
+
+    def score(self, probe: Probe) -> dict[str, Any]:
+        """Raw scores of one probe: the greedy text, and the answer-vs-competitor margin."""
+        text = self.greedy(probe.prompt, self.continuation_length(probe))
+        margin = None
+        if probe.competitor is not None:
+            margin = self.mean_logprob(probe.prompt, probe.answer) - self.mean_logprob(
+                probe.prompt, probe.competitor
+            )
+        return {"text": text, "margin": margin}
+
+
+def _judge(probe: Probe, after: dict[str, Any], before: dict[str, Any]) -> dict[str, float | None]:
+    """Turn raw scores into the probe's probability and generation scores."""
+    if probe.kind == "locality":
+        gen = float(after["text"] == before["text"])
+        prob = None
+        if after["margin"] is not None:
+            prob = float((after["margin"] > 0) == (before["margin"] > 0))
+        return {"prob": prob, "gen": gen}
+    gen = float(_starts_with(after["text"], (probe.answer, *probe.aliases)))
+    prob = None if after["margin"] is None else float(after["margin"] > 0)
+    return {"prob": prob, "gen": gen}
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate` measured. Scores are means over probes (``n`` of them); ``before``
+    holds the same scores for the unedited model (locality is relative to it, so absent)."""
+
+    method: str
+    mode: str
+    cases: int
+    edits: int
+    failed_edits: int
+    scores: dict[str, dict[str, float | int | None]]
+    before: dict[str, dict[str, float | int | None]]
+    seconds_per_edit_median: float | None
+    seconds_per_edit_mean: float | None
+    cpu_seconds_per_edit_median: float | None
+    rollback_ms_median: float | None
+    rollback_ms_max: float | None
+    peak_rss_mb: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The report as text lines for people."""
+
+        def fmt(v: float | int | None) -> str:
+            return "  n/a" if v is None else f"{float(v):5.3f}"
+
+        out = [
+            f"{self.method} ({self.mode}): {self.cases} cases, {self.edits} edits"
+            + (f", {self.failed_edits} failed" if self.failed_edits else "")
+        ]
+        out.append(f"  {'metric':16s} {'prob':>6s} {'gen':>6s} {'n':>5s}   (unedited prob/gen)")
+        for kind in PROBE_KINDS:
+            s = self.scores.get(kind)
+            if not s or not s["n"]:
+                continue
+            b = self.before.get(kind, {})
+            tail = "" if kind == "locality" else f"   ({fmt(b.get('prob'))}/{fmt(b.get('gen'))})"
+            out.append(
+                f"  {kind:16s} {fmt(s['prob']):>6s} {fmt(s['gen']):>6s} {int(s['n'] or 0):5d}{tail}"
+            )
+        if "portability_case_gen" in self.extra:
+            out.append(
+                f"  portability per case (any question): prob "
+                f"{self.extra['portability_case_prob']:.3f}, gen "
+                f"{self.extra['portability_case_gen']:.3f}"
+            )
+        if self.seconds_per_edit_median is not None:
+            out.append(
+                f"  s/edit median {self.seconds_per_edit_median:.2f}, mean "
+                f"{self.seconds_per_edit_mean:.2f}; CPU s/edit median "
+                f"{self.cpu_seconds_per_edit_median:.2f}"
+            )
+        if self.rollback_ms_median is not None:
+            out.append(
+                f"  rollback median {self.rollback_ms_median:.1f} ms, max "
+                f"{self.rollback_ms_max:.1f} ms"
+            )
+        out.append(f"  peak RSS {self.peak_rss_mb:.0f} MB")
+        return out
+
+
+def _peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def _summarise(
+    judged: Sequence[tuple[Probe, dict[str, float | None]]],
+) -> dict[str, dict[str, float | int | None]]:
+    out: dict[str, dict[str, float | int | None]] = {}
+    for kind in PROBE_KINDS:
+        rows = [j for p, j in judged if p.kind == kind]
+        probs = [j["prob"] for j in rows if j["prob"] is not None]
+        gens = [j["gen"] for j in rows if j["gen"] is not None]
+        out[kind] = {
+            "prob": statistics.fmean(probs) if probs else None,
+            "gen": statistics.fmean(gens) if gens else None,
+            "n": len(rows),
+        }
+    return out
+
+
+def _per_case_portability(
+    cases: Sequence[EvalCase], judged: Sequence[Sequence[dict[str, float | None]]]
+) -> dict[str, float]:
+    """MQuAKE's own aggregate: a case counts when any of its questions is answered."""
+    prob, gen = [], []
+    for case, scores in zip(cases, judged, strict=True):
+        port = [s for p, s in zip(case.probes, scores, strict=True) if p.kind == "portability"]
+        if port:
+            prob.append(float(any((s["prob"] or 0) > 0 for s in port)))
+            gen.append(float(any((s["gen"] or 0) > 0 for s in port)))
+    if not prob:
+        return {}
+    return {
+        "portability_case_prob": statistics.fmean(prob),
+        "portability_case_gen": statistics.fmean(gen),
+    }
+
+
+# ---------------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class _Timings:
+    edit_s: list[float] = field(default_factory=list)
+    edit_cpu_s: list[float] = field(default_factory=list)
+    rollback_ms: list[float] = field(default_factory=list)
+    failed: int = 0
+
+
+def _apply_case(
+    editor: ModelEditor,
+    method: EditMethod,
+    case: EvalCase,
+    next_id: int,
+    timings: _Timings,
+    applied: list[int],
+) -> None:
+    """Apply a case's requests one edit each, appending the ids to ``applied`` as they land; a
+    request the method cannot write is counted as failed and skipped (its probes show it)."""
+    for request in case.requests:
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            editor.edit(next_id, method, [request])
+        except EditComputationError:
+            timings.failed += 1
+            continue
+        timings.edit_s.append(time.perf_counter() - start)
+        timings.edit_cpu_s.append(time.process_time() - cpu)
+        applied.append(next_id)
+        next_id += 1
+
+
+def _rollback(editor: ModelEditor, edit_ids: list[int], timings: _Timings) -> None:
+    """Roll back ``edit_ids`` latest first, removing each from the list once it is undone."""
+    while edit_ids:
+        start = time.perf_counter()
+        editor.rollback(edit_ids[-1])
+        timings.rollback_ms.append((time.perf_counter() - start) * 1000)
+        edit_ids.pop()
+
+
+def evaluate(
+    editor: ModelEditor,
+    method: EditMethod,
+    cases: Sequence[EvalCase],
+    *,
+    mode: EvalMode = "single",
+    progress: bool = True,
+) -> EvalReport:
+    """Edit the model with ``method`` as the cases ask and score every probe.
+
+    The editor's ledger is used for every edit and every rollback; the edits this function
+    makes are rolled back before it returns (in sequential mode, after scoring), so the model
+    ends as it was found.
+
+    Args:
+        editor: the model editor (its ledger may already hold edits: they stay in force).
+        method: the editing method.
+        cases: from :func:`read_cases`.
+        mode: "single" or "sequential" (see the module docstring).
+        progress: a tqdm bar on stderr.
+
+    Returns:
+        The :class:`EvalReport`.
+
+    Raises:
+        EditorError: for an unknown mode or no cases.
+        LedgerError: when a rollback fails.
+
+    Other errors (an interrupt, a failing forward pass) propagate after the edits made so far
+    have been rolled back.
+    """
+    from tqdm.auto import tqdm
+
+    if mode not in ("single", "sequential"):
+        raise EditorError(f"unknown mode {mode!r}; use 'single' or 'sequential'")
+    if not cases:
+        raise EditorError("no evaluation cases")
+    scorer = ProbeScorer(editor.loaded.model, editor.loaded.tokenizer)
+    prepared = list(cases)
+    bar = tqdm(
+        total=2 * len(cases),
+        desc=f"{method.name} {mode}",
+        disable=not progress,
+        file=sys.stderr,
+        unit="step",
+    )
+    before = []
+    for case in prepared:
+        before.append([scorer.score(p) for p in case.probes])
+        bar.update(1)
+    timings = _Timings()
+    next_id = max(editor.ledger.in_force, default=0) + 1
+    after: list[list[dict[str, Any]]] = []
+    in_force: list[int] = []
+    try:
+        for case in prepared:
+            _apply_case(editor, method, case, next_id, timings, in_force)
+            next_id += len(case.requests)
+            if mode == "single":
+                after.append([scorer.score(p) for p in case.probes])
+                _rollback(editor, in_force, timings)
+            bar.update(1)
+        if mode == "sequential":
+            after = [[scorer.score(p) for p in case.probes] for case in prepared]
+            _rollback(editor, in_force, timings)
+    finally:
+        bar.close()
+        if in_force:  # an error midway: leave the model as it was found
+            editor.ledger.rollback_to(in_force)
+
+    judged_per_case = [
+        [_judge(p, a, b) for p, a, b in zip(c.probes, sa, sb, strict=True)]
+        for c, sa, sb in zip(prepared, after, before, strict=True)
+    ]
+    judged_before_per_case = [
+        [_judge(p, b, b) for p, b in zip(c.probes, sb, strict=True)]
+        for c, sb in zip(prepared, before, strict=True)
+    ]
+    flat = [
+        (p, j)
+        for c, js in zip(prepared, judged_per_case, strict=True)
+        for p, j in zip(c.probes, js, strict=True)
+    ]
+    flat_before = [
+        (p, j)
+        for c, js in zip(prepared, judged_before_per_case, strict=True)
+        for p, j in zip(c.probes, js, strict=True)
+        if p.kind != "locality"
+    ]
+    extra: dict[str, Any] = dict(_per_case_portability(prepared, judged_per_case))
+    before_port = _per_case_portability(prepared, judged_before_per_case)
+    if before_port:
+        extra["portability_case_before"] = before_port
+
+    def med(xs: list[float]) -> float | None:
+        return statistics.median(xs) if xs else None
+
+    return EvalReport(
+        method=method.name,
+        mode=mode,
+        cases=len(cases),
+        edits=len(timings.edit_s),
+        failed_edits=timings.failed,
+        scores=_summarise(flat),
+        before={k: v for k, v in _summarise(flat_before).items() if k != "locality"},
+        seconds_per_edit_median=med(timings.edit_s),
+        seconds_per_edit_mean=statistics.fmean(timings.edit_s) if timings.edit_s else None,
+        cpu_seconds_per_edit_median=med(timings.edit_cpu_s),
+        rollback_ms_median=med(timings.rollback_ms),
+        rollback_ms_max=max(timings.rollback_ms) if timings.rollback_ms else None,
+        peak_rss_mb=_peak_rss_mb(),
+        extra=extra,
+    )

@@ -1,0 +1,200 @@
+"""``knowsync eval edits`` and ``knowsync model export`` (ui/_cli_model.py) on a tiny random
+model saved as a plain Hugging Face folder; the export is loaded back by plain transformers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tests_editor_helpers import make_model, make_tokenizer, random_update
+
+import ui.cli as cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(cli, "_EXTENSIONS", ("ui._cli_model",))
+    monkeypatch.setenv("KNOWSYNC_CACHE", str(tmp_path / "cache"))
+
+    def run(*argv: str) -> int:
+        return cli.main(list(argv))
+
+    return run
+
+
+@pytest.fixture
+def tiny_folder(tmp_path: Path) -> Path:
+    tok = make_tokenizer()
+    model = make_model("llama", len(tok), layers=4)
+    folder = tmp_path / "tiny"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def _cf_file(tmp_path: Path) -> Path:
+    records = [
+        {
+            "case_id": i,
+            "prompt": f"The capital city of {s}",
+            "target_new": new,
+            "subject": s,
+            "ground_truth": old,
+            "rephrase_prompt": f"In {s} the capital city",
+            "locality_prompt": "The capital city of France",
+            "locality_ground_truth": "Paris",
+        }
+        for i, (s, new, old) in enumerate(
+            [
+                ("Zorland", "Tokyo", "Paris"),
+                ("Quxville", "Rome", "Madrid"),
+                ("Italy", "Berlin", "Rome"),
+            ]
+        )
+    ]
+    path = tmp_path / "cf.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+def test_module_does_not_import_torch() -> None:
+    code = "import sys, ui._cli_model; print('torch' in sys.modules, 'editor._eval' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_eval_edits_json(run_cli, tiny_folder: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = run_cli(
+        "eval",
+        "edits",
+        str(_cf_file(tmp_path)),
+        "--format",
+        "counterfact",
+        "--model",
+        str(tiny_folder),
+        "--limit",
+        "2",
+        "--json",
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = json.loads(captured.out)
+    assert data["cases"] == 2 and data["edits"] == 2 and data["method"] == "rome"
+    assert data["scores"]["efficacy"]["n"] == 2
+    assert set(data["scores"]["locality"]) == {"prob", "gen", "n"}
+    assert data["seconds_per_edit_median"] > 0 and data["peak_rss_mb"] > 0
+    assert "%" in captured.err or "step" in captured.err  # the progress bar goes to stderr
+
+
+def test_eval_edits_text_sequential_memit(
+    run_cli, tiny_folder: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    code = run_cli(
+        "eval",
+        "edits",
+        str(_cf_file(tmp_path)),
+        "--format",
+        "counterfact",
+        "--model",
+        str(tiny_folder),
+        "--method",
+        "memit",
+        "--mode",
+        "sequential",
+        "--offset",
+        "1",
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "memit (sequential): 2 cases, 2 edits" in out and "efficacy" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["eval", "edits", "missing.json", "--format", "zsre"], "does not exist"),
+        (["eval", "edits", "x.json", "--format", "nope"], "invalid choice"),
+        (["eval", "edits", "x.json", "--format", "zsre", "--limit", "0"], "at least 1"),
+        (["eval", "edits", "x.json"], "--format"),
+        (["model", "export"], "DIR"),
+        (["model"], "WHAT"),
+    ],
+)
+def test_bad_input_exits_2(run_cli, argv: list[str], message: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    try:
+        code = run_cli(*argv)
+    except SystemExit as exc:  # argparse errors exit through the parser
+        code = int(exc.code or 0)
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_eval_rejects_a_file_of_the_wrong_format(run_cli, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = run_cli("eval", "edits", str(_cf_file(tmp_path)), "--format", "mquake")
+    assert code == 2
+    assert "no field" in capsys.readouterr().err
+
+
+def test_export_round_trip_with_ledger(run_cli, tiny_folder: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from editor import DeltaLedger, load_model
+
+    loaded = load_model(tiny_folder)
+    ledger = DeltaLedger(loaded.model, tmp_path / "ledger", model_key=loaded.model_key)
+    ledger.apply(1, random_update(loaded.model, seed=1, layers=(1, 2)))
+    ledger.apply(2, random_update(loaded.model, seed=2, layers=(2,), rank=2))
+    ledger.rollback(1)
+    expected = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+
+    out_dir = tmp_path / "export"
+    code = run_cli(
+        "model",
+        "export",
+        str(out_dir),
+        "--model",
+        str(tiny_folder),
+        "--ledger",
+        str(tmp_path / "ledger"),
+        "--json",
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["edits_applied"] == [2]
+
+    plain = AutoModelForCausalLM.from_pretrained(out_dir)
+    state = plain.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in expected.items())
+    assert AutoTokenizer.from_pretrained(out_dir)("The capital")["input_ids"]
+
+    # without --ledger: the base model; an existing folder needs --force
+    assert run_cli("model", "export", str(out_dir), "--model", str(tiny_folder)) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert run_cli("model", "export", str(out_dir), "--model", str(tiny_folder), "--force") == 0
+    base = AutoModelForCausalLM.from_pretrained(tiny_folder).state_dict()
+    again = AutoModelForCausalLM.from_pretrained(out_dir).state_dict()
+    assert all(torch.equal(again[k], base[k]) for k in base)
+
+
+def test_export_refuses_a_missing_ledger(
+    run_cli, tiny_folder: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    code = run_cli(
+        "model",
+        "export",
+        str(tmp_path / "o"),
+        "--model",
+        str(tiny_folder),
+        "--ledger",
+        str(tmp_path),
+    )
+    assert code == 2
+    assert "holds no ledger" in capsys.readouterr().err

