@@ -160,6 +160,11 @@ class UnknownPhrase:
 
 
 _Parsed = list[RawFact] | UnknownPhrase | None
+_HAS_NAMED = (
+    r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|another|one)\s+(?P<rel>[\w\- ]+?)\s+"
+    r"(?:named|called)\s+(?P<y>.+)$"
+)
+_HAS_THE_OF = r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|the)\s+(?P<rel>[\w\- ]+?)\s+of\s+(?P<y>.+)$"
 
 
 class RuleReader:
@@ -647,27 +652,13 @@ class RuleReader:
                     best = (len(x), fact)
         if best is not None:
             return self._date_fix(best[1])
-        m = re.match(
-            r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|another|one)\s+(?P<rel>[\w\- ]+?)\s+"
-            r"(?:named|called)\s+(?P<y>.+)$",
-            clause,
-            _I,
-        )
-        if m:
-            rel = self.linker.relation(m.group("rel"))
-            if rel:
-                return [RawFact(m.group("x"), rel, m.group("y"))]
-            return UnknownPhrase(m.group("rel"))
-        m = re.match(
-            r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|the)\s+(?P<rel>[\w\- ]+?)\s+of\s+(?P<y>.+)$",
-            clause,
-            _I,
-        )
-        if m:
-            rel = self.linker.relation(m.group("rel"))
-            if rel:
-                return [RawFact(m.group("x"), rel, m.group("y"))]
-            return UnknownPhrase(m.group("rel"))
+        for shape in _HAS_NAMED, _HAS_THE_OF:  # "X has a son named Y", "X has the ... of Y"
+            m = re.match(shape, clause, _I)
+            if m:
+                rel = self.linker.relation(m.group("rel"))
+                if rel:
+                    return [RawFact(m.group("x"), rel, m.group("y"))]
+                return UnknownPhrase(m.group("rel"))
         m = re.match(r"^(?P<x>.+?)\s+(?:is|was)\s+(?:a|an)\s+(?P<y>[\w\- ]+)$", clause, _I)
         if m and unknown is None:
             party = re.match(r"^(democrat|republican)$", m.group("y").strip(), _I)

@@ -112,11 +112,7 @@ class ModelSide:
         """Give the model back: the live weights return to base (a persisted ledger keeps its
         deltas for the next start) and another knowledge base may take the model."""
         with self.lock:
-            params = dict(self.loaded.model.named_parameters())
-            ledger = self.editor.ledger
-            with _no_grad():
-                for name in ledger.touched():
-                    params[name].copy_(ledger.base(name).to(params[name].device))
+            self._write_weights(self._base())
             self._disown()
 
     def _disown(self) -> None:
@@ -196,6 +192,8 @@ class ModelSide:
         """One update for all requests. ROME edits one fact per update: several facts are
         computed one after another on the weights the earlier ones give, and their rank-one
         terms stacked into one update (what applying them in turn would do)."""
+        import torch
+
         from editor import LowRankDelta, WeightUpdate, temporarily_applied
 
         if self.method_name != "rome" or len(requests) == 1:
@@ -214,7 +212,8 @@ class ModelSide:
                     d
                     if prev is None
                     else LowRankDelta(
-                        _cat(prev.left, d.left, dim=1), _cat(prev.right, d.right, dim=0)
+                        torch.cat([prev.left, d.left], dim=1).contiguous(),
+                        torch.cat([prev.right, d.right], dim=0).contiguous(),
                     )
                 )
         return WeightUpdate(
@@ -263,29 +262,27 @@ class ModelSide:
 
     @contextmanager
     def _base_weights(self) -> Iterator[None]:
-        import torch
-
-        ledger = self.editor.ledger
+        base = self._base()
         params = dict(self.loaded.model.named_parameters())
-        names = [n for n in ledger.touched() if n in params]
-        saved = {n: params[n].detach().clone() for n in names}
+        saved = {n: params[n].detach().clone() for n in base}
         try:
-            with torch.no_grad():
-                for n in names:
-                    params[n].copy_(ledger.base(n).to(params[n].device, params[n].dtype))
+            self._write_weights(base)
             yield
         finally:
-            with torch.no_grad():
-                for n in names:
-                    params[n].copy_(saved[n])
+            self._write_weights(saved)
 
+    def _base(self) -> dict[str, Any]:
+        """The base values of every parameter the ledger has touched."""
+        ledger = self.editor.ledger
+        return {name: ledger.base(name) for name in ledger.touched()}
 
-@contextmanager
-def _no_grad() -> Iterator[None]:
-    import torch
+    def _write_weights(self, values: dict[str, Any]) -> None:
+        import torch
 
-    with torch.no_grad():
-        yield
+        params = dict(self.loaded.model.named_parameters())
+        with torch.no_grad():
+            for name, value in values.items():
+                params[name].copy_(value.to(params[name].device, params[name].dtype))
 
 
 def _first_clause(text: str) -> str:
@@ -293,9 +290,3 @@ def _first_clause(text: str) -> str:
     text = text.strip().split("\n", 1)[0]
     head, sep, _ = text.partition(". ")
     return (head if sep else text.removesuffix(".")).strip()
-
-
-def _cat(a: Any, b: Any, *, dim: int) -> Any:
-    import torch
-
-    return torch.cat([a, b], dim=dim).contiguous()
