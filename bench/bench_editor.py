@@ -3,8 +3,11 @@ measured figures, in one run.
 
 What it runs (each part can be sized or switched off):
 
-- single edits, ROME and MEMIT, on CounterFact records ``--offset .. --offset+--single``
-  (default 300..349: records 0-99 are the tuning split, never reported);
+- single edits, ROME and MEMIT, on ``--single`` CounterFact records from ``--offset``
+  (default 300: records 0-99 are the tuning split, never reported), on two subsets
+  (``--subsets``): ``all`` (every record in turn) and ``known`` (only records whose old answer
+  the unedited model gives greedily, the protocol of the reference figures: a change of answer
+  is then the edit's doing, and the paraphrase is one the model can answer at all);
 - sequential AlphaEdit: ``--sequential`` edits one after another, scored at the end;
 - GLAME-style propagation: ROME on ``--mquake`` MQuAKE cases without and with the new object's
   neighbourhood as extra targets (multi-hop portability);
@@ -55,6 +58,13 @@ GOALS: dict[str, Any] = {
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", default=["rome", "memit"], help="single-edit methods")
+    p.add_argument(
+        "--subsets",
+        nargs="+",
+        choices=("all", "known"),
+        default=["all", "known"],
+        help="CounterFact subsets for the single edits (see above)",
+    )
     p.add_argument("--single", type=int, default=50, help="single edits per method")
     p.add_argument("--sequential", type=int, default=200, help="sequential AlphaEdit edits")
     p.add_argument("--mquake", type=int, default=10, help="MQuAKE cases (4 edits each), 0: off")
@@ -107,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         ModelEditor,
         Rome,
         evaluate,
+        known_cases,
         load_model,
         read_cases,
     )
@@ -126,8 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         "single": {},
     }
     start = time.perf_counter()
-    if args.single:
-        cases, _ = read_cases(COUNTERFACT, "counterfact", offset=args.offset, limit=args.single)
+    for subset in args.subsets if args.single else ():
+        cases, _ = read_cases(
+            COUNTERFACT,
+            "counterfact",
+            offset=args.offset,
+            limit=args.single if subset == "all" else None,
+        )
+        if subset == "known":
+            cases = known_cases(loaded.model, loaded.tokenizer, cases, args.single)
+        out["single"][subset] = {}
         for name in args.methods:
             method = methods[name]()
             if args.broad_contexts:
@@ -135,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 value = replace(hp.value, context_templates=BROAD_CONTEXT_TEMPLATES)
                 method = methods[name](replace(hp, value=value))
             report = evaluate(editor, method, cases, mode="single", progress=not args.json)
-            out["single"][name] = report.to_dict()
+            out["single"][subset][name] = report.to_dict()
+            out["single"][subset][name]["case_ids"] = [c.case_id for c in cases]
     if args.sequential:
         cases, _ = read_cases(COUNTERFACT, "counterfact", offset=args.offset, limit=args.sequential)
         report = evaluate(editor, AlphaEdit(), cases, mode="sequential", progress=not args.json)
@@ -165,12 +185,23 @@ def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
         "(generation score; probability score in brackets)"
     ]
     rollbacks: list[float] = []
-    for name, rep in out["single"].items():
-        lines.append(f"\n{name} single ({rep['edits']} edits, {rep['failed_edits']} failed):")
+    singles = [(sub, n, r) for sub, reps in out["single"].items() for n, r in reps.items()]
+    for subset, name, rep in singles:
+        ids = rep["case_ids"]
+        lines.append(
+            f"\n{name} single, {subset} records ({rep['edits']} edits, {rep['failed_edits']} "
+            f"failed; case ids {ids[0]}..{ids[-1]}):"
+        )
         for kind, goal in g["single"].items():
             prob = rep["scores"][kind]["prob"]
             label = f"{kind} [prob {prob:.3f}]" if prob is not None else kind
             lines.append(_row(label, _gen(rep, kind), goal))
+        ceiling = rep["extra"].get("unedited_gen_old", {})
+        if ceiling:
+            lines.append(
+                "  unedited model gives the old answer greedily: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in ceiling.items())
+            )
         s, cpu = rep["seconds_per_edit_median"], rep["cpu_seconds_per_edit_median"]
         lines.append(
             _row(

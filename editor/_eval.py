@@ -52,6 +52,7 @@ __all__ = [
     "Probe",
     "ProbeScorer",
     "evaluate",
+    "known_cases",
     "read_cases",
 ]
 
@@ -325,8 +326,12 @@ class ProbeScorer:
         return str(self.tokenizer.decode(out, skip_special_tokens=True))
 
     def continuation_length(self, probe: Probe) -> int:
-        """Tokens to decode: the longest accepted answer, plus one."""
-        lengths = [len(target_token_ids(self.tokenizer, a)) for a in (probe.answer, *probe.aliases)]
+        """Tokens to decode: the longest accepted answer (or competitor, so that the unedited
+        model's own answer can be recognised too), plus one."""
+        answers = (probe.answer, *probe.aliases)
+        if probe.competitor is not None and probe.kind != "locality":
+            answers = (*answers, probe.competitor)
+        lengths = [len(target_token_ids(self.tokenizer, a)) for a in answers]
         return min(self.max_new_tokens, max(lengths) + 1)
 
     def score(self, probe: Probe) -> dict[str, Any]:
@@ -353,13 +358,38 @@ def _judge(probe: Probe, after: dict[str, Any], before: dict[str, Any]) -> dict[
     return {"prob": prob, "gen": gen}
 
 
+def known_cases(
+    model: Any, tokenizer: Any, cases: Sequence[EvalCase], limit: int | None = None
+) -> list[EvalCase]:
+    """The cases whose fact the unedited model knows, in order, at most ``limit`` of them.
+
+    A case is known when the unedited model's greedy continuation of its efficacy prompt starts
+    with the old answer (the protocol of the reference figures: facts the model knows, so that
+    a change of answer is the edit's doing). Cases without an old answer are left out.
+    """
+    scorer = ProbeScorer(model, tokenizer)
+    kept: list[EvalCase] = []
+    for case in cases:
+        if limit is not None and len(kept) >= limit:
+            break
+        probe = next((p for p in case.probes if p.kind == "efficacy"), None)
+        if probe is None or probe.competitor is None:
+            continue
+        text = scorer.greedy(probe.prompt, scorer.continuation_length(probe))
+        if _starts_with(text, (probe.competitor,)):
+            kept.append(case)
+    return kept
+
+
 # ---------------------------------------------------------------------------------- report
 
 
 @dataclass
 class EvalReport:
     """What :func:`evaluate` measured. Scores are means over probes (``n`` of them); ``before``
-    holds the same scores for the unedited model (locality is relative to it, so absent)."""
+    holds the same scores for the unedited model (locality is relative to it, so absent);
+    ``details`` has every probe of every case: its greedy text before and after, and its
+    scores (in the JSON output, so that any figure can be traced to the prompts behind it)."""
 
     method: str
     mode: str
@@ -375,6 +405,7 @@ class EvalReport:
     rollback_ms_max: float | None
     peak_rss_mb: float
     extra: dict[str, Any] = field(default_factory=dict)
+    details: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
@@ -399,6 +430,13 @@ class EvalReport:
             tail = "" if kind == "locality" else f"   ({fmt(b.get('prob'))}/{fmt(b.get('gen'))})"
             out.append(
                 f"  {kind:16s} {fmt(s['prob']):>6s} {fmt(s['gen']):>6s} {int(s['n'] or 0):5d}{tail}"
+            )
+        ceiling = self.extra.get("unedited_gen_old") or {}
+        if ceiling:
+            out.append(
+                "  unedited model greedily gives the old answer: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in ceiling.items())
+                + " (the generation score's reach on these prompts)"
             )
         if "portability_case_gen" in self.extra:
             out.append(
@@ -458,6 +496,22 @@ def _per_case_portability(
         "portability_case_prob": statistics.fmean(prob),
         "portability_case_gen": statistics.fmean(gen),
     }
+
+
+def _old_answer_generated(
+    cases: Sequence[EvalCase], before: Sequence[Sequence[dict[str, Any]]]
+) -> dict[str, float]:
+    """How often the unedited model's greedy continuation starts with the *old* answer, per
+    probe kind: the generation score's ceiling on these prompts (a prompt the model does not
+    answer greedily even with knowledge it has cannot be expected to yield the new answer)."""
+    hits: dict[str, list[float]] = {}
+    for case, scores in zip(cases, before, strict=True):
+        for probe, score in zip(case.probes, scores, strict=True):
+            if probe.kind != "locality" and probe.competitor is not None:
+                hits.setdefault(probe.kind, []).append(
+                    float(_starts_with(score["text"], (probe.competitor,)))
+                )
+    return {kind: statistics.fmean(xs) for kind, xs in hits.items() if xs}
 
 
 # ---------------------------------------------------------------------------------- evaluate
@@ -593,6 +647,25 @@ def evaluate(
         if p.kind != "locality"
     ]
     extra: dict[str, Any] = dict(_per_case_portability(prepared, judged_per_case))
+    extra["unedited_gen_old"] = _old_answer_generated(prepared, before)
+    details = [
+        {
+            "case_id": case.case_id,
+            "probes": [
+                {
+                    "kind": p.kind,
+                    "prompt": p.prompt,
+                    "answer": p.answer,
+                    "competitor": p.competitor,
+                    "before": b["text"],
+                    "after": a["text"],
+                    **j,
+                }
+                for p, a, b, j in zip(case.probes, sa, sb, js, strict=True)
+            ],
+        }
+        for case, sa, sb, js in zip(prepared, after, before, judged_per_case, strict=True)
+    ]
     before_port = _per_case_portability(prepared, judged_before_per_case)
     if before_port:
         extra["portability_case_before"] = before_port
@@ -615,4 +688,5 @@ def evaluate(
         rollback_ms_max=max(timings.rollback_ms) if timings.rollback_ms else None,
         peak_rss_mb=_peak_rss_mb(),
         extra=extra,
+        details=details,
     )

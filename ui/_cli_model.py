@@ -76,6 +76,12 @@ def register(
         "extra targets of each edit (mquake only; default: the editor's default, "
         "see editor.DEFAULT_PROPAGATION_HOPS; 0 turns it off)",
     )
+    e.add_argument(
+        "--known-only",
+        action="store_true",
+        help="keep only records whose old answer the unedited model gives greedily "
+        "(--limit then counts kept records)",
+    )
     e.add_argument("--model", default=None, help="a .gguf path or HF folder (default: the wheel)")
     e.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
 
@@ -122,7 +128,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
     from editor import DEFAULT_PROPAGATION_HOPS, EditorError, ModelEditor, load_model
-    from editor._eval import evaluate, read_cases
+    from editor._eval import evaluate, known_cases, read_cases
 
     hops = DEFAULT_PROPAGATION_HOPS if args.propagate is None else args.propagate
     if args.threads:
@@ -132,7 +138,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             args.file,
             args.eval_format,
             offset=args.offset,
-            limit=args.limit,
+            limit=None if args.known_only else args.limit,
             propagate=hops if args.eval_format == "mquake" else 0,
         )
     except EditorError as exc:
@@ -142,6 +148,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.method == "rome" and args.mode == "sequential":
         print("knowsync: note: sequential ROME degrades quickly; see alphaedit", file=sys.stderr)
     loaded = load_model(args.model)
+    if args.known_only:
+        cases = known_cases(loaded.model, loaded.tokenizer, cases, args.limit)
+        if not cases:
+            return _error(f"the model knows none of the {args.eval_format} records in that range")
     editor = ModelEditor(loaded, progress=not args.json)
     method = _method(args.method)
     report = evaluate(editor, method, cases, mode=args.mode, progress=True)
@@ -150,12 +160,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         file=str(args.file),
         format=args.eval_format,
         offset=args.offset,
+        known_only=args.known_only,
         skipped_records=skipped,
         propagate_hops=hops if args.eval_format == "mquake" else 0,
         model=loaded.source,
         threads=torch.get_num_threads(),
     )
-    lines = [f"{args.file} ({args.eval_format}, from record {args.offset}):", *report.lines()]
+    which = ", records the model knows" if args.known_only else ""
+    lines = [
+        f"{args.file} ({args.eval_format}, from record {args.offset}{which}):",
+        *report.lines(),
+    ]
     if skipped:
         lines.append(f"  {skipped} records skipped (subject not in prompt)")
     _emit(args, data, lines)

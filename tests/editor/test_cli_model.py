@@ -198,3 +198,22 @@ def test_export_refuses_a_missing_ledger(
     )
     assert code == 2
     assert "holds no ledger" in capsys.readouterr().err
+
+
+def test_eval_known_only_says_when_the_model_knows_none(
+    run_cli, tiny_folder: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    # A random model gives none of these capitals greedily, so nothing is left to edit.
+    code = run_cli(
+        "eval",
+        "edits",
+        str(_cf_file(tmp_path)),
+        "--format",
+        "counterfact",
+        "--model",
+        str(tiny_folder),
+        "--known-only",
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "knows none of the counterfact records" in captured.err

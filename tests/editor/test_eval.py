@@ -260,6 +260,10 @@ def test_evaluate_scores_and_restores_the_model(tiny_editor, tmp_path: Path, mod
     assert report.rollback_ms_median is not None and report.peak_rss_mb > 0
     data = json.loads(json.dumps(report.to_dict()))
     assert data["mode"] == mode and "locality" not in data["before"]
+    assert [d["case_id"] for d in data["details"]] == ["0", "1"]
+    probe = data["details"][0]["probes"][0]
+    assert probe["kind"] == "efficacy" and probe["answer"] == "Tokyo"
+    assert probe["prob"] == 1.0 and isinstance(probe["before"], str) and probe["after"]
     assert any("efficacy" in line for line in report.lines())
 
 
@@ -326,3 +330,38 @@ def test_a_request_the_method_cannot_write_counts_as_failed(tiny_editor, tmp_pat
 
     report = evaluate(tiny_editor, Refuses(), cases, progress=False)
     assert (report.edits, report.failed_edits) == (1, 1)
+
+
+def test_known_cases_keep_what_the_unedited_model_answers(tiny_editor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from editor import ProbeScorer, known_cases
+
+    model, tok = tiny_editor.loaded.model, tiny_editor.loaded.tokenizer
+    scorer = ProbeScorer(model, tok)
+    # What the (random) model says after each prompt becomes the "old answer" of a known case.
+    said = {s: scorer.greedy(f"The capital city of {s}", 1).strip() for s in ("Zorland", "Qux")}
+    records = [
+        {
+            "case_id": i,
+            "prompt": f"The capital city of {s}",
+            "target_new": "Tokyo",
+            "subject": s,
+            "ground_truth": old,
+            "rephrase_prompt": f"In {s} the capital city",
+            "locality_prompt": "The capital city of France",
+            "locality_ground_truth": "Paris",
+        }
+        for i, (s, old) in enumerate(
+            [
+                ("Zorland", said["Zorland"]),
+                ("Qux", "Tokyo" if said["Qux"] != "Tokyo" else "Rome"),
+                ("Qux", said["Qux"]),
+            ]
+        )
+    ]
+    cases, _ = read_cases(_write(tmp_path, "known.json", records), "counterfact")
+    assert [c.case_id for c in known_cases(model, tok, cases)] == ["0", "2"]
+    assert [c.case_id for c in known_cases(model, tok, cases, limit=1)] == ["0"]
+    report = evaluate(tiny_editor, Rome(), cases, progress=False)
+    # the unedited model's own answer is recognised on two of the three edit prompts
+    assert report.extra["unedited_gen_old"]["efficacy"] == pytest.approx(2 / 3)
+    assert any("old answer" in line for line in report.lines())
