@@ -103,12 +103,21 @@ def target_token_ids(tokenizer: Any, target: str) -> list[int]:
     return list(ids)
 
 
-def rewriting_templates(request: EditRequest, context_templates: Sequence[str]) -> list[str]:
-    """Every context prefix combined with the prompt and each paraphrase template."""
-    prompts = (request.prompt, *request.paraphrase_templates())
-    return [
-        ctx.replace("{}", p) if ctx != "{}" else p for ctx in context_templates for p in prompts
-    ]
+def rewriting_templates(
+    request: EditRequest,
+    context_templates: Sequence[str],
+    paraphrase_contexts: int | None = None,
+) -> list[str]:
+    """The prompt in every context prefix, then each paraphrase template in the first
+    ``paraphrase_contexts`` prefixes (None: in all of them)."""
+    out = [_in_context(ctx, request.prompt) for ctx in context_templates]
+    contexts = (
+        context_templates
+        if paraphrase_contexts is None
+        else (context_templates[: max(1, paraphrase_contexts)])
+    )
+    out += [_in_context(ctx, p) for p in request.paraphrase_templates() for ctx in contexts]
+    return out
 
 
 def _pad_right(
@@ -186,6 +195,10 @@ class ValueOptimization:
             propagation) relative to the main target's.
         extra_contexts: how many of ``context_templates`` (from the first) each extra target is
             asked in (they are long composed prompts: fewer prefixes keep the cost down).
+        paraphrase_contexts: how many of ``context_templates`` (from the first, which is the
+            bare "{}") each of the request's paraphrases is asked in; the prefixes make the
+            edit hold in varied contexts, the paraphrases in varied phrasings, and asking every
+            paraphrase in every prefix would multiply the cost per edit for little more.
     """
 
     num_grad_steps: int = 25
@@ -198,6 +211,7 @@ class ValueOptimization:
     kl_prompts: tuple[str, ...] = ("{} is a",)
     extra_weight: float = 0.5
     extra_contexts: int = 2
+    paraphrase_contexts: int = 1
 
 
 @dataclass(frozen=True)
@@ -214,13 +228,13 @@ def _in_context(context: str, template: str) -> str:
 
 
 def _target_rows(tok: Any, request: EditRequest, hp: ValueOptimization) -> list[_Row]:
-    """Every prompt the value is optimised on, with its target tokens: the request's prompt and
-    paraphrases in each context prefix (target: ``target_new``), then each extra target in the
-    first ``extra_contexts`` prefixes."""
+    """Every prompt the value is optimised on, with its target tokens: the request's prompt in
+    each context prefix and its paraphrases in the first ``paraphrase_contexts`` (target:
+    ``target_new``), then each extra target in the first ``extra_contexts`` prefixes."""
     main = tuple(target_token_ids(tok, request.target_new))
     rows = [
         _Row(encode_cloze(tok, t, request.subject), main, False)
-        for t in rewriting_templates(request, hp.context_templates)
+        for t in rewriting_templates(request, hp.context_templates, hp.paraphrase_contexts)
     ]
     if hp.extra_weight <= 0:
         return rows

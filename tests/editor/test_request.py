@@ -57,3 +57,23 @@ def test_from_counterfact_needs_the_subject_in_the_prompt() -> None:
 
     with pytest.raises(InputError, match="not in prompt"):
         EditRequest.from_counterfact({"prompt": "X is", "subject": "Y", "target_new": "Z"})
+
+
+def test_rewriting_templates_ask_paraphrases_in_fewer_contexts() -> None:
+    from editor._common import rewriting_templates
+
+    r = EditRequest(
+        prompt="The capital of {} is",
+        subject="Zorland",
+        target_new="Rome",
+        paraphrases=("{}'s capital city is",),
+    )
+    contexts = ("{}", "Hello. {}", "Well, {}")
+    assert rewriting_templates(r, contexts, 1) == [
+        "The capital of {} is",
+        "Hello. The capital of {} is",
+        "Well, The capital of {} is",
+        "{}'s capital city is",
+    ]
+    assert len(rewriting_templates(r, contexts)) == 6  # None: every paraphrase in every context
+    assert rewriting_templates(r, contexts, 2)[-1] == "Hello. {}'s capital city is"
