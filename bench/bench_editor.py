@@ -79,6 +79,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="ROME/MEMIT value optimisation over editor.BROAD_CONTEXT_TEMPLATES (12 prefixes)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument(
+        "--save", type=Path, default=None, help="also write the JSON (with per-probe details) here"
+    )
     return p.parse_args(argv)
 
 
@@ -170,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             out["mquake"][f"hops{hops}"] = report.to_dict()
     out["wall_s"] = time.perf_counter() - start
 
+    if args.save is not None:
+        args.save.write_text(json.dumps(out, indent=1, default=str))
     if args.json:
         print(json.dumps(out, indent=1, default=str))
     else:

@@ -356,11 +356,12 @@ class KnowSync(ServiceMixin):
 
     # ------------------------------------------------------------------- model
 
-    def _write_model(self, edit_id: int) -> dict[str, Any]:
+    def _write_model(self, edit_id: int, *, live_only: bool = False) -> dict[str, Any]:
         """Write an applied edit's facts into the model's weights under its journal id, and
         record the outcome in its report (``model_state``: applied, skipped or failed; a failed
-        model write leaves the weights untouched and the graph edit in force). Returns the
-        report."""
+        model write leaves the weights untouched and the graph edit in force). With
+        ``live_only``, facts a later edit has since retired are left out (a late write must
+        not bring back what the graph no longer holds). Returns the report."""
         from editor import EditorError
 
         assert self.model is not None
@@ -369,6 +370,11 @@ class KnowSync(ServiceMixin):
             added, retired = view.edit_changes(edit_id)
             schema = self._schema(view)
         report = dict(record.report)
+        if live_only:
+            gone = [f for f in added if f.valid_to is not None]
+            added = [f for f in added if f.valid_to is None]
+            if gone:
+                report["model_retired_since"] = [f.to_dict() for f in gone]
         old = {(f.subject, f.relation): display_name(f.object) for f in retired}
         requests, left_out = self.model.requests(added, schema, old=old)
         if left_out:
@@ -416,6 +422,73 @@ class KnowSync(ServiceMixin):
         for edit_id in pending:
             self._write_model(edit_id)
         return {"removed": removed, "written": pending}
+
+    def model_backlog(self) -> list[int]:
+        """Ids of the edits in force whose facts never reached the model's weights, in journal
+        order: edits (and redos) applied while no model was attached, and those whose model
+        write failed. Imports are graph-only and never listed."""
+        with self.store.read() as view:
+            out: list[int] = []
+            for record in view.edits(
+                kinds=[EditKind.EDIT, EditKind.ROLLBACK],
+                states=[EditState.APPLIED],
+                limit=None,
+                newest_first=False,
+            ):
+                if record.rolled_back_by is not None:
+                    continue
+                if record.report.get("model_state") not in (None, "failed"):
+                    continue
+                if record.kind is EditKind.ROLLBACK and not (
+                    record.rollback_of is not None and _puts_back(view, record.rollback_of)
+                ):
+                    continue  # a plain rollback only takes facts out: nothing to write
+                out.append(record.id)
+            return out
+
+    def sync_model(self, *, limit: int | None = None, progress: bool = False) -> dict[str, Any]:
+        """Write the :meth:`model_backlog` into the model, oldest first, each under its own
+        journal id (so that a rollback takes it out like any other), leaving out facts that
+        later edits retired. Each write is journaled as it lands: an interrupted sync keeps
+        what it wrote and the next one goes on from there.
+
+        Args:
+            limit: write at most this many edits (None: all).
+            progress: a progress bar on stderr.
+
+        Returns:
+            ``{"written": [...], "skipped": [...], "failed": {id: error}, "left": n}``:
+            skipped edits had no fact the model can be asked about (no cloze template);
+            ``left`` is what remains of the backlog.
+
+        Raises:
+            InputError: no model is attached, or a negative limit.
+        """
+        from tqdm.auto import tqdm
+
+        if self.model is None:
+            raise InputError(
+                "no model is attached to this knowledge base; open it with model='default' "
+                "(or a .gguf file / Hugging Face folder)",
+                field="model",
+            )
+        if limit is not None and limit < 0:
+            raise InputError(f"limit must not be negative, got {limit}", field="limit")
+        out: dict[str, Any] = {"written": [], "skipped": [], "failed": {}, "left": 0}
+        with self._write_lock:
+            backlog = self.model_backlog()
+            todo = backlog if limit is None else backlog[:limit]
+            for edit_id in tqdm(todo, desc="model sync", unit="edit", disable=not progress):
+                report = self._write_model(edit_id, live_only=True)
+                state = report.get("model_state")
+                if state == "applied":
+                    out["written"].append(edit_id)
+                elif state == "skipped":
+                    out["skipped"].append(edit_id)
+                else:
+                    out["failed"][edit_id] = report.get("model_error", "")
+            out["left"] = len(backlog) - len(todo) + len(out["failed"])
+        return out
 
     def _rollback_model(self, results: list[EditResult]) -> None:
         """The model half of rollbacks just committed in the graph: take the undone edits'

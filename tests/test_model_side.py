@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kg import InputError
 from knowsync import KnowSync
 
 pytestmark = pytest.mark.slow
@@ -117,8 +118,6 @@ def test_a_crash_between_graph_and_model_is_completed_at_start_up(tmp_path: Path
 
 
 def test_two_knowledge_bases_cannot_share_one_model_in_a_process(tmp_path: Path) -> None:
-    from kg import InputError
-
     first = KnowSync(f"sqlite:///{tmp_path / 'a.db'}", model="default")
     try:
         with pytest.raises(InputError, match="already kept by another knowledge base"):
@@ -126,3 +125,43 @@ def test_two_knowledge_bases_cannot_share_one_model_in_a_process(tmp_path: Path)
     finally:
         first.close()
     KnowSync(f"sqlite:///{tmp_path / 'b.db'}", model="default").close()
+
+
+def test_edits_made_without_a_model_are_synced_into_it_later(tmp_path: Path) -> None:
+    torch.set_num_threads(2)
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    graph_only = KnowSync(url)  # the CLI's edit command: no model attached
+    try:
+        first = graph_only.edit([EDIT], user="alice").edit_id
+        retired = graph_only.edit([("Germany", "capital", "Madrid")], user="alice").edit_id
+        undone = graph_only.edit([("Italy", "capital", "Oslo")], user="alice").edit_id
+        graph_only.rollback(undone, user="alice")  # rolled back: nothing to write
+        retraction = graph_only.edit(retract=[("Germany", "capital", "Madrid")]).edit_id
+        assert graph_only.model_backlog() == [first, retired, retraction]
+        with pytest.raises(InputError, match="no model is attached"):
+            graph_only.sync_model()
+    finally:
+        graph_only.close()
+
+    ks = KnowSync(url, model="default")
+    try:
+        assert ks.model is not None and ks.model.in_force == ()
+        assert ks.model_backlog() == [first, retired, retraction]
+        result = ks.sync_model()
+        # Germany's new capital was retracted since: writing it now would bring it back
+        assert result == {
+            "written": [first],
+            "skipped": [retired, retraction],
+            "failed": {},
+            "left": 0,
+        }
+        assert ks.get_edit(retired).report["model_retired_since"][0]["relation"] == "capital"
+        assert ks.model.in_force == (first,)
+        assert ks.get_edit(first).report["model_state"] == "applied"
+        assert ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model_backlog() == [] and ks.sync_model()["written"] == []
+        ks.rollback(first, user="alice")  # a synced edit rolls back like any other
+        assert ks.model.in_force == ()
+        assert ks.model.answer(PROMPT).startswith("Paris")
+    finally:
+        ks.close()

@@ -104,6 +104,26 @@ def register(
         help="a persisted delta ledger whose edits in force are applied before exporting",
     )
     x.add_argument("--force", action="store_true", help="replace DIR when it already exists")
+    y = m_sub.add_parser(
+        "sync",
+        parents=[common],
+        help="write into the model the edits that never reached it",
+        description="Edits made while no model was attached (the CLI's edit command, a server "
+        "run with --model none) or whose model write failed are in the graph only. This writes "
+        "them into the store's model ledger, oldest first, each under its journal id, leaving "
+        "out facts later edits retired. Interrupting keeps what was written.",
+    )
+    y.add_argument(
+        "--model",
+        default=None,
+        metavar="default|PATH",
+        help="the model to write (default: $KNOWSYNC_MODEL or the shipped one)",
+    )
+    y.add_argument("--method", choices=_METHODS, default="rome", help="editing method")
+    y.add_argument("--limit", type=_positive_int, default=None, help="write at most N edits")
+    y.add_argument(
+        "--dry-run", action="store_true", help="list the backlog without loading the model"
+    )
     return {"eval": _cmd_eval, "model": _cmd_model}
 
 
@@ -184,6 +204,8 @@ def _method(name: str) -> Any:
 
 
 def _cmd_model(args: argparse.Namespace) -> int:
+    if args.model_command == "sync":
+        return _cmd_sync(args)
     if args.model_command != "export":  # pragma: no cover - argparse enforces the choices
         return _error(f"unknown model command {args.model_command!r}")
     target: Path = args.directory
@@ -211,3 +233,55 @@ def _cmd_model(args: argparse.Namespace) -> int:
     edits = f" with {len(applied)} edits in force" if args.ledger is not None else ""
     _emit(args, data, [f"exported {loaded.source}{edits} to {target}"])
     return EXIT_OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    import os
+
+    from kg import KnowsyncError
+    from knowsync import KnowSync
+
+    model = args.model or os.environ.get("KNOWSYNC_MODEL") or "default"
+    if model == "none":
+        return _error("--model none cannot be synced; name a model (default, or a path)")
+    try:
+        ks = KnowSync(
+            args.store,
+            schema=args.schema,
+            create=False,
+            model=None if args.dry_run else model,
+            method=args.method,
+        )
+    except KnowsyncError as exc:
+        return _error(str(exc))
+    try:
+        if args.dry_run:
+            backlog = ks.model_backlog()
+            shown = ", ".join(map(str, backlog[:20])) + (" ..." if len(backlog) > 20 else "")
+            _emit(
+                args,
+                {"backlog": backlog},
+                [
+                    f"{len(backlog)} edits are not in the model yet"
+                    + (f": {shown}" if backlog else "")
+                ],
+            )
+            return EXIT_OK
+        result = ks.sync_model(limit=args.limit, progress=not args.json)
+    except KnowsyncError as exc:
+        return _error(str(exc))
+    finally:
+        ks.close()
+    lines = [
+        f"wrote {len(result['written'])} edits into the model"
+        + (
+            f"; {len(result['skipped'])} had no fact the model is asked about"
+            if result["skipped"]
+            else ""
+        )
+        + (f"; {result['left']} left" if result["left"] else "")
+    ]
+    for edit_id, error in result["failed"].items():
+        lines.append(f"  edit {edit_id} failed: {error}")
+    _emit(args, {**result, "failed": {str(k): v for k, v in result["failed"].items()}}, lines)
+    return EXIT_OK if not result["failed"] else 1

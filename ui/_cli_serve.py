@@ -89,6 +89,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         args.store, schema=args.schema, create=True, **_knowsync_kwargs(model, args.method)
     )
     try:
+        backlog = ks.model_backlog() if ks.model is not None else []
+        if backlog:
+            print(
+                f"knowsync: note: {len(backlog)} edits in the graph never reached the model "
+                "(made with no model attached); `knowsync model sync` writes them",
+                file=sys.stderr,
+            )
         app = create_app(ks, web=not args.no_web)
         if not _loopback(args.host):
             print(

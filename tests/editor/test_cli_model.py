@@ -217,3 +217,44 @@ def test_eval_known_only_says_when_the_model_knows_none(
     captured = capsys.readouterr()
     assert code == 2
     assert "knows none of the counterfact records" in captured.err
+
+
+def test_model_sync_dry_run_lists_the_backlog_without_a_model(
+    run_cli, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from knowsync import KnowSync
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    ks = KnowSync(url)
+    try:
+        edit_id = ks.edit([("France", "capital", "Rome")], user="alice").edit_id
+    finally:
+        ks.close()
+    assert run_cli("model", "sync", "--store", url, "--dry-run", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"backlog": [edit_id]}
+    assert run_cli("model", "sync", "--store", url, "--dry-run") == 0
+    assert "1 edits are not in the model yet: 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "none"], "--model none cannot be synced"),
+        (["--limit", "0"], "at least 1"),
+    ],
+)
+def test_model_sync_bad_input(
+    run_cli, tmp_path: Path, extra: list[str], message: str, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    try:
+        code = run_cli("model", "sync", "--store", f"sqlite:///{tmp_path / 'kb.db'}", *extra)
+    except SystemExit as exc:  # argparse errors exit through the parser
+        code = int(exc.code or 0)
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_model_sync_of_a_missing_store_says_so(run_cli, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = run_cli("model", "sync", "--store", f"sqlite:///{tmp_path / 'none.db'}", "--dry-run")
+    assert code == 2
+    assert "knowsync: error:" in capsys.readouterr().err
