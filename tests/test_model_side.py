@@ -137,7 +137,10 @@ def test_edits_made_without_a_model_are_synced_into_it_later(tmp_path: Path) -> 
         undone = graph_only.edit([("Italy", "capital", "Oslo")], user="alice").edit_id
         graph_only.rollback(undone, user="alice")  # rolled back: nothing to write
         retraction = graph_only.edit(retract=[("Germany", "capital", "Madrid")]).edit_id
-        assert graph_only.model_backlog() == [first, retired, retraction]
+        spain = graph_only.edit([("Spain", "capital", "Lisbon")], user="alice").edit_id
+        (undo,) = graph_only.rollback(spain, user="alice")
+        (redo,) = graph_only.rollback(undo.edit_id, user="alice")  # a redo puts it back
+        assert graph_only.model_backlog() == [first, retired, retraction, redo.edit_id]
         with pytest.raises(InputError, match="no model is attached"):
             graph_only.sync_model()
     finally:
@@ -146,22 +149,23 @@ def test_edits_made_without_a_model_are_synced_into_it_later(tmp_path: Path) -> 
     ks = KnowSync(url, model="default")
     try:
         assert ks.model is not None and ks.model.in_force == ()
-        assert ks.model_backlog() == [first, retired, retraction]
+        assert ks.model_backlog() == [first, retired, retraction, redo.edit_id]
         result = ks.sync_model()
         # Germany's new capital was retracted since: writing it now would bring it back
         assert result == {
-            "written": [first],
+            "written": [first, redo.edit_id],
             "skipped": [retired, retraction],
             "failed": {},
             "left": 0,
         }
         assert ks.get_edit(retired).report["model_retired_since"][0]["relation"] == "capital"
-        assert ks.model.in_force == (first,)
+        assert ks.model.in_force == (first, redo.edit_id)
         assert ks.get_edit(first).report["model_state"] == "applied"
+        assert ks.model.answer("The capital of Spain is").startswith("Lisbon")
         assert ks.model.answer(PROMPT).startswith("Rome")
         assert ks.model_backlog() == [] and ks.sync_model()["written"] == []
         ks.rollback(first, user="alice")  # a synced edit rolls back like any other
-        assert ks.model.in_force == ()
+        assert ks.model.in_force == (redo.edit_id,)
         assert ks.model.answer(PROMPT).startswith("Paris")
     finally:
         ks.close()
