@@ -82,6 +82,15 @@ def register(
         help="keep only records whose old answer the unedited model gives greedily "
         "(--limit then counts kept records)",
     )
+    e.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a hyperparameter of the method (repeatable; VALUE is JSON or a word), "
+        "e.g. --set l2=100 --set value.clamp_norm_factor=0.5 --set layers=[3,4,5]",
+    )
     e.add_argument("--model", default=None, help="a .gguf path or HF folder (default: the wheel)")
     e.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
 
@@ -174,6 +183,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             return _error(f"the model knows none of the {args.eval_format} records in that range")
     editor = ModelEditor(loaded, progress=not args.json)
     method = _method(args.method)
+    if args.overrides:
+        try:
+            method = type(method)(
+                override_hyperparameters(method.resolve(editor.context()), args.overrides)
+            )
+        except ValueError as exc:
+            return _error(str(exc))
     report = evaluate(editor, method, cases, mode=args.mode, progress=True)
     data = report.to_dict()
     data.update(
@@ -181,6 +197,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         format=args.eval_format,
         offset=args.offset,
         known_only=args.known_only,
+        hyperparameters=_plain(method.resolve(editor.context())),
         skipped_records=skipped,
         propagate_hops=hops if args.eval_format == "mquake" else 0,
         model=loaded.source,
@@ -195,6 +212,60 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         lines.append(f"  {skipped} records skipped (subject not in prompt)")
     _emit(args, data, lines)
     return EXIT_OK
+
+
+def override_hyperparameters(hparams: Any, overrides: list[str]) -> Any:
+    """A copy of a (nested, frozen) hyperparameter dataclass with ``KEY=VALUE`` overrides
+    applied; ``KEY`` may be dotted (``value.lr``), ``VALUE`` is JSON (a bare word is a string;
+    a list becomes a tuple where the field holds one).
+
+    Raises:
+        ValueError: malformed override, unknown field, or a value of the wrong kind.
+    """
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set l2=100")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        hparams = _replace_path(hparams, key.strip().split("."), value, item)
+    return hparams
+
+
+def _replace_path(obj: Any, path: list[str], value: Any, item: str) -> Any:
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(obj)]
+    head = path[0]
+    if head not in names:
+        raise ValueError(f"--set {item!r}: no hyperparameter {head!r}; known: {', '.join(names)}")
+    current = getattr(obj, head)
+    if len(path) > 1:
+        if not dataclasses.is_dataclass(current):
+            raise ValueError(f"--set {item!r}: {head!r} has no fields")
+        return dataclasses.replace(obj, **{head: _replace_path(current, path[1:], value, item)})
+    if dataclasses.is_dataclass(current):
+        raise ValueError(f"--set {item!r}: {head!r} is a group; set one of its fields")
+    if isinstance(current, tuple) and isinstance(value, list):
+        value = tuple(value)
+    kinds: tuple[type, ...] = (int, float) if isinstance(current, float) else (type(current),)
+    if current is not None and (
+        not isinstance(value, kinds) or (isinstance(value, bool) and not isinstance(current, bool))
+    ):
+        raise ValueError(
+            f"--set {item!r}: {head!r} must be of type {type(current).__name__}, got {value!r}"
+        )
+    if isinstance(current, float) and isinstance(value, int):
+        value = float(value)
+    return dataclasses.replace(obj, **{head: value})
+
+
+def _plain(hparams: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.asdict(hparams) if dataclasses.is_dataclass(hparams) else hparams
 
 
 def _method(name: str) -> Any:

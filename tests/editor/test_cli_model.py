@@ -258,3 +258,36 @@ def test_model_sync_of_a_missing_store_says_so(run_cli, tmp_path: Path, capsys) 
     code = run_cli("model", "sync", "--store", f"sqlite:///{tmp_path / 'none.db'}", "--dry-run")
     assert code == 2
     assert "knowsync: error:" in capsys.readouterr().err
+
+
+def test_hyperparameter_overrides() -> None:
+    from editor import AlphaEditHyperParams, ValueOptimization
+    from ui._cli_model import override_hyperparameters
+
+    hp = AlphaEditHyperParams(layers=(3, 4), value=ValueOptimization())
+    out = override_hyperparameters(
+        hp, ["l2=100", "value.clamp_norm_factor=0.5", "layers=[5,6,7]", "nullspace_energy=0.05"]
+    )
+    assert out.l2 == 100.0 and isinstance(out.l2, float)
+    assert out.value.clamp_norm_factor == 0.5 and out.layers == (5, 6, 7)
+    assert out.nullspace_energy == 0.05 and hp.l2 == 10.0  # the original is untouched
+    for bad, message in [
+        ("l2", "KEY=VALUE"),
+        ("nope=1", "no hyperparameter 'nope'"),
+        ("value=1", "is a group"),
+        ("l2=fast", "must be of type float"),
+        ("value.num_grad_steps=2.5", "must be of type int"),
+        ("l2.x=1", "has no fields"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            override_hyperparameters(hp, [bad])
+
+
+def test_eval_edits_with_an_override(run_cli, tiny_folder: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["eval", "edits", str(_cf_file(tmp_path)), "--format", "counterfact"]
+    args += ["--model", str(tiny_folder), "--limit", "1", "--json"]
+    assert run_cli(*args, "--set", "value.num_grad_steps=3") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["hyperparameters"]["value"]["num_grad_steps"] == 3
+    assert run_cli(*args, "--set", "bogus=1") == 2
+    assert "no hyperparameter 'bogus'" in capsys.readouterr().err
