@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    from editor import reach_line
+
     g = GOALS
     lines = [
         f"SmolLM2-135M-Instruct, {args.threads} torch threads, load avg at start "
@@ -201,12 +203,9 @@ def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
             prob = rep["scores"][kind]["prob"]
             label = f"{kind} [prob {prob:.3f}]" if prob is not None else kind
             lines.append(_row(label, _gen(rep, kind), goal))
-        ceiling = rep["extra"].get("unedited_gen_old", {})
-        if ceiling:
-            lines.append(
-                "  unedited model gives the old answer greedily: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in ceiling.items())
-            )
+        reach = reach_line(rep["extra"])
+        if reach:
+            lines.append(reach)
         s, cpu = rep["seconds_per_edit_median"], rep["cpu_seconds_per_edit_median"]
         lines.append(
             _row(
@@ -238,6 +237,9 @@ def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
             lines.append(_row(f"{kind} [prob {prob:.3f}]", _gen(rep, kind), goal))
         gen = rep["scores"]["generalization"]
         lines.append(f"  generalization gen {gen['gen']:.3f} [prob {gen['prob']:.3f}]")
+        reach = reach_line(rep["extra"])
+        if reach:
+            lines.append(reach)
         lines.append(f"  s/edit median {rep['seconds_per_edit_median']:.1f}")
         if rep["rollback_ms_max"] is not None:
             rollbacks.append(rep["rollback_ms_max"])

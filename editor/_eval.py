@@ -53,6 +53,7 @@ __all__ = [
     "ProbeScorer",
     "evaluate",
     "known_cases",
+    "reach_line",
     "read_cases",
 ]
 
@@ -431,13 +432,9 @@ class EvalReport:
             out.append(
                 f"  {kind:16s} {fmt(s['prob']):>6s} {fmt(s['gen']):>6s} {int(s['n'] or 0):5d}{tail}"
             )
-        ceiling = self.extra.get("unedited_gen_old") or {}
-        if ceiling:
-            out.append(
-                "  unedited model greedily gives the old answer: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in ceiling.items())
-                + " (the generation score's reach on these prompts)"
-            )
+        reach = reach_line(self.extra)
+        if reach:
+            out.append(reach)
         if "portability_case_gen" in self.extra:
             out.append(
                 f"  portability per case (any question): prob "
@@ -496,6 +493,19 @@ def _per_case_portability(
         "portability_case_prob": statistics.fmean(prob),
         "portability_case_gen": statistics.fmean(gen),
     }
+
+
+def reach_line(extra: dict[str, Any]) -> str | None:
+    """The report line for ``extra["unedited_gen_old"]`` (None when it is absent or empty);
+    takes the report's ``extra`` as a dict so that saved JSON reports print the same way."""
+    reach = extra.get("unedited_gen_old") or {}
+    if not reach:
+        return None
+    shown = ", ".join(f"{kind} {value:.3f}" for kind, value in reach.items())
+    return (
+        f"  unedited model greedily gives the old answer: {shown} "
+        "(the generation score's reach on these prompts)"
+    )
 
 
 def _old_answer_generated(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests_editor_helpers import make_model, make_tokenizer, random_update
+from tests_editor_helpers import counterfact_records, make_model, make_tokenizer, random_update
 
 import ui.cli as cli
 
@@ -39,25 +39,9 @@ def tiny_folder(tmp_path: Path) -> Path:
 
 
 def _cf_file(tmp_path: Path) -> Path:
-    records = [
-        {
-            "case_id": i,
-            "prompt": f"The capital city of {s}",
-            "target_new": new,
-            "subject": s,
-            "ground_truth": old,
-            "rephrase_prompt": f"In {s} the capital city",
-            "locality_prompt": "The capital city of France",
-            "locality_ground_truth": "Paris",
-        }
-        for i, (s, new, old) in enumerate(
-            [
-                ("Zorland", "Tokyo", "Paris"),
-                ("Quxville", "Rome", "Madrid"),
-                ("Italy", "Berlin", "Rome"),
-            ]
-        )
-    ]
+    records = counterfact_records(
+        [("Zorland", "Tokyo", "Paris"), ("Quxville", "Rome", "Madrid"), ("Italy", "Berlin", "Rome")]
+    )
     path = tmp_path / "cf.json"
     path.write_text(json.dumps(records))
     return path

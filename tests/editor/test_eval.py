@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from pydantic import ValidationError
-from tests_editor_helpers import states_equal
+from tests_editor_helpers import counterfact_records, states_equal
 
 from editor import (
     EditorError,
@@ -214,21 +214,7 @@ def test_value_optimisation_also_fits_the_extra_targets(edit_context_factory) ->
 
 
 def _tiny_cases(tmp_path: Path) -> Path:
-    records = [
-        {
-            "case_id": i,
-            "prompt": f"The capital city of {s}",
-            "target_new": new,
-            "subject": s,
-            "ground_truth": old,
-            "rephrase_prompt": f"In {s} the capital city",
-            "locality_prompt": "The capital city of France",
-            "locality_ground_truth": "Paris",
-        }
-        for i, (s, new, old) in enumerate(
-            [("Zorland", "Tokyo", "Paris"), ("Quxville", "Rome", "Madrid")]
-        )
-    ]
+    records = counterfact_records([("Zorland", "Tokyo", "Paris"), ("Quxville", "Rome", "Madrid")])
     return _write(tmp_path, "tiny_cf.json", records)
 
 
@@ -339,25 +325,13 @@ def test_known_cases_keep_what_the_unedited_model_answers(tiny_editor, tmp_path:
     scorer = ProbeScorer(model, tok)
     # What the (random) model says after each prompt becomes the "old answer" of a known case.
     said = {s: scorer.greedy(f"The capital city of {s}", 1).strip() for s in ("Zorland", "Qux")}
-    records = [
-        {
-            "case_id": i,
-            "prompt": f"The capital city of {s}",
-            "target_new": "Tokyo",
-            "subject": s,
-            "ground_truth": old,
-            "rephrase_prompt": f"In {s} the capital city",
-            "locality_prompt": "The capital city of France",
-            "locality_ground_truth": "Paris",
-        }
-        for i, (s, old) in enumerate(
-            [
-                ("Zorland", said["Zorland"]),
-                ("Qux", "Tokyo" if said["Qux"] != "Tokyo" else "Rome"),
-                ("Qux", said["Qux"]),
-            ]
-        )
-    ]
+    records = counterfact_records(
+        [
+            ("Zorland", "Tokyo", said["Zorland"]),
+            ("Qux", "Tokyo", "Tokyo" if said["Qux"] != "Tokyo" else "Rome"),
+            ("Qux", "Tokyo", said["Qux"]),
+        ]
+    )
     cases, _ = read_cases(_write(tmp_path, "known.json", records), "counterfact")
     assert [c.case_id for c in known_cases(model, tok, cases)] == ["0", "2"]
     assert [c.case_id for c in known_cases(model, tok, cases, limit=1)] == ["0"]

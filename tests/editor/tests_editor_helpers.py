@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -200,3 +200,21 @@ def corpus_texts(n: int = 60, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     words = [w for w in WORDS if w not in {".", ",", "?"}]
     return [" ".join(rng.choice(words) for _ in range(rng.randint(8, 20))) + " ." for _ in range(n)]
+
+
+def counterfact_records(cases: Sequence[tuple[str, str, str]]) -> list[dict[str, object]]:
+    """CounterFact records (EasyEdit's flat format) of the capital-city relation, one per
+    ``(subject, new target, old target)``, numbered from 0."""
+    return [
+        {
+            "case_id": i,
+            "prompt": f"The capital city of {s}",
+            "target_new": new,
+            "subject": s,
+            "ground_truth": old,
+            "rephrase_prompt": f"In {s} the capital city",
+            "locality_prompt": "The capital city of France",
+            "locality_ground_truth": "Paris",
+        }
+        for i, (s, new, old) in enumerate(cases)
+    ]
