@@ -6,7 +6,7 @@ them. Each probe is scored twice, since teacher-forced scores overstate what a u
 - probability score: the expected answer is more likely than the competing one (mean token
   log-probability, teacher forced; CounterFact's "efficacy/paraphrase score");
 - generation score: greedy decoding without teacher forcing starts with the expected answer
-  (or one of its aliases).
+  (or one of its aliases), after at most one leading article ("plays as a midfielder").
 
 Probe kinds: ``efficacy`` (the edit prompt: new target vs old), ``generalization`` (a paraphrase
 the method never sees: new vs old), ``locality`` (an unrelated prompt: its greedy continuation is
@@ -272,9 +272,22 @@ def read_cases(
 # ---------------------------------------------------------------------------------- scoring
 
 
+#: A leading article a greedy continuation may put before the answer ("plays as a
+#: midfielder", "named for the Netherlands"): English needs it after many relation phrasings,
+#: so the answer still counts as given.
+_LEADING_ARTICLE = re.compile(r"^(?:the|an|a)\s+")
+
+
 def _starts_with(text: str, answers: Iterable[str]) -> bool:
+    """Whether ``text`` (a greedy continuation) starts with one of ``answers``, ignoring case,
+    runs of whitespace and one leading article."""
     t = " ".join(text.split()).lower()
-    return any(a.strip() and t.startswith(" ".join(a.split()).lower()) for a in answers)
+    bare = _LEADING_ARTICLE.sub("", t)
+    for answer in answers:
+        a = " ".join(answer.split()).lower()
+        if a and (t.startswith(a) or bare.startswith(a)):
+            return True
+    return False
 
 
 @dataclass
@@ -360,26 +373,45 @@ def _judge(probe: Probe, after: dict[str, Any], before: dict[str, Any]) -> dict[
 
 
 def known_cases(
-    model: Any, tokenizer: Any, cases: Sequence[EvalCase], limit: int | None = None
+    model: Any,
+    tokenizer: Any,
+    cases: Sequence[EvalCase],
+    limit: int | None = None,
+    kinds: Sequence[str] = ("efficacy",),
 ) -> list[EvalCase]:
     """The cases whose fact the unedited model knows, in order, at most ``limit`` of them.
 
-    A case is known when the unedited model's greedy continuation of its efficacy prompt starts
-    with the old answer (the protocol of the reference figures: facts the model knows, so that
-    a change of answer is the edit's doing). Cases without an old answer are left out.
+    A case is known when, for each probe kind in ``kinds`` ("efficacy": the edit prompt,
+    "generalization": the paraphrase), the unedited model's greedy continuation of that probe
+    starts with the old answer: the protocol of the reference figures (facts the model knows, so
+    that a change of answer is the edit's doing). Cases without such a probe are left out.
+
+    Raises:
+        EditorError: for an empty ``kinds`` or a kind without an old answer to check.
     """
+    wanted = tuple(dict.fromkeys(kinds))
+    if not wanted or any(k not in ("efficacy", "generalization") for k in wanted):
+        raise EditorError(
+            f"known cases are judged on efficacy and/or generalization probes, not {list(kinds)}"
+        )
     scorer = ProbeScorer(model, tokenizer)
     kept: list[EvalCase] = []
     for case in cases:
         if limit is not None and len(kept) >= limit:
             break
-        probe = next((p for p in case.probes if p.kind == "efficacy"), None)
-        if probe is None or probe.competitor is None:
-            continue
-        text = scorer.greedy(probe.prompt, scorer.continuation_length(probe))
-        if _starts_with(text, (probe.competitor,)):
+        if all(_knows(scorer, case, kind) for kind in wanted):
             kept.append(case)
     return kept
+
+
+def _knows(scorer: ProbeScorer, case: EvalCase, kind: str) -> bool:
+    """Whether every probe of ``kind`` in ``case`` is greedily answered with its old answer
+    (False when the case has none)."""
+    checks = [(p, p.competitor) for p in case.probes if p.kind == kind and p.competitor]
+    return bool(checks) and all(
+        _starts_with(scorer.greedy(p.prompt, scorer.continuation_length(p)), (old,))
+        for p, old in checks
+    )
 
 
 # ---------------------------------------------------------------------------------- report

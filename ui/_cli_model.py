@@ -33,6 +33,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _known_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    allowed = ("efficacy", "generalization")
+    if not kinds or any(k not in allowed for k in kinds):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give efficacy, generalization or both, comma-separated"
+        )
+    return kinds
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -81,6 +91,14 @@ def register(
         action="store_true",
         help="keep only records whose old answer the unedited model gives greedily "
         "(--limit then counts kept records)",
+    )
+    e.add_argument(
+        "--known-on",
+        type=_known_kinds,
+        default=("efficacy",),
+        metavar="KINDS",
+        help="with --known-only: the probes the unedited model must answer, comma-separated "
+        "(efficacy = the edit prompt, generalization = the paraphrase; default: efficacy)",
     )
     e.add_argument(
         "--set",
@@ -178,7 +196,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print("knowsync: note: sequential ROME degrades quickly; see alphaedit", file=sys.stderr)
     loaded = load_model(args.model)
     if args.known_only:
-        cases = known_cases(loaded.model, loaded.tokenizer, cases, args.limit)
+        cases = known_cases(loaded.model, loaded.tokenizer, cases, args.limit, args.known_on)
         if not cases:
             return _error(f"the model knows none of the {args.eval_format} records in that range")
     editor = ModelEditor(loaded, progress=not args.json)
@@ -196,14 +214,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         file=str(args.file),
         format=args.eval_format,
         offset=args.offset,
-        known_only=args.known_only,
+        known_only=list(args.known_on) if args.known_only else None,
         hyperparameters=_plain(method.resolve(editor.context())),
         skipped_records=skipped,
         propagate_hops=hops if args.eval_format == "mquake" else 0,
         model=loaded.source,
         threads=torch.get_num_threads(),
     )
-    which = ", records the model knows" if args.known_only else ""
+    which = (
+        f", records the model knows (on the {' and '.join(args.known_on)} prompts)"
+        if args.known_only
+        else ""
+    )
     lines = [
         f"{args.file} ({args.eval_format}, from record {args.offset}{which}):",
         *report.lines(),
@@ -265,7 +287,9 @@ def _replace_path(obj: Any, path: list[str], value: Any, item: str) -> Any:
 def _plain(hparams: Any) -> Any:
     import dataclasses
 
-    return dataclasses.asdict(hparams) if dataclasses.is_dataclass(hparams) else hparams
+    if dataclasses.is_dataclass(hparams) and not isinstance(hparams, type):
+        return dataclasses.asdict(hparams)
+    return hparams
 
 
 def _method(name: str) -> Any:

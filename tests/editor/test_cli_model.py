@@ -107,6 +107,10 @@ def test_eval_edits_text_sequential_memit(
         (["eval", "edits", "missing.json", "--format", "zsre"], "does not exist"),
         (["eval", "edits", "x.json", "--format", "nope"], "invalid choice"),
         (["eval", "edits", "x.json", "--format", "zsre", "--limit", "0"], "at least 1"),
+        (
+            ["eval", "edits", "x.json", "--format", "zsre", "--known-on", "efficacy,locality"],
+            "give efficacy, generalization or both",
+        ),
         (["eval", "edits", "x.json"], "--format"),
         (["model", "export"], "DIR"),
         (["model"], "WHAT"),

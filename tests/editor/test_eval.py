@@ -284,6 +284,29 @@ def test_probe_scorer_greedy_matches_generate(tiny_editor) -> None:  # type: ign
     assert scorer.greedy("The capital city of France", 3) == tok.decode(logits_ids)
 
 
+def test_generation_score_accepts_one_leading_article_and_nothing_else() -> None:
+    from editor._eval import Probe, _judge
+
+    probe = Probe("efficacy", "Teddy Bridgewater plays as", "midfielder", "quarterback")
+
+    def gen(text: str) -> float | None:
+        return _judge(probe, {"text": text, "margin": 1.0}, {"text": "", "margin": -1.0})["gen"]
+
+    assert gen(" midfielder and") == 1.0
+    assert gen(" a Midfielder") == 1.0
+    assert gen("  the  midfielder") == 1.0
+    assert gen(" an midfielder") == 1.0
+    assert gen(" a quarterback") == 0.0
+    assert gen(" a great midfielder") == 0.0
+    assert gen(" the a midfielder") == 0.0
+    assert gen(" another midfielder") == 0.0
+    locality = Probe("locality", "Al Sears plays", "jazz", "opera")
+    judged = _judge(
+        locality, {"text": " the jazz", "margin": 1.0}, {"text": " jazz", "margin": 1.0}
+    )
+    assert judged["gen"] == 0.0  # locality still wants the continuation unchanged
+
+
 def test_an_error_midway_leaves_the_model_as_found(tiny_editor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cases, _ = read_cases(_tiny_cases(tmp_path), "counterfact")
     before = copy.deepcopy(tiny_editor.loaded.model.state_dict())
@@ -335,6 +358,24 @@ def test_known_cases_keep_what_the_unedited_model_answers(tiny_editor, tmp_path:
     cases, _ = read_cases(_write(tmp_path, "known.json", records), "counterfact")
     assert [c.case_id for c in known_cases(model, tok, cases)] == ["0", "2"]
     assert [c.case_id for c in known_cases(model, tok, cases, limit=1)] == ["0"]
+    # Known on the paraphrase too: its greedy answer must also be the old one. Record 0's
+    # paraphrase is its prompt (known); record 1's is a prompt the model answers otherwise.
+    other = next(
+        q
+        for q in (f"In Zorland, {w}" for w in ("the capital", "people say", "we find", "there is"))
+        if not scorer.greedy(q, 1).strip().startswith(said["Zorland"])
+    )
+    both = counterfact_records([("Zorland", "Tokyo", said["Zorland"])] * 2)
+    both[0]["rephrase_prompt"] = "The capital city of Zorland"
+    both[1]["rephrase_prompt"] = other
+    both_cases, _ = read_cases(_write(tmp_path, "both.json", both), "counterfact")
+    kinds = ("efficacy", "generalization")
+    assert [c.case_id for c in known_cases(model, tok, both_cases, kinds=kinds)] == ["0"]
+    assert [c.case_id for c in known_cases(model, tok, both_cases)] == ["0", "1"]
+    with pytest.raises(EditorError, match="efficacy and/or generalization"):
+        known_cases(model, tok, cases, kinds=("locality",))
+    with pytest.raises(EditorError, match="efficacy and/or generalization"):
+        known_cases(model, tok, cases, kinds=())
     report = evaluate(tiny_editor, Rome(), cases, progress=False)
     # the unedited model's own answer is recognised on two of the three edit prompts
     assert report.extra["unedited_gen_old"]["efficacy"] == pytest.approx(2 / 3)
