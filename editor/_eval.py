@@ -53,6 +53,7 @@ __all__ = [
     "ProbeScorer",
     "evaluate",
     "known_cases",
+    "locality_gap_line",
     "reach_line",
     "read_cases",
 ]
@@ -324,20 +325,29 @@ class ProbeScorer:
         picked = logp[torch.arange(len(t_ids)), torch.tensor(t_ids, device=self.device)]
         return float(picked.mean())
 
-    @torch.no_grad()
     def greedy(self, prompt: str, n_tokens: int) -> str:
         """The greedy continuation of ``prompt``, ``n_tokens`` long, decoded."""
+        return self.greedy_with_gap(prompt, n_tokens)[0]
+
+    @torch.no_grad()
+    def greedy_with_gap(self, prompt: str, n_tokens: int) -> tuple[str, float]:
+        """The greedy continuation of ``prompt`` and its weakest step: the smallest gap, in
+        nats, between the log-probabilities of the chosen token and the runner-up (near 0: a
+        near tie that any small change of the weights may flip)."""
         ids = torch.tensor([self._prompt_ids(prompt)], device=self.device)
         out: list[int] = []
+        gap = float("inf")
         past = None
         step = ids
         for _ in range(n_tokens):
             result = self.model(input_ids=step, past_key_values=past, use_cache=True)
             past = result.past_key_values
-            token = int(result.logits[0, -1].argmax())
+            top = torch.log_softmax(result.logits[0, -1].float(), dim=-1).topk(2)
+            gap = min(gap, float(top.values[0] - top.values[1]))
+            token = int(top.indices[0])
             out.append(token)
             step = torch.tensor([[token]], device=self.device)
-        return str(self.tokenizer.decode(out, skip_special_tokens=True))
+        return str(self.tokenizer.decode(out, skip_special_tokens=True)), gap if out else 0.0
 
     def continuation_length(self, probe: Probe) -> int:
         """Tokens to decode: the longest accepted answer (or competitor, so that the unedited
@@ -350,13 +360,13 @@ class ProbeScorer:
 
     def score(self, probe: Probe) -> dict[str, Any]:
         """Raw scores of one probe: the greedy text, and the answer-vs-competitor margin."""
-        text = self.greedy(probe.prompt, self.continuation_length(probe))
+        text, gap = self.greedy_with_gap(probe.prompt, self.continuation_length(probe))
         margin = None
         if probe.competitor is not None:
             margin = self.mean_logprob(probe.prompt, probe.answer) - self.mean_logprob(
                 probe.prompt, probe.competitor
             )
-        return {"text": text, "margin": margin}
+        return {"text": text, "margin": margin, "gap": gap}
 
 
 def _judge(probe: Probe, after: dict[str, Any], before: dict[str, Any]) -> dict[str, float | None]:
@@ -464,9 +474,9 @@ class EvalReport:
             out.append(
                 f"  {kind:16s} {fmt(s['prob']):>6s} {fmt(s['gen']):>6s} {int(s['n'] or 0):5d}{tail}"
             )
-        reach = reach_line(self.extra)
-        if reach:
-            out.append(reach)
+        for line in (reach_line(self.extra), locality_gap_line(self.extra)):
+            if line:
+                out.append(line)
         if "portability_case_gen" in self.extra:
             out.append(
                 f"  portability per case (any question): prob "
@@ -554,6 +564,47 @@ def _old_answer_generated(
                     float(_starts_with(score["text"], (probe.competitor,)))
                 )
     return {kind: statistics.fmean(xs) for kind, xs in hits.items() if xs}
+
+
+#: Bins of the unedited continuation's weakest top-2 gap (nats) for the locality breakdown: a
+#: near tie (the runner-up at least 90% as likely), an open call, a clear one (the chosen
+#: token at least e times as likely as the runner-up at every step).
+LOCALITY_GAP_BINS: tuple[tuple[str, float, float], ...] = (
+    ("<0.1", 0.0, 0.1),
+    ("0.1-1", 0.1, 1.0),
+    (">=1", 1.0, float("inf")),
+)
+
+
+def _locality_by_gap(
+    cases: Sequence[EvalCase],
+    before: Sequence[Sequence[dict[str, Any]]],
+    judged: Sequence[Sequence[dict[str, float | None]]],
+) -> dict[str, dict[str, float | int]]:
+    """Locality's generation score split by how firm the unedited continuation was (its
+    weakest top-2 gap, :data:`LOCALITY_GAP_BINS`): a near tie flips under any change of the
+    weights, edit or not, so the firm bins show the damage an edit does to what the model
+    actually says with confidence."""
+    bins: dict[str, list[float]] = {label: [] for label, _, _ in LOCALITY_GAP_BINS}
+    for case, scores, judgements in zip(cases, before, judged, strict=True):
+        for probe, score, j in zip(case.probes, scores, judgements, strict=True):
+            if probe.kind != "locality" or j["gen"] is None:
+                continue
+            label = next(lb for lb, lo, hi in LOCALITY_GAP_BINS if lo <= score["gap"] < hi)
+            bins[label].append(float(j["gen"]))
+    return {label: {"gen": statistics.fmean(xs), "n": len(xs)} for label, xs in bins.items() if xs}
+
+
+def locality_gap_line(extra: dict[str, Any]) -> str | None:
+    """The report line for ``extra["locality_by_unedited_gap"]`` (None when absent)."""
+    by_gap = extra.get("locality_by_unedited_gap") or {}
+    if not by_gap:
+        return None
+    shown = ", ".join(f"{label} {v['gen']:.3f} (n={v['n']})" for label, v in by_gap.items())
+    return (
+        "  locality gen by the unedited continuation's weakest top-2 gap in nats: "
+        f"{shown} (a near tie flips under any change of the weights)"
+    )
 
 
 # ---------------------------------------------------------------------------------- evaluate
@@ -690,6 +741,9 @@ def evaluate(
     ]
     extra: dict[str, Any] = dict(_per_case_portability(prepared, judged_per_case))
     extra["unedited_gen_old"] = _old_answer_generated(prepared, before)
+    by_gap = _locality_by_gap(prepared, before, judged_per_case)
+    if by_gap:
+        extra["locality_by_unedited_gap"] = by_gap
     details = [
         {
             "case_id": case.case_id,
@@ -701,6 +755,7 @@ def evaluate(
                     "competitor": p.competitor,
                     "before": b["text"],
                     "after": a["text"],
+                    "gap_before": b["gap"],
                     **j,
                 }
                 for p, a, b, j in zip(case.probes, sa, sb, js, strict=True)

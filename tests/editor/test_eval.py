@@ -251,6 +251,29 @@ def test_evaluate_scores_and_restores_the_model(tiny_editor, tmp_path: Path, mod
     assert probe["kind"] == "efficacy" and probe["answer"] == "Tokyo"
     assert probe["prob"] == 1.0 and isinstance(probe["before"], str) and probe["after"]
     assert any("efficacy" in line for line in report.lines())
+    # locality split by how firm the unedited continuation was: every probe in one bin
+    by_gap = data["extra"]["locality_by_unedited_gap"]
+    assert sum(v["n"] for v in by_gap.values()) == 2
+    assert set(by_gap) <= {"<0.1", "0.1-1", ">=1"}
+    loc = [p for d in data["details"] for p in d["probes"] if p["kind"] == "locality"]
+    assert all(p["gap_before"] >= 0 for p in loc)
+    assert any("weakest top-2 gap" in line for line in report.lines())
+
+
+def test_greedy_gap_is_the_weakest_steps_top_two_margin(tiny_editor) -> None:  # type: ignore[no-untyped-def]
+    from editor import ProbeScorer
+
+    model, tok = tiny_editor.loaded.model, tiny_editor.loaded.tokenizer
+    text, gap = ProbeScorer(model, tok).greedy_with_gap("The capital city of France", 3)
+    ids = torch.tensor([tok("The capital city of France")["input_ids"]])
+    gaps = []
+    with torch.no_grad():
+        for _ in range(3):
+            top = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1).topk(2)
+            gaps.append(float(top.values[0] - top.values[1]))
+            ids = torch.cat([ids, top.indices[:1].view(1, 1)], dim=1)
+    assert gap == pytest.approx(min(gaps), abs=1e-5)
+    assert text == tok.decode(ids[0, -3:])
 
 
 def test_evaluate_keeps_earlier_edits_in_force(tiny_editor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
