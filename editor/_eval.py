@@ -582,9 +582,9 @@ def _locality_by_gap(
     judged: Sequence[Sequence[dict[str, float | None]]],
 ) -> dict[str, dict[str, float | int]]:
     """Locality's generation score split by how firm the unedited continuation was (its
-    weakest top-2 gap, :data:`LOCALITY_GAP_BINS`): a near tie flips under any change of the
-    weights, edit or not, so the firm bins show the damage an edit does to what the model
-    actually says with confidence."""
+    weakest top-2 gap, :data:`LOCALITY_GAP_BINS`): a near tie is flipped by almost any small
+    change of the weights, related to the prompt or not, so the firm bins show the damage done
+    to what the model says with some confidence."""
     bins: dict[str, list[float]] = {label: [] for label, _, _ in LOCALITY_GAP_BINS}
     for case, scores, judgements in zip(cases, before, judged, strict=True):
         for probe, score, j in zip(case.probes, scores, judgements, strict=True):
@@ -603,7 +603,7 @@ def locality_gap_line(extra: dict[str, Any]) -> str | None:
     shown = ", ".join(f"{label} {v['gen']:.3f} (n={v['n']})" for label, v in by_gap.items())
     return (
         "  locality gen by the unedited continuation's weakest top-2 gap in nats: "
-        f"{shown} (a near tie flips under any change of the weights)"
+        f"{shown} (near ties flip under small, unrelated changes of the weights)"
     )
 
 
