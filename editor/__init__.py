@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "propagation_targets": "_glame",
     "reach_line": "_eval",
     "read_cases": "_eval",
+    "release_free_heap": "_editor",
     "relation_noun": "_glame",
     "shared_model": "_model",
     "temporarily_applied": "_update",
@@ -139,6 +140,7 @@ __all__ = [
     "reach_line",
     "read_cases",
     "relation_noun",
+    "release_free_heap",
     "shared_model",
     "temporarily_applied",
 ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from editor._ledger import DeltaLedger
 from editor._model import LoadedModel, cache_dir
@@ -12,7 +15,35 @@ from editor._request import EditRequest
 from editor._stats import Corpus, SecondMomentStore, load_corpus
 from editor._update import WeightUpdate
 
-__all__ = ["ModelEditor"]
+__all__ = ["ModelEditor", "release_free_heap"]
+
+_LIBC: Any = None
+
+
+def release_free_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere).
+
+    Computing an edit allocates and frees many differently sized activation buffers; glibc keeps
+    the freed memory in fragmented per-thread arenas, so a process that edits without pause
+    grows by about 12 MB per edit (measured with SmolLM2 and AlphaEdit on 2 threads, resident
+    memory after the 1st and 31st edit: 1.26 and 1.64 GB untrimmed, 1.09 and 1.14 GB trimmed,
+    the rest of the growth being the ledger's snapshots; peak memory of 200 sequential edits and
+    their scoring: 5.2 GB untrimmed). Trimming takes milliseconds against seconds of
+    computation.
+    """
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                libc.malloc_trim.argtypes = [ctypes.c_size_t]
+                _LIBC = libc
+            except (OSError, AttributeError):
+                _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 class ModelEditor:
@@ -77,8 +108,11 @@ class ModelEditor:
             EditComputationError: when the method cannot compute the edit.
             LedgerError: when applying fails (weights untouched).
         """
-        update = self.compute(method, requests)
-        self.ledger.apply(edit_id, update)
+        try:
+            update = self.compute(method, requests)
+            self.ledger.apply(edit_id, update)
+        finally:
+            release_free_heap()
         return update
 
     def rollback(self, edit_id: int) -> WeightUpdate:

@@ -403,3 +403,23 @@ def test_known_cases_keep_what_the_unedited_model_answers(tiny_editor, tmp_path:
     # the unedited model's own answer is recognised on two of the three edit prompts
     assert report.extra["unedited_gen_old"]["efficacy"] == pytest.approx(2 / 3)
     assert any("old answer" in line for line in report.lines())
+
+
+def test_every_edit_hands_free_heap_back_even_when_it_fails(tiny_editor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import editor._editor as editor_module
+    from editor import EditComputationError
+
+    editor_module.release_free_heap()  # the real call works on this platform (or is a no-op)
+    calls: list[int] = []
+    monkeypatch.setattr(editor_module, "release_free_heap", lambda: calls.append(1))
+    request = EditRequest(prompt="The capital city of {}", subject="Zorland", target_new="Tokyo")
+    tiny_editor.edit(1, Rome(), [request])
+
+    class Refuses(Rome):
+        def compute(self, ctx, requests):  # type: ignore[no-untyped-def]
+            raise EditComputationError("no")
+
+    with pytest.raises(EditComputationError):
+        tiny_editor.edit(2, Refuses(), [request])
+    assert len(calls) == 2 and tiny_editor.ledger.in_force == (1,)
+    tiny_editor.rollback(1)
