@@ -89,16 +89,16 @@ def register(
     e.add_argument(
         "--known-only",
         action="store_true",
-        help="keep only records whose old answer the unedited model gives greedily "
-        "(--limit then counts kept records)",
+        help="keep only records whose old answer the unedited model gives greedily on the "
+        "edit prompt (--limit then counts kept records)",
     )
     e.add_argument(
         "--known-on",
         type=_known_kinds,
-        default=("efficacy",),
+        default=None,
         metavar="KINDS",
-        help="with --known-only: the probes the unedited model must answer, comma-separated "
-        "(efficacy = the edit prompt, generalization = the paraphrase; default: efficacy)",
+        help="like --known-only, on these probes, comma-separated: efficacy (the edit prompt), "
+        "generalization (the paraphrase), or both",
     )
     e.add_argument(
         "--set",
@@ -178,6 +178,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from editor._eval import evaluate, known_cases, read_cases
 
     hops = DEFAULT_PROPAGATION_HOPS if args.propagate is None else args.propagate
+    # the probes a record's old answer must be given on to be kept (empty: keep every record)
+    known_on: tuple[str, ...] = args.known_on or (("efficacy",) if args.known_only else ())
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -185,7 +187,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             args.file,
             args.eval_format,
             offset=args.offset,
-            limit=None if args.known_only else args.limit,
+            limit=None if known_on else args.limit,
             propagate=hops if args.eval_format == "mquake" else 0,
         )
     except EditorError as exc:
@@ -195,8 +197,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.method == "rome" and args.mode == "sequential":
         print("knowsync: note: sequential ROME degrades quickly; see alphaedit", file=sys.stderr)
     loaded = load_model(args.model)
-    if args.known_only:
-        cases = known_cases(loaded.model, loaded.tokenizer, cases, args.limit, args.known_on)
+    if known_on:
+        cases = known_cases(loaded.model, loaded.tokenizer, cases, args.limit, known_on)
         if not cases:
             return _error(f"the model knows none of the {args.eval_format} records in that range")
     editor = ModelEditor(loaded, progress=not args.json)
@@ -214,7 +216,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         file=str(args.file),
         format=args.eval_format,
         offset=args.offset,
-        known_only=list(args.known_on) if args.known_only else None,
+        known_only=bool(known_on),
+        known_on=list(known_on),
         hyperparameters=_plain(method.resolve(editor.context())),
         skipped_records=skipped,
         propagate_hops=hops if args.eval_format == "mquake" else 0,
@@ -222,9 +225,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         threads=torch.get_num_threads(),
     )
     which = (
-        f", records the model knows (on the {' and '.join(args.known_on)} prompts)"
-        if args.known_only
-        else ""
+        f", records the model knows (on the {' and '.join(known_on)} prompts)" if known_on else ""
     )
     lines = [
         f"{args.file} ({args.eval_format}, from record {args.offset}{which}):",

@@ -188,8 +188,11 @@ def test_export_refuses_a_missing_ledger(
     assert "holds no ledger" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "known", [["--known-only"], ["--known-on", "generalization"], ["--known-on", "efficacy"]]
+)
 def test_eval_known_only_says_when_the_model_knows_none(
-    run_cli, tiny_folder: Path, tmp_path: Path, capsys
+    run_cli, tiny_folder: Path, tmp_path: Path, capsys, known: list[str]
 ) -> None:  # type: ignore[no-untyped-def]
     # A random model gives none of these capitals greedily, so nothing is left to edit.
     code = run_cli(
@@ -200,7 +203,7 @@ def test_eval_known_only_says_when_the_model_knows_none(
         "counterfact",
         "--model",
         str(tiny_folder),
-        "--known-only",
+        *known,
     )
     captured = capsys.readouterr()
     assert code == 2
