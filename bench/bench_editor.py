@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    from editor import locality_gap_line, reach_line
+    from editor import diagnostic_lines
 
     g = GOALS
     lines = [
@@ -207,9 +207,7 @@ def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
             prob = rep["scores"][kind]["prob"]
             label = f"{kind} [prob {prob:.3f}]" if prob is not None else kind
             lines.append(_row(label, _gen(rep, kind), goal))
-        for line in (reach_line(rep["extra"]), locality_gap_line(rep["extra"])):
-            if line:
-                lines.append(line)
+        lines += diagnostic_lines(rep["extra"])
         s, cpu = rep["seconds_per_edit_median"], rep["cpu_seconds_per_edit_median"]
         lines.append(
             _row(
@@ -241,9 +239,7 @@ def _lines(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
             lines.append(_row(f"{kind} [prob {prob:.3f}]", _gen(rep, kind), goal))
         gen = rep["scores"]["generalization"]
         lines.append(f"  generalization gen {gen['gen']:.3f} [prob {gen['prob']:.3f}]")
-        for line in (reach_line(rep["extra"]), locality_gap_line(rep["extra"])):
-            if line:
-                lines.append(line)
+        lines += diagnostic_lines(rep["extra"])
         lines.append(f"  s/edit median {rep['seconds_per_edit_median']:.1f}")
         if rep["rollback_ms_max"] is not None:
             rollbacks.append(rep["rollback_ms_max"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +18,6 @@ from editor._update import WeightUpdate
 
 __all__ = ["ModelEditor", "release_free_heap"]
 
-_LIBC: Any = None
-
 
 def release_free_heap() -> None:
     """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; a no-op
@@ -31,18 +30,22 @@ def release_free_heap() -> None:
     the rest of the growth being the ledger's snapshots; peak memory of 200 sequential edits and
     their scoring: 5.2 GB untrimmed). A trim took 6-9 ms there, against 7-12 s per edit.
     """
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = False
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL("libc.so.6")
-                libc.malloc_trim.argtypes = [ctypes.c_size_t]
-                _LIBC = libc
-            except (OSError, AttributeError):
-                _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc() -> Any:
+    """glibc, with ``malloc_trim`` declared, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 class ModelEditor:

@@ -51,9 +51,9 @@ __all__ = [
     "EvalReport",
     "Probe",
     "ProbeScorer",
+    "diagnostic_lines",
     "evaluate",
     "known_cases",
-    "locality_gap_line",
     "reach_line",
     "read_cases",
 ]
@@ -474,9 +474,7 @@ class EvalReport:
             out.append(
                 f"  {kind:16s} {fmt(s['prob']):>6s} {fmt(s['gen']):>6s} {int(s['n'] or 0):5d}{tail}"
             )
-        for line in (reach_line(self.extra), locality_gap_line(self.extra)):
-            if line:
-                out.append(line)
+        out += diagnostic_lines(self.extra)
         if "portability_case_gen" in self.extra:
             out.append(
                 f"  portability per case (any question): prob "
@@ -595,7 +593,14 @@ def _locality_by_gap(
     return {label: {"gen": statistics.fmean(xs), "n": len(xs)} for label, xs in bins.items() if xs}
 
 
-def locality_gap_line(extra: dict[str, Any]) -> str | None:
+def diagnostic_lines(extra: dict[str, Any]) -> list[str]:
+    """The report lines that say how far the generation scores can be read: the reach of the
+    generation score (:func:`reach_line`) and locality by the unedited gap; takes a report's
+    ``extra`` as a dict so that saved JSON reports print the same way."""
+    return [line for line in (reach_line(extra), _locality_gap_line(extra)) if line]
+
+
+def _locality_gap_line(extra: dict[str, Any]) -> str | None:
     """The report line for ``extra["locality_by_unedited_gap"]`` (None when absent)."""
     by_gap = extra.get("locality_by_unedited_gap") or {}
     if not by_gap:
