@@ -337,11 +337,11 @@ class ProbeScorer:
         ids = torch.tensor([self._prompt_ids(prompt)], device=self.device)
         out: list[int] = []
         gap = float("inf")
-        past = None
+        cache = None
         step = ids
         for _ in range(n_tokens):
-            result = self.model(input_ids=step, past_key_values=past, use_cache=True)
-            past = result.past_key_values
+            result = self.model(input_ids=step, cache=cache, use_cache=True)
+            cache = result.cache
             top = torch.log_softmax(result.logits[0, -1].float(), dim=-1).topk(2)
             gap = min(gap, float(top.values[0] - top.values[1]))
             token = int(top.indices[0])

@@ -414,8 +414,8 @@ class _Scorer:
         with torch.inference_mode():
             model: Any = self.lm.model
             decoder = model.get_decoder()
-            out = decoder(input_ids=ids.to(self.lm.device), past_key_values=cache, use_cache=True)
-        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            out = decoder(input_ids=ids.to(self.lm.device), cache=cache, use_cache=True)
+        kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         return out.last_hidden_state, kv
 
     def _logprobs(self, hidden: Any) -> Any:

@@ -244,7 +244,5 @@ DOCS = (
     "MATCH (d:KnowsyncDoc) WHERE d.kind = $kind AND d.key STARTS WITH $prefix "
     "RETURN d.key AS key, d.value AS value ORDER BY key"
 )
-PUT_DOC = (
-    "MERGE (d:KnowsyncDoc {id: $id}) SET d.kind = $kind, d.key = $key, d.value = $value"
-)
+PUT_DOC = "MERGE (d:KnowsyncDoc {id: $id}) SET d.kind = $kind, d.key = $key, d.value = $value"
 DELETE_DOC = "MATCH (d:KnowsyncDoc {id: $id}) DELETE d RETURN count(*) AS n"

@@ -124,10 +124,11 @@ def full_state(schema: RefSchema, asserted: set[Triple]) -> dict[Triple, str]:
     return state
 
 
-def _compose(schema: RefSchema, R: str, state: dict[Triple, str],
-             asserted_level: set[Triple]) -> None:
+def _compose(
+    schema: RefSchema, R: str, state: dict[Triple, str], asserted_level: set[Triple]
+) -> None:
     out: dict[str, dict[str, set[str]]] = {}
-    for (s, r, o) in state:
+    for s, r, o in state:
         out.setdefault(r, {}).setdefault(s, set()).add(o)
     # every chain from x to y gives a candidate (x, R, y)
     cands: set[Triple] = set()
@@ -162,13 +163,14 @@ def _compose(schema: RefSchema, R: str, state: dict[Triple, str],
 # ---------------------------------------------------------------------------- edits
 
 
-def apply_edit(schema: RefSchema, asserted: set[Triple], asserts: list[Triple],
-               retracts: list[Triple]) -> tuple[bool, set[Triple], str]:
+def apply_edit(
+    schema: RefSchema, asserted: set[Triple], asserts: list[Triple], retracts: list[Triple]
+) -> tuple[bool, set[Triple], str]:
     """One edit on a set of asserted triples: (accepted, new asserted set, why refused)."""
     before = full_state(schema, asserted)
     # contradicting triples asserted in the same request refuse the edit
     for i, t1 in enumerate(asserts):
-        for t2 in asserts[i + 1:]:
+        for t2 in asserts[i + 1 :]:
             if schema.contradicts(t1, t2):
                 return False, asserted, f"{t1} contradicts {t2} in the same request"
     for t in retracts:
@@ -277,8 +279,9 @@ class RefKB:
         """Rollback ``target`` (an edit or a rollback): the graph becomes the replay of the
         edits in force afterwards."""
         assert self.rollback_error(target) is None, self.rollback_error(target)
-        self.journal[rollback_id] = JournalEntry(rollback_id, "rollback", accepted=True,
-                                                 target=target)
+        self.journal[rollback_id] = JournalEntry(
+            rollback_id, "rollback", accepted=True, target=target
+        )
         self.journal[target].rolled_back_by = rollback_id
         self.asserted = self.replay()
         self.snapshots[rollback_id] = self.state()

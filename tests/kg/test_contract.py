@@ -340,13 +340,12 @@ def test_reopen_keeps_everything(store_factory) -> None:  # type: ignore[no-unty
     again.close()
 
 
-
 def test_documents(store: GraphStore) -> None:
     with store.write() as tx:
-        tx.put_doc("account", "alice", {"role": "editor", "name": "Alice \"A\" {x}"})
+        tx.put_doc("account", "alice", {"role": "editor", "name": 'Alice "A" {x}'})
         tx.put_doc("account", "bob", {"role": "viewer"})
         tx.put_doc("token", "alice", {"hash": "h"})
-        assert tx.doc("account", "alice") == {"role": "editor", "name": "Alice \"A\" {x}"}
+        assert tx.doc("account", "alice") == {"role": "editor", "name": 'Alice "A" {x}'}
     with store.write() as tx:
         tx.put_doc("account", "bob", {"role": "curator"})  # replaces
     with store.read() as view:
