@@ -25,20 +25,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from kg import Fact, FactKind, GraphView, Schema, TouchKey, Triple
+from kg import ConflictPolicy, Fact, FactKind, GraphView, Schema, TouchKey, Triple
 
 __all__ = ["ConflictPolicy", "Overlay", "Plan", "Planner", "Supersession"]
-
-
-class ConflictPolicy(StrEnum):
-    """What a batch does with a row that contradicts a fact in force."""
-
-    OVERWRITE = "overwrite"  # supersede the old fact
-    SKIP = "skip"  # keep the old fact, skip the row
-    FAIL = "fail"  # refuse
 
 
 @dataclass(frozen=True, slots=True)

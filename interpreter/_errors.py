@@ -13,15 +13,6 @@ gives an ``Unclear`` intent.
 
 from __future__ import annotations
 
-from kg._errors import KnowsyncError
+from kg._errors import BackendError, InterpreterError
 
 __all__ = ["BackendError", "InterpreterError"]
-
-
-class InterpreterError(KnowsyncError):
-    """The interpreter could not do its work (not: the sentence was unclear)."""
-
-
-class BackendError(InterpreterError):
-    """A chat backend failed, ran out of scripted answers, or answered with something that does
-    not validate as an intent."""

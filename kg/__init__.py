@@ -1,9 +1,14 @@
 """kg: storage. The GraphStore protocol and its backends, the relation schema, import formats."""
 
 from kg._errors import (
+    BackendError,
+    ControllerError,
+    EditRefused,
     InputError,
+    InterpreterError,
     KnowsyncError,
     NotFoundError,
+    RollbackRefused,
     SchemaError,
     StoreError,
     UnknownRelationError,
@@ -21,6 +26,7 @@ from kg._sqlite import SQLiteStore
 from kg._store import GraphStore, GraphTxn, GraphView
 from kg._types import (
     Cardinality,
+    ConflictPolicy,
     EditKind,
     EditRecord,
     EditState,
@@ -37,9 +43,13 @@ from kg._url import open_store
 __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_RELATION_LENGTH",
+    "BackendError",
     "Cardinality",
+    "ConflictPolicy",
+    "ControllerError",
     "EditKind",
     "EditRecord",
+    "EditRefused",
     "EditState",
     "Entity",
     "Fact",
@@ -48,10 +58,12 @@ __all__ = [
     "GraphTxn",
     "GraphView",
     "InputError",
+    "InterpreterError",
     "KnowsyncError",
     "Lock",
     "NotFoundError",
     "Relation",
+    "RollbackRefused",
     "Rule",
     "SQLiteStore",
     "Schema",

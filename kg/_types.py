@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "Cardinality",
+    "ConflictPolicy",
     "EditKind",
     "EditRecord",
     "EditState",
@@ -25,6 +26,14 @@ __all__ = [
 def now_iso() -> str:
     """The current UTC time as an ISO-8601 string with microseconds."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
+
+
+class ConflictPolicy(StrEnum):
+    """What a batch does with a row that contradicts a fact in force."""
+
+    OVERWRITE = "overwrite"  # supersede the old fact
+    SKIP = "skip"  # keep the old fact, skip the row
+    FAIL = "fail"  # refuse
 
 
 class Cardinality(StrEnum):

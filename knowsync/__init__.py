@@ -5,11 +5,12 @@ The composition root: ``KnowSync`` wires the parts; everything users import is r
 
 from typing import TYPE_CHECKING
 
-from controller import ConflictPolicy, EditRefused, RollbackRefused
 from kg import (
     Cardinality,
+    ConflictPolicy,
     EditKind,
     EditRecord,
+    EditRefused,
     EditState,
     Fact,
     FactKind,
@@ -18,6 +19,7 @@ from kg import (
     Lock,
     NotFoundError,
     Relation,
+    RollbackRefused,
     Schema,
     SchemaError,
     StoreError,
@@ -25,10 +27,20 @@ from kg import (
     UnknownRelationError,
     open_store,
 )
-from knowsync._api import Decision, EditResult, ImportReport, KnowSync
-from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    AuthError,
+    Decision,
+    EditResult,
+    ImportReport,
+    PermissionDenied,
+    Role,
+    Submission,
+)
 
 if TYPE_CHECKING:
+    from knowsync._api import KnowSync
     from knowsync.client import Client
 
 __version__ = "0.1.0"
@@ -70,7 +82,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The HTTP client is imported on first use: httpx is not needed to work locally.
+    # Both halves are imported on first use: the knowledge base itself needs the server stack
+    # (rules, interpreter, model), which a client-only install does not have, and working
+    # locally needs no HTTP client.
+    if name == "KnowSync":
+        from knowsync._api import KnowSync
+
+        return KnowSync
     if name == "Client":
         from knowsync.client import Client
 

@@ -11,8 +11,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,75 +38,13 @@ from kg import (
 )
 from kg._io import BadRow, read_rows
 from knowsync._model_side import ModelSide, display_name
+from knowsync._outcomes import Decision, EditResult, ImportReport
 from knowsync._resources import cache_root, default_schema
 from knowsync._service import ServiceMixin
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
 
 _T = TypeVar("_T")
-
-
-class Decision(StrEnum):
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    NEEDS_REVIEW = "needs_review"
-    NEEDS_CLARIFICATION = "needs_clarification"
-
-
-@dataclass
-class EditResult:
-    """What happened to one edit."""
-
-    edit_id: int | None
-    decision: Decision
-    report: dict[str, Any]
-    dry_run: bool = False
-
-    @property
-    def accepted(self) -> bool:
-        return self.decision is Decision.ACCEPTED
-
-    @property
-    def reasons(self) -> list[str]:
-        return list(self.report.get("refusals", []))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "edit_id": self.edit_id,
-            "decision": self.decision.value,
-            "dry_run": self.dry_run,
-            **self.report,
-        }
-
-
-@dataclass
-class ImportReport:
-    """The outcome of a batch import."""
-
-    batch: str
-    rows: int = 0
-    added: int = 0
-    derived: int = 0
-    duplicates: int = 0
-    superseded: int = 0
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    bad_rows: list[dict[str, Any]] = field(default_factory=list)
-    edits: list[int] = field(default_factory=list)
-    failed: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "batch": self.batch,
-            "rows": self.rows,
-            "added": self.added,
-            "derived": self.derived,
-            "duplicates": self.duplicates,
-            "superseded": self.superseded,
-            "skipped": self.skipped,
-            "bad_rows": self.bad_rows,
-            "edits": self.edits,
-            "failed": self.failed,
-        }
 
 
 def _owner() -> dict[str, Any]:

@@ -30,8 +30,6 @@ import socket
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from controller import EditRefused, RollbackRefused, ToxicFilter, ToxicVerdict, Verdict
@@ -49,16 +47,22 @@ from kg import (
     EditKind,
     EditRecord,
     EditState,
-    Fact,
     GraphView,
     InputError,
-    KnowsyncError,
     NotFoundError,
     Schema,
     StoreError,
     now_iso,
 )
 from knowsync._model_side import ModelSide
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    AuthError,
+    PermissionDenied,
+    Role,
+    Submission,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,128 +84,6 @@ __all__ = [
     "Submission",
     "check_user_name",
 ]
-
-
-class AuthError(KnowsyncError):
-    """A token is missing, unknown or belongs to a disabled account (HTTP 401)."""
-
-
-class PermissionDenied(KnowsyncError):
-    """The account's role does not allow the operation (HTTP 403)."""
-
-
-class Role(StrEnum):
-    """Roles, each allowed what the ones before it are.
-
-    viewer: ask, read facts/history/graph. editor: submit edits, roll back their own edits.
-    curator: approve/reject held edits, lock/unlock, roll back anyone's edit. admin: accounts
-    and the schema.
-    """
-
-    VIEWER = "viewer"
-    EDITOR = "editor"
-    CURATOR = "curator"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    role: Role
-    created_at: str
-    created_by: str | None = None
-    disabled: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "role": self.role.value,
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "disabled": self.disabled,
-        }
-
-
-@dataclass
-class Answer:
-    """An answer to a question, from the graph and from the (edited) model.
-
-    Attributes:
-        question: the text asked.
-        subject, relation: what the interpreter understood it asks about (None when unsure).
-        graph: the objects the graph holds for (subject, relation), possibly several.
-        facts: the facts the graph answer used.
-        model: the model's own greedy answer (None without a model).
-        agree: whether the model's answer names one of the graph's objects (None when either
-            side has no answer).
-        unclear: when the question could not be read: what is missing, with suggestions.
-    """
-
-    question: str
-    subject: str | None = None
-    relation: str | None = None
-    graph: list[str] = field(default_factory=list)
-    facts: list[Fact] = field(default_factory=list)
-    model: str | None = None
-    agree: bool | None = None
-    unclear: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "subject": self.subject,
-            "relation": self.relation,
-            "graph": self.graph,
-            "facts": [f.to_dict() for f in self.facts],
-            "model": self.model,
-            "agree": self.agree,
-            "unclear": self.unclear,
-        }
-
-
-@dataclass
-class Submission:
-    """What became of one submitted sentence or batch of triples.
-
-    Attributes:
-        decision: accepted | needs_review | rejected | needs_clarification (and, for a
-            question, accepted with ``answer`` set).
-        intent: the interpreter's reading, as JSON (``{"type": "edit", "triples": ...}``).
-        edit_id: the journal entry (applied, held or refused), None when nothing was journaled.
-        report: the controller's report (added, superseded, derived, duplicates, conflicts,
-            refusals), as in :class:`knowsync.EditResult`.
-        reason: why it was rejected or held, in one sentence a person can act on.
-        question, suggestions: for needs_clarification, what to ask and clickable answers.
-        answer: for a question, the answer.
-        model: for an applied edit with a model: per edited triple, the model's greedy answer
-            to its cloze before and after (``[{"prompt", "before", "after", "target"}]``).
-        toxicity: the toxic filter's verdict (``{"verdict": ok|doubtful|toxic, "reasons"}``).
-    """
-
-    decision: str
-    intent: dict[str, Any] = field(default_factory=dict)
-    edit_id: int | None = None
-    report: dict[str, Any] = field(default_factory=dict)
-    reason: str | None = None
-    question: str | None = None
-    suggestions: list[str] = field(default_factory=list)
-    answer: Answer | None = None
-    model: list[dict[str, Any]] = field(default_factory=list)
-    toxicity: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "decision": self.decision,
-            "intent": self.intent,
-            "edit_id": self.edit_id,
-            "report": self.report,
-            "reason": self.reason,
-            "question": self.question,
-            "suggestions": self.suggestions,
-            "answer": None if self.answer is None else self.answer.to_dict(),
-            "model": self.model,
-            "toxicity": self.toxicity,
-        }
 
 
 # --------------------------------------------------------------------------- helpers

@@ -41,11 +41,12 @@ from typing import Any, Literal, Protocol
 import httpx
 from tqdm import tqdm
 
-from controller import ConflictPolicy, EditRefused, RollbackRefused
-from interpreter import BackendError
 from kg import (
+    BackendError,
+    ConflictPolicy,
     EditKind,
     EditRecord,
+    EditRefused,
     EditState,
     Fact,
     FactKind,
@@ -53,6 +54,7 @@ from kg import (
     KnowsyncError,
     Lock,
     NotFoundError,
+    RollbackRefused,
     Schema,
     SchemaError,
     StoreError,
@@ -60,8 +62,17 @@ from kg import (
     UnknownRelationError,
 )
 from kg._io import BadRow, read_rows
-from knowsync._api import Decision, EditResult, ImportReport
-from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    AuthError,
+    Decision,
+    EditResult,
+    ImportReport,
+    PermissionDenied,
+    Role,
+    Submission,
+)
 
 __all__ = [
     "CHECKPOINT_SUFFIX",

@@ -20,8 +20,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from controller import ConflictPolicy, EditRefused, RollbackRefused
-from kg import EditRecord, Fact, InputError, KnowsyncError, Lock, Schema, UnknownRelationError
+from kg import (
+    ConflictPolicy,
+    EditRecord,
+    EditRefused,
+    Fact,
+    InputError,
+    KnowsyncError,
+    Lock,
+    RollbackRefused,
+    Schema,
+    UnknownRelationError,
+)
 from knowsync import ImportReport, KnowSync
 from knowsync._resources import demo_kg_files
 

@@ -1,0 +1,211 @@
+"""The outcomes every interface hands back: decisions, results, answers, accounts, and the
+service's two errors. One definition each, shared by :class:`knowsync.KnowSync`, the HTTP API
+and :class:`knowsync.Client`; this module needs nothing beyond ``kg``'s types, so a client-only
+install imports it without the server stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kg._errors import KnowsyncError
+from kg._types import Fact
+
+__all__ = [
+    "Account",
+    "Answer",
+    "AuthError",
+    "Decision",
+    "EditResult",
+    "ImportReport",
+    "PermissionDenied",
+    "Role",
+    "Submission",
+]
+
+
+class Decision(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    NEEDS_REVIEW = "needs_review"
+    NEEDS_CLARIFICATION = "needs_clarification"
+
+
+@dataclass
+class EditResult:
+    """What happened to one edit."""
+
+    edit_id: int | None
+    decision: Decision
+    report: dict[str, Any]
+    dry_run: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.decision is Decision.ACCEPTED
+
+    @property
+    def reasons(self) -> list[str]:
+        return list(self.report.get("refusals", []))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "edit_id": self.edit_id,
+            "decision": self.decision.value,
+            "dry_run": self.dry_run,
+            **self.report,
+        }
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a batch import."""
+
+    batch: str
+    rows: int = 0
+    added: int = 0
+    derived: int = 0
+    duplicates: int = 0
+    superseded: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    bad_rows: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[int] = field(default_factory=list)
+    failed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "rows": self.rows,
+            "added": self.added,
+            "derived": self.derived,
+            "duplicates": self.duplicates,
+            "superseded": self.superseded,
+            "skipped": self.skipped,
+            "bad_rows": self.bad_rows,
+            "edits": self.edits,
+            "failed": self.failed,
+        }
+
+
+class AuthError(KnowsyncError):
+    """A token is missing, unknown or belongs to a disabled account (HTTP 401)."""
+
+
+class PermissionDenied(KnowsyncError):
+    """The account's role does not allow the operation (HTTP 403)."""
+
+
+class Role(StrEnum):
+    """Roles, each allowed what the ones before it are.
+
+    viewer: ask, read facts/history/graph. editor: submit edits, roll back their own edits.
+    curator: approve/reject held edits, lock/unlock, roll back anyone's edit. admin: accounts
+    and the schema.
+    """
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    CURATOR = "curator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: Role
+    created_at: str
+    created_by: str | None = None
+    disabled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role.value,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "disabled": self.disabled,
+        }
+
+
+@dataclass
+class Answer:
+    """An answer to a question, from the graph and from the (edited) model.
+
+    Attributes:
+        question: the text asked.
+        subject, relation: what the interpreter understood it asks about (None when unsure).
+        graph: the objects the graph holds for (subject, relation), possibly several.
+        facts: the facts the graph answer used.
+        model: the model's own greedy answer (None without a model).
+        agree: whether the model's answer names one of the graph's objects (None when either
+            side has no answer).
+        unclear: when the question could not be read: what is missing, with suggestions.
+    """
+
+    question: str
+    subject: str | None = None
+    relation: str | None = None
+    graph: list[str] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    model: str | None = None
+    agree: bool | None = None
+    unclear: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "subject": self.subject,
+            "relation": self.relation,
+            "graph": self.graph,
+            "facts": [f.to_dict() for f in self.facts],
+            "model": self.model,
+            "agree": self.agree,
+            "unclear": self.unclear,
+        }
+
+
+@dataclass
+class Submission:
+    """What became of one submitted sentence or batch of triples.
+
+    Attributes:
+        decision: accepted | needs_review | rejected | needs_clarification (and, for a
+            question, accepted with ``answer`` set).
+        intent: the interpreter's reading, as JSON (``{"type": "edit", "triples": ...}``).
+        edit_id: the journal entry (applied, held or refused), None when nothing was journaled.
+        report: the controller's report (added, superseded, derived, duplicates, conflicts,
+            refusals), as in :class:`knowsync.EditResult`.
+        reason: why it was rejected or held, in one sentence a person can act on.
+        question, suggestions: for needs_clarification, what to ask and clickable answers.
+        answer: for a question, the answer.
+        model: for an applied edit with a model: per edited triple, the model's greedy answer
+            to its cloze before and after (``[{"prompt", "before", "after", "target"}]``).
+        toxicity: the toxic filter's verdict (``{"verdict": ok|doubtful|toxic, "reasons"}``).
+    """
+
+    decision: str
+    intent: dict[str, Any] = field(default_factory=dict)
+    edit_id: int | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    question: str | None = None
+    suggestions: list[str] = field(default_factory=list)
+    answer: Answer | None = None
+    model: list[dict[str, Any]] = field(default_factory=list)
+    toxicity: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "intent": self.intent,
+            "edit_id": self.edit_id,
+            "report": self.report,
+            "reason": self.reason,
+            "question": self.question,
+            "suggestions": self.suggestions,
+            "answer": None if self.answer is None else self.answer.to_dict(),
+            "model": self.model,
+            "toxicity": self.toxicity,
+        }
