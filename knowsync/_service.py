@@ -368,6 +368,16 @@ class ServiceMixin:
         with self.store.read() as view:
             return self._interpreter(view).read(text, view)
 
+    def parse(self, text: str) -> Intent:
+        """What the interpreter reads in ``text`` against the graph as it is now: an edit, a
+        retraction, a question, a rollback, or ``Unclear`` with what is missing. Nothing is
+        decided or changed.
+
+        Raises:
+            InputError: text that cannot be read at all (empty, too long, control characters).
+        """
+        return self._read(text)
+
     # ------------------------------------------------------------------ accounts
 
     def _acting(self, view: GraphView, user: str | Account) -> Account:

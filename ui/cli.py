@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", parents=[common], help="import the bundled demo KG and show it")
     s.add_argument("--entity", default="America", help="entity to show (default: America)")
+    s.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="import only into a store that holds no facts yet (what `make run` does)",
+    )
 
     s = sub.add_parser("import", parents=[common], help="import a CSV or JSONL file")
     s.add_argument("file", type=Path)
@@ -198,6 +203,22 @@ def _parser() -> argparse.ArgumentParser:
         "submit", parents=[common], help="act on a sentence: an edit, a retraction, a question"
     )
     s.add_argument("text", help='e.g. "Actually, the capital of Australia is Canberra"')
+
+    s = sub.add_parser(
+        "parse",
+        parents=[common],
+        help="show what the interpreter reads in a sentence (changes nothing)",
+        description="Print the intents the interpreter reads in TEXT against the graph as it "
+        "is now: an edit, a retraction, a question, a rollback, or what is unclear. Nothing is "
+        "decided or changed. Exit 1 when the text is unclear.",
+    )
+    s.add_argument("text", help='e.g. "Actually, the capital of Australia is Canberra"')
+    s.add_argument(
+        "--model",
+        default="none",
+        metavar="default|none|PATH",
+        help="also read with this language model what the rules cannot (default: rules only)",
+    )
 
     s = sub.add_parser("ask", parents=[common], help="answer a question from graph and model")
     s.add_argument("question")
@@ -505,6 +526,55 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return EXIT_OK if sub.decision in ("accepted", "needs_review") else EXIT_REFUSED
 
 
+def _cmd_parse(args: argparse.Namespace) -> int:
+    model = None if args.model == "none" else args.model
+    with KnowSync(args.store, schema=args.schema, create=False, model=model) as ks:
+        intent = ks.parse(args.text)
+    data = {"text": args.text, "intents": [intent.model_dump(mode="json")]}
+    _emit(args, data, _intent_text(intent.model_dump(mode="json")))
+    return EXIT_REFUSED if intent.kind == "unclear" else EXIT_OK
+
+
+def _entity_text(ref: dict[str, Any] | None) -> str:
+    if ref is None:
+        return "?"
+    notes = []
+    if ref["new_entity"]:
+        notes.append("new entity")
+    elif ref["score"] < 1.0:
+        notes.append(f"linked from {ref['mention']!r}, score {ref['score']:.2f}")
+    return ref["name"] + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _intent_text(intent: dict[str, Any]) -> str:
+    """One intent, as lines a person reads."""
+    kind, reader = intent["kind"], intent["reader"]
+    head = f"{kind} (read by the {reader})"
+    if kind in ("edit", "retract"):
+        verb = "assert" if kind == "edit" else "retract"
+        lines = [head]
+        for t in intent["triples"]:
+            lines.append(
+                f"  {verb} {_entity_text(t['subject'])} | {t['relation']} | "
+                f"{_entity_text(t['object'])}"
+            )
+            if t.get("old_object"):
+                lines.append(f"    instead of {_entity_text(t['old_object'])}")
+        return "\n".join(lines)
+    if kind == "query":
+        return (
+            f"{head}: {intent['question']}\n  subject {_entity_text(intent['subject'])}, "
+            f"relation {intent['relation'] or '?'}, object {_entity_text(intent['object'])}"
+        )
+    if kind == "rollback":
+        target = "your last edit" if intent["target"] == "last" else f"edit {intent['edit_id']}"
+        return f"{head}: undo {target}"
+    lines = [f"{head}: {intent['missing']} missing", f"  {intent['message']}"]
+    if intent["suggestions"]:
+        lines.append("  suggestions: " + ", ".join(intent["suggestions"]))
+    return "\n".join(lines)
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
     with _kb(args, create=False) as kb:
         ans = (
@@ -708,6 +778,15 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     with _open(args, create=True) as ks:
+        stats = ks.stats()
+        if args.if_empty and stats["asserted"] + stats["inverse"] + stats["composed"] > 0:
+            _emit(
+                args,
+                {"imports": [], "stats": stats, "entity": args.entity, "facts": []},
+                f"knowledge base: {ks.store.url} ({stats['asserted']} asserted facts; "
+                "the demo KG is not imported again)",
+            )
+            return EXIT_OK
         reports = [ks.import_file(path, user="demo") for path in demo_kg_files()]
         facts = ks.facts(args.entity, incoming=True)
         stats = ks.stats()
@@ -755,6 +834,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stats": _cmd_stats,
     "submit": _cmd_submit,
     "ask": _cmd_ask,
+    "parse": _cmd_parse,
 }
 
 

@@ -191,3 +191,42 @@ def test_console_script_runs_as_a_process(db: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0 and json.loads(proc.stdout)["decision"] == "accepted"
+
+
+def test_demo_if_empty_imports_once(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--if-empty", "--json")
+    first = json.loads(out)
+    assert code == 0 and first["imports"][0]["added"] > 150
+    code, out, _ = run(capsys, "demo", "--if-empty", "--json")
+    again = json.loads(out)
+    assert code == 0 and again["imports"] == []
+    assert again["stats"]["edits"] == first["stats"]["edits"]  # nothing journaled again
+
+
+def test_parse_prints_the_intent_and_changes_nothing(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "demo")
+    _, out, _ = run(capsys, "stats", "--json")
+    before = json.loads(out)
+    code, out, err = run(capsys, "parse", "Actually, the capital of America is New York", "--json")
+    assert code == 0 and err == ""
+    (intent,) = json.loads(out)["intents"]
+    assert intent["kind"] == "edit"
+    (triple,) = intent["triples"]
+    assert (triple["subject"]["name"], triple["relation"]) == ("America", "capital")
+    assert triple["object"]["mention"] == "New York"
+    code, out, _ = run(capsys, "parse", "Who is the president of America?")
+    assert code == 0 and "query" in out and "relation president" in out
+    code, out, _ = run(capsys, "parse", "Remove that the nickname of Barack Obama is Barry")
+    assert code == 0 and "retract Barack_Obama | nickname | Barry" in out
+    code, out, _ = run(capsys, "parse", "colourless green ideas", "--json")
+    assert code == 1 and json.loads(out)["intents"][0]["kind"] == "unclear"
+    _, out, _ = run(capsys, "stats", "--json")
+    assert json.loads(out) == before
+
+
+def test_parse_bad_input_exits_2(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, out, err = run(capsys, "parse", "   ")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
