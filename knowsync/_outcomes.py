@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from kg._errors import KnowsyncError
 from kg._types import Fact
@@ -20,6 +20,8 @@ __all__ = [
     "Decision",
     "EditResult",
     "ImportReport",
+    "ModelState",
+    "ModelStatus",
     "PermissionDenied",
     "Role",
     "Submission",
@@ -61,7 +63,13 @@ class EditResult:
 
 @dataclass
 class ImportReport:
-    """The outcome of a batch import."""
+    """The outcome of a batch import.
+
+    Attributes:
+        derived_rows: rows marked as derived facts (an export's ``inverse`` and ``composed``
+            rows): they are not imported, since the rules derive them again from the asserted
+            rows. Counted in ``rows``.
+    """
 
     batch: str
     rows: int = 0
@@ -73,6 +81,7 @@ class ImportReport:
     bad_rows: list[dict[str, Any]] = field(default_factory=list)
     edits: list[int] = field(default_factory=list)
     failed: str | None = None
+    derived_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +95,7 @@ class ImportReport:
             "bad_rows": self.bad_rows,
             "edits": self.edits,
             "failed": self.failed,
+            "derived_rows": self.derived_rows,
         }
 
 
@@ -208,4 +218,36 @@ class Submission:
             "answer": None if self.answer is None else self.answer.to_dict(),
             "model": self.model,
             "toxicity": self.toxicity,
+        }
+
+
+ModelState = Literal["none", "loading", "ready", "failed"]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Where the knowledge base's model stands: what the web app's header and the server's
+    start-up show while a model loads.
+
+    Attributes:
+        state: ``none`` (graph only), ``loading``, ``ready`` or ``failed``.
+        label: the model and method (``SmolLM2-135M-Instruct · ROME``), once known.
+        detail: what loading is doing now, or why it failed.
+        started: when loading began (``time.time()``), or None.
+        seconds: how long loading took, once ready.
+    """
+
+    state: ModelState = "none"
+    label: str = ""
+    detail: str = ""
+    started: float | None = None
+    seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "label": self.label,
+            "detail": self.detail,
+            "started": self.started,
+            "seconds": self.seconds,
         }

@@ -1,4 +1,4 @@
-"""Finding the data the project ships in ``datasets/``."""
+"""Finding the data the project ships in ``datasets/``, the cache, and who acts locally."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kg import Schema, StoreError
 
-__all__ = ["cache_root", "datasets_dir", "default_schema", "demo_kg_files"]
+__all__ = ["cache_root", "datasets_dir", "default_schema", "demo_kg_files", "local_user"]
 
 ENV_DATASETS = "KNOWSYNC_DATASETS"
 
@@ -54,3 +54,9 @@ def cache_root() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("knowsync"))
+
+
+def local_user() -> str:
+    """Who acts when nobody signs in (the command line on a local store, the web app of a
+    knowledge base without accounts): ``$KNOWSYNC_USER``, else ``cli``."""
+    return os.environ.get("KNOWSYNC_USER") or "cli"

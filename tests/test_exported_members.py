@@ -40,6 +40,7 @@ def test_knowsync_exports() -> None:
         "Triple",
         "UnknownRelationError",
         "__version__",
+        "local_user",
         "open_store",
     }
 

@@ -169,3 +169,29 @@ def test_edits_made_without_a_model_are_synced_into_it_later(tmp_path: Path) -> 
         assert ks.model.answer(PROMPT).startswith("Paris")
     finally:
         ks.close()
+
+
+def test_a_model_attached_while_serving_catches_up_with_edits_made_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """``knowsync serve`` answers before its model is loaded: the edits made before the load
+    began stay in the backlog (``knowsync model sync``), those made while it loaded are written
+    once it is attached, and the status says how the loading went."""
+    torch.set_num_threads(2)
+    ks = KnowSync(f"sqlite:///{tmp_path / 'kb.db'}")
+    try:
+        before = ks.edit([("Germany", "capital", "Madrid")], user="alice").edit_id
+        assert ks.model_status.state == "none"
+        meanwhile = ks.edit([EDIT], user="alice").edit_id  # made while the model loads
+        side = ks.attach_model("default", catch_up_after=before)
+        assert ks.model is side and ks.model_status.state == "ready"
+        assert ks.model_status.label == "SmolLM2-135M-Instruct · ROME"
+        assert ks.model_status.seconds is not None
+        assert side.in_force == (meanwhile,)
+        assert ks.get_edit(meanwhile).report["model_state"] == "applied"
+        assert side.answer(PROMPT).startswith("Rome")
+        assert ks.model_backlog() == [before]
+        with pytest.raises(InputError, match="already has a model"):
+            ks.attach_model("default")
+    finally:
+        ks.close()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import ipaddress
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,47 +57,43 @@ def register(
     return {"serve": _cmd_serve}
 
 
-def _knowsync_kwargs(model: str, method: str) -> dict[str, Any]:
-    """The model arguments KnowSync accepts (older versions take none: then a warning)."""
-    from knowsync import KnowSync
-
-    params = inspect.signature(KnowSync).parameters
-    if "model" not in params:
-        if model != "none":
-            print(
-                f"knowsync: warning: this version cannot keep a model; ignoring --model {model}",
-                file=sys.stderr,
-            )
-        return {}
-    kwargs: dict[str, Any] = {"model": None if model == "none" else model}
-    if "method" in params:
-        kwargs["method"] = method
-    return kwargs
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from knowsync import KnowSync
+    from knowsync._outcomes import ModelStatus
     from ui.api import create_app
 
     if not 0 <= args.port <= 65535:
         print(f"knowsync: error: --port {args.port} is not a port number", file=sys.stderr)
         return 2
     model = args.model or os.environ.get("KNOWSYNC_MODEL") or "none"
-    ks = KnowSync(
-        args.store, schema=args.schema, create=True, **_knowsync_kwargs(model, args.method)
-    )
+    # The graph serves at once; the model loads beside it and catches up with what was edited
+    # meanwhile, so that the page can show the loading instead of a refused connection.
+    ks = KnowSync(args.store, schema=args.schema, create=True)
     try:
-        backlog = ks.model_backlog() if ks.model is not None else []
-        if backlog:
+        if model != "none":
+            ks.model_status = ModelStatus("loading", detail=f"loading {model}", started=time.time())
+            threading.Thread(
+                target=_load_model,
+                args=(ks, model, args.method),
+                name="knowsync-model-load",
+                daemon=True,
+            ).start()
+        local = _loopback(args.host)
+        app = create_app(ks, web=not args.no_web, open_web=local)
+        if not ks.users():
             print(
-                f"knowsync: note: {len(backlog)} edits in the graph never reached the model "
-                "(made with no model attached); `knowsync model sync` writes them",
+                "knowsync: no accounts yet: "
+                + (
+                    "the web app opens without sign-in, acting as the local user; "
+                    if local
+                    else "nobody can sign in from another machine; "
+                )
+                + "`knowsync users add --role admin NAME` creates the first",
                 file=sys.stderr,
             )
-        app = create_app(ks, web=not args.no_web)
-        if not _loopback(args.host):
+        if not local:
             print(
                 f"knowsync: warning: listening on {args.host} without TLS: tokens travel in "
                 "clear; put a TLS proxy in front",
@@ -113,12 +109,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 timeout_graceful_shutdown=10,
             )
         )
-        try:
-            with _terminate_as_interrupt():
-                server.run()
-        except KeyboardInterrupt:
-            # uvicorn shut down gracefully on the signal, then raised it again: done
-            pass
+        server.run()
         if not server.started:
             print(f"knowsync: error: cannot serve on {args.host}:{args.port}", file=sys.stderr)
             return 2
@@ -128,23 +119,38 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Make SIGTERM end the server like Ctrl-C: uvicorn finishes the requests in flight,
-    then re-raises the signal it caught; with this handler that ends as KeyboardInterrupt
-    instead of killing the process before the store is closed."""
+def _load_model(ks: Any, model: str, method: str) -> None:
+    """Attach the model to the serving knowledge base, saying how it goes on stderr."""
+    from editor import is_cached
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    first_use = model == "default" and not is_cached(None)
+    print(
+        f"knowsync: loading the model ({model}, {method})"
+        + (": first use, converting it to a float32 cache once" if first_use else "")
+        + "; the graph is served meanwhile",
+        file=sys.stderr,
+        flush=True,
+    )
+    edits = ks.history(limit=1)
+    since = edits[0].id if edits else 0
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        ks.attach_model(model, method=method, catch_up_after=since)
+    except Exception as exc:  # shown in the page too (ks.model_status); the graph serves on
+        print(f"knowsync: error: the model could not be loaded: {exc}", file=sys.stderr)
+        return
+    status = ks.model_status
+    print(
+        f"knowsync: model ready: {status.label} ({status.seconds:.1f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    backlog = ks.model_backlog()
+    if backlog:
+        print(
+            f"knowsync: note: {len(backlog)} edits in the graph never reached the model "
+            "(made with no model attached); `knowsync model sync` writes them",
+            file=sys.stderr,
+        )
 
 
 def _loopback(host: str) -> bool:
@@ -161,7 +167,24 @@ def _make_server(config: Any) -> Any:
     import uvicorn
 
     class Server(uvicorn.Server):
-        """uvicorn's server, printing the URL once it listens."""
+        """uvicorn's server, printing the URL once it listens, and ending quietly on Ctrl-C or
+        SIGTERM (a second Ctrl-C forces it)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn raises the signal again after its graceful shutdown; asyncio turns that
+            # into a KeyboardInterrupt that cancels the web app's lifespan mid-teardown and
+            # logs a traceback. The shutdown is done by then: return instead.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)

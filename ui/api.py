@@ -23,9 +23,10 @@ import importlib
 import importlib.util
 import itertools
 import json
+import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -41,9 +42,16 @@ from fastapi import (
     Request,
     UploadFile,
 )
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -68,6 +76,7 @@ from kg import (
 from kg._io import BadRow, detect_format, read_rows
 from knowsync import KnowSync, __version__
 from knowsync._api import EditResult, ImportReport
+from knowsync._outcomes import ModelState
 from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
 from knowsync.client import IdempotencyConflict
 
@@ -323,6 +332,9 @@ class ImportOut(BaseModel):
     bad_rows: list[dict[str, Any]]
     edits: list[int]
     failed: str | None
+    derived_rows: int = Field(
+        0, description="rows marked as derived facts: left to the rules, which derive them again"
+    )
     replayed: bool = Field(False, description="the key was seen before: nothing was applied now")
 
 
@@ -363,6 +375,11 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     version: str
     model: bool = Field(description="whether a language model is kept in agreement")
+    model_state: ModelState = Field(
+        description="where the model stands: none (graph only), loading (the graph serves "
+        "meanwhile; edits reach the model once it is ready), ready, or failed"
+    )
+    model_label: str = Field(description="the model and editing method, once loaded")
 
 
 class ErrorDetail(_Open):
@@ -659,10 +676,85 @@ def _reference_html(spec: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------------ export
+
+_EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+_PAGE_BYTES = 1 << 16  # the body is sent in pieces of about this size
+_PAGES_AHEAD = 4  # pieces drawn ahead of the client
+_STALLED_S = 300.0  # a client that takes nothing for this long has gone: stop reading
+
+
+class _Abandoned(Exception):
+    """The response stopped taking pieces (the client went away, or stalled)."""
+
+
+async def _drawn_in_one_thread(lines: Generator[str, None, None]) -> AsyncIterator[bytes]:
+    """The body of a streamed response: ``lines`` drawn in a thread of their own, handed on as
+    UTF-8 pieces of about :data:`_PAGE_BYTES`.
+
+    The lines read the store through one view, and a view belongs to the thread that opened
+    it, so one thread draws them all (a plain iterator would be drawn piece by piece in any
+    threadpool thread). At most :data:`_PAGES_AHEAD` pieces wait, so memory stays bounded; when
+    the response stops taking pieces, the thread closes ``lines`` (and with it the view). An
+    error while drawing reaches the response, which then breaks off: the client sees an
+    incomplete body, never a short one that looks whole.
+    """
+    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=_PAGES_AHEAD)
+    stop = threading.Event()
+
+    def hand_on(item: bytes | BaseException | None) -> None:
+        waited = 0.0
+        while not stop.is_set() and waited < _STALLED_S:
+            try:
+                pieces.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                waited += 0.5
+        raise _Abandoned
+
+    def draw() -> None:
+        try:
+            page: list[str] = []
+            size = 0
+            for line in lines:
+                page.append(line)
+                size += len(line)
+                if size >= _PAGE_BYTES:
+                    hand_on("".join(page).encode("utf-8"))
+                    page, size = [], 0
+            if page:
+                hand_on("".join(page).encode("utf-8"))
+            hand_on(None)
+        except _Abandoned:
+            pass
+        except BaseException as exc:  # handed to the response, which raises it
+            with contextlib.suppress(_Abandoned):
+                hand_on(exc)
+        finally:
+            lines.close()
+
+    threading.Thread(target=draw, name="knowsync-export", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = await run_in_threadpool(pieces.get, True, 0.5)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
 # -------------------------------------------------------------------------- app
 
 
-def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None) -> FastAPI:
+def create_app(
+    ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None, open_web: bool = False
+) -> FastAPI:
     """The HTTP API over one knowledge base (and, with ``web``, the web app at ``/``).
 
     Args:
@@ -670,6 +762,8 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
         web: mount the web app from ``ui.web.mount(app, ks)`` at ``/`` when that module
             exists; otherwise ``/`` redirects to ``/docs``.
         fault: a hook called at named points (tests inject failures; see :data:`FaultHook`).
+        open_web: while the knowledge base has no accounts, the web app opens without sign-in,
+            acting as the local user (for a server only this machine reaches).
 
     Returns:
         The application, for uvicorn or a test client.
@@ -762,8 +856,13 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
 
     @app.get(f"{v1}/health", tags=["meta"], summary="liveness; no token needed")
     def health() -> HealthOut:
+        status = ks.model_status
         return HealthOut(
-            status="ok", version=__version__, model=getattr(ks, "model", None) is not None
+            status="ok",
+            version=__version__,
+            model=ks.model is not None,
+            model_state=status.state,
+            model_label=status.label,
         )
 
     @app.get(f"{v1}/whoami", tags=["meta"], summary="the account of the token", responses=_ERRORS)
@@ -848,9 +947,12 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
                     fh.write(block)
             rows: list[ImportRow] = []
             bad: list[dict[str, Any]] = []
+            derived_rows = 0
             for row in read_rows(path, fmt):
                 if isinstance(row, BadRow):
                     bad.append({"line": row.line, "reason": row.reason})
+                elif row.kind.derived:  # an export's derived row: the rules derive it again
+                    derived_rows += 1
                 else:
                     rows.append(
                         ImportRow(
@@ -867,7 +969,9 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
                 field="file",
             )
         if not rows:
-            report = ImportReport(batch="", rows=len(bad), bad_rows=bad)
+            report = ImportReport(
+                batch="", rows=len(bad) + derived_rows, bad_rows=bad, derived_rows=derived_rows
+            )
             return ImportOut.model_validate({**report.to_dict(), "replayed": False})
         if allow_new_relations:
             ks.authorize(who.name, "schema")
@@ -876,7 +980,8 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
         )
         result, replayed = imports.run(who.name, key, body)
         result["bad_rows"] = sorted(bad + result["bad_rows"], key=lambda b: b["line"])
-        result["rows"] += len(bad)
+        result["rows"] += len(bad) + derived_rows
+        result["derived_rows"] = derived_rows
         return ImportOut.model_validate({**result, "replayed": replayed})
 
     @app.post(
@@ -1014,6 +1119,39 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
     def schema(who: Viewer) -> dict[str, Any]:
         return ks.schema.to_dict()
 
+    @app.get(
+        f"{v1}/export",
+        tags=["reads"],
+        summary="the facts in force (or as of an edit) as CSV or JSONL, streamed",
+        description="One row per fact: subject, relation, object and kind (asserted, inverse, "
+        "composed); with_provenance adds edit_id, user, created_at, rule and premises. The "
+        "file imports again (POST /imports/upload, `knowsync import`): derived rows are left "
+        "to the rules, which derive them again.",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "the export, streamed",
+                "content": {media: {} for media in _EXPORT_MEDIA.values()},
+            },
+            **_ERRORS,
+        },
+    )
+    def export(
+        who: Viewer,
+        format: Literal["csv", "jsonl"] = "csv",
+        as_of: Annotated[int | None, Query(ge=1, description="as just after this edit")] = None,
+        with_provenance: Annotated[
+            bool, Query(description="add edit_id, user, created_at, rule, premises")
+        ] = False,
+    ) -> StreamingResponse:
+        lines = ks.export_lines(format=format, as_of=as_of, with_provenance=with_provenance)
+        name = f"knowsync-export{f'-as-of-{as_of}' if as_of is not None else ''}.{format}"
+        return StreamingResponse(
+            _drawn_in_one_thread(lines),
+            media_type=_EXPORT_MEDIA[format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     # ---------------------------------------------------------------- review
 
     @app.get(
@@ -1140,7 +1278,7 @@ def create_app(ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None
     def api_root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
-    if not (web and _mount_web(app, ks)):
+    if not (web and _mount_web(app, ks, open_web)):
 
         @app.get("/", include_in_schema=False)
         def root() -> Response:
@@ -1153,7 +1291,7 @@ def _lock(lk: Lock) -> LockOut:
     return LockOut.model_validate(lk.to_dict())
 
 
-def _mount_web(app: FastAPI, ks: KnowSync) -> bool:
+def _mount_web(app: FastAPI, ks: KnowSync, open_web: bool) -> bool:
     """Mount the web app (``ui.web.mount``) at ``/`` when it exists; whether it was."""
     if importlib.util.find_spec("ui.web") is None:
         return False
@@ -1161,5 +1299,5 @@ def _mount_web(app: FastAPI, ks: KnowSync) -> bool:
     mount = getattr(module, "mount", None)
     if mount is None:
         return False
-    mount(app, ks)
+    mount(app, ks, open_mode=open_web)
     return True

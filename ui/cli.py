@@ -32,7 +32,7 @@ from kg import (
     Schema,
     UnknownRelationError,
 )
-from knowsync import ImportReport, KnowSync
+from knowsync import ImportReport, KnowSync, local_user
 from knowsync._resources import demo_kg_files
 
 if TYPE_CHECKING:
@@ -869,7 +869,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "store": None,
         "schema": None,
         "json": False,
-        "user": os.environ.get("KNOWSYNC_USER") or "cli",
+        "user": local_user(),
         "server": os.environ.get("KNOWSYNC_SERVER") or None,
         "token": os.environ.get("KNOWSYNC_TOKEN") or None,
     }

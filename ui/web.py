@@ -25,7 +25,7 @@ import pandas as pd
 from fastapi import FastAPI
 
 from kg import EditKind, EditState, KnowsyncError
-from knowsync import KnowSync
+from knowsync import KnowSync, local_user
 from knowsync._service import PermissionDenied
 from ui._web_render import (
     CSS,
@@ -118,12 +118,7 @@ def _header(ks: KnowSync, session: Session | None) -> str:
     stats = ks.stats()
     facts = sum(stats.get(k, 0) for k in ("asserted", "inverse", "composed"))
     derived = stats.get("inverse", 0) + stats.get("composed", 0)
-    model = _model(ks)
-    model_txt = (
-        f"model: {esc(getattr(model, 'name', None) or type(model).__name__)}"
-        if model is not None
-        else "no model loaded (graph only)"
-    )
+    model_txt = _model_text(ks)
     user = ""
     if session:
         user = (
@@ -136,6 +131,22 @@ def _header(ks: KnowSync, session: Session | None) -> str:
         f"{stats.get('entities', 0):,} entities · {stats.get('edits', 0):,} journal entries · "
         f'{model_txt}</div><div class="ks-spacer"></div>{user}</div>'
     )
+
+
+def _model_text(ks: KnowSync) -> str:
+    """The header's word on the model: which one, or how its loading goes."""
+    status = ks.model_status
+    if status.state == "ready":
+        return f"model: {esc(status.label)}"
+    if status.state == "loading":
+        waited = time.time() - (status.started or time.time())
+        return (
+            f'<span class="ks-loading">model: loading… {waited:.0f} s '
+            "(the graph answers meanwhile; the model catches up)</span>"
+        )
+    if status.state == "failed":
+        return f'<span class="ks-failed">model: failed to load ({esc(status.detail)})</span>'
+    return "no model loaded (graph only)"
 
 
 def _entity_choices(ks: KnowSync, limit: int = 5000) -> list[str]:
@@ -186,8 +197,12 @@ def _edit_id(value: float | int | str | None) -> int | None:
 # ------------------------------------------------------------------ the app
 
 
-def build(ks: KnowSync) -> gr.Blocks:
+def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
     """The web app over one knowledge base.
+
+    With ``open_mode``, a knowledge base without accounts opens straight into the chat, acting
+    as the local user (:func:`knowsync.local_user`), as the command line does; once accounts
+    exist, everyone signs in.
 
     Style and fonts are given where the app is served (:func:`mount`, or ``launch(theme=theme(),
     css=CSS)``).
@@ -491,7 +506,14 @@ def build(ks: KnowSync) -> gr.Blocks:
                     callout(f"Could not sign in: {exc}", "bad"),
                     *[gr.skip()] * 14,
                 )
-            sess: Session = {"name": account.name, "role": account.role.value}
+            return enter({"name": account.name, "role": account.role.value}, signout=True)
+
+        def do_open_mode() -> tuple[Any, ...]:
+            if not open_mode or ks.users():
+                return tuple(gr.skip() for _ in range(16))
+            return enter({"name": local_user(), "role": "admin"}, signout=False)
+
+        def enter(sess: Session, *, signout: bool) -> tuple[Any, ...]:
             entities = _entity_choices(ks)
             users = (
                 [ANYONE, *sorted(a.name for a in ks.users())]
@@ -505,7 +527,7 @@ def build(ks: KnowSync) -> gr.Blocks:
                 "",
                 gr.update(visible=False),  # login_col
                 gr.update(visible=True),  # main_col
-                gr.update(visible=True),  # signout
+                gr.update(visible=signout),  # signout
                 _header(ks, sess),
                 gr.Tab(visible=curator),
                 gr.Tab(visible=_can(ks, sess, "submit")),
@@ -545,6 +567,16 @@ def build(ks: KnowSync) -> gr.Blocks:
         ]
         signin.click(do_signin, [token], signin_outputs)
         token.submit(do_signin, [token], signin_outputs)
+        app.load(do_open_mode, None, signin_outputs)
+
+        # While the model loads, the header counts the seconds and says when it is ready.
+        model_timer = gr.Timer(1.0)
+
+        def do_model_tick(sess: Session | None) -> tuple[Any, Any]:
+            loading = ks.model_status.state == "loading"
+            return _header(ks, sess), gr.Timer(active=loading)
+
+        model_timer.tick(do_model_tick, [session], [header, model_timer], show_progress="hidden")
 
         def do_signout() -> tuple[Any, ...]:
             return (
@@ -952,15 +984,15 @@ def build(ks: KnowSync) -> gr.Blocks:
     return blocks
 
 
-def mount(app: FastAPI, ks: KnowSync, path: str = "/") -> FastAPI:
+def mount(app: FastAPI, ks: KnowSync, path: str = "/", *, open_mode: bool = False) -> FastAPI:
     """Serve the web app on a FastAPI app (register the API's own routes first: a mount at
-    ``/`` answers every path the app does not).
+    ``/`` answers every path the app does not). ``open_mode``: as for :func:`build`.
 
     Returns the FastAPI app.
     """
     mounted: FastAPI = gr.mount_gradio_app(
         app,
-        build(ks),
+        build(ks, open_mode=open_mode),
         path=path,
         theme=theme(),
         css=CSS,

@@ -65,7 +65,9 @@ def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_base_dependencies_leave_out_the_server_stack() -> None:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    base = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in meta["dependencies"]}
+    base = {
+        d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in meta["dependencies"]
+    }
     assert not base & {"fastapi", "gradio", "uvicorn", "neo4j", "networkx", "langchain", "torch"}
     assert {"server", "model"} <= set(meta["optional-dependencies"])
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kg import EditKind, EditState, Schema, StoreError
@@ -121,7 +122,9 @@ def test_cli_server_from_the_environment(
 class Served:
     """A ``knowsync serve`` process."""
 
-    def __init__(self, db: Path, port: int = 0) -> None:
+    def __init__(
+        self, db: Path, port: int = 0, *, options: tuple[str, ...] = ("--no-web",)
+    ) -> None:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -132,7 +135,7 @@ class Served:
                 str(db),
                 "--port",
                 str(port),
-                "--no-web",
+                *options,
             ],
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -222,6 +225,7 @@ def test_serve_killed_mid_import_then_resumed(
     finally:
         code, err = server.stop(signal.SIGINT)
     assert code == 0 and "server stopped" in err  # Ctrl-C: a clean shutdown
+    assert "Traceback" not in err
     assert not checkpoint.exists()
     with KnowSync(str(path)) as kb:
         assert sorted(f.triple for f in kb.state()) == sorted(good)
@@ -231,21 +235,24 @@ def test_serve_killed_mid_import_then_resumed(
         assert not [e for e in imports if e.state is EditState.PENDING]
 
 
-def test_serve_passes_the_model_option_through(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import knowsync
-    from ui._cli_serve import _knowsync_kwargs
-
-    assert _knowsync_kwargs("none", "memit") == {"model": None, "method": "memit"}
-    assert _knowsync_kwargs("default", "rome") == {"model": "default", "method": "rome"}
-
-    class Older:  # a KnowSync that cannot keep a model
-        def __init__(self, store: str | None = None) -> None: ...
-
-    monkeypatch.setattr(knowsync, "KnowSync", Older)
-    assert _knowsync_kwargs("default", "rome") == {}
-    assert "ignoring --model default" in capsys.readouterr().err
+def test_serve_answers_while_its_model_loads_and_says_when_loading_fails(tmp_path: Path) -> None:
+    """The graph serves before the model is loaded; a model that cannot load is reported on
+    stderr and in /health, and the graph goes on serving; Ctrl-C ends it without a traceback."""
+    missing = tmp_path / "missing.gguf"
+    server = Served(tmp_path / "kb.db", options=("--model", str(missing)))
+    try:
+        deadline = time.monotonic() + 60
+        health = httpx.get(f"{server.url}/api/v1/health").json()
+        while health["model_state"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = httpx.get(f"{server.url}/api/v1/health").json()
+        assert health["model_state"] == "failed" and health["model"] is False
+        assert httpx.get(f"{server.url}/").status_code == 200  # the web app is up
+    finally:
+        code, err = server.stop(signal.SIGINT)
+    assert code == 0 and "server stopped" in err and "Traceback" not in err
+    assert "the model could not be loaded" in err and str(missing) in err
+    assert "opens without sign-in" in err  # no accounts, loopback: open mode
 
 
 def test_serve_refuses_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ Screenshots go to ``$KNOWSYNC_SCREENSHOTS`` or ``tests/browser/screenshots/``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import socket
@@ -89,12 +90,35 @@ def _asgi_app(ks: KnowSync) -> FastAPI:
     return create_app(ks)
 
 
+@contextlib.contextmanager
+def serving(asgi: FastAPI) -> Iterator[str]:
+    """Serve ``asgi`` with uvicorn in a background thread on a free loopback port; its URL."""
+    import uvicorn
+
+    port = _free_port()
+    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="knowsync-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the web app did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        with warnings.catch_warnings():  # Gradio's leftover event loops, collected quietly now
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+
+
 @pytest.fixture(scope="module")
 def app() -> Iterator[App]:
     # module scope: the server and Gradio's threads are gone before other folders' tests run
     # (anything they raised later would be reported against an unrelated test)
-    import uvicorn
-
     ks = KnowSync("memory://")
     ks.import_file(DEMO_KG, user="demo")
     tokens = {}
@@ -106,26 +130,9 @@ def app() -> Iterator[App]:
         ("root", "admin"),
     ):
         _, tokens[name] = ks.add_user(name, role)
-    port = _free_port()
-    config = uvicorn.Config(
-        _asgi_app(ks), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="knowsync-web", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web app did not start")
-        time.sleep(0.05)
-    served = App(f"http://127.0.0.1:{port}/", ks, tokens)
-    yield served
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(_asgi_app(ks)) as url:
+        yield App(url, ks, tokens)
     ks.close()
-    with warnings.catch_warnings():  # Gradio's leftover event loops, collected quietly now
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 @pytest.fixture(scope="module")
