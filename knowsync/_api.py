@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +45,12 @@ from knowsync._service import ServiceMixin
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
 
 _T = TypeVar("_T")
+
+# Why a planned edit is not applied: the journal entry's state, the decision, notes for its report.
+Stop = tuple[EditState, Decision, dict[str, Any]]
+# The service's rule over a planned edit, judged on the view that planned it (for a real edit,
+# inside the transaction that then applies it): None to go on, or why to stop there.
+Screen = Callable[[GraphView, dict[str, Any]], Stop | None]
 
 
 def _owner() -> dict[str, Any]:
@@ -286,47 +292,57 @@ class KnowSync(ServiceMixin):
         allow = self.allow_new_relations if allow_new_relations is None else allow_new_relations
         user = _check_user(user)
         with self.store.read() as view:  # validate before anything is written
-            _, plan, _ = self._plan(view, assert_, retract, allow)
             if dry_run:
-                return EditResult(
-                    None,
-                    Decision.REJECTED if plan.refused else Decision.ACCEPTED,
-                    plan.report(),
-                    dry_run=True,
-                )
+                *_, report, stop = self._decide(view, assert_, retract, allow, None)
+                decision = Decision.ACCEPTED if stop is None else stop[1]
+                return EditResult(None, decision, report, dry_run=True)
+            self._validate(view, assert_, retract, allow)
         with self._write_lock:
             return self._retrying(lambda: self._apply_edit(assert_, retract, user, allow))
 
     def _apply_edit(
-        self, assert_: Sequence[RawTriple], retract: Sequence[RawTriple], user: str, allow: bool
+        self,
+        assert_: Sequence[RawTriple],
+        retract: Sequence[RawTriple],
+        user: str,
+        allow: bool,
+        *,
+        extra: dict[str, Any] | None = None,
+        screen: Screen | None = None,
     ) -> EditResult:
         request = {
             "assert": [list(t) for t in assert_],
             "retract": [list(t) for t in retract],
             "allow_new_relations": allow,
+            **(extra or {}),
             "_owner": _owner(),
         }
         with self.store.write() as tx:
             edit_id = tx.new_edit(EditKind.EDIT, user, request)
-        return self._apply_journaled(edit_id)
+        return self._apply_journaled(edit_id, screen=screen)
 
-    def _apply_journaled(self, edit_id: int) -> EditResult:
+    def _apply_journaled(self, edit_id: int, *, screen: Screen | None = None) -> EditResult:
         """Decide and apply a pending journal entry of kind edit from the request it holds (a
         new edit, or a held one a curator released): the graph in one transaction, then the
-        model, both under the one writer's lock so that the model follows journal order."""
+        model, both under the one writer's lock so that the model follows journal order.
+
+        ``screen`` is the service's rule over the plan, judged in the same transaction as the
+        plan it judges (one planning per edit): it may hold the entry for review or refuse it
+        instead of applying it."""
         with self._write_lock:
             with self._applying(edit_id) as tx:
                 request = tx.edit(edit_id).request
                 assert_ = [tuple(t) for t in request.get("assert", [])]
                 retract = [tuple(t) for t in request.get("retract", [])]
                 allow = bool(request.get("allow_new_relations", self.allow_new_relations))
-                ctrl, plan, new_rels = self._plan(tx, assert_, retract, allow)
-                report = plan.report()
-                if new_rels:
-                    report["new_relations"] = [r.name for r in new_rels]
-                if plan.refused:
-                    tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
-                    return EditResult(edit_id, Decision.REJECTED, report)
+                ctrl, plan, new_rels, report, stop = self._decide(
+                    tx, assert_, retract, allow, screen
+                )
+                if stop is not None:
+                    state, decision, notes = stop
+                    report.update(notes)
+                    tx.update_edit(edit_id, state=state, report=report)
+                    return EditResult(edit_id, decision, report)
                 if new_rels:
                     tx.save_schema(ctrl.schema)
                 if self.model is not None:
@@ -488,6 +504,23 @@ class KnowSync(ServiceMixin):
             if res.report.get("model_state") == "pending":  # a redo
                 res.report = self._write_model(res.edit_id)
 
+    def _validate(
+        self,
+        view: GraphView,
+        assert_: Sequence[RawTriple],
+        retract: Sequence[RawTriple],
+        allow: bool,
+    ) -> None:
+        """Check names and relations before anything is journaled (no planning).
+
+        Raises:
+            InputError: a name or relation is malformed.
+            UnknownRelationError: a relation is unknown and new ones are not allowed.
+        """
+        ctrl = self._controller(view)
+        ctrl.resolve(view, assert_, allow_new_relations=allow)
+        ctrl.resolve(view, retract)
+
     def _plan(
         self,
         view: GraphView,
@@ -504,6 +537,28 @@ class KnowSync(ServiceMixin):
         used = {n for t in plan.add for n in (t.subject, t.object)}
         plan.new_entities = {k: v for k, v in ra.new_entities.items() if v in used}
         return ctrl, plan, ra.new_relations
+
+    def _decide(
+        self,
+        view: GraphView,
+        assert_: Sequence[RawTriple],
+        retract: Sequence[RawTriple],
+        allow: bool,
+        screen: Screen | None,
+    ) -> tuple[Controller, Plan, list[Relation], dict[str, Any], Stop | None]:
+        """Plan an edit and judge the plan: the rules' refusals, then ``screen`` (the service's
+        hold and toxic rules). The one decision that a dry run shows and a real edit applies.
+
+        Returns the controller, the plan, new relations, the report, and why the edit stops
+        short of being applied (None: it is applied)."""
+        ctrl, plan, new_rels = self._plan(view, assert_, retract, allow)
+        report = plan.report()
+        if new_rels:
+            report["new_relations"] = [r.name for r in new_rels]
+        stop = screen(view, report) if screen is not None else None
+        if stop is None and plan.refused:
+            stop = (EditState.REFUSED, Decision.REJECTED, {})
+        return ctrl, plan, new_rels, report, stop
 
     def _extended(self, ctrl: Controller, relations: list[Relation]) -> Controller:
         if not relations:

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
-import socket
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -59,6 +57,7 @@ from knowsync._outcomes import (
     Account,
     Answer,
     AuthError,
+    Decision,
     PermissionDenied,
     Role,
     Submission,
@@ -69,7 +68,7 @@ if TYPE_CHECKING:
 
     from controller import RawTriple
     from kg import GraphStore
-    from knowsync._api import EditResult
+    from knowsync._api import EditResult, Screen, Stop
 
 _T = TypeVar("_T")
 
@@ -238,6 +237,29 @@ def _submission(record: EditRecord, intent: dict[str, Any]) -> Submission:
     )
 
 
+def _decided(
+    intent: dict[str, Any],
+    edit_id: int | None,
+    decision: Decision,
+    report: dict[str, Any],
+    toxicity: dict[str, Any] | None,
+) -> Submission:
+    """The submission of an edit the service decided (applied, held, refused, or a dry run)."""
+    if decision is Decision.NEEDS_REVIEW:
+        reason: str | None = "; ".join(report.get("held", {}).get("reasons", []))
+    else:
+        reason = "; ".join(report.get("refusals", [])) or None
+    return Submission(
+        decision.value,
+        intent=intent,
+        edit_id=edit_id,
+        report=report,
+        reason=reason,
+        model=list(report.get("model", [])),
+        toxicity=toxicity,
+    )
+
+
 def _from_dict(data: dict[str, Any]) -> Submission:
     """A stored submission (as ``Submission.to_dict`` wrote it; a stored answer is dropped:
     questions are never stored)."""
@@ -292,10 +314,13 @@ class ServiceMixin:
     - doubtful, touching a locked fact, or superseding (or retracting) a fact another user
       asserted -> needs_review, journaled as held with the reasons (a curator's or an admin's
       own edits are not held for the last reason: they could approve them anyway);
-    - otherwise -> applied through ``KnowSync.edit`` (graph, then model).
+    - otherwise -> applied (graph, then model).
+
+    The decision is taken once, on the plan the edit is applied with (inside the transaction
+    that applies it); a dry run takes the same decision on a read view and writes nothing.
 
     Concurrency: the write paths here run under one lock per ``KnowSync`` (``_service_lock``),
-    so a submission's dry run, decision and application are not interleaved with another
+    so a submission's decision and application are not interleaved with another
     submission's: of two users racing for the same functional fact, the first applies and the
     second supersedes the first one's fact, so it is held for review. Reads take no lock.
     """
@@ -308,7 +333,37 @@ class ServiceMixin:
 
         def _retrying(self, op: Callable[[], _T]) -> _T: ...
 
-        def _apply_journaled(self, edit_id: int) -> EditResult: ...
+        _write_lock: threading.RLock
+
+        def _apply_journaled(self, edit_id: int, *, screen: Screen | None = None) -> EditResult: ...
+
+        def _apply_edit(
+            self,
+            assert_: Sequence[RawTriple],
+            retract: Sequence[RawTriple],
+            user: str,
+            allow: bool,
+            *,
+            extra: dict[str, Any] | None = None,
+            screen: Screen | None = None,
+        ) -> EditResult: ...
+
+        def _validate(
+            self,
+            view: GraphView,
+            assert_: Sequence[RawTriple],
+            retract: Sequence[RawTriple],
+            allow: bool,
+        ) -> None: ...
+
+        def _decide(
+            self,
+            view: GraphView,
+            assert_: Sequence[RawTriple],
+            retract: Sequence[RawTriple],
+            allow: bool,
+            screen: Screen | None,
+        ) -> tuple[Any, Any, Any, dict[str, Any], Stop | None]: ...
 
         def get_edit(self, edit_id: int) -> EditRecord: ...
 
@@ -674,8 +729,10 @@ class ServiceMixin:
         *,
         user: str,
         idempotency_key: str | None = None,
+        dry_run: bool = False,
     ) -> Submission:
-        """Like ``submit`` for an edit given as triples (no interpreter).
+        """Like ``submit`` for an edit given as triples (no interpreter). With ``dry_run``,
+        the same decision (toxic filter, rules, hold rules) is returned and nothing written.
 
         With ``idempotency_key``, a key already seen for the same user and triples returns
         the stored outcome and applies nothing. Outcomes that journal an entry held or
@@ -700,7 +757,13 @@ class ServiceMixin:
             "retract": [list(t) for t in r],
         }
         return self._submit_edit(
-            a, r, user=user, sentence=None, intent=intent, idempotency_key=idempotency_key
+            a,
+            r,
+            user=user,
+            sentence=None,
+            intent=intent,
+            idempotency_key=idempotency_key,
+            dry_run=dry_run,
         )
 
     def _submit_edit(
@@ -712,7 +775,10 @@ class ServiceMixin:
         sentence: str | None,
         intent: dict[str, Any],
         idempotency_key: str | None = None,
+        dry_run: bool = False,
     ) -> Submission:
+        """The one decision on an edit (the toxic filter, the rules, the hold rules), applied,
+        or with ``dry_run`` only shown: a dry run cannot disagree with the real call."""
         key = (
             None
             if idempotency_key is None
@@ -722,67 +788,29 @@ class ServiceMixin:
             account = self.authorize(user, "submit")
             name = account.name
             fingerprint = _fingerprint(name, assert_, retract)
-            if key is not None:
+            if key is not None and not dry_run:
                 seen = self._seen_key(key, name, fingerprint, intent)
                 if seen is not None:
                     return seen
-            # Validates the triples (InputError before anything is written) and tells what
-            # the edit would supersede or be refused for.
-            dry = self.edit(assert_, retract, user=name, dry_run=True)
             verdict = self._toxic_filter().check(assert_, sentence) if assert_ else None
-            request = {
-                "assert": [list(t) for t in assert_],
-                "retract": [list(t) for t in retract],
-                "allow_new_relations": self.allow_new_relations,
-                "_owner": {"host": socket.gethostname(), "pid": os.getpid()},
-            }
-            if sentence is not None:
-                request["sentence"] = sentence
-            if key is not None:
-                request["idempotency_key"] = key
             toxicity = None if verdict is None else verdict.to_dict()
-            if verdict is not None and verdict.verdict is Verdict.TOXIC:
-                reason = "refused by the toxic-edit filter: " + "; ".join(verdict.reasons)
-                report = {**dry.report, "refusals": [reason], "toxicity": toxicity}
-                return self._journal(
-                    name,
-                    request,
-                    EditState.REFUSED,
-                    report,
-                    intent,
-                    key,
-                    fingerprint,
-                    Submission(
-                        "rejected", intent=intent, report=report, reason=reason, toxicity=toxicity
-                    ),
-                )
-            held = self._hold_reasons(account, dry.report, verdict)
-            if held is not None:
-                reasons, kinds = held
-                reason = "; ".join(reasons)
-                report = {
-                    **dry.report,
-                    "held": {"reasons": reasons, "kinds": kinds, "at": now_iso()},
-                    "toxicity": toxicity,
-                }
-                return self._journal(
-                    name,
-                    request,
-                    EditState.HELD,
-                    report,
-                    intent,
-                    key,
-                    fingerprint,
-                    Submission(
-                        "needs_review",
-                        intent=intent,
-                        report=report,
-                        reason=reason,
-                        toxicity=toxicity,
-                    ),
-                )
+            screen = self._screen(account, verdict)
+            allow = self.allow_new_relations
+            if dry_run:
+                with self.store.read() as view:
+                    *_, report, stop = self._decide(view, assert_, retract, allow, screen)
+                decision = Decision.ACCEPTED if stop is None else stop[1]
+                if stop is not None:
+                    report.update(stop[2])
+                return _decided(intent, None, decision, report, toxicity)
+            with self.store.read() as view:  # bad input is refused before it is journaled
+                self._validate(view, assert_, retract, allow)
+            extra: dict[str, Any] = {}
+            if sentence is not None:
+                extra["sentence"] = sentence
             if key is not None:
-                with self.store.write() as tx:
+                extra["idempotency_key"] = key
+                with self.store.write() as tx:  # the retry of a lost answer finds the entry
                     tx.put_doc(
                         "idempotency",
                         key,
@@ -793,22 +821,52 @@ class ServiceMixin:
                             "edit_ids": [],
                         },
                     )
-            result = self.edit(assert_, retract, user=name)
-            out = Submission(
-                result.decision.value,
-                intent=intent,
-                edit_id=result.edit_id,
-                report=result.report,
-                reason="; ".join(result.reasons) or None,
-                model=list(result.report.get("model", [])),
-                toxicity=toxicity,
-            )
+            with self._write_lock:
+                result = self._retrying(
+                    lambda: self._apply_edit(
+                        assert_, retract, name, allow, extra=extra, screen=screen
+                    )
+                )
+            out = _decided(intent, result.edit_id, result.decision, result.report, toxicity)
             if key is not None:
                 self._remember(key, name, fingerprint, out)
             return out
 
+    def _screen(self, account: Account, verdict: ToxicVerdict | None) -> Screen:
+        """The service's rules over a planned edit by ``account``: refused when the toxic
+        filter says toxic; held for a curator when it is unsure, when only locks refuse it,
+        or when it supersedes or removes what another user asserted (for non-curators)."""
+        toxicity = None if verdict is None else verdict.to_dict()
+
+        def screen(view: GraphView, report: dict[str, Any]) -> Stop | None:
+            if verdict is not None and verdict.verdict is Verdict.TOXIC:
+                reason = "refused by the toxic-edit filter: " + "; ".join(verdict.reasons)
+                return (
+                    EditState.REFUSED,
+                    Decision.REJECTED,
+                    {"refusals": [reason], "toxicity": toxicity},
+                )
+            held = self._hold_reasons(account, report, verdict, view)
+            if held is None:
+                return None
+            reasons, kinds = held
+            return (
+                EditState.HELD,
+                Decision.NEEDS_REVIEW,
+                {
+                    "held": {"reasons": reasons, "kinds": kinds, "at": now_iso()},
+                    "toxicity": toxicity,
+                },
+            )
+
+        return screen
+
     def _hold_reasons(
-        self, account: Account, report: dict[str, Any], verdict: ToxicVerdict | None
+        self,
+        account: Account,
+        report: dict[str, Any],
+        verdict: ToxicVerdict | None,
+        view: GraphView,
     ) -> tuple[list[str], list[str]] | None:
         """Why an edit must wait for a curator (reasons, kinds), or None."""
         reasons: list[str] = []
@@ -818,8 +876,7 @@ class ServiceMixin:
             kinds.append("doubtful")
         refusals = list(report.get("refusals", []))
         if refusals:
-            with self.store.read() as view:
-                locks = view.locks()
+            locks = view.locks()
             locked = [r for r in refusals if any(f"lock #{lk.id} " in r for lk in locks)]
             if len(locked) < len(refusals):
                 return None  # refused anyway: apply() journals the controller's reasons
@@ -844,36 +901,6 @@ class ServiceMixin:
                 reasons += others
                 kinds.append("supersedes")
         return (reasons, kinds) if reasons else None
-
-    def _journal(
-        self,
-        user: str,
-        request: dict[str, Any],
-        state: EditState,
-        report: dict[str, Any],
-        intent: dict[str, Any],
-        key: str | None,
-        fingerprint: str,
-        out: Submission,
-    ) -> Submission:
-        """Journal an edit this module decided (held or refused) with its idempotency key,
-        in one transaction."""
-        with self.store.write() as tx:
-            edit_id = tx.new_edit(EditKind.EDIT, user, request, state=state)
-            tx.update_edit(edit_id, report=report)
-            out.edit_id = edit_id
-            if key is not None:
-                tx.put_doc(
-                    "idempotency",
-                    key,
-                    {
-                        "user": user,
-                        "fingerprint": fingerprint,
-                        "edit_ids": [edit_id],
-                        "result": out.to_dict(),
-                    },
-                )
-        return out
 
     def _seen_key(
         self, key: str, user: str, fingerprint: str, intent: dict[str, Any]

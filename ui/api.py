@@ -895,21 +895,13 @@ def create_app(
         retract = [t.raw() for t in body.retract]
         if not assert_ and not retract:
             raise InputError("give at least one triple to assert or retract", field="assert")
-        if body.dry_run:
-            res = ks.edit(assert_, retract, user=who.name, dry_run=True)
-            return SubmissionOut(
-                decision=res.decision.value,
-                intent={"type": "edit", "assert": assert_, "retract": retract},
-                edit_id=None,
-                report=res.report,
-                reason="; ".join(res.reasons) or None,
-                question=None,
-                suggestions=[],
-                answer=None,
-                model=[],
-                toxicity=None,
-            )
-        sub = ks.submit_triples(assert_, retract, user=who.name, idempotency_key=key)
+        sub = ks.submit_triples(
+            assert_,
+            retract,
+            user=who.name,
+            idempotency_key=None if body.dry_run else key,
+            dry_run=body.dry_run,
+        )
         return _submission(sub)
 
     @app.post(

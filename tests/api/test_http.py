@@ -654,3 +654,24 @@ def test_a_viewer_may_submit_a_question_but_not_an_edit(env: Env, http: TestClie
     assert r.status_code == 200 and r.json()["answer"]["graph"] == ["Paris"]
     r = http.post(f"{V1}/submit", json={"text": "The capital of France is Nice"}, headers=h)
     assert_error(r, 403, "forbidden")
+
+
+def test_a_dry_run_takes_the_decision_the_real_call_takes(env: Env, http: TestClient) -> None:
+    """A dry run passes the same hold and toxic rules as the call it previews (it answered
+    'accepted' for an edit the real call held, and for a toxic one)."""
+    env.kb.submit_triples([("France", "capital", "Paris")], user="curator")
+    before = env.kb.history(limit=None)
+    cases = [
+        ({"assert": [["France", "capital", "Lyon"]]}, "needs_review"),  # supersedes another's
+        ({"assert": [["Joe", "likes", "n1gg3r"]]}, "rejected"),  # toxic
+        ({"assert": [["Joe", "likes", "terrorist"]]}, "needs_review"),  # doubtful
+        ({"assert": [["Italy", "capital", "Rome"]]}, "accepted"),
+    ]
+    for body, expected in cases:
+        dry = http.post(f"{V1}/triples", json={**body, "dry_run": True}, headers=env.auth("editor"))
+        assert dry.status_code == 200 and dry.json()["decision"] == expected, body
+        assert dry.json()["edit_id"] is None
+        assert env.kb.history(limit=None) == before  # nothing written
+    for body, expected in cases:
+        real = http.post(f"{V1}/triples", json=body, headers=env.auth("editor")).json()
+        assert real["decision"] == expected, body
