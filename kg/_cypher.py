@@ -104,6 +104,14 @@ def facts_query(
     return q + (" LIMIT $limit" if limit else "")
 
 
+def all_facts_query(*, as_of: bool) -> str:
+    """The statement for GraphView.iter_facts: every fact row in force (with ``as_of``: in
+    force just after edit ``$as_of``), in the order the rows were written."""
+    return facts_query(
+        subject=False, relation=False, object=False, kinds=False, as_of=as_of, limit=False
+    )
+
+
 MATCH_BY_SUBJECT = (
     "UNWIND $pats AS p MATCH (s:Entity {name: p.s})-[f:FACT]->(o:Entity) "
     f"WHERE f.relation = p.r AND f.valid_to = {LIVE} AND (p.o IS NULL OR o.name = p.o) "

@@ -1,29 +1,62 @@
-"""Reading batch files: CSV (``head,relation,tail``, OneEdit's format) and JSONL
-(``{"subject", "relation", "object"}``), row by row with line numbers; bad rows are reported,
-not fatal."""
+"""Batch files: CSV (``head,relation,tail``, OneEdit's format) and JSONL
+(``{"subject", "relation", "object"}``).
+
+Reading is row by row with line numbers; bad rows are reported, not fatal. Writing (an export)
+streams facts in the same formats, so that an export imports again: the triple columns come
+first, then the fact's ``kind`` (asserted, inverse, composed) and, on request, its provenance.
+The importer leaves rows marked derived to the rules, which derive them again from the asserted
+rows.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from kg._errors import InputError
+from kg._types import Fact, FactKind
 
-__all__ = ["BadRow", "Row", "detect_format", "read_rows"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "PROVENANCE_FIELDS",
+    "BadRow",
+    "ExportRowCounter",
+    "Row",
+    "detect_format",
+    "export_fields",
+    "export_format",
+    "fact_lines",
+    "read_rows",
+    "replacing",
+]
 
 _CSV_HEADERS = (("head", "relation", "tail"), ("subject", "relation", "object"))
+EXPORT_FORMATS = ("csv", "jsonl")
+PROVENANCE_FIELDS = ("edit_id", "user", "created_at", "rule", "premises")
+"""The columns ``with_provenance`` adds to an export, after ``kind``."""
+# Columns a CSV may carry after its triple columns: those an export writes.
+_EXTRA_COLUMNS = ("kind", *PROVENANCE_FIELDS)
+_KINDS = ", ".join(k.value for k in FactKind)
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """A good row: its line, its triple, and the kind an export marked it with (asserted
+    when the file says nothing)."""
+
     line: int
     subject: str
     relation: str
     object: str
+    kind: FactKind = FactKind.ASSERTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +115,21 @@ def _csv_rows(handle: io.TextIOBase, path: Path) -> Iterator[Row | BadRow]:
     except csv.Error as exc:
         raise InputError(f"{path}: line 1: {exc}", field="file", line=1) from None
     names = tuple(h.strip().lower() for h in header)
-    if names not in _CSV_HEADERS:
+    extra = names[3:]
+    if (
+        names[:3] not in _CSV_HEADERS
+        or any(n not in _EXTRA_COLUMNS for n in extra)
+        or len(set(extra)) != len(extra)
+    ):
         raise InputError(
             f"{path}: the first line must be the header 'head,relation,tail' (or "
-            f"'subject,relation,object'), not {','.join(header)!r}",
+            f"'subject,relation,object'), optionally followed by columns of "
+            f"{', '.join(_EXTRA_COLUMNS)} (as an export writes them), not {','.join(header)!r}",
             field="file",
             line=1,
         )
+    width = len(names)
+    kind_at = names.index("kind") if "kind" in names else None
     while True:
         try:
             record = next(reader)
@@ -100,10 +141,15 @@ def _csv_rows(handle: io.TextIOBase, path: Path) -> Iterator[Row | BadRow]:
         line = reader.line_num
         if not record or all(not c.strip() for c in record):
             continue
-        if len(record) != 3:
-            yield BadRow(line, f"expected 3 fields (head,relation,tail), found {len(record)}")
+        if len(record) != width:
+            yield BadRow(line, f"expected {width} fields ({','.join(names)}), found {len(record)}")
             continue
-        yield Row(line, record[0], record[1], record[2])
+        mark = record[kind_at] if kind_at is not None else None
+        kind = _kind(mark)
+        if kind is None:
+            yield BadRow(line, f"kind must be one of {_KINDS}, not {mark!r}")
+            continue
+        yield Row(line, record[0], record[1], record[2], kind)
 
 
 def _jsonl_rows(handle: io.TextIOBase) -> Iterator[Row | BadRow]:
@@ -126,4 +172,144 @@ def _jsonl_rows(handle: io.TextIOBase) -> Iterator[Row | BadRow]:
         if not all(isinstance(v, str) for v in values):
             yield BadRow(line, "subject, relation and object must be strings")
             continue
-        yield Row(line, values[0], values[1], values[2])
+        kind = _kind(data.get("kind"))
+        if kind is None:
+            yield BadRow(line, f"kind must be one of {_KINDS}, not {data['kind']!r}")
+            continue
+        yield Row(line, values[0], values[1], values[2], kind)
+
+
+def _kind(value: Any) -> FactKind | None:
+    """The kind a row is marked with: asserted when unmarked, None when the mark is invalid."""
+    if value is None or value == "":
+        return FactKind.ASSERTED
+    if not isinstance(value, str):
+        return None
+    try:
+        return FactKind(value.strip().lower())
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------------- export
+
+
+def export_format(fmt: str | None, path: Path | None = None) -> str:
+    """The format of an export: ``fmt`` when given, else told by the file's suffix, else csv
+    (for a stream).
+
+    Raises:
+        InputError: ``fmt`` is neither csv nor jsonl, or the suffix tells neither.
+    """
+    if fmt is not None:
+        if not isinstance(fmt, str) or fmt.lower() not in EXPORT_FORMATS:
+            raise InputError(
+                f"format must be {' or '.join(EXPORT_FORMATS)}, not {fmt!r}", field="format"
+            )
+        return fmt.lower()
+    return "csv" if path is None else detect_format(path)
+
+
+def export_fields(with_provenance: bool = False) -> tuple[str, ...]:
+    """The fields of an export row, in order: the triple, its kind, then the provenance."""
+    return (
+        "subject",
+        "relation",
+        "object",
+        "kind",
+        *(PROVENANCE_FIELDS if with_provenance else ()),
+    )
+
+
+def fact_lines(facts: Iterable[Fact], fmt: str, *, with_provenance: bool = False) -> Iterator[str]:
+    """The text of an export, a line at a time: for CSV the header, then one row per fact; for
+    JSONL one object per fact. Facts are drawn one at a time, so any number of them streams.
+
+    CSV puts ``premises`` as JSON text (``[["S", "R", "O"], ...]``); empty cells stand for
+    none. Each line ends with a newline (LF).
+
+    Raises:
+        InputError: an unknown format.
+    """
+    fmt = export_format(fmt)
+    fields = export_fields(with_provenance)
+    if fmt == "jsonl":
+        for f in facts:
+            record = _record(f, with_provenance)
+            yield json.dumps(dict(zip(fields, record, strict=True)), ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    yield buffer.getvalue()
+    for f in facts:
+        buffer.seek(0)
+        buffer.truncate()
+        record = _record(f, with_provenance)
+        if with_provenance:
+            premises = record[-1]
+            record[-1] = json.dumps(premises, ensure_ascii=False) if premises else ""
+        writer.writerow(record)
+        yield buffer.getvalue()
+
+
+def _record(f: Fact, with_provenance: bool) -> list[Any]:
+    record: list[Any] = [f.subject, f.relation, f.object, f.kind.value]
+    if with_provenance:
+        record += [f.edit_id, f.user, f.created_at, f.rule, [p.as_list() for p in f.premises]]
+    return record
+
+
+class ExportRowCounter:
+    """Counts the rows of an export as its bytes pass by (a download), the CSV header left
+    out. A CSV row ends at a newline outside quotes: a quoted field may hold newlines, and
+    neither a quote nor a newline byte occurs inside a multi-byte UTF-8 character.
+
+    Raises:
+        InputError: an unknown format.
+    """
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = export_format(fmt)
+        self._lines = 0
+        self._quoted = False
+
+    def feed(self, data: bytes) -> None:
+        if self.fmt == "jsonl":
+            self._lines += data.count(b"\n")
+            return
+        for part in data.split(b'"'):
+            if not self._quoted:
+                self._lines += part.count(b"\n")
+            self._quoted = not self._quoted
+        self._quoted = not self._quoted  # n parts are separated by n - 1 quotes
+
+    @property
+    def rows(self) -> int:
+        return self._lines if self.fmt == "jsonl" else max(self._lines - 1, 0)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file that becomes ``path`` when the block ends without an error. It is written
+    next to ``path`` under a temporary name; on an error it is removed and ``path`` is left as
+    it was, so that a failed export or download leaves no half file.
+
+    Raises:
+        InputError: the folder does not exist or cannot be written.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    try:
+        handle = tmp.open("xb")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", field="file") from None
+    try:
+        with handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):  # a full disk, a name that is a folder, ...
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}", field="file") from None
+        raise

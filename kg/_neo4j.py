@@ -187,6 +187,12 @@ class _View:
             )
         ]
 
+    def iter_facts(self, *, as_of: int | None = None) -> Iterator[Fact]:
+        # one statement whose records the driver pulls a page (fetch_size) at a time
+        statement = q.all_facts_query(as_of=as_of is not None)
+        for rec in self._tx.run(statement, as_of=as_of):
+            yield _fact(rec)
+
     def match(self, patterns: Iterable[TouchKey]) -> list[Fact]:
         pats = list(dict.fromkeys(patterns))
         by_subject = [{"s": s, "r": r, "o": o} for s, r, o in pats if s is not None]

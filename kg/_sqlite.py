@@ -35,6 +35,7 @@ _UPGRADES = {"knowsync-sqlite/2": "knowsync-sqlite/3"}  # /3 adds the docs table
 # (s, r, o, valid_to) both keep one row in force per triple and serve history lookups.
 LIVE = 1 << 62
 _CHUNK = 400  # bound on host parameters per statement (SQLite allows 32766 on 3.32+)
+_PAGE = 1000  # fact rows per page of iter_facts
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -331,6 +332,25 @@ class _View:
             sql += " LIMIT ?"
             params.append(limit)
         return [_fact(r) for r in self._conn.execute(sql, params)]
+
+    def iter_facts(self, *, as_of: int | None = None) -> Iterator[Fact]:
+        # keyset pages over the primary key: no statement stays open between pages
+        if as_of is None:
+            where, params = f"f.valid_to = {LIVE}", []
+        else:
+            where, params = "f.valid_from <= ? AND f.valid_to > ?", [as_of, as_of]
+        sql = (
+            f"SELECT f.id, {_FACT_COLUMNS} FROM {_FACT_FROM} "
+            f"WHERE f.id > ? AND {where} ORDER BY f.id LIMIT {_PAGE}"
+        )
+        after = 0
+        while True:
+            rows = self._conn.execute(sql, [after, *params]).fetchall()
+            for row in rows:
+                yield _fact(row[1:])
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
 
     def match(self, patterns: Iterable[TouchKey]) -> list[Fact]:
         rows = self._patterns(patterns)

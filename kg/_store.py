@@ -64,6 +64,14 @@ class GraphView(Protocol):
         Entity arguments are canonical names.
         """
 
+    def iter_facts(self, *, as_of: int | None = None) -> Iterator[Fact]:
+        """Every fact in force (or in force just after edit ``as_of``), in the order the rows
+        were written, read a chunk at a time: memory stays bounded however large the graph.
+
+        The iterator reads through this view: use it while the view is open, in the thread that
+        opened it, and run no other query on the view until it is exhausted or closed.
+        """
+
     def match(self, patterns: Iterable[TouchKey]) -> list[Fact]:
         """Facts in force matching any pattern ``(s, r, o)``, where s or o may be None."""
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from controller import ConflictPolicy, Controller, EditRefused, Plan, RawTriple, RollbackRefused
 from editor._graph import GraphWriter
@@ -36,7 +36,7 @@ from kg import (
     check_relation_name,
     open_store,
 )
-from kg._io import BadRow, read_rows
+from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._model_side import ModelSide, display_name
 from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus
 from knowsync._resources import cache_root, default_schema
@@ -726,7 +726,10 @@ class KnowSync(ServiceMixin):
 
         Idempotent: rows already known are duplicates and change nothing. Bad rows are
         reported with their line numbers while good rows land. Under ``policy='fail'`` a
-        conflicting row stops the import and undoes the chunks already written.
+        conflicting row stops the import and undoes the chunks already written. Rows marked
+        as derived facts (an export's ``kind`` column) are left to the rules, which derive
+        them again: importing an :meth:`export` into an empty store with the same schema gives
+        the same facts in force, of the same kinds.
 
         Args:
             progress: called with the number of rows done after each chunk.
@@ -760,6 +763,10 @@ class KnowSync(ServiceMixin):
         for row in rows:
             if isinstance(row, BadRow):
                 report.bad_rows.append({"line": row.line, "reason": row.reason})
+                continue
+            if row.kind.derived:  # an export's derived row: the rules derive it again
+                report.derived_rows += 1
+                report.rows += 1
                 continue
             chunk.append((row.line, (row.subject, row.relation, row.object)))
             if len(chunk) >= chunk_size and not flush():
@@ -840,6 +847,83 @@ class KnowSync(ServiceMixin):
             {"line": r, "triple": t.as_list(), "reason": w} for r, t, w in plan.skipped
         ]
         return True
+
+    # ------------------------------------------------------------------ export
+
+    def export(
+        self,
+        target: str | Path | TextIO,
+        *,
+        format: str | None = None,
+        as_of: int | None = None,
+        with_provenance: bool = False,
+    ) -> int:
+        """Write the facts in force (or in force just after edit ``as_of``) to a CSV or JSONL
+        file that :meth:`import_file` reads back.
+
+        Each row holds the triple and its ``kind`` (asserted, inverse or composed);
+        ``with_provenance`` adds ``edit_id``, ``user``, ``created_at``, ``rule`` and
+        ``premises``. The facts stream from one snapshot of the store, a page at a time. A file
+        is written under a temporary name and renamed when complete, so a failed export leaves
+        no half file.
+
+        Args:
+            target: a file path, or a text stream (``sys.stdout``) to write to.
+            format: ``csv`` or ``jsonl``; None: told by the file's suffix (csv for a stream).
+            as_of: an edit id: the state just after that edit.
+            with_provenance: add the provenance columns.
+
+        Returns:
+            The number of facts written.
+
+        Raises:
+            InputError: an unknown format, a suffix that tells none, an as_of below 1, or a
+                file that cannot be written.
+            NotFoundError: no edit has the id ``as_of``.
+        """
+        path = Path(target) if isinstance(target, (str, Path)) else None
+        fmt = export_format(format, path)
+        lines = self.export_lines(format=fmt, as_of=as_of, with_provenance=with_provenance)
+        written = 0
+        if isinstance(target, (str, Path)):
+            with replacing(Path(target)) as handle:
+                for line in lines:
+                    handle.write(line.encode("utf-8"))
+                    written += 1
+        else:
+            for line in lines:
+                target.write(line)
+                written += 1
+        return written - 1 if fmt == "csv" else written  # the CSV header is no row
+
+    def export_lines(
+        self, *, format: str = "csv", as_of: int | None = None, with_provenance: bool = False
+    ) -> Generator[str, None, None]:
+        """The text of an :meth:`export`, a line at a time, for a caller that sends it on (the
+        HTTP API streams it). The arguments are checked now; the store is read as the lines
+        are drawn, through one view that stays open until the iterator is exhausted or
+        closed: draw them all in one thread.
+
+        Raises:
+            InputError: an unknown format, or an as_of below 1.
+            NotFoundError: no edit has the id ``as_of``.
+        """
+        fmt = export_format(format)
+        if as_of is not None:
+            if isinstance(as_of, bool) or not isinstance(as_of, int) or as_of < 1:
+                raise InputError(
+                    f"as_of must be an edit id (1 or more), not {as_of!r}", field="as_of"
+                )
+            self.get_edit(as_of)
+        return self._export_lines(fmt, as_of, with_provenance)
+
+    def _export_lines(
+        self, fmt: str, as_of: int | None, with_provenance: bool
+    ) -> Generator[str, None, None]:
+        with self.store.read() as view:
+            yield from fact_lines(
+                view.iter_facts(as_of=as_of), fmt, with_provenance=with_provenance
+            )
 
     # ------------------------------------------------------------------- reads
 

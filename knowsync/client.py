@@ -24,6 +24,7 @@ chunk sent by this client does).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
@@ -33,10 +34,11 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TextIO
 
 import httpx
 from tqdm import tqdm
@@ -61,7 +63,7 @@ from kg import (
     Triple,
     UnknownRelationError,
 )
-from kg._io import BadRow, read_rows
+from kg._io import BadRow, ExportRowCounter, export_format, read_rows, replacing
 from knowsync._outcomes import (
     Account,
     Answer,
@@ -98,6 +100,10 @@ class HTTPSession(Protocol):
     def request(
         self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
     ) -> Any: ...
+
+    def stream(
+        self, method: str, url: str, *, params: Any = None, headers: Any = None
+    ) -> AbstractContextManager[Any]: ...
 
     def close(self) -> None: ...
 
@@ -227,6 +233,7 @@ def _import_report(d: Mapping[str, Any]) -> ImportReport:
         bad_rows=list(d.get("bad_rows", [])),
         edits=list(d.get("edits", [])),
         failed=d.get("failed"),
+        derived_rows=int(d.get("derived_rows", 0)),
     )
 
 
@@ -330,7 +337,16 @@ class RemoteImportReport(ImportReport):
         self.skipped += list(chunk.get("skipped", []))
         self.bad_rows += list(chunk.get("bad_rows", []))
         self.edits += [int(e) for e in chunk.get("edits", [])]
+        self.derived_rows += int(chunk.get("derived_rows", 0))
         self.replayed += 1 if chunk.get("replayed") else 0
+
+
+def _body(response: Any) -> Any:
+    """An error answer's JSON body, or its text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _file_sha256(path: Path) -> str:
@@ -466,11 +482,49 @@ class Client:
                 _log.info("%s %s: HTTP %d; trying again", method, path, status)
                 self._pause(attempt, response)
                 continue
+            raise error_from_response(status, _body(response))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(
+        self, path: str, params: Mapping[str, Any], write: Callable[[bytes], object], fmt: str
+    ) -> int:
+        """Stream a GET's body into ``write``; returns the export rows it held. Retried like a
+        read until the first byte is written; a body that breaks off after that is an error.
+
+        Raises:
+            KnowsyncError: the mapped error of the server's answer, or ServerError.
+        """
+        url = f"{API_PREFIX}{path}"
+        query = {k: v for k, v in params.items() if v is not None}
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            counter = ExportRowCounter(fmt)
+            received = 0
             try:
-                body = response.json()
-            except ValueError:
-                body = response.text
-            raise error_from_response(status, body)
+                with self._http.stream("GET", url, params=query, headers=self._auth) as response:
+                    status = response.status_code
+                    if status >= 400:
+                        response.read()
+                        if (status in (429, 503) or status >= 500) and not last:
+                            _log.info("GET %s: HTTP %d; trying again", path, status)
+                            self._pause(attempt, response)
+                            continue
+                        raise error_from_response(status, _body(response))
+                    for block in response.iter_bytes():
+                        write(block)
+                        counter.feed(block)
+                        received += len(block)
+                    return counter.rows
+            except httpx.TransportError as exc:
+                if received:
+                    raise ServerError(
+                        f"the download from {self.url} broke off after {received} bytes: {exc}"
+                    ) from exc
+                if not last:
+                    _log.info("GET %s: %s; trying again", path, exc)
+                    self._pause(attempt, None)
+                    continue
+                raise ServerError(f"cannot reach {self.url}: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(self, path: str, **params: Any) -> Any:
@@ -647,7 +701,8 @@ class Client:
         resumes at the first unfinished chunk (a checkpoint made for another file content,
         chunk size, policy or server is ignored). The checkpoint is removed when the import
         completes. Bad rows are found here and reported with their line numbers; they are not
-        sent. Under ``policy='fail'`` a refused chunk stops the import and the chunks already
+        sent, nor are rows marked as derived facts (an export's, which the rules derive again).
+        Under ``policy='fail'`` a refused chunk stops the import and the chunks already
         applied are rolled back, as a local import does.
 
         Args:
@@ -705,6 +760,8 @@ class Client:
                 if index < start:
                     continue
                 bad = [{"line": r.line, "reason": r.reason} for r in chunk if isinstance(r, BadRow)]
+                rows = [r for r in chunk if not isinstance(r, BadRow)]
+                # an export's derived rows stay here: the rules derive them again
                 good = [
                     {
                         "subject": r.subject,
@@ -712,11 +769,12 @@ class Client:
                         "object": r.object,
                         "line": r.line,
                     }
-                    for r in chunk
-                    if not isinstance(r, BadRow)
+                    for r in rows
+                    if not r.kind.derived
                 ]
                 report.rows += count
                 report.bad_rows += bad
+                report.derived_rows += len(rows) - len(good)
                 if good:
                     body = {
                         "rows": good,
@@ -909,6 +967,49 @@ class Client:
     def schema(self) -> Schema:
         """The relation library in force on the server."""
         return Schema.from_dict(self._get("/schema"))
+
+    def export(
+        self,
+        target: str | Path | TextIO,
+        *,
+        format: str | None = None,
+        as_of: int | None = None,
+        with_provenance: bool = False,
+    ) -> int:
+        """Download the facts in force (or in force just after edit ``as_of``) as CSV or JSONL
+        (``KnowSync.export``): the same rows, streamed to the target as they arrive. A file is
+        written under a temporary name and renamed once complete, so a failed download leaves
+        no half file.
+
+        Args:
+            target: a file path, or a text stream (``sys.stdout``) to write to.
+            format: ``csv`` or ``jsonl``; None: told by the file's suffix (csv for a stream).
+            as_of: an edit id: the state just after that edit.
+            with_provenance: add ``edit_id``, ``user``, ``created_at``, ``rule``, ``premises``.
+
+        Returns:
+            The number of facts written.
+
+        Raises:
+            InputError: an unknown format, a suffix that tells none, an as_of below 1, or a
+                file that cannot be written.
+            NotFoundError: no edit has the id ``as_of``.
+            ServerError: the server failed or could not be reached, or the download broke off.
+            AuthError: the token is unknown or its account disabled.
+        """
+        fmt = export_format(format, Path(target) if isinstance(target, (str, Path)) else None)
+        params = {
+            "format": fmt,
+            "as_of": as_of,
+            "with_provenance": "true" if with_provenance else None,
+        }
+        if isinstance(target, (str, Path)):
+            with replacing(Path(target)) as handle:
+                return self._download("/export", params, handle.write, fmt)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        rows = self._download("/export", params, lambda b: target.write(decoder.decode(b)), fmt)
+        target.write(decoder.decode(b"", final=True))
+        return rows
 
     # ---------------------------------------------------------------- review
 

@@ -229,7 +229,12 @@ def _parser() -> argparse.ArgumentParser:
 
 # Modules adding commands: each has ``register(sub, common) -> {command: handler}`` and must
 # import nothing heavy (torch, gradio, fastapi) at module level, so `knowsync --help` stays fast.
-_EXTENSIONS: tuple[str, ...] = ("ui._cli_serve", "ui._cli_service", "ui._cli_model")
+_EXTENSIONS: tuple[str, ...] = (
+    "ui._cli_serve",
+    "ui._cli_service",
+    "ui._cli_model",
+    "ui._cli_export",
+)
 
 
 # ---------------------------------------------------------------------- output
@@ -856,6 +861,7 @@ _REMOTE_COMMANDS = frozenset(
         "lock",
         "unlock",
         "locks",
+        "export",
     }
 )
 

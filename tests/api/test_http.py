@@ -76,6 +76,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/stats", None, "viewer"),
     ("GET", "/schema", None, "viewer"),
     ("GET", "/locks", None, "viewer"),
+    ("GET", "/export?format=jsonl", None, "viewer"),
     ("POST", "/submit", {"text": "The capital of Spain is Madrid"}, "editor"),
     ("POST", "/triples", {"assert": [["Spain", "capital", "Madrid"]]}, "editor"),
     (

@@ -129,6 +129,26 @@ def test_retire_and_history_as_of(store: GraphStore) -> None:
     assert [f.object for f in retired] == ["Michelle_Obama"] and retired[0].valid_to == e2
 
 
+def test_iter_facts_pages_through_the_facts_in_force_and_as_of(store: GraphStore) -> None:
+    n = 2500  # more than a page of every backend
+    people = [f"p{i}" for i in range(n)]
+    with store.write() as tx:
+        e1 = _edit(tx)
+        tx.create_entities([*people, "Lyon", "Nice"])
+        tx.add_facts([Fact(T(p, "likes", "Lyon")) for p in people], e1)
+    with store.write() as tx:
+        e2 = _edit(tx)
+        tx.retire_facts([T(p, "likes", "Lyon") for p in people[::3]], e2)
+        tx.add_facts([Fact(T(p, "likes", "Nice"), edit_id=e2) for p in people[::3]], e2)
+    with store.read() as view:
+        for as_of in (None, e1, e2):
+            streamed = list(view.iter_facts(as_of=as_of))
+            assert streamed == view.facts(as_of=as_of)
+        assert len(streamed) == n and streamed[-1].triple == T(people[::3][-1], "likes", "Nice")
+        assert {f.object for f in view.iter_facts(as_of=e1)} == {"Lyon"}
+        assert list(view.iter_facts(as_of=e1 - 1)) == []
+
+
 def test_retiring_a_missing_fact_fails_and_rolls_back(store: GraphStore) -> None:
     _seed(store)
     with pytest.raises(StoreError), store.write() as tx:
