@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -177,13 +177,16 @@ class Controller:
         sequential: bool = False,
         rows: Sequence[int] | None = None,
         sample: bool = True,
+        keep: Callable[[Fact], str | None] | None = None,
     ) -> Plan:
         """The plan of one edit (or one chunk of an import): assertions, retractions,
-        supersessions, derived facts, and refusals (protected facts, contradictions)."""
+        supersessions, derived facts, and refusals (protected facts, contradictions).
+        ``keep``: as for :meth:`Planner.assert_triples` (asserted facts an import may not
+        supersede)."""
         plan = Plan(request=(list(asserted), list(retracted)))
         overlay = Overlay(view, plan)
         self.planner.assert_triples(
-            overlay, asserted, policy=policy, sequential=sequential, rows=rows
+            overlay, asserted, policy=policy, sequential=sequential, rows=rows, keep=keep
         )
         self.planner.retract_triples(overlay, retracted, asserted)
         if plan.refused and not sequential:

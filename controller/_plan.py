@@ -23,7 +23,7 @@ Semantics (the contract the property tests check against a from-scratch referenc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,6 +214,7 @@ class Planner:
         policy: ConflictPolicy = ConflictPolicy.OVERWRITE,
         sequential: bool = False,
         rows: Sequence[int] | None = None,
+        keep: Callable[[Fact], str | None] | None = None,
     ) -> None:
         """Add assertions to the plan.
 
@@ -225,6 +226,9 @@ class Planner:
                 supersede an earlier one. When False (one edit), contradicting triples in the
                 same request refuse the plan.
             rows: row numbers for the report (batch import), parallel to ``triples``.
+            keep: for a batch import, the asserted facts in force that this import may not
+                supersede: given such a fact, the reason its row is skipped instead (None: it
+                may). A row that would supersede a kept fact is reported in ``plan.skipped``.
         """
         schema, plan = self.schema, overlay.plan
         patterns: list[TouchKey] = []
@@ -285,6 +289,11 @@ class Planner:
                     )
                     plan.reads.update(slots(schema, t))
                     continue
+                kept = self._kept(overlay, asserted_rivals, keep)
+                if kept is not None:
+                    plan.skipped.append((row, t, kept))
+                    plan.reads.update(slots(schema, t))
+                    continue
                 if asserted_rivals and policy is ConflictPolicy.FAIL:
                     plan.refusals.append(
                         f"row {row}: {t} contradicts {self._root(asserted_rivals[0])} (policy fail)"
@@ -306,6 +315,22 @@ class Planner:
                     overlay,
                     Fact(it, FactKind.INVERSE, rule=f"inverse of {t.relation}", premises=(t,)),
                 )
+
+    def _kept(
+        self,
+        overlay: Overlay,
+        rivals: list[Fact],
+        keep: Callable[[Fact], str | None] | None,
+    ) -> str | None:
+        """Why a row may not supersede one of ``rivals`` (their asserted roots), or None."""
+        if keep is None:
+            return None
+        for rival in rivals:
+            root = overlay.get(self._root(rival))
+            reason = keep(root) if root is not None else None
+            if reason is not None:
+                return reason
+        return None
 
     def _untouched(
         self,

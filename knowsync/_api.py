@@ -40,7 +40,7 @@ from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._model_side import ModelSide, display_name
 from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus
 from knowsync._resources import cache_root, default_schema
-from knowsync._service import ServiceMixin
+from knowsync._service import ImportRules, ServiceMixin
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
 
@@ -721,6 +721,7 @@ class KnowSync(ServiceMixin):
         fmt: str | None = None,
         allow_new_relations: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        rules: ImportRules | None = None,
     ) -> ImportReport:
         """Import a CSV or JSONL file in chunked transactions.
 
@@ -733,6 +734,8 @@ class KnowSync(ServiceMixin):
 
         Args:
             progress: called with the number of rows done after each chunk.
+            rules: the service's rules for the importing account (what the one door passes):
+                rows they keep out are reported as bad or skipped, with the reason.
 
         Raises:
             InputError: the file cannot be read or has no usable header; bad arguments.
@@ -749,9 +752,17 @@ class KnowSync(ServiceMixin):
 
         def flush() -> bool:
             good = self._valid_rows(chunk, report, allow)
+            if rules is not None:
+                good = rules.screen(good, report)
             ok = not good or self._retrying(
                 lambda: self._import_chunk(
-                    good, report, policy=policy, user=user, allow=allow, source=name
+                    good,
+                    report,
+                    policy=policy,
+                    user=user,
+                    allow=allow,
+                    source=name,
+                    keep=None if rules is None else rules.keep,
                 )
             )
             report.rows += len(chunk)
@@ -803,6 +814,7 @@ class KnowSync(ServiceMixin):
         user: str,
         allow: bool,
         source: str,
+        keep: Callable[[Fact], str | None] | None = None,
     ) -> bool:
         """Journal and apply one chunk of valid rows; False when the policy refused it."""
         request = {
@@ -827,6 +839,7 @@ class KnowSync(ServiceMixin):
                 sequential=True,
                 rows=[line for line, _ in good],
                 sample=False,
+                keep=keep,
             )
             summary = _import_summary(plan)
             if plan.refused:

@@ -206,6 +206,14 @@ class Submission:
     model: list[dict[str, Any]] = field(default_factory=list)
     toxicity: dict[str, Any] | None = None
 
+    def as_edit_result(self, *, dry_run: bool = False) -> EditResult:
+        """The submission of an edit given as triples, answered as ``KnowSync.edit`` answers
+        (the reason a held or refused edit gives is kept in the report as ``reason``)."""
+        report = dict(self.report)
+        if self.reason:
+            report.setdefault("reason", self.reason)
+        return EditResult(self.edit_id, Decision(self.decision), report, dry_run=dry_run)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "decision": self.decision,

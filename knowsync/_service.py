@@ -28,6 +28,7 @@ import secrets
 import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from controller import EditRefused, RollbackRefused, ToxicFilter, ToxicVerdict, Verdict
@@ -42,9 +43,12 @@ from interpreter import (
     Unclear,
 )
 from kg import (
+    ConflictPolicy,
     EditKind,
     EditRecord,
     EditState,
+    Fact,
+    FactKind,
     GraphView,
     InputError,
     NotFoundError,
@@ -58,6 +62,7 @@ from knowsync._outcomes import (
     Answer,
     AuthError,
     Decision,
+    ImportReport,
     PermissionDenied,
     Role,
     Submission,
@@ -65,6 +70,7 @@ from knowsync._outcomes import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from controller import RawTriple
     from kg import GraphStore
@@ -77,12 +83,43 @@ __all__ = [
     "Account",
     "Answer",
     "AuthError",
+    "ImportRules",
     "PermissionDenied",
     "Role",
     "ServiceMixin",
     "Submission",
     "check_user_name",
 ]
+
+
+@dataclass(frozen=True)
+class ImportRules:
+    """The service's rules over a batch import by one account (see ``ServiceMixin``).
+
+    Attributes:
+        row: a row's verdict before planning: None to import it, or (``"bad"`` or
+            ``"skip"``, the reason) to keep it out.
+        keep: an asserted fact in force that the import may not supersede: the reason its
+            row is skipped instead, or None.
+    """
+
+    row: Callable[[RawTriple], tuple[str, str] | None]
+    keep: Callable[[Fact], str | None]
+
+    def screen(
+        self, rows: list[tuple[int, RawTriple]], report: ImportReport
+    ) -> list[tuple[int, RawTriple]]:
+        """The rows that may go on to planning; the others go to the report."""
+        out: list[tuple[int, RawTriple]] = []
+        for line, raw in rows:
+            verdict = self.row(raw)
+            if verdict is None:
+                out.append((line, raw))
+            elif verdict[0] == "bad":
+                report.bad_rows.append({"line": line, "reason": verdict[1]})
+            else:
+                report.skipped.append({"line": line, "triple": list(raw), "reason": verdict[1]})
+        return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -347,6 +384,19 @@ class ServiceMixin:
             extra: dict[str, Any] | None = None,
             screen: Screen | None = None,
         ) -> EditResult: ...
+
+        def import_file(
+            self,
+            path: str | Path,
+            *,
+            user: str = "importer",
+            policy: ConflictPolicy | str = ConflictPolicy.SKIP,
+            chunk_size: int = 5000,
+            fmt: str | None = None,
+            allow_new_relations: bool | None = None,
+            progress: Callable[[int], None] | None = None,
+            rules: ImportRules | None = None,
+        ) -> ImportReport: ...
 
         def _validate(
             self,
@@ -831,6 +881,68 @@ class ServiceMixin:
             if key is not None:
                 self._remember(key, name, fingerprint, out)
             return out
+
+    def import_as(
+        self,
+        user: str,
+        path: str | Path,
+        *,
+        policy: ConflictPolicy | str = ConflictPolicy.SKIP,
+        chunk_size: int = 5000,
+        fmt: str | None = None,
+        allow_new_relations: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import a file as ``user``, under the rules an edit by that account meets: rows the
+        toxic filter calls toxic are bad rows; rows it is unsure of, and (for non-curators)
+        rows that would supersede a fact another user asserted, are skipped with the reason
+        (a curator reviews them when they are stated as edits).
+
+        Raises:
+            PermissionDenied: the account may not submit (or, for new relations, change the
+                schema).
+            InputError: as for ``KnowSync.import_file``.
+        """
+        account = self.authorize(user, "submit")
+        if allow_new_relations:
+            self.authorize(user, "schema")
+        return self.import_file(
+            path,
+            user=account.name,
+            policy=policy,
+            chunk_size=chunk_size,
+            fmt=fmt,
+            allow_new_relations=allow_new_relations or None,
+            progress=progress,
+            rules=self._import_rules(account),
+        )
+
+    def _import_rules(self, account: Account) -> ImportRules:
+        toxic = self._toxic_filter()
+        curator = _includes(account.role, Role.CURATOR)
+
+        def row(raw: RawTriple) -> tuple[str, str] | None:
+            verdict = toxic.check([raw])
+            if verdict.verdict is Verdict.TOXIC:
+                return "bad", "refused by the toxic-edit filter: " + "; ".join(verdict.reasons)
+            if verdict.verdict is Verdict.DOUBTFUL:
+                return "skip", (
+                    "held back: the toxic-edit filter is unsure ("
+                    + "; ".join(verdict.reasons)
+                    + "); state it as an edit so that a curator reviews it"
+                )
+            return None
+
+        def keep(fact: Fact) -> str | None:
+            if curator or fact.kind is not FactKind.ASSERTED or fact.user == account.name:
+                return None
+            return (
+                f"it would supersede {'|'.join(fact.triple)}, asserted by "
+                f"{fact.user or 'someone else'}: only a curator may (state it as an edit to "
+                "have it reviewed)"
+            )
+
+        return ImportRules(row, keep)
 
     def _screen(self, account: Account, verdict: ToxicVerdict | None) -> Screen:
         """The service's rules over a planned edit by ``account``: refused when the toxic

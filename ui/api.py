@@ -565,8 +565,9 @@ class _ChunkImports:
         return out.to_dict()
 
     def _apply(self, user: str, body: ImportRows, source: str) -> dict[str, Any]:
-        """Import the rows through :meth:`KnowSync.import_file` as one JSONL chunk, keeping
-        the client's line numbers (blank lines pad the file; the reader skips them)."""
+        """Import the rows as ``user`` under the service's rules (``KnowSync.import_as``) as
+        one JSONL chunk, keeping the client's line numbers (blank lines pad the file; the
+        reader skips them)."""
         lines = [r.line if r.line is not None else 0 for r in body.rows]
         keep_lines = all(lines) and all(a < b for a, b in itertools.pairwise(lines))
         with tempfile.TemporaryDirectory(prefix="knowsync-import-") as tmp:
@@ -580,9 +581,9 @@ class _ChunkImports:
                     record = {"subject": row.subject, "relation": row.relation}
                     record["object"] = row.object
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            report = self.ks.import_file(
+            report = self.ks.import_as(
+                user,
                 path,
-                user=user,
                 policy=body.policy,
                 chunk_size=len(body.rows),
                 fmt="jsonl",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kg import EditKind, StoreError
+from kg import EditKind, NotFoundError, StoreError
 
 from .conftest import ROLES, Env
 
@@ -676,3 +676,33 @@ def test_a_dry_run_takes_the_decision_the_real_call_takes(env: Env, http: TestCl
     for body, expected in cases:
         real = http.post(f"{V1}/triples", json=body, headers=env.auth("editor")).json()
         assert real["decision"] == expected, body
+
+
+def test_an_import_meets_the_rules_an_edit_meets(env: Env, http: TestClient) -> None:
+    """An editor's import with policy overwrite superseded another user's fact (one a
+    curator had just approved, too) without review, and skipped the toxic filter; the same
+    change in the chat is held. Now those rows are kept out, each with its reason."""
+    seed(env, http)  # France capital Paris, asserted by the editor
+    rows = [
+        {"subject": "France", "relation": "capital", "object": "Lyon", "line": 2},
+        {"subject": "Joe", "relation": "likes", "object": "n1gg3r", "line": 3},
+        {"subject": "Joe", "relation": "likes", "object": "terrorist", "line": 4},
+        {"subject": "Italy", "relation": "capital", "object": "Rome", "line": 5},
+    ]
+    body = {"rows": rows, "policy": "overwrite", "source": "rows.csv"}
+    r = http.post(f"{V1}/imports", json=body, headers=env.auth("other"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["added"] == 1 and out["superseded"] == 0
+    assert [b["line"] for b in out["bad_rows"]] == [3]
+    assert "toxic-edit filter" in out["bad_rows"][0]["reason"]
+    skipped = {s["line"]: s["reason"] for s in out["skipped"]}
+    assert set(skipped) == {2, 4}
+    assert "asserted by editor" in skipped[2] and "unsure" in skipped[4]
+    assert [f.object for f in env.kb.facts("France") if f.relation == "capital"] == ["Paris"]
+    with pytest.raises(NotFoundError):  # neither Joe row reached the graph
+        env.kb.facts("Joe")
+    # the owner of the fact, and a curator, may overwrite it by import
+    body["rows"] = rows[:1]
+    mine = http.post(f"{V1}/imports", json=body, headers=env.auth("editor")).json()
+    assert mine["superseded"] == 1 and not mine["skipped"]

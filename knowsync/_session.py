@@ -1,0 +1,262 @@
+"""The one door: a knowledge base as one account may use it.
+
+A :class:`Session` binds :class:`knowsync.KnowSync` to the acting account (in open mode, a store
+without accounts, the local user acting as an admin) and is what every interface calls: the
+command line on a local store, the HTTP API for each request, the web app for each signed-in
+tab. Each method authorizes the account for what it does and goes through the service's rules
+(the toxic filter, the hold rules, review); none reaches the unguarded engine's writes
+(``KnowSync.edit``, ``KnowSync.import_file`` with a bare user name) on another path.
+
+:class:`knowsync.Client` offers the same methods with the same results and errors against a
+server, so code written against one works against the other (:class:`KnowledgeBase`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from kg import EditRecord, Fact, InputError, Lock, Schema
+from knowsync._outcomes import Account, Answer, EditResult, Submission
+
+if TYPE_CHECKING:
+    from knowsync._api import KnowSync
+    from knowsync.client import Client
+
+__all__ = ["KnowledgeBase", "Session"]
+
+RawTriple = Sequence[str]
+
+
+class KnowledgeBase(Protocol):
+    """What a local :class:`Session` and a remote :class:`knowsync.Client` both offer."""
+
+    def whoami(self) -> Account: ...
+
+    def submit(self, text: str) -> Submission: ...
+
+    def edit(
+        self,
+        assert_: Sequence[RawTriple] = (),
+        retract: Sequence[RawTriple] = (),
+        *,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+    ) -> EditResult: ...
+
+    def ask(self, question: str) -> Answer: ...
+
+    def rollback(self, edit_id: int, *, cascade: bool = False) -> list[EditResult]: ...
+
+    def facts(
+        self,
+        entity: str,
+        *,
+        as_of: int | None = None,
+        derived: bool = True,
+        incoming: bool = False,
+    ) -> list[Fact]: ...
+
+    def history(
+        self,
+        entity: str | None = None,
+        *,
+        user: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = 50,
+    ) -> list[EditRecord]: ...
+
+    def get_edit(self, edit_id: int) -> EditRecord: ...
+
+    def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]: ...
+
+    def neighbourhood(
+        self, entity: str, *, hops: int | None = None, fanout: int | None = None
+    ) -> list[Fact]: ...
+
+    def path(self, source: str, target: str, *, max_hops: int = 4) -> list[Fact]: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def schema(self) -> Schema: ...
+
+    def locks(self, entity: str | None = None) -> list[Lock]: ...
+
+    def lock(
+        self,
+        entity: str,
+        relation: str | None = None,
+        object: str | None = None,
+        *,
+        reason: str = "",
+    ) -> Lock: ...
+
+    def unlock(self, lock_id: int) -> Lock: ...
+
+
+class Session:
+    """The knowledge base as ``account`` may use it (see the module docstring).
+
+    Args:
+        ks: the knowledge base.
+        user: the acting account's name; in open mode (no accounts), any name acts as an admin.
+
+    Raises:
+        AuthError, PermissionDenied: from each method, when the account may not do it (a
+            disabled account may do nothing).
+    """
+
+    def __init__(self, ks: KnowSync, user: str) -> None:
+        self._ks = ks
+        self.user = user
+
+    def whoami(self) -> Account:
+        """The acting account, as stored now."""
+        return self._ks.authorize(self.user, "ask")
+
+    # ------------------------------------------------------------------ edits
+
+    def submit(self, text: str) -> Submission:
+        """Act on a sentence: an edit, a retraction, a question or an undo."""
+        return self._ks.submit(text, user=self.user)
+
+    def submit_triples(
+        self,
+        assert_: Sequence[RawTriple] = (),
+        retract: Sequence[RawTriple] = (),
+        *,
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+    ) -> Submission:
+        """Assert and retract triples as one edit, through the service's rules."""
+        return self._ks.submit_triples(
+            assert_, retract, user=self.user, idempotency_key=idempotency_key, dry_run=dry_run
+        )
+
+    def edit(
+        self,
+        assert_: Sequence[RawTriple] = (),
+        retract: Sequence[RawTriple] = (),
+        *,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+    ) -> EditResult:
+        """Assert and retract triples as one edit, answered as an :class:`EditResult` (the
+        decision may be ``needs_review``); a dry run takes the same decision, writing nothing.
+
+        Raises:
+            InputError: nothing to edit, or a malformed triple.
+            UnknownRelationError: a relation the schema does not know.
+            PermissionDenied: the account may not submit.
+        """
+        if not assert_ and not retract:
+            raise InputError("nothing to edit: give at least one triple to assert or retract")
+        sub = self.submit_triples(
+            assert_, retract, idempotency_key=idempotency_key, dry_run=dry_run
+        )
+        return sub.as_edit_result(dry_run=dry_run)
+
+    def ask(self, question: str) -> Answer:
+        """Answer a question from the graph and the model."""
+        return self._ks.ask(question, user=self.user)
+
+    def rollback(self, edit_id: int, *, cascade: bool = False) -> list[EditResult]:
+        """Undo an edit exactly; with ``cascade``, the later edits that depend on it first.
+        The account must be allowed to undo every edit the rollback undoes.
+
+        Raises:
+            PermissionDenied: the account may not undo one of those edits.
+            RollbackRefused, EditRefused, NotFoundError, InputError: as for
+                ``KnowSync.rollback``.
+        """
+        self._ks.authorize(self.user, "rollback", edit_id=edit_id)
+        return self._ks.rollback(edit_id, user=self.user, cascade=cascade)
+
+    # ------------------------------------------------------------------ reads
+
+    def facts(
+        self,
+        entity: str,
+        *,
+        as_of: int | None = None,
+        derived: bool = True,
+        incoming: bool = False,
+    ) -> list[Fact]:
+        """The facts about an entity (in force, or as of an edit)."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.facts(entity, as_of=as_of, derived=derived, incoming=incoming)
+
+    def history(
+        self,
+        entity: str | None = None,
+        *,
+        user: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = 50,
+    ) -> list[EditRecord]:
+        """Journal entries, newest first."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.history(entity, user=user, since=since, until=until, limit=limit)
+
+    def get_edit(self, edit_id: int) -> EditRecord:
+        """One journal entry."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.get_edit(edit_id)
+
+    def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]:
+        """The facts an edit added and retired."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.edit_changes(edit_id)
+
+    def neighbourhood(
+        self, entity: str, *, hops: int | None = None, fanout: int | None = None
+    ) -> list[Fact]:
+        """The facts around an entity."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.neighbourhood(entity, hops=hops, fanout=fanout)
+
+    def path(self, source: str, target: str, *, max_hops: int = 4) -> list[Fact]:
+        """A shortest chain of facts between two entities."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.path(source, target, max_hops=max_hops)
+
+    def stats(self) -> dict[str, int]:
+        """Counts of entities, facts and edits."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.stats()
+
+    def schema(self) -> Schema:
+        """The relation schema in use."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.schema
+
+    # ------------------------------------------------------------------ locks
+
+    def locks(self, entity: str | None = None) -> list[Lock]:
+        """The locks in force (about one entity)."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.locks(entity)
+
+    def lock(
+        self,
+        entity: str,
+        relation: str | None = None,
+        object: str | None = None,
+        *,
+        reason: str = "",
+    ) -> Lock:
+        """Protect an entity, or one fact: edits touching it wait for a curator."""
+        self._ks.authorize(self.user, "lock")
+        return self._ks.lock(entity, relation, object, reason=reason, user=self.user)
+
+    def unlock(self, lock_id: int) -> Lock:
+        """Remove a lock."""
+        self._ks.authorize(self.user, "lock")
+        return self._ks.unlock(lock_id, user=self.user)
+
+
+def _conforms(local: Session, remote: Client) -> tuple[KnowledgeBase, KnowledgeBase]:
+    """Checked by mypy: the local and the remote side offer the same interface."""
+    return local, remote
