@@ -596,10 +596,21 @@ class KnowSync(ServiceMixin):
     # ---------------------------------------------------------------- rollback
 
     def rollback(
-        self, edit_id: int, *, user: str = "anonymous", cascade: bool = False
+        self,
+        edit_id: int,
+        *,
+        user: str = "anonymous",
+        cascade: bool = False,
+        check_roles: bool = False,
     ) -> list[EditResult]:
         """Undo an edit exactly; with ``cascade``, first undo the later edits that depend on
         it (newest first). All of it happens in one transaction, or none of it.
+
+        Args:
+            check_roles: ``user`` is an account acting through an interface (the web app,
+                the HTTP API): it must be allowed to roll back each edit undone, the requested
+                one and every one a cascade reaches, each checked in the rollback's own
+                transaction before it is undone; a refusal leaves everything as it was.
 
         Returns one result per rollback applied, the requested one last.
 
@@ -608,13 +619,15 @@ class KnowSync(ServiceMixin):
             InputError: the edit cannot be rolled back (not applied, already rolled back).
             RollbackRefused: later edits depend on it and ``cascade`` is False.
             EditRefused: the rollback would change a protected fact or entity.
+            PermissionDenied: with ``check_roles``, ``user`` may not undo one of the edits
+                (the message names it and its author).
         """
         user = _check_user(user)
 
         def once() -> list[EditResult]:
             results: list[EditResult] = []
             with self.store.write() as tx:
-                self._rollback(tx, edit_id, user, cascade, results, depth=0)
+                self._rollback(tx, edit_id, user, cascade, results, depth=0, check=check_roles)
             return results
 
         with self._write_lock:
@@ -630,7 +643,10 @@ class KnowSync(ServiceMixin):
         cascade: bool,
         results: list[EditResult],
         depth: int,
+        check: bool = False,
     ) -> None:
+        if check:  # before anything of this edit is undone (the caller's tx undoes the rest)
+            self._authorize(tx, user, "rollback", edit_id)
         ctrl = self._controller(tx)
         cascaded: list[int] = []  # the dependants undone first
         while True:
@@ -649,7 +665,7 @@ class KnowSync(ServiceMixin):
                         tip = tx.edit(tip.rolled_back_by)
                     if ctrl.in_force(tx, tx.edit(dep)):
                         try:
-                            self._rollback(tx, tip.id, user, cascade, results, depth + 1)
+                            self._rollback(tx, tip.id, user, cascade, results, depth + 1, check)
                         except EditRefused as exc:
                             # undoing that dependant means replaying an edit that no longer
                             # fits: the cascade stops here, and nothing of it is kept
@@ -686,11 +702,18 @@ class KnowSync(ServiceMixin):
         tx.update_edit(edit_id, rolled_back_by=rid)
         results.append(EditResult(rid, Decision.ACCEPTED, report))
 
-    def rollback_batch(self, batch: str, *, user: str = "anonymous") -> list[EditResult]:
+    def rollback_batch(
+        self, batch: str, *, user: str = "anonymous", check_roles: bool = False
+    ) -> list[EditResult]:
         """Undo every edit of an import batch, newest first, in one transaction.
+
+        Args:
+            check_roles: as for :meth:`rollback`: ``user`` must be allowed to undo each edit
+                of the batch and each later edit that depends on one.
 
         Raises:
             NotFoundError: no edit belongs to that batch.
+            PermissionDenied: with ``check_roles``, ``user`` may not undo one of the edits.
         """
         user = _check_user(user)
         results: list[EditResult] = []
@@ -705,7 +728,7 @@ class KnowSync(ServiceMixin):
             if not edits:
                 raise NotFoundError(f"no applied import edits in batch {batch!r}")
             for record in edits:  # newest first
-                self._rollback(tx, record.id, user, True, results, depth=0)
+                self._rollback(tx, record.id, user, True, results, depth=0, check=check_roles)
         self._rollback_model(results)
         return results
 
