@@ -26,6 +26,7 @@ __all__ = [
     "held_reason",
     "import_report",
     "rollback_report",
+    "said_html",
     "short_time",
     "state_label",
     "submission_html",
@@ -91,6 +92,7 @@ table.ks-table, table.ks-table th, table.ks-table td { border-left: none !import
 .ks-legend i.d { border-top: 2px dashed var(--ks-derived); }
 .ks-legend i.r { border-top: 3px solid var(--ks-recent); }
 .ks-side { color: var(--ks-muted); font-size: 0.9rem; }
+.ks-said { white-space: pre-wrap; }
 .ks-probe { min-height: 90px; font-size: 1.05rem; }
 """
 
@@ -98,6 +100,14 @@ table.ks-table, table.ks-table th, table.ks-table td { border-left: none !import
 def esc(value: object) -> str:
     """HTML-escape anything shown."""
     return html.escape(str(value), quote=True)
+
+
+def said_html(text: str) -> str:
+    """What a person typed, for the chat: shown as they typed it, never as markup. Escaped,
+    and in an HTML block, which the chat's Markdown leaves as it is (so ``*`` or ``#`` stay
+    characters too); lines are kept as line breaks, so no blank line ends the block."""
+    lines = "<br>".join(esc(line) for line in text.splitlines())
+    return f'<div class="ks-said">{lines}</div>'
 
 
 def short_time(iso: str) -> str:

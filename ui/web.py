@@ -9,24 +9,45 @@ model probe and batch imports, in Gradio, over the Python API (``knowsync.KnowSy
 People sign in with an API token of the service's accounts; the session lives in a
 ``gr.State`` (per browser tab, kept on the server, so a page cannot claim another role). The
 role decides which tabs and buttons show, and every handler asks ``ks.authorize`` again before
-it changes anything. Nothing is fetched from the internet: system fonts, no analytics, and the
-graph is an inline SVG laid out here.
+it changes anything, after checking that the session's token still signs its account in (a
+revoked token or a disabled account signs the session out at its next action). Nothing is
+fetched from the internet: system fonts, no analytics, and the graph is an inline SVG laid out
+here.
+
+Files: the import takes only files uploaded through the page (a request naming a server path
+where an upload belongs is refused before anything is read or copied); an upload is deleted
+once imported, uploads are capped in size and kept in a folder of the server's own that goes when
+it stops. :func:`mount` adds the security headers (no framing, no sniffing, no referrer, a
+Content-Security-Policy) and refuses Gradio requests that change something from another site.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 import gradio as gr
 import pandas as pd
 from fastapi import FastAPI
+from gradio.routes import App as GradioApp
+from gradio.utils import get_upload_folder
+from gradio_client.utils import is_file_obj
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kg import EditKind, EditState, KnowsyncError
+from kg import EditKind, EditState, InputError, KnowsyncError
 from knowsync import KnowSync, local_user
-from knowsync._service import PermissionDenied
 from ui._web_render import (
     CSS,
     callout,
@@ -38,12 +59,43 @@ from ui._web_render import (
     held_reason,
     import_report,
     rollback_report,
+    said_html,
     short_time,
     state_label,
     submission_html,
 )
 
-__all__ = ["CSS", "build", "mount", "theme"]
+__all__ = ["CSS", "MAX_UPLOAD_BYTES", "SECURITY_HEADERS", "build", "mount", "theme"]
+
+#: The largest file the page uploads (an import); larger ones are refused with 413.
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+#: Sent with every response of the app :func:`mount` serves. Gradio's page needs inline
+#: scripts and styles and compiles the graph's click handler (``js_on_load``) at run time.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "media-src 'self' blob:",
+            "worker-src 'self' blob:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ),
+}
+NOT_UPLOADED = "Only a file uploaded through this page can be imported; upload it again."
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORMS = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 HISTORY_HEADERS = ["#", "when (UTC)", "user", "kind", "state", "what"]
 QUEUE_HEADERS = ["#", "when (UTC)", "user", "change", "why it waits"]
@@ -60,10 +112,13 @@ element.addEventListener('click', (e) => {
 
 
 class Session(TypedDict):
-    """Who is signed in, in one browser tab."""
+    """Who is signed in, in one browser tab: the account, its role when it signed in, and the
+    API token it signed in with (None in open mode, where the local user acts without one).
+    The state stays on the server; the token is checked again at every action."""
 
     name: str
     role: str
+    token: str | None
 
 
 def theme() -> gr.themes.Base:
@@ -85,8 +140,24 @@ def _model(ks: KnowSync) -> Any:
     return getattr(ks, "model", None)
 
 
+def _session_ended(ks: KnowSync, session: Session) -> str | None:
+    """Why a signed-in session may act no more (its token revoked, its account disabled or
+    gone, or accounts made since it opened in open mode), or None while it may."""
+    token = session.get("token")
+    if token is None:  # open mode: the local user acts while the store has no accounts
+        return "accounts exist now, so everyone signs in with a token" if ks.users() else None
+    try:
+        account = ks.authenticate(token)
+    except KnowsyncError as exc:
+        with contextlib.suppress(KnowsyncError):  # disabling revokes the tokens: say which
+            if ks.get_user(session["name"]).disabled:
+                return f"the account {session['name']!r} is disabled"
+        return str(exc)
+    return None if account.name == session["name"] else "the token names another account"
+
+
 def _can(ks: KnowSync, session: Session | None, action: str, edit_id: int | None = None) -> bool:
-    if not session:
+    if not session or _session_ended(ks, session):
         return False
     try:
         ks.authorize(session["name"], action, edit_id=edit_id)
@@ -96,19 +167,22 @@ def _can(ks: KnowSync, session: Session | None, action: str, edit_id: int | None
 
 
 def _need(ks: KnowSync, session: Session | None, action: str, edit_id: int | None = None) -> str:
-    """The signed-in user's name, if the service allows them ``action``.
+    """The signed-in user's name, if the session still signs its account in and the service
+    allows them ``action``.
 
     Raises:
-        gr.Error: nobody is signed in, or the role does not allow it.
+        gr.Error: nobody is signed in, the session has ended (see :func:`_session_ended`), or
+            the role does not allow it.
     """
     if not session:
         raise gr.Error("Sign in first.")
+    ended = _session_ended(ks, session)
+    if ended:  # Gradio shows an error's message as HTML
+        raise gr.Error(esc(f"You were signed out: {ended}."))
     try:
         ks.authorize(session["name"], action, edit_id=edit_id)
-    except PermissionDenied as exc:
-        raise gr.Error(str(exc)) from exc
-    except KnowsyncError as exc:
-        raise gr.Error(str(exc)) from exc
+    except KnowsyncError as exc:  # PermissionDenied, or NotFoundError for an unknown edit
+        raise gr.Error(esc(str(exc))) from exc
     return session["name"]
 
 
@@ -194,20 +268,76 @@ def _edit_id(value: float | int | str | None) -> int | None:
         return None
 
 
+# ------------------------------------------------------------------ uploads
+
+
+def _upload_file(path: object, upload_dir: str | Path) -> Path | None:
+    """The file at ``path`` if it lies in the upload folder once links are resolved (a file
+    the server received as an upload), else None. Nothing is opened to tell."""
+    if not isinstance(path, str) or not path or "://" in path:
+        return None
+    folder = Path(upload_dir).resolve()
+    file = Path(path).resolve()
+    if file == folder or not file.is_relative_to(folder) or not file.is_file():
+        return None
+    return file
+
+
+def _named_files(data: object) -> Iterator[object]:
+    """The paths of the files (Gradio's FileData: a dict with a ``path``) in a request body."""
+    if isinstance(data, dict) and is_file_obj(data):
+        yield data["path"]
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _named_files(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _named_files(item)
+
+
+def _discard_upload(file: Path, upload_dir: str | Path) -> None:
+    """Delete an upload once read, and the folder Gradio made for it when that is empty."""
+    file.unlink(missing_ok=True)
+    if file.parent != Path(upload_dir).resolve():
+        with contextlib.suppress(OSError):  # not empty: another upload of the same content
+            file.parent.rmdir()
+
+
+def _import_problem(exc: KnowsyncError, file: Path) -> str:
+    """Why an uploaded file was not imported, in words that show neither where the server
+    keeps it nor what it holds (a header the import cannot read is not quoted back)."""
+    if isinstance(exc, InputError) and exc.line == 1:
+        return (
+            f"{file.name}: the first line must be the header 'head,relation,tail' (or "
+            "'subject,relation,object')"
+        )
+    return str(exc).replace(str(file), file.name).replace(str(file.parent), "")
+
+
 # ------------------------------------------------------------------ the app
 
 
-def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
+def build(
+    ks: KnowSync, *, open_mode: bool = False, upload_dir: str | Path | None = None
+) -> gr.Blocks:
     """The web app over one knowledge base.
 
     With ``open_mode``, a knowledge base without accounts opens straight into the chat, acting
     as the local user (:func:`knowsync.local_user`), as the command line does; once accounts
-    exist, everyone signs in.
+    exist, everyone signs in. ``upload_dir``: where the server keeps uploads (the only files
+    the import opens); None: Gradio's own folder, as ``launch()`` uses it.
 
     Style and fonts are given where the app is served (:func:`mount`, or ``launch(theme=theme(),
     css=CSS)``).
     """
-    with gr.Blocks(title="knowsync", analytics_enabled=False) as app:
+    uploads = str(upload_dir if upload_dir is not None else get_upload_folder())
+
+    def received() -> set[str]:
+        """The files Gradio's upload route received for this app, links resolved."""
+        return {str(Path(p).resolve()) for p in app.upload_file_set}
+
+    # uploads nobody imported go after an hour (the rest when the server stops)
+    with gr.Blocks(title="knowsync", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         session = gr.State(None)
         with gr.Row():
             header = gr.HTML(_header(ks, None), scale=1)
@@ -233,6 +363,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                         buttons=["copy"],
                         feedback_options=None,
                         elem_id="ks-chat",
+                        latex_delimiters=[],  # nothing typed becomes markup, formulas included
                         placeholder=(
                             "<b>State a fact, ask, or undo.</b><br>"
                             "“Actually, the wife of Mike Pence is Karen Pence.” · "
@@ -506,12 +637,13 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                     callout(f"Could not sign in: {exc}", "bad"),
                     *[gr.skip()] * 14,
                 )
-            return enter({"name": account.name, "role": account.role.value}, signout=True)
+            session_ = Session(name=account.name, role=account.role.value, token=tok.strip())
+            return enter(session_, signout=True)
 
         def do_open_mode() -> tuple[Any, ...]:
             if not open_mode or ks.users():
                 return tuple(gr.skip() for _ in range(16))
-            return enter({"name": local_user(), "role": "admin"}, signout=False)
+            return enter(Session(name=local_user(), role="admin", token=None), signout=False)
 
         def enter(sess: Session, *, signout: bool) -> tuple[Any, ...]:
             entities = _entity_choices(ks)
@@ -574,7 +706,8 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
 
         def do_model_tick(sess: Session | None) -> tuple[Any, Any]:
             loading = ks.model_status.state == "loading"
-            return _header(ks, sess), gr.Timer(active=loading)
+            shown = sess if sess and not _session_ended(ks, sess) else None
+            return _header(ks, shown), gr.Timer(active=loading)
 
         model_timer.tick(do_model_tick, [session], [header, model_timer], show_progress="hidden")
 
@@ -590,11 +723,22 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                 "",
             )
 
-        signout.click(
-            do_signout,
-            None,
-            [session, token, login_col, main_col, signout, header, chatbot, login_msg],
-        )
+        signout_outputs = [session, token, login_col, main_col, signout, header, chatbot, login_msg]
+        signout.click(do_signout, None, signout_outputs)
+
+        def do_expire(sess: Session | None) -> tuple[Any, ...]:
+            """After an action failed: if it failed because the session has ended (its token
+            revoked, its account disabled), sign it out and say why."""
+            ended = _session_ended(ks, sess) if sess else None
+            if not ended:
+                return tuple(gr.skip() for _ in signout_outputs)
+            why = callout(f"You were signed out: {ended}. Sign in again.", "warn")
+            return (*do_signout()[:-1], why)
+
+        def guarded(event: Any) -> Any:
+            """A registered action, followed by :func:`do_expire` when it fails."""
+            event.failure(do_expire, [session], signout_outputs, show_progress="hidden")
+            return event
 
         # ---------------------------------------------------------- chat
 
@@ -608,7 +752,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             if not text:
                 return gr.skip(), gr.skip(), gr.skip()
             name = _need(ks, sess, "ask")
-            messages = [*messages, {"role": "user", "content": text}]
+            messages = [*messages, {"role": "user", "content": said_html(text)}]
             progress(0.1, desc="Reading, checking and applying…")
             focus: str | None = None
             options: list[dict[str, str]] = []
@@ -632,7 +776,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
 
         chat_outputs = [chatbot, chat_in, entity]
         for trigger in (send.click, chat_in.submit):
-            trigger(do_send, [chat_in, chatbot, session], chat_outputs).then(
+            guarded(trigger(do_send, [chat_in, chatbot, session], chat_outputs)).success(
                 after_send, [session], [header, my_edits], show_progress="hidden"
             )
 
@@ -641,7 +785,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
         ) -> tuple[Any, ...]:
             return do_send(str(evt.value), messages, sess)
 
-        chatbot.option_select(do_option, [chatbot, session], chat_outputs).then(
+        guarded(chatbot.option_select(do_option, [chatbot, session], chat_outputs)).success(
             after_send, [session], [header, my_edits], show_progress="hidden"
         )
 
@@ -680,11 +824,11 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
 
         draw_inputs = [entity, hops, fanout, session]
         draw_outputs = [graph, graph_facts, graph_edits]
-        draw.click(do_draw, draw_inputs, draw_outputs)
-        entity.select(do_draw, draw_inputs, draw_outputs)
-        hops.release(do_draw, draw_inputs, draw_outputs)
-        fanout.release(do_draw, draw_inputs, draw_outputs)
-        graph_tab.select(do_draw, draw_inputs, draw_outputs)
+        guarded(draw.click(do_draw, draw_inputs, draw_outputs))
+        guarded(entity.select(do_draw, draw_inputs, draw_outputs))
+        guarded(hops.release(do_draw, draw_inputs, draw_outputs))
+        guarded(fanout.release(do_draw, draw_inputs, draw_outputs))
+        guarded(graph_tab.select(do_draw, draw_inputs, draw_outputs))
 
         def do_recentre(
             n_hops: float, n_fanout: float, sess: Session | None, evt: gr.SelectData
@@ -692,7 +836,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             name = str(evt.value)
             return (gr.update(value=name), *do_draw(name, n_hops, n_fanout, sess))
 
-        graph.select(do_recentre, [hops, fanout, session], [entity, *draw_outputs])
+        guarded(graph.select(do_recentre, [hops, fanout, session], [entity, *draw_outputs]))
 
         # ---------------------------------------------------------- history
 
@@ -703,8 +847,8 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             return history_frame(user, ent, since, until)
 
         filter_inputs = [h_user, h_entity, h_since, h_until, session]
-        h_filter.click(do_filter, filter_inputs, [h_table, h_msg])
-        history_tab.select(do_filter, filter_inputs, [h_table, h_msg])
+        guarded(h_filter.click(do_filter, filter_inputs, [h_table, h_msg]))
+        guarded(history_tab.select(do_filter, filter_inputs, [h_table, h_msg]))
 
         def do_open(value: float | None, sess: Session | None) -> tuple[Any, ...]:
             _need(ks, sess, "read")
@@ -729,9 +873,9 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             edit_id = _edit_id(row[0]) if row else None
             return (edit_id, *do_open(edit_id, sess))
 
-        h_open.click(do_open, [h_id, session], [h_detail, h_rollback, h_effect])
-        h_id.submit(do_open, [h_id, session], [h_detail, h_rollback, h_effect])
-        h_table.select(do_pick_row, [session], [h_id, h_detail, h_rollback, h_effect])
+        guarded(h_open.click(do_open, [h_id, session], [h_detail, h_rollback, h_effect]))
+        guarded(h_id.submit(do_open, [h_id, session], [h_detail, h_rollback, h_effect]))
+        guarded(h_table.select(do_pick_row, [session], [h_id, h_detail, h_rollback, h_effect]))
 
         def do_rollback(
             value: float | None,
@@ -745,7 +889,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             name = _need(ks, sess, "rollback", edit_id)
             progress(0.1, desc=f"Rolling back #{edit_id} in the graph and the model…")
             try:
-                results = ks.rollback(edit_id, user=name, cascade=cascade)
+                results = ks.rollback(edit_id, user=name, cascade=cascade, check_roles=True)
             except KnowsyncError as exc:
                 hint = (
                     " Tick “Also undo later edits that depend on it” to undo them too."
@@ -764,10 +908,12 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             frame, _ = history_frame(None, None, "", "")
             return effect, detail, button, frame, _header(ks, sess)
 
-        h_rollback.click(
-            do_rollback,
-            [h_id, h_cascade, session],
-            [h_effect, h_detail, h_rollback, h_table, header],
+        guarded(
+            h_rollback.click(
+                do_rollback,
+                [h_id, h_cascade, session],
+                [h_effect, h_detail, h_rollback, h_table, header],
+            )
         )
 
         # ---------------------------------------------------------- review
@@ -777,8 +923,8 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             frame, count = queue_frame()
             return frame, count, locks_view()
 
-        r_refresh.click(do_queue, [session], [r_table, r_count, locks_html])
-        review_tab.select(do_queue, [session], [r_table, r_count, locks_html])
+        guarded(r_refresh.click(do_queue, [session], [r_table, r_count, locks_html]))
+        guarded(review_tab.select(do_queue, [session], [r_table, r_count, locks_html]))
 
         def do_review_open(value: float | None, sess: Session | None) -> str:
             _need(ks, sess, "review")
@@ -797,8 +943,8 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             edit_id = _edit_id(row[0]) if row else None
             return edit_id, do_review_open(edit_id, sess), ""
 
-        r_table.select(do_review_pick, [session], [r_id, r_detail, r_result])
-        r_id.submit(do_review_open, [r_id, session], [r_detail])
+        guarded(r_table.select(do_review_pick, [session], [r_id, r_detail, r_result]))
+        guarded(r_id.submit(do_review_open, [r_id, session], [r_detail]))
 
         def decide(verb: str) -> Callable[..., tuple[Any, ...]]:
             def handler(
@@ -835,8 +981,8 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             return handler
 
         decide_outputs = [r_result, r_table, r_count, r_reason, r_detail, header]
-        approve.click(decide("approve"), [r_id, r_reason, session], decide_outputs)
-        reject.click(decide("reject"), [r_id, r_reason, session], decide_outputs)
+        guarded(approve.click(decide("approve"), [r_id, r_reason, session], decide_outputs))
+        guarded(reject.click(decide("reject"), [r_id, r_reason, session], decide_outputs))
 
         def do_lock(
             ent: str, rel: str, obj: str, reason: str, sess: Session | None
@@ -861,10 +1007,12 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                 return callout(str(exc), "bad"), gr.skip()
             return callout(f"Unlocked: {lock.describe()}", "ok"), locks_view()
 
-        l_lock.click(
-            do_lock, [l_entity, l_relation, l_object, l_reason, session], [l_msg, locks_html]
+        guarded(
+            l_lock.click(
+                do_lock, [l_entity, l_relation, l_object, l_reason, session], [l_msg, locks_html]
+            )
         )
-        l_unlock.click(do_unlock, [l_id, session], [l_msg, locks_html])
+        guarded(l_unlock.click(do_unlock, [l_id, session], [l_msg, locks_html]))
 
         # ---------------------------------------------------------- probe
 
@@ -893,8 +1041,8 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                 f"<b>{esc(base)}</b></div>",
             )
 
-        p_go.click(do_probe, [p_prompt, session], [p_edited, p_base])
-        p_prompt.submit(do_probe, [p_prompt, session], [p_edited, p_base])
+        guarded(p_go.click(do_probe, [p_prompt, session], [p_edited, p_base]))
+        guarded(p_prompt.submit(do_probe, [p_prompt, session], [p_edited, p_base]))
 
         # ---------------------------------------------------------- import
 
@@ -911,20 +1059,29 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                     None,
                     gr.update(visible=False),
                     gr.skip(),
+                    gr.skip(),
                 )
-            path = Path(file)
-            with path.open("rb") as handle:
-                total = max(1, sum(1 for _ in handle) - (1 if path.suffix == ".csv" else 0))
-            progress(0, desc=f"0 / {total:,} rows")
-
-            def tick(done: int) -> None:
-                progress(min(1.0, done / total), desc=f"{done:,} / {total:,} rows")
-
-            start = time.perf_counter()
+            upload = _upload_file(file, uploads)
+            if upload is None or str(upload) not in received():  # only what the page uploaded
+                raise gr.Error(NOT_UPLOADED)
             try:
-                report = ks.import_file(path, user=name, policy=policy, progress=tick)
-            except KnowsyncError as exc:
-                return callout(str(exc), "bad"), None, gr.update(visible=False), gr.skip()
+                with upload.open("rb") as handle:
+                    lines = sum(1 for _ in handle)
+                total = max(1, lines - (1 if upload.suffix == ".csv" else 0))
+                progress(0, desc=f"0 / {total:,} rows")
+
+                def tick(done: int) -> None:
+                    progress(min(1.0, done / total), desc=f"{done:,} / {total:,} rows")
+
+                start = time.perf_counter()
+                try:
+                    # under the rules an edit by this account meets, as the HTTP API imports
+                    report = ks.import_as(name, upload, policy=policy, progress=tick)
+                except KnowsyncError as exc:
+                    problem = callout(_import_problem(exc, upload), "bad")
+                    return problem, None, gr.update(visible=False), gr.skip(), None
+            finally:
+                _discard_upload(upload, uploads)  # read once; nobody fetches it afterwards
             seconds = time.perf_counter() - start
             data = report.to_dict()
             undo = bool(report.edits) and not report.failed and _can(ks, sess, "review")
@@ -933,16 +1090,23 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                 report.batch,
                 gr.update(visible=undo),
                 _header(ks, sess),
+                None,
             )
 
-        i_go.click(do_import, [i_file, i_policy, session], [i_result, i_batch, i_undo, header])
+        guarded(
+            i_go.click(
+                do_import,
+                [i_file, i_policy, session],
+                [i_result, i_batch, i_undo, header, i_file],
+            )
+        )
 
         def do_undo_import(batch: str | None, sess: Session | None) -> tuple[Any, ...]:
             name = _need(ks, sess, "review")
             if not batch:
                 return gr.skip(), gr.skip(), gr.skip()
             try:
-                results = ks.rollback_batch(batch, user=name)
+                results = ks.rollback_batch(batch, user=name, check_roles=True)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), gr.skip(), gr.skip()
             return (
@@ -951,7 +1115,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                 _header(ks, sess),
             )
 
-        i_undo.click(do_undo_import, [i_batch, session], [i_result, i_undo, header])
+        guarded(i_undo.click(do_undo_import, [i_batch, session], [i_result, i_undo, header]))
 
         # ---------------------------------------------------------- users
 
@@ -959,7 +1123,7 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
             _need(ks, sess, "admin")
             return users_frame()
 
-        users_tab.select(do_users, [session], [u_table])
+        guarded(users_tab.select(do_users, [session], [u_table]))
 
         def do_add_user(uname: str, role: str, sess: Session | None) -> tuple[Any, ...]:
             name = _need(ks, sess, "admin")
@@ -977,22 +1141,41 @@ def build(ks: KnowSync, *, open_mode: bool = False) -> gr.Blocks:
                 users_frame(),
             )
 
-        u_add.click(do_add_user, [u_name, u_role, session], [u_msg, u_table])
+        guarded(u_add.click(do_add_user, [u_name, u_role, session], [u_msg, u_table]))
 
         del tabs  # selected by the tabs' own clicks
+    for block in app.blocks.values():  # where Gradio keeps this app's files: its uploads
+        block.GRADIO_CACHE = uploads
     blocks: gr.Blocks = app
     return blocks
 
 
-def mount(app: FastAPI, ks: KnowSync, path: str = "/", *, open_mode: bool = False) -> FastAPI:
+def mount(
+    app: FastAPI,
+    ks: KnowSync,
+    path: str = "/",
+    *,
+    open_mode: bool = False,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+) -> FastAPI:
     """Serve the web app on a FastAPI app (register the API's own routes first: a mount at
-    ``/`` answers every path the app does not). ``open_mode``: as for :func:`build`.
+    ``/`` answers every path the app does not). ``open_mode``: as for :func:`build`; the app
+    then answers only requests addressed to this machine (``localhost``, a loopback address),
+    so a page of another site that reaches it through DNS rebinding gets nothing.
+
+    Every response gets :data:`SECURITY_HEADERS`. Uploads go to a folder of this server's own,
+    removed when it stops, and are refused above ``max_upload_bytes`` (413). A request that
+    changes something in the web app (an upload, an action) from a page whose ``Origin`` is
+    not the ``Host`` it was sent to is refused (403); behind a reverse proxy, pass the
+    ``Host`` header on.
 
     Returns the FastAPI app.
     """
+    upload_dir = Path(tempfile.mkdtemp(prefix="knowsync-web-uploads-"))
+    blocks = build(ks, open_mode=open_mode, upload_dir=upload_dir)
     mounted: FastAPI = gr.mount_gradio_app(
         app,
-        build(ks, open_mode=open_mode),
+        blocks,
         path=path,
         theme=theme(),
         css=CSS,
@@ -1002,5 +1185,146 @@ def mount(app: FastAPI, ks: KnowSync, path: str = "/", *, open_mode: bool = Fals
         mcp_server=False,
         pwa=False,
         show_error=True,
+        max_file_size=max_upload_bytes,
     )
+    web = next(
+        route.app
+        for route in mounted.routes
+        if isinstance(route, Mount)
+        and isinstance(route.app, GradioApp)
+        and route.app.get_blocks() is blocks
+    )
+    web.uploaded_file_dir = str(upload_dir)
+    web.add_middleware(_OnlyUploads, upload_dir=upload_dir)
+    web.add_middleware(_SameSite, loopback_only=open_mode)
+    mounted.add_middleware(_SecurityHeaders)
+
+    serve = mounted.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(parent: FastAPI) -> AsyncIterator[Any]:
+        try:
+            async with serve(parent) as state:
+                yield state
+        finally:
+            shutil.rmtree(upload_dir, ignore_errors=True)
+
+    mounted.router.lifespan_context = lifespan
+    # a server that never ran its lifespan (a test client) leaves nothing behind either
+    weakref.finalize(mounted, shutil.rmtree, str(upload_dir), True)
     return mounted
+
+
+class _SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response (a header that a
+    route sets itself is kept)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _SameSite:
+    """ASGI middleware for the Gradio app: a request that changes something (POST, PUT, PATCH,
+    DELETE: an upload, an action) from a page of another site is refused, as is, with
+    ``loopback_only``, any request addressed to another host than this machine. Only the
+    ``Host`` header counts: a forwarded host is what another site's script could send."""
+
+    def __init__(self, app: ASGIApp, *, loopback_only: bool) -> None:
+        self.app = app
+        self.loopback_only = loopback_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self._refusal(scope) if scope["type"] == "http" else None
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        await PlainTextResponse(refusal, status_code=403)(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> str | None:
+        headers = Headers(scope=scope)
+        host = headers.get("host", "").lower()
+        if self.loopback_only and not _is_loopback(host):
+            return "This server answers only pages of this machine."
+        origin = headers.get("origin")
+        changes = scope["method"] in _UNSAFE_METHODS
+        if changes and origin is not None and urlsplit(origin).netloc.lower() != host:
+            return "Refused: the request comes from a page of another site."
+        return None
+
+
+class _OnlyUploads:
+    """ASGI middleware for the Gradio app: a request whose body names a file (Gradio's
+    FileData) that is not in the server's upload folder, links resolved, is refused (403).
+    Gradio copies a file named in a request into its cache, and serves it from there, before
+    any handler runs: a client that names a server path in place of an upload gets nothing
+    read or copied. Uploads themselves (multipart forms) pass."""
+
+    def __init__(self, app: ASGIApp, *, upload_dir: Path) -> None:
+        self.app = app
+        self.upload_dir = upload_dir
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _UNSAFE_METHODS
+            or _media_type(Headers(scope=scope)) in _FORMS  # an upload: Gradio reads no JSON
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:  # not JSON: nothing Gradio reads files from
+            data = None
+        if any(_upload_file(p, self.upload_dir) is None for p in _named_files(data)):
+            await PlainTextResponse(NOT_UPLOADED, status_code=403)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _media_type(headers: Headers) -> str:
+    """A request's media type, without its parameters."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a ``Host`` header (a name or an address, with or without a port) names this
+    machine."""
+    name = urlsplit(f"//{host}").hostname or ""
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ip_address(name).is_loopback
+    except ValueError:
+        return False

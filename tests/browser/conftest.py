@@ -65,12 +65,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @dataclass
 class App:
-    """The served app: its URL, its knowledge base and a token per account."""
+    """The served app: its URL, its knowledge base and a token per account; what the pages
+    asked of the network and what they said on their consoles."""
 
     url: str
     ks: KnowSync
     tokens: dict[str, str]
     requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
 
 
 def _free_port() -> int:
@@ -145,11 +147,19 @@ def browser(app: App) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(app: App, browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (a new session) at 1360x900; its requests go to ``app.requests``."""
+    """A fresh browser context (a new session) at 1360x900; its requests go to ``app.requests``,
+    its console's errors and warnings and its uncaught exceptions to ``app.console``."""
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     context.set_default_timeout(20_000)
     tab = context.new_page()
     tab.on("request", lambda request: app.requests.append(request.url))
+    tab.on(
+        "console",
+        lambda message: (
+            app.console.append(message.text) if message.type in ("error", "warning") else None
+        ),
+    )
+    tab.on("pageerror", lambda error: app.console.append(str(error)))
     yield tab
     context.close()
 
@@ -164,6 +174,11 @@ def non_local(urls: list[str]) -> list[str]:
         if (parts.hostname or "") not in LOCAL_HOSTS:
             out.append(url)
     return out
+
+
+def csp_violations(console: list[str]) -> list[str]:
+    """The console lines that report something the Content-Security-Policy blocked."""
+    return [line for line in console if "Content Security Policy" in line]
 
 
 def shot(page: Page, name: str) -> Path:

@@ -1,6 +1,7 @@
 """The web app as a person uses it: sign in, edit through chat, see the graph change, roll the
 edit back from the history, approve a held edit as a curator, probe, import; a screenshot of
-each page; and no request ever leaves the machine."""
+each page; no request ever leaves the machine, and the Content-Security-Policy blocks nothing
+the page needs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import App, non_local, shot
+from tests.browser.conftest import App, csp_violations, non_local, shot
 
 
 def sign_in(page: Page, app: App, user: str) -> None:
@@ -164,3 +165,7 @@ def test_probe_and_import(page: Page, app: App, tmp_path: Path) -> None:
 def test_nothing_was_fetched_from_the_internet(app: App) -> None:
     assert app.requests, "no requests were logged"
     assert non_local(app.requests) == []
+
+
+def test_nothing_was_blocked_by_the_content_security_policy(app: App) -> None:
+    assert csp_violations(app.console) == [], app.console
