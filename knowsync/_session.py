@@ -13,11 +13,12 @@ server, so code written against one works against the other (:class:`KnowledgeBa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from kg import EditRecord, Fact, InputError, Lock, Schema
-from knowsync._outcomes import Account, Answer, EditResult, Submission
+from kg import ConflictPolicy, EditRecord, Fact, InputError, Lock, Schema
+from knowsync._outcomes import Account, Answer, EditResult, ImportReport, Submission
 
 if TYPE_CHECKING:
     from knowsync._api import KnowSync
@@ -47,6 +48,19 @@ class KnowledgeBase(Protocol):
     def ask(self, question: str) -> Answer: ...
 
     def rollback(self, edit_id: int, *, cascade: bool = False) -> list[EditResult]: ...
+
+    def rollback_batch(self, batch: str) -> list[EditResult]: ...
+
+    def show(self, edit_id: int) -> tuple[EditRecord, list[Fact], list[Fact]]: ...
+
+    def export(
+        self,
+        target: str | Path | TextIO,
+        *,
+        format: str | None = None,
+        as_of: int | None = None,
+        with_provenance: bool = False,
+    ) -> int: ...
 
     def facts(
         self,
@@ -170,8 +184,17 @@ class Session:
             RollbackRefused, EditRefused, NotFoundError, InputError: as for
                 ``KnowSync.rollback``.
         """
-        self._ks.authorize(self.user, "rollback", edit_id=edit_id)
-        return self._ks.rollback(edit_id, user=self.user, cascade=cascade)
+        return self._ks.rollback(edit_id, user=self.user, cascade=cascade, check_roles=True)
+
+    def rollback_batch(self, batch: str) -> list[EditResult]:
+        """Undo every edit of an import batch (and the later edits that depend on them).
+
+        Raises:
+            PermissionDenied: the account may not undo one of those edits.
+            NotFoundError: no edit belongs to that batch.
+        """
+        self._ks.authorize(self.user, "rollback")
+        return self._ks.rollback_batch(batch, user=self.user, check_roles=True)
 
     # ------------------------------------------------------------------ reads
 
@@ -209,6 +232,46 @@ class Session:
         """The facts an edit added and retired."""
         self._ks.authorize(self.user, "read")
         return self._ks.edit_changes(edit_id)
+
+    def show(self, edit_id: int) -> tuple[EditRecord, list[Fact], list[Fact]]:
+        """One journal entry with the facts it put in force and retired."""
+        self._ks.authorize(self.user, "read")
+        added, retired = self._ks.edit_changes(edit_id)
+        return self._ks.get_edit(edit_id), added, retired
+
+    def export(
+        self,
+        target: str | Path | TextIO,
+        *,
+        format: str | None = None,
+        as_of: int | None = None,
+        with_provenance: bool = False,
+    ) -> int:
+        """Write the facts in force (or as of an edit) as CSV or JSONL; the rows written."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.export(target, format=format, as_of=as_of, with_provenance=with_provenance)
+
+    def import_file(
+        self,
+        path: str | Path,
+        *,
+        policy: ConflictPolicy | str = ConflictPolicy.SKIP,
+        chunk_size: int = 5000,
+        fmt: str | None = None,
+        allow_new_relations: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import a CSV or JSONL file under the rules an edit by this account meets (see
+        ``KnowSync.import_as``)."""
+        return self._ks.import_as(
+            self.user,
+            path,
+            policy=policy,
+            chunk_size=chunk_size,
+            fmt=fmt,
+            allow_new_relations=allow_new_relations,
+            progress=progress,
+        )
 
     def neighbourhood(
         self, entity: str, *, hops: int | None = None, fanout: int | None = None

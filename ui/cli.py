@@ -34,6 +34,7 @@ from kg import (
 )
 from knowsync import ImportReport, KnowSync, local_user
 from knowsync._resources import demo_kg_files
+from knowsync._session import KnowledgeBase, Session
 
 if TYPE_CHECKING:
     from knowsync.client import Client
@@ -401,25 +402,22 @@ def _remote(args: argparse.Namespace) -> Client | None:
 
 
 @contextlib.contextmanager
-def _kb(args: argparse.Namespace, *, create: bool) -> Iterator[KnowSync | Client]:
-    """The knowledge base a command acts on: the server's client, or the local store."""
+def _kb(args: argparse.Namespace, *, create: bool) -> Iterator[KnowledgeBase]:
+    """The knowledge base a command acts on, as its user may use it: the server's client
+    (the token's account), or the local store through the same door (``--user``; a store
+    without accounts lets anyone act as an admin)."""
     client = _remote(args)
     if client is not None:
         with client:
             yield client
     else:
         with _open(args, create=create) as ks:
-            yield ks
+            yield Session(ks, args.user)
 
 
 def _local_only(args: argparse.Namespace) -> None:
     if args.server:
         raise InputError(f"'knowsync {args.command}' works on a local store only; drop --server")
-
-
-def _user(args: argparse.Namespace, kb: KnowSync | Client) -> dict[str, str]:
-    """The ``user`` argument of a local call; a server takes the user from the token."""
-    return {"user": args.user} if isinstance(kb, KnowSync) else {}
 
 
 def _count_lines(path: Path) -> int | None:
@@ -462,6 +460,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
         f"{len(report.bad_rows)} bad ({where})",
         *notes,
     ]
+    if report.derived_rows:
+        lines.append(
+            f"  {report.derived_rows} rows marked as derived facts were left to the rules, "
+            "which derive them again"
+        )
     for bad in report.bad_rows[:20]:
         lines.append(f"  line {bad['line']}: {bad['reason']}")
     for sk in report.skipped[:20]:
@@ -494,12 +497,12 @@ def _local_import(args: argparse.Namespace, show: bool) -> ImportReport:
 
     with _open(args, create=True) as ks:
         try:
-            return ks.import_file(
+            return Session(ks, args.user).import_file(
                 args.file,
-                user=args.user,
                 policy=args.policy,
                 chunk_size=args.chunk_size or 5000,
                 fmt=args.format,
+                allow_new_relations=args.allow_new_relations,
                 progress=progress,
             )
         finally:
@@ -510,10 +513,7 @@ def _cmd_edit(args: argparse.Namespace) -> int:
     if not args.triple and not args.retract:
         raise InputError("give at least one --triple S|R|O to assert or --retract S|R|O")
     with _kb(args, create=True) as kb:
-        if isinstance(kb, KnowSync):
-            res = kb.edit(args.triple, args.retract, user=args.user, dry_run=args.dry_run)
-        else:
-            res = kb.edit(args.triple, args.retract, dry_run=args.dry_run)
+        res = kb.edit(args.triple, args.retract, dry_run=args.dry_run)
     data = res.to_dict()
     _emit(args, data, _result_text(data))
     return EXIT_OK if res.decision.value in ("accepted", "needs_review") else EXIT_REFUSED
@@ -521,11 +521,7 @@ def _cmd_edit(args: argparse.Namespace) -> int:
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     with _kb(args, create=True) as kb:
-        sub = (
-            kb.submit(args.text, user=args.user)
-            if isinstance(kb, KnowSync)
-            else kb.submit(args.text)
-        )
+        sub = kb.submit(args.text)
     data = sub.to_dict()
     _emit(args, data, _submission_text(data))
     return EXIT_OK if sub.decision in ("accepted", "needs_review") else EXIT_REFUSED
@@ -548,7 +544,7 @@ def _entity_text(ref: dict[str, Any] | None) -> str:
         notes.append("new entity")
     elif ref["score"] < 1.0:
         notes.append(f"linked from {ref['mention']!r}, score {ref['score']:.2f}")
-    return ref["name"] + (f" ({'; '.join(notes)})" if notes else "")
+    return str(ref["name"]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _intent_text(intent: dict[str, Any]) -> str:
@@ -582,11 +578,7 @@ def _intent_text(intent: dict[str, Any]) -> str:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     with _kb(args, create=False) as kb:
-        ans = (
-            kb.ask(args.question, user=args.user)
-            if isinstance(kb, KnowSync)
-            else kb.ask(args.question)
-        )
+        ans = kb.ask(args.question)
     data = ans.to_dict()
     _emit(args, data, _answer_text(data))
     return EXIT_OK
@@ -617,11 +609,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     with _kb(args, create=False) as kb:
-        if isinstance(kb, KnowSync):
-            record = kb.get_edit(args.edit_id)
-            added, retired = kb.edit_changes(args.edit_id)
-        else:
-            record, added, retired = kb.show(args.edit_id)
+        record, added, retired = kb.show(args.edit_id)
     data = {
         **record.to_dict(),
         "put_in_force": [f.to_dict() for f in added],
@@ -640,18 +628,11 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     if (args.edit_id is None) == (args.batch is None):
         raise InputError("give an EDIT_ID or --batch BATCH_ID (one of them)")
     with _kb(args, create=False) as kb:
-        if isinstance(kb, KnowSync):
-            results = (
-                kb.rollback_batch(args.batch, user=args.user)
-                if args.batch
-                else kb.rollback(args.edit_id, user=args.user, cascade=args.cascade)
-            )
-        else:
-            results = (
-                kb.rollback_batch(args.batch)
-                if args.batch
-                else kb.rollback(args.edit_id, cascade=args.cascade)
-            )
+        results = (
+            kb.rollback_batch(args.batch)
+            if args.batch
+            else kb.rollback(args.edit_id, cascade=args.cascade)
+        )
     data = [r.to_dict() for r in results]
     text = "\n".join(
         f"edit {r.edit_id} rolled back edit {r.report.get('rollback_of', '')}".rstrip()
@@ -717,16 +698,14 @@ def _lock_line(lk: Lock) -> str:
 
 def _cmd_lock(args: argparse.Namespace) -> int:
     with _kb(args, create=False) as kb:
-        lock = kb.lock(
-            args.entity, args.relation, args.object, reason=args.reason, **_user(args, kb)
-        )
+        lock = kb.lock(args.entity, args.relation, args.object, reason=args.reason)
     _emit(args, lock.to_dict(), _lock_line(lock))
     return EXIT_OK
 
 
 def _cmd_unlock(args: argparse.Namespace) -> int:
     with _kb(args, create=False) as kb:
-        lock = kb.unlock(args.lock_id, **_user(args, kb))
+        lock = kb.unlock(args.lock_id)
     _emit(args, lock.to_dict(), f"removed {_lock_line(lock)}")
     return EXIT_OK
 
@@ -911,6 +890,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`knowsync facts X | head`): not an error of ours;
+        # stdout goes to /dev/null so that flushing it at exit raises nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -167,12 +167,37 @@ def test_locks(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "edit", "-t", "France|capital|Paris")
     code, out, _ = run(capsys, "lock", "France", "--reason", "settled", "--json")
     lock = json.loads(out)
-    code, out, _ = run(capsys, "edit", "-t", "France|capital|Lyon")
-    assert code == 1 and f"lock #{lock['id']}" in out
+    code, out, _ = run(capsys, "edit", "-t", "France|capital|Lyon", "--json")
+    held = json.loads(out)  # the same rule as through a server: it waits for a curator
+    assert code == 0 and held["decision"] == "needs_review"
+    assert f"lock #{lock['id']}" in held["reason"]
     code, out, _ = run(capsys, "locks")
     assert "settled" in out
     assert run(capsys, "unlock", str(lock["id"]))[0] == 0
-    assert run(capsys, "edit", "-t", "France|capital|Lyon")[0] == 0
+    code, out, _ = run(capsys, "edit", "-t", "France|capital|Lyon", "--json")
+    assert code == 0 and json.loads(out)["decision"] == "accepted"
+
+
+def test_a_local_edit_meets_the_rules_an_edit_through_a_server_meets(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The local `edit` went straight to the engine: no toxic filter, no hold rules, while the
+    same command with --server applied both. Now both go through the one door."""
+    code, out, _ = run(capsys, "edit", "-t", "Joe|nickname|n1gg3r", "--json")
+    assert code == 1 and "toxic-edit filter" in json.loads(out)["reason"]
+    run(capsys, "users", "add", "--role", "admin", "root")
+    run(capsys, "users", "add", "--role", "editor", "alice")
+    run(capsys, "users", "add", "--role", "editor", "bob")
+    assert run(capsys, "edit", "-t", "France|capital|Paris", "--user", "alice")[0] == 0
+    for dry in ([], ["--dry-run"]):
+        code, out, _ = run(
+            capsys, "edit", "-t", "France|capital|Lyon", "--user", "bob", "--json", *dry
+        )
+        result = json.loads(out)
+        assert code == 0 and result["decision"] == "needs_review", dry
+        assert "asserted by alice" in result["reason"]
+    code, _, err = run(capsys, "edit", "-t", "France|capital|Nice", "--user", "nobody")
+    assert code == 2 and "nobody" in err
 
 
 def test_console_script_runs_as_a_process(db: Path) -> None:
