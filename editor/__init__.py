@@ -80,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "read_cases": "_eval",
     "release_free_heap": "_editor",
     "relation_noun": "_glame",
+    "says": "_eval",
     "shared_model": "_model",
     "temporarily_applied": "_update",
 }
@@ -143,6 +144,7 @@ __all__ = [
     "read_cases",
     "relation_noun",
     "release_free_heap",
+    "says",
     "shared_model",
     "temporarily_applied",
 ]

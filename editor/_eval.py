@@ -56,6 +56,7 @@ __all__ = [
     "known_cases",
     "reach_line",
     "read_cases",
+    "says",
 ]
 
 EvalFormat = Literal["counterfact", "zsre", "mquake"]
@@ -289,6 +290,21 @@ def _starts_with(text: str, answers: Iterable[str]) -> bool:
         if a and (t.startswith(a) or bare.startswith(a)):
             return True
     return False
+
+
+def says(scorer: ProbeScorer, prompt: str, answers: Sequence[str]) -> tuple[bool, str]:
+    """Whether the model's greedy continuation of ``prompt`` starts with one of ``answers``
+    (ignoring case, whitespace and one leading article), and the continuation, decoded just
+    long enough to hold the longest answer and one more token.
+
+    Raises:
+        EditorError: no answers.
+    """
+    if not answers:
+        raise EditorError("says() needs at least one answer to look for")
+    n = max(len(target_token_ids(scorer.tokenizer, a)) for a in answers) + 1
+    text = scorer.greedy(prompt, min(scorer.max_new_tokens, n))
+    return _starts_with(text, answers), text
 
 
 @dataclass

@@ -151,6 +151,26 @@ def register(
     y.add_argument(
         "--dry-run", action="store_true", help="list the backlog without loading the model"
     )
+    c = m_sub.add_parser(
+        "check",
+        parents=[common],
+        help="how far the model agrees with the graph, by greedy generation",
+        description="Ask the store's model (base + the edits in its ledger) every "
+        "subject/relation in force, by each cloze template of the relation, and report the "
+        "share it answers with the graph's object, per relation and overall; the share of "
+        "unrelated facts (datasets/probes/locality.jsonl) it still answers right; and, for the "
+        "subjects of facts written into it, whether their other facts keep the unedited "
+        "model's answers.",
+    )
+    c.add_argument(
+        "--model",
+        default=None,
+        metavar="default|PATH",
+        help="the model to check (default: $KNOWSYNC_MODEL or the shipped one)",
+    )
+    c.add_argument("--relation", default=None, help="only this relation")
+    c.add_argument("--limit", type=_positive_int, default=None, help="at most N pairs")
+    c.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
     return {"eval": _cmd_eval, "model": _cmd_model}
 
 
@@ -302,6 +322,8 @@ def _method(name: str) -> Any:
 def _cmd_model(args: argparse.Namespace) -> int:
     if args.model_command == "sync":
         return _cmd_sync(args)
+    if args.model_command == "check":
+        return _cmd_check(args)
     if args.model_command != "export":  # pragma: no cover - argparse enforces the choices
         return _error(f"unknown model command {args.model_command!r}")
     target: Path = args.directory
@@ -381,3 +403,39 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         lines.append(f"  edit {edit_id} failed: {error}")
     _emit(args, {**result, "failed": {str(k): v for k, v in result["failed"].items()}}, lines)
     return EXIT_OK if not result["failed"] else 1
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from kg import KnowsyncError
+    from knowsync import KnowSync
+    from knowsync._agreement import check_agreement
+
+    model = args.model or os.environ.get("KNOWSYNC_MODEL") or "default"
+    if model == "none":
+        return _error("--model none has nothing to check; name a model (default, or a path)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        ks = KnowSync(args.store, schema=args.schema, create=False, model=model)
+    except KnowsyncError as exc:
+        return _error(str(exc))
+    bar = tqdm(desc="asking the model", unit="prompt", file=sys.stderr, disable=args.json)
+    try:
+
+        def tick(n: int) -> None:
+            bar.update(n - bar.n)
+
+        report = check_agreement(ks, relation=args.relation, limit=args.limit, tick=tick)
+    except KnowsyncError as exc:
+        return _error(str(exc))
+    finally:
+        bar.close()
+        ks.close()
+    _emit(args, report.to_dict(), report.lines())
+    return EXIT_OK

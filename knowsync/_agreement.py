@@ -1,0 +1,260 @@
+"""How far the model agrees with its graph: ``knowsync model check``.
+
+Measured by greedy generation, never assumed:
+
+- **cloze**: for each (subject, relation) in force, whether the model's greedy continuation of
+  the relation's first cloze template starts with one of the graph's objects;
+- **paraphrase**: the same on the relation's other templates;
+- **locality**: on a fixed set of unrelated facts the unedited model answers right
+  (``datasets/probes/locality.jsonl``, from CounterFact), the share it still answers right;
+- **same subject**: for the subjects whose facts were written into the weights, whether their
+  *other* facts in the graph still get the continuation the unedited model gave.
+
+A relation without templates is asked with one made from its name
+(:meth:`kg.Relation.cloze_templates`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kg import InputError
+from knowsync._model_side import display_name
+from knowsync._resources import datasets_dir
+
+if TYPE_CHECKING:
+    from knowsync._api import KnowSync
+
+__all__ = ["AgreementReport", "check_agreement", "locality_probes"]
+
+_MISSES_KEPT = 50
+
+
+@dataclass
+class _Tally:
+    asked: int = 0
+    right: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.asked += 1
+        self.right += ok
+
+    @property
+    def share(self) -> float | None:
+        return self.right / self.asked if self.asked else None
+
+
+@dataclass
+class AgreementReport:
+    """The agreement between the model and the graph (see the module docstring).
+
+    Attributes:
+        relations: per relation, ``{"pairs", "cloze", "paraphrase", "paraphrase_asked"}``
+            (shares in [0, 1], None when nothing was asked).
+        cloze, paraphrase, locality, same_subject: the overall shares (None: nothing asked).
+        counts: how many probes of each kind were asked.
+        misses: the first disagreements: prompt, the graph's answers, what the model said.
+        edits_in_force: journal ids of the edits whose facts are in the weights.
+    """
+
+    relations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cloze: float | None = None
+    paraphrase: float | None = None
+    locality: float | None = None
+    same_subject: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    misses: list[dict[str, Any]] = field(default_factory=list)
+    edits_in_force: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cloze": self.cloze,
+            "paraphrase": self.paraphrase,
+            "locality": self.locality,
+            "same_subject": self.same_subject,
+            "counts": self.counts,
+            "relations": self.relations,
+            "misses": self.misses,
+            "edits_in_force": self.edits_in_force,
+        }
+
+    def lines(self) -> list[str]:
+        """The report as lines a person reads."""
+
+        def pct(x: float | None) -> str:
+            return "  —  " if x is None else f"{100 * x:5.1f}%"
+
+        c = self.counts
+        out = [
+            f"cloze agreement       {pct(self.cloze)}  ({c.get('cloze', 0)} subject/relation "
+            "pairs in force)",
+            f"paraphrase agreement  {pct(self.paraphrase)}  ({c.get('paraphrase', 0)} prompts)",
+            f"unrelated locality    {pct(self.locality)}  ({c.get('locality', 0)} probes)",
+            f"same-subject locality {pct(self.same_subject)}  ({c.get('same_subject', 0)} "
+            f"prompts; {len(self.edits_in_force)} edits in the weights)",
+            "",
+            f"{'relation':<28} {'pairs':>5} {'cloze':>7} {'paraphr.':>8}",
+        ]
+        for name, row in sorted(self.relations.items()):
+            out.append(
+                f"{name:<28} {row['pairs']:>5} {pct(row['cloze']):>7} {pct(row['paraphrase']):>8}"
+            )
+        if self.misses:
+            out += ["", "first disagreements (prompt -> the model; the graph says):"]
+            out += [
+                f"  {m['prompt']} -> {m['said']!r}; graph: {', '.join(m['graph'])}"
+                for m in self.misses[:10]
+            ]
+        return out
+
+
+def locality_probes(path: Path | None = None) -> list[tuple[str, str]]:
+    """The shipped unrelated-knowledge probes as (prompt, answer).
+
+    Raises:
+        InputError: the file cannot be read.
+    """
+    path = path or datasets_dir() / "probes" / "locality.jsonl"
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the locality probes {path}: {exc}") from exc
+    return [(str(r["prompt"]), str(r["answer"])) for r in rows]
+
+
+def check_agreement(
+    ks: KnowSync,
+    *,
+    relation: str | None = None,
+    limit: int | None = None,
+    locality: Path | None = None,
+    tick: Callable[[int], None] | None = None,
+) -> AgreementReport:
+    """Ask the knowledge base's model about every (subject, relation) in force and report
+    where it agrees with the graph.
+
+    Args:
+        relation: only this relation (its canonical name or an alias).
+        limit: at most this many subject/relation pairs (in a stable order).
+        locality: the unrelated probes file (default: the shipped one).
+        tick: called with the number of probes asked so far (a progress bar).
+
+    Raises:
+        InputError: no model is attached, an unknown relation, or a bad limit.
+    """
+    from editor import ProbeScorer, says
+
+    side = ks.model
+    if side is None:
+        raise InputError(
+            "no model is attached: open the knowledge base with a model (--model default)",
+            field="model",
+        )
+    if limit is not None and limit < 1:
+        raise InputError("limit must be at least 1", field="limit")
+    schema = ks.schema
+    wanted = None
+    if relation is not None:
+        rel = schema.find(relation)
+        if rel is None:
+            raise InputError(f"unknown relation {relation!r}", field="relation")
+        wanted = rel.name
+    graph: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for fact in ks.state():
+        if wanted is None or fact.relation == wanted:
+            graph[(fact.subject, fact.relation)].append(display_name(fact.object))
+    pairs = sorted(graph)[:limit] if limit is not None else sorted(graph)
+    scorer = ProbeScorer(side.loaded.model, side.loaded.tokenizer)
+    report = AgreementReport(edits_in_force=list(side.in_force))
+    asked = 0
+
+    def ask(prompt: str, answers: list[str]) -> tuple[bool, str]:
+        nonlocal asked
+        asked += 1
+        if tick is not None:
+            tick(asked)
+        result: tuple[bool, str] = says(scorer, prompt, answers)
+        return result
+
+    cloze, para = _Tally(), _Tally()
+    with side.lock:
+        for subject, rel_name in pairs:
+            rel = schema.find(rel_name)
+            templates = rel.cloze_templates() if rel is not None else ()
+            if not templates:
+                continue
+            row = report.relations.setdefault(
+                rel_name, {"pairs": 0, "_cloze": _Tally(), "_para": _Tally()}
+            )
+            row["pairs"] += 1
+            answers = graph[(subject, rel_name)]
+            for i, template in enumerate(templates):
+                prompt = template.replace("{subject}", display_name(subject))
+                ok, said = ask(prompt, answers)
+                (cloze if i == 0 else para).add(ok)
+                row["_cloze" if i == 0 else "_para"].add(ok)
+                if not ok and len(report.misses) < _MISSES_KEPT:
+                    report.misses.append({"prompt": prompt, "graph": answers, "said": said})
+        report.locality, n_local = _locality(side, scorer, ask, locality)
+        report.same_subject, n_same = _same_subject(ks, side, scorer, graph, ask)
+    for row in report.relations.values():
+        row["cloze"], row["paraphrase"] = row["_cloze"].share, row["_para"].share
+        row["paraphrase_asked"] = row.pop("_para").asked
+        row.pop("_cloze")
+    report.cloze, report.paraphrase = cloze.share, para.share
+    report.counts = {
+        "cloze": cloze.asked,
+        "paraphrase": para.asked,
+        "locality": n_local,
+        "same_subject": n_same,
+    }
+    return report
+
+
+def _locality(
+    side: Any,
+    scorer: Any,
+    ask: Callable[[str, list[str]], tuple[bool, str]],
+    path: Path | None,
+) -> tuple[float | None, int]:
+    """The share of the unrelated probes the live model still answers right."""
+    tally = _Tally()
+    for prompt, answer in locality_probes(path):
+        tally.add(ask(prompt, [answer])[0])
+    return tally.share, tally.asked
+
+
+def _same_subject(
+    ks: KnowSync,
+    side: Any,
+    scorer: Any,
+    graph: dict[tuple[str, str], list[str]],
+    ask: Callable[[str, list[str]], tuple[bool, str]],
+) -> tuple[float | None, int]:
+    """For the subjects of facts in the weights, whether the prompts of their other facts get
+    the same continuation from the live model as from the unedited one (its first words)."""
+    written: set[tuple[str, str]] = set()
+    for edit_id in side.in_force:
+        added, _ = ks.edit_changes(edit_id)
+        written.update((f.subject, f.relation) for f in added)
+    subjects = {s for s, _ in written}
+    schema = ks.schema
+    prompts: list[str] = []
+    for subject, rel_name in sorted(graph):
+        rel = schema.find(rel_name)
+        if subject in subjects and (subject, rel_name) not in written and rel is not None:
+            prompts.append(rel.cloze_templates()[0].replace("{subject}", display_name(subject)))
+    if not prompts:
+        return None, 0
+    with side._base_weights():
+        before = [scorer.greedy(p, 4) for p in prompts]
+    tally = _Tally()
+    for prompt, base in zip(prompts, before, strict=True):
+        words = base.split()
+        tally.add(ask(prompt, [" ".join(words[:2])])[0] if words else True)
+    return tally.share, tally.asked
