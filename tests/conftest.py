@@ -48,7 +48,7 @@ def _neo4j(tmp: Path) -> StoreFactory:
 
 
 def _neo4j_absent(tmp: Path) -> StoreFactory:
-    pytest.skip("no Neo4j/Bolt server: set KNOWSYNC_TEST_NEO4J_URL (.ci/run starts one)")
+    pytest.skip("no Neo4j/Bolt server: set KNOWSYNC_TEST_NEO4J_URL (make test starts one)")
 
 
 BACKENDS["neo4j"] = _neo4j if NEO4J_URL else _neo4j_absent
@@ -57,6 +57,13 @@ BACKENDS["neo4j"] = _neo4j if NEO4J_URL else _neo4j_absent
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Makes stores of one backend; a file backend reopens the same database."""
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture(params=sorted(b for b in BACKENDS if b != "sqlite-memory"))
+def persistent_store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Makes stores of one backend that keeps its data between connections (reopening, a
+    second reader): all but the in-memory one."""
     return BACKENDS[request.param](tmp_path)
 
 

@@ -323,10 +323,8 @@ def test_search_entities(store: GraphStore) -> None:
     }
 
 
-def test_reads_do_not_wait_for_the_writer(store_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store = store_factory()
-    if getattr(store, "memory", False):
-        pytest.skip("an in-memory store has a single connection")
+def test_reads_do_not_wait_for_the_writer(persistent_store_factory) -> None:  # type: ignore[no-untyped-def]
+    store = persistent_store_factory()  # an in-memory store has a single connection
     _seed(store)
     seen: list[int] = []
     with store.write() as tx:
@@ -348,13 +346,11 @@ def test_reads_do_not_wait_for_the_writer(store_factory, tmp_path) -> None:  # t
     store.close()
 
 
-def test_reopen_keeps_everything(store_factory) -> None:  # type: ignore[no-untyped-def]
-    store = store_factory()
-    if getattr(store, "memory", False):
-        pytest.skip("in-memory")
+def test_reopen_keeps_everything(persistent_store_factory) -> None:  # type: ignore[no-untyped-def]
+    store = persistent_store_factory()
     _seed(store)
     store.close()
-    again = store_factory()
+    again = persistent_store_factory()
     with again.read() as view:
         assert view.count_facts()["asserted"] == 2 and view.last_edit_id() == 1
     again.close()

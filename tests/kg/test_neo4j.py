@@ -20,7 +20,7 @@ from knowsync import KnowSync
 from ..conftest import NEO4J_URL, REPO
 
 pytestmark = pytest.mark.skipif(
-    not NEO4J_URL, reason="no Neo4j/Bolt server: set KNOWSYNC_TEST_NEO4J_URL (.ci/run starts one)"
+    not NEO4J_URL, reason="no Neo4j/Bolt server: set KNOWSYNC_TEST_NEO4J_URL (make test starts one)"
 )
 
 
