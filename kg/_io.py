@@ -26,6 +26,7 @@ from kg._types import Fact, FactKind
 
 __all__ = [
     "EXPORT_FORMATS",
+    "MAX_JSONL_LINE",
     "PROVENANCE_FIELDS",
     "BadRow",
     "ExportRowCounter",
@@ -45,6 +46,9 @@ PROVENANCE_FIELDS = ("edit_id", "user", "created_at", "rule", "premises")
 # Columns a CSV may carry after its triple columns: those an export writes.
 _EXTRA_COLUMNS = ("kind", *PROVENANCE_FIELDS)
 _KINDS = ", ".join(k.value for k in FactKind)
+MAX_JSONL_LINE = 1 << 20
+"""The longest JSONL line read as a row, in characters; a longer one is a bad row."""
+_LINE_ENDS = ("\n", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,36 +88,49 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     return fmt
 
 
-def read_rows(path: str | Path, fmt: str | None = None) -> Iterator[Row | BadRow]:
+def read_rows(
+    path: str | Path, fmt: str | None = None, *, name: str | None = None
+) -> Iterator[Row | BadRow]:
     """Rows of a batch file, each good row as :class:`Row`, each bad one as :class:`BadRow`.
+
+    The text is UTF-8, with or without a byte-order mark (what spreadsheet programs write).
+    A JSONL line longer than :data:`MAX_JSONL_LINE` characters, or nested too deeply to
+    parse, is a bad row.
+
+    Args:
+        path: the file.
+        fmt: ``csv`` or ``jsonl``; None tells it from the file's suffix.
+        name: how errors call the file (an upload's own name, where ``path`` is a temporary
+            copy that is nobody's business); the path when None.
 
     Raises:
         InputError: the file cannot be read, is not UTF-8, or has no usable header.
     """
     p = Path(path)
+    shown = str(p) if name is None else name
     kind = detect_format(p, fmt)
     try:
-        handle = p.open("r", encoding="utf-8", newline="")
+        handle = p.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
-        raise InputError(f"cannot read {p}: {exc.strerror or exc}", field="file") from None
+        raise InputError(f"cannot read {shown}: {exc.strerror or exc}", field="file") from None
     with handle:
         try:
             if kind == "csv":
-                yield from _csv_rows(handle, p)
+                yield from _csv_rows(handle, shown)
             else:
                 yield from _jsonl_rows(handle)
         except UnicodeDecodeError as exc:
-            raise InputError(f"{p} is not UTF-8 text ({exc.reason})", field="file") from None
+            raise InputError(f"{shown} is not UTF-8 text ({exc.reason})", field="file") from None
 
 
-def _csv_rows(handle: io.TextIOBase, path: Path) -> Iterator[Row | BadRow]:
+def _csv_rows(handle: io.TextIOBase, shown: str) -> Iterator[Row | BadRow]:
     reader = csv.reader(handle)
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as exc:
-        raise InputError(f"{path}: line 1: {exc}", field="file", line=1) from None
+        raise InputError(f"{shown}: line 1: {exc}", field="file", line=1) from None
     names = tuple(h.strip().lower() for h in header)
     extra = names[3:]
     if (
@@ -122,7 +139,7 @@ def _csv_rows(handle: io.TextIOBase, path: Path) -> Iterator[Row | BadRow]:
         or len(set(extra)) != len(extra)
     ):
         raise InputError(
-            f"{path}: the first line must be the header 'head,relation,tail' (or "
+            f"{shown}: the first line must be the header 'head,relation,tail' (or "
             f"'subject,relation,object'), optionally followed by columns of "
             f"{', '.join(_EXTRA_COLUMNS)} (as an export writes them), not {','.join(header)!r}",
             field="file",
@@ -153,13 +170,22 @@ def _csv_rows(handle: io.TextIOBase, path: Path) -> Iterator[Row | BadRow]:
 
 
 def _jsonl_rows(handle: io.TextIOBase) -> Iterator[Row | BadRow]:
-    for line, text in enumerate(handle, start=1):
+    for line, text in _jsonl_lines(handle):
+        if text is None:
+            yield BadRow(line, f"longer than {MAX_JSONL_LINE} characters: not a row")
+            continue
         if not text.strip():
             continue
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             yield BadRow(line, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        except RecursionError:
+            yield BadRow(line, "JSON nested too deeply: a row is one flat object")
+            continue
+        except ValueError:  # a number of more digits than Python converts
+            yield BadRow(line, "not valid JSON: a number too long to read")
             continue
         if not isinstance(data, dict):
             yield BadRow(line, "expected a JSON object with subject, relation and object")
@@ -177,6 +203,23 @@ def _jsonl_rows(handle: io.TextIOBase) -> Iterator[Row | BadRow]:
             yield BadRow(line, f"kind must be one of {_KINDS}, not {data['kind']!r}")
             continue
         yield Row(line, values[0], values[1], values[2], kind)
+
+
+def _jsonl_lines(handle: io.TextIOBase) -> Iterator[tuple[int, str | None]]:
+    """The lines of a JSONL file with their numbers; None in place of a line longer than
+    :data:`MAX_JSONL_LINE`, which is skipped without being held in memory."""
+    number = 0
+    while True:
+        text = handle.readline(MAX_JSONL_LINE + 1)
+        if not text:
+            return
+        number += 1
+        if len(text) <= MAX_JSONL_LINE or text.endswith(_LINE_ENDS):
+            yield number, text
+            continue
+        while text and not text.endswith(_LINE_ENDS):
+            text = handle.readline(MAX_JSONL_LINE)
+        yield number, None
 
 
 def _kind(value: Any) -> FactKind | None:

@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from kg import _cypher as q
 from kg._errors import InputError, NotFoundError, StoreError
@@ -496,6 +496,25 @@ class _Txn(_View):
         return bool(rows and rows[0]["n"])
 
 
+def _port(parts: SplitResult) -> int | None:
+    """The port of a store URL, None when it names none.
+
+    Raises:
+        InputError: the port is not a number from 0 to 65535 (the message leaves out the
+            password the URL may carry).
+    """
+    try:
+        return parts.port
+    except ValueError:
+        host_port = parts.netloc.rpartition("@")[2]
+        given = host_port.rpartition("]")[2].partition(":")[2]
+        raise InputError(
+            f"store URL {parts.scheme}://{host_port}/...: the port must be a "
+            f"number from 0 to 65535, not {given!r}",
+            field="store",
+        ) from None
+
+
 class Neo4jStore:
     """A ``GraphStore`` in a Neo4j 5 database (or a server speaking Bolt and Cypher).
 
@@ -511,15 +530,17 @@ class Neo4jStore:
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        import neo4j
-
         parts = urlsplit(url)
         if not parts.hostname:
             raise InputError(f"store URL {url!r} names no host", field="store")
+        port = _port(parts)
         self.database = unquote(parts.path.strip("/")) or "neo4j"
         user = unquote(parts.username or "neo4j")
         password = unquote(parts.password or "")
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        netloc = parts.hostname + (f":{port}" if port else "")
+
+        import neo4j  # the URL is checked first: a malformed one needs no driver
+
         self._address = f"{parts.scheme}://{netloc}"
         self.url = f"{parts.scheme}://{user}@{netloc}/{self.database}"  # no password
         self._schemas = SchemaCache()

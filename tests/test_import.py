@@ -194,3 +194,29 @@ def test_progress_callback(tmp_path: Path, ks: KnowSync) -> None:
     seen: list[int] = []
     ks.import_file(f, chunk_size=10, progress=seen.append)
     assert seen == [10, 20, 25]
+
+
+def test_a_csv_saved_by_a_spreadsheet_imports(tmp_path: Path, ks: KnowSync) -> None:
+    f = tmp_path / "excel.csv"
+    f.write_bytes("\ufeffhead,relation,tail\r\nA,likes,B\r\n".encode())
+    report = ks.import_file(f)
+    assert report.added == 1 and report.bad_rows == []
+
+
+def test_cli_import_of_jsonl_nested_too_deeply_reports_a_bad_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``knowsync import deep.jsonl``: the line nested 100,000 deep is a bad row with its
+    number; the good rows land and the command ends normally."""
+    from ui.cli import main
+
+    monkeypatch.setenv("KNOWSYNC_STORE", str(tmp_path / "kb.db"))
+    good = json.dumps({"subject": "A", "relation": "influences", "object": "B"})
+    f = write(tmp_path / "deep.jsonl", f"{good}\n{'[' * 100_000}{']' * 100_000}\n")
+    code = main(["import", str(f), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["added"] == 1 and [b["line"] for b in report["bad_rows"]] == [2]
+    assert "nested too deeply" in report["bad_rows"][0]["reason"]
+    assert "Traceback" not in err

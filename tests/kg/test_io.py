@@ -9,6 +9,7 @@ import pytest
 
 from kg import Fact, FactKind, InputError, Triple
 from kg._io import (
+    MAX_JSONL_LINE,
     BadRow,
     ExportRowCounter,
     Row,
@@ -172,3 +173,48 @@ def test_replacing_leaves_no_half_file(tmp_path: Path) -> None:
     assert target.read_text() == "new" and sorted(tmp_path.iterdir()) == [target]
     with pytest.raises(InputError, match="cannot write"), replacing(tmp_path / "no" / "x.csv"):
         pass
+
+
+def test_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """What a spreadsheet program writes as "CSV UTF-8": a BOM, then the header."""
+    f = tmp_path / "excel.csv"
+    f.write_bytes("\ufeffsubject,relation,object\r\nA,likes,Bé\r\n".encode())
+    assert list(read_rows(f)) == [Row(2, "A", "likes", "Bé")]
+    f = tmp_path / "excel.jsonl"
+    f.write_bytes('\ufeff{"subject": "A", "relation": "likes", "object": "B"}\n'.encode())
+    assert list(read_rows(f)) == [Row(1, "A", "likes", "B")]
+
+
+def test_jsonl_lines_too_deep_or_too_long_are_bad_rows(tmp_path: Path) -> None:
+    good = '{"subject": "A", "relation": "likes", "object": "B"}\n'
+    f = tmp_path / "x.jsonl"
+    f.write_text(
+        good
+        + "[" * 100_000
+        + "]" * 100_000
+        + "\n"
+        + '{"subject": ' * 5000
+        + "\n"
+        + '{"subject": "A", "relation": "likes", "object": "%s"}\n' % ("x" * MAX_JSONL_LINE)
+        + '{"n": %s}\n' % ("9" * 5000)
+        + good,
+        encoding="utf-8",
+    )
+    rows = list(read_rows(f))
+    assert [r.line for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[0] == Row(1, "A", "likes", "B") and rows[5] == Row(6, "A", "likes", "B")
+    bad = rows[1:5]
+    assert all(isinstance(b, BadRow) for b in bad)
+    reasons = [b.reason for b in bad if isinstance(b, BadRow)]
+    assert "nested too deeply" in reasons[0] and "nested too deeply" in reasons[1]
+    assert f"longer than {MAX_JSONL_LINE} characters" in reasons[2]
+    assert "number too long" in reasons[3]
+
+
+def test_errors_name_the_file_as_asked(tmp_path: Path) -> None:
+    f = tmp_path / "copy.csv"
+    f.write_bytes(b"who,what\n")
+    with pytest.raises(InputError) as caught:
+        list(read_rows(f, name="people.csv"))
+    assert str(caught.value).startswith("people.csv: the first line must be")
+    assert str(tmp_path) not in str(caught.value)
