@@ -10,7 +10,8 @@ journal:
 - kind ``"account"``, key = user name: ``{"role", "created_at", "created_by", "disabled"}``;
 - kind ``"token"``, key = SHA-256 hex of the token: ``{"user", "created_at", "label"}``
   (tokens are never stored in clear);
-- kind ``"idempotency"``, key = client-chosen key: ``{"edit_ids": [...], "result": {...}}``.
+- kind ``"idempotency"``, key = the user name and the client-chosen key (``_key_doc``: each
+  user's keys are their own): ``{"user", "fingerprint", "edit_ids": [...], "result": {...}}``.
 
 Review: an edit that needs a curator is journaled with state ``held`` (``EditState.HELD``) and
 its request; it changes nothing until approved (held -> pending -> applied, through the same
@@ -230,6 +231,12 @@ def _triples(items: Sequence[Sequence[str]], what: str) -> list[tuple[str, str, 
             )
         out.append((item[0], item[1], item[2]))
     return out
+
+
+def _key_doc(user: str, key: str) -> str:
+    """The document key of an idempotency key: the user's name and the key, so that one
+    user's keys never meet another's (a user name holds no control character)."""
+    return f"{user}\x1f{key}"
 
 
 def _fingerprint(user: str, assert_: list[tuple[str, str, str]], retract: list[Any]) -> str:
@@ -863,7 +870,7 @@ class ServiceMixin:
                 with self.store.write() as tx:  # the retry of a lost answer finds the entry
                     tx.put_doc(
                         "idempotency",
-                        key,
+                        _key_doc(name, key),
                         {
                             "user": name,
                             "fingerprint": fingerprint,
@@ -1020,7 +1027,10 @@ class ServiceMixin:
         """The stored outcome of an idempotency key, or None when it is new (or its first
         attempt never reached the journal)."""
         with self.store.read() as view:
-            doc = view.doc("idempotency", key)
+            doc = view.doc("idempotency", _key_doc(user, key))
+            if doc is None:  # a key stored before keys were kept per user
+                legacy = view.doc("idempotency", key)
+                doc = legacy if legacy is not None and legacy.get("user") == user else None
             if doc is None:
                 return None
             if doc.get("user") != user or doc.get("fingerprint") != fingerprint:
@@ -1060,7 +1070,7 @@ class ServiceMixin:
         with self.store.write() as tx:
             tx.put_doc(
                 "idempotency",
-                key,
+                _key_doc(user, key),
                 {
                     "user": user,
                     "fingerprint": fingerprint,

@@ -58,7 +58,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller import ConflictPolicy, EditRefused, RollbackRefused
 from editor._errors import EditorError
-from interpreter import BackendError
+from interpreter import MAX_TEXT_LENGTH, BackendError
 from kg import (
     EditKind,
     EditRecord,
@@ -200,7 +200,7 @@ class TripleIn(_Strict):
 
 
 class SubmitText(_Strict):
-    text: str = Field(min_length=1, max_length=10_000, description="a sentence to act on")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH, description="a sentence to act on")
 
 
 class SubmitTriples(_Strict):
@@ -210,7 +210,7 @@ class SubmitTriples(_Strict):
 
 
 class AskIn(_Strict):
-    question: str = Field(min_length=1, max_length=10_000)
+    question: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
 
 
 class ImportRow(_Strict):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from interpreter import MAX_TEXT_LENGTH
 from kg import EditKind, NotFoundError, StoreError
 
 from .conftest import ROLES, Env
@@ -306,6 +307,43 @@ def test_submit_triples_is_idempotent_per_key(env: Env, http: TestClient) -> Non
     r = http.post(f"{V1}/triples", json=other, headers=headers)
     assert r.status_code in (400, 409) and r.json()["error"]["code"] != "internal_error"
     assert len(env.kb.history(limit=None)) == 1
+
+
+def test_idempotency_keys_belong_to_their_user(env: Env, http: TestClient) -> None:
+    """Another user's key is no business of mine: the same key is a new request for me, and
+    each user's retry still returns that user's own first outcome."""
+    mine = {"assert": [["France", "capital", "Paris"]]}
+    theirs = {"assert": [["Spain", "capital", "Madrid"]]}
+    key = {"Idempotency-Key": "edit-1"}
+    first = http.post(f"{V1}/triples", json=mine, headers={**env.auth("editor"), **key})
+    other = http.post(f"{V1}/triples", json=theirs, headers={**env.auth("other"), **key})
+    assert first.status_code == 200 and other.status_code == 200, other.text
+    assert other.json()["decision"] == "accepted"
+    assert other.json()["edit_id"] != first.json()["edit_id"]
+    for who, body, answer in (("editor", mine, first), ("other", theirs, other)):
+        again = http.post(f"{V1}/triples", json=body, headers={**env.auth(who), **key})
+        assert again.json()["edit_id"] == answer.json()["edit_id"]
+    assert len(env.kb.history(limit=None)) == 2
+    reused = http.post(f"{V1}/triples", json=theirs, headers={**env.auth("editor"), **key})
+    assert_error(reused, 400, "invalid_input")
+    assert len(env.kb.history(limit=None)) == 2
+
+
+def test_sentences_are_limited_to_what_the_interpreter_reads(env: Env, http: TestClient) -> None:
+    spec = http.get("/openapi.json").json()["components"]["schemas"]
+    assert spec["SubmitText"]["properties"]["text"]["maxLength"] == MAX_TEXT_LENGTH
+    assert spec["AskIn"]["properties"]["question"]["maxLength"] == MAX_TEXT_LENGTH
+    sentence = "The capital of France is Paris " * 40
+    r = http.post(
+        f"{V1}/submit", json={"text": sentence[: MAX_TEXT_LENGTH + 1]}, headers=env.auth("editor")
+    )
+    assert assert_error(r, 422, "invalid_payload")["field"] == "text"
+    r = http.post(
+        f"{V1}/ask", json={"question": "x" * (MAX_TEXT_LENGTH + 1)}, headers=env.auth("viewer")
+    )
+    assert assert_error(r, 422, "invalid_payload")["field"] == "question"
+    r = http.post(f"{V1}/submit", json={"text": "x" * MAX_TEXT_LENGTH}, headers=env.auth("editor"))
+    assert r.status_code == 200, r.text
 
 
 def test_dry_run_writes_nothing(env: Env, http: TestClient) -> None:

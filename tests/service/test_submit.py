@@ -8,7 +8,7 @@ import pytest
 
 from kg import EditState, InputError, NotFoundError, UnknownRelationError
 from knowsync import KnowSync
-from knowsync._service import PermissionDenied, Submission
+from knowsync._service import PermissionDenied, Submission, _key_doc
 from tests.service.conftest import FakeModel
 
 
@@ -233,8 +233,15 @@ def test_an_idempotency_key_applies_once(kb: KnowSync) -> None:
     assert kb.stats()["edits"] == edits  # nothing journaled, nothing applied
     with pytest.raises(InputError, match="used for another request"):
         kb.submit_triples([("France", "capital", "Lyon")], user="editor", idempotency_key="k1")
-    with pytest.raises(InputError, match="used for another request"):
-        kb.submit_triples([("France", "capital", "Paris")], user="editor2", idempotency_key="k1")
+    # another user's key is no business of this one: the same key is a request of its own
+    theirs = kb.submit_triples(
+        [("Spain", "capital", "Madrid")], user="editor2", idempotency_key="k1"
+    )
+    assert theirs.decision == "accepted" and theirs.edit_id != first.edit_id
+    again = kb.submit_triples(
+        [("Spain", "capital", "Madrid")], user="editor2", idempotency_key="k1"
+    )
+    assert again.to_dict() == theirs.to_dict()
 
 
 def test_an_idempotency_key_of_a_held_edit(kb: KnowSync) -> None:
@@ -248,16 +255,20 @@ def test_an_idempotency_key_of_a_held_edit(kb: KnowSync) -> None:
     assert len(kb.review_queue()) == 1
 
 
-def test_an_idempotency_key_whose_outcome_was_lost(kb: KnowSync) -> None:
+@pytest.mark.parametrize("stored_as", ["per user", "before keys were per user"])
+def test_an_idempotency_key_whose_outcome_was_lost(kb: KnowSync, stored_as: str) -> None:
     """A process that died after the edit committed but before the outcome was stored: the
-    retry finds the journal entry from the reservation and applies nothing again."""
+    retry finds the journal entry from the reservation and applies nothing again (also for a
+    reservation stored under the bare key, as before keys were kept per user)."""
     first = kb.submit_triples([("France", "capital", "Paris")], user="editor", idempotency_key="x")
     with kb.store.write() as tx:  # what the dead process left: the reservation only
-        doc = tx.doc("idempotency", "x")
+        doc = tx.doc("idempotency", _key_doc("editor", "x"))
         assert doc is not None
+        if stored_as != "per user":
+            tx.delete_doc("idempotency", _key_doc("editor", "x"))
         tx.put_doc(
             "idempotency",
-            "x",
+            _key_doc("editor", "x") if stored_as == "per user" else "x",
             {k: doc[k] for k in ("user", "fingerprint")}
             | {"after": (first.edit_id or 1) - 1, "edit_ids": []},
         )
