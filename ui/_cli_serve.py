@@ -19,6 +19,8 @@ from typing import Any
 
 __all__ = ["register"]
 
+_MAX_MB = 1 << 14  # 16 GiB: beyond that a body limit is no limit
+
 
 def register(
     sub: Any, common: argparse.ArgumentParser
@@ -49,6 +51,22 @@ def register(
     )
     s.add_argument("--no-web", action="store_true", help="serve the API only, not the web app")
     s.add_argument(
+        "--max-body-mb",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the largest request body the API takes, in MiB (default 16): larger ones are "
+        "refused with 413 before they are read",
+    )
+    s.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the same for file uploads (POST /api/v1/imports/upload and the web app's "
+        "routes), in MiB (default 64)",
+    )
+    s.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         default="warning",
@@ -62,11 +80,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from knowsync import KnowSync
     from knowsync._outcomes import ModelStatus
-    from ui.api import create_app
+    from ui.api import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, create_app
 
     if not 0 <= args.port <= 65535:
         print(f"knowsync: error: --port {args.port} is not a port number", file=sys.stderr)
         return 2
+    limits = {"body": args.max_body_mb, "upload": args.max_upload_mb}
+    for what, size in limits.items():
+        if size is not None and not 1 <= size <= _MAX_MB:
+            print(
+                f"knowsync: error: --max-{what}-mb {size}: give a size from 1 to {_MAX_MB} MiB",
+                file=sys.stderr,
+            )
+            return 2
+    max_body = MAX_BODY_BYTES if args.max_body_mb is None else args.max_body_mb << 20
+    max_upload = MAX_UPLOAD_BYTES if args.max_upload_mb is None else args.max_upload_mb << 20
     model = args.model or os.environ.get("KNOWSYNC_MODEL") or "none"
     # The graph serves at once; the model loads beside it and catches up with what was edited
     # meanwhile, so that the page can show the loading instead of a refused connection.
@@ -81,7 +109,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 daemon=True,
             ).start()
         local = _loopback(args.host)
-        app = create_app(ks, web=not args.no_web, open_web=local)
+        app = create_app(
+            ks,
+            web=not args.no_web,
+            open_web=local,
+            max_body_bytes=max_body,
+            max_upload_bytes=max_upload,
+        )
         if not ks.users():
             print(
                 "knowsync: no accounts yet: "

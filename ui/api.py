@@ -1,11 +1,18 @@
 """The HTTP API: FastAPI, versioned under ``/api/v1``, a thin layer over :class:`knowsync.KnowSync`.
 
 Every endpoint authenticates the bearer token (``KnowSync.authenticate``), asks
-``KnowSync.authorize`` for the action, calls one ``KnowSync`` method in the threadpool (the
-endpoints are plain ``def``: KnowSync blocks), and returns a pydantic model. Errors leave as JSON
+``KnowSync.authorize`` for the action, calls one ``KnowSync`` method in a thread (the endpoints
+are plain ``def``: KnowSync blocks), and returns a pydantic model. Reads run in the threadpool
+every sync endpoint shares; writes in threads of their own (:class:`ui._guards.WritePool`), so
+that writes waiting for the store never keep reads waiting. Errors leave as JSON
 ``{"error": {"code", "message", "field", ...}}``, mapped from the exception tree in one place
 (:data:`ERROR_STATUS`): the Python client (:mod:`knowsync.client`) maps the codes back to the
 same classes.
+
+Before a route sees a request, its body is bounded (:class:`ui._guards.BodyLimit`: 413 from the
+Content-Length, or as soon as a chunked body passes the limit), and a body sent to a route that
+needs a token is not read until the token is good; an address that keeps presenting bad tokens
+is paused (:class:`ui._guards.SignInThrottle`, 429 with Retry-After).
 
 Batch imports are idempotent per chunk: the key a client sends with a chunk is recorded in the
 store's documents together with the chunk's outcome; the same key again returns that outcome
@@ -24,6 +31,7 @@ import importlib.util
 import itertools
 import json
 import queue
+import shutil
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
@@ -53,8 +61,10 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from controller import ConflictPolicy, EditRefused, RollbackRefused
 from editor._errors import EditorError
@@ -79,17 +89,45 @@ from knowsync._api import EditResult, ImportReport
 from knowsync._outcomes import ModelState
 from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
 from knowsync.client import IdempotencyConflict
+from ui._guards import (
+    BodyLimit,
+    BodyTooLarge,
+    SignInThrottle,
+    TooManyAttempts,
+    WritePool,
+)
 
-__all__ = ["API_PREFIX", "ERROR_STATUS", "MAX_IMPORT_ROWS", "create_app", "error_body"]
+__all__ = [
+    "API_PREFIX",
+    "ERROR_STATUS",
+    "MAX_BODY_BYTES",
+    "MAX_IMPORT_ROWS",
+    "MAX_UPLOAD_BYTES",
+    "create_app",
+    "error_body",
+]
 
 API_PREFIX = "/api/v1"
 MAX_IMPORT_ROWS = 50_000
 """The most rows one import request may carry; a client sends a large file in chunks."""
+MAX_BODY_BYTES = 16 << 20
+"""The default limit on a request body (JSON), in bytes."""
+MAX_UPLOAD_BYTES = 64 << 20
+"""The default limit on the body of a file upload (``/imports/upload``), in bytes."""
+WRITE_THREADS = 4
+"""The default number of writes handled at once (see :class:`ui._guards.WritePool`)."""
+SIGN_IN_FAILURES = 5
+"""The default number of failed authentications per minute and address before a pause."""
+_UPLOAD_PATH = f"{API_PREFIX}/imports/upload"
+_PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health"})
+_ADMITTED = "knowsync.account"
+"""The scope key under which a token checked before the body was read leaves its account."""
 
 # The exception tree, mapped to status codes and error codes, most specific first. The client
 # maps the codes back (knowsync/client.py ``error_from_response`` is the inverse).
 ERROR_STATUS: list[tuple[type[BaseException], int, str]] = [
     (IdempotencyConflict, 409, "idempotency_conflict"),
+    (TooManyAttempts, 429, "too_many_attempts"),
     (AuthError, 401, "unauthorized"),
     (PermissionDenied, 403, "forbidden"),
     (UnknownRelationError, 400, "unknown_relation"),
@@ -150,9 +188,18 @@ def _error_response(exc: KnowsyncError) -> JSONResponse:
         headers["Retry-After"] = "1"
     if isinstance(exc, AuthError):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
     field = getattr(exc, "field", None)
     return JSONResponse(
         error_body(code, str(exc), field=field, **details), status_code=status, headers=headers
+    )
+
+
+def _too_large(exc: BodyTooLarge) -> JSONResponse:
+    """The answer to a request body over its limit."""
+    return JSONResponse(
+        error_body("payload_too_large", str(exc.detail), limit=exc.limit), status_code=413
     )
 
 
@@ -400,7 +447,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "the account's role does not allow this"),
         (404, "no such entity, edit or user"),
         (409, "refused by the rules, or an idempotency key reused with another payload"),
+        (413, "the request body is over the server's limit; `limit` says it in bytes"),
         (422, "malformed payload; `field` names the offending field"),
+        (429, "too many failed sign-ins from this address; retry after the Retry-After header"),
         (503, "the store is busy; retry after the Retry-After header"),
     )
 }
@@ -592,6 +641,44 @@ class _ChunkImports:
         return report.to_dict()
 
 
+def _uploaded_rows(
+    path: Path, fmt: str, name: str
+) -> tuple[list[ImportRow], list[dict[str, Any]], int]:
+    """The rows of an uploaded file: the good ones to import, the bad ones (line, reason) and
+    how many were marked derived (an export's, which the rules derive again). Reading stops
+    at the first row past :data:`MAX_IMPORT_ROWS`, so a file of any length costs at most
+    that many rows of memory.
+
+    Raises:
+        InputError: the file has more rows than one request takes, cannot be read, is not
+            UTF-8 or has no usable header (the messages name the upload, never the server's
+            copy of it).
+    """
+    rows: list[ImportRow] = []
+    bad: list[dict[str, Any]] = []
+    derived_rows = 0
+    for count, row in enumerate(read_rows(path, fmt, name=name), start=1):
+        if count > MAX_IMPORT_ROWS:
+            raise InputError(
+                f"{name} has more than {MAX_IMPORT_ROWS} rows, the most one upload takes: "
+                "split it into smaller files, or import it with the Python client "
+                "(Client.import_file) or `knowsync --server URL import FILE`, which send it "
+                "in chunks",
+                field="file",
+            )
+        if isinstance(row, BadRow):
+            bad.append({"line": row.line, "reason": row.reason})
+        elif row.kind.derived:  # an export's derived row: the rules derive it again
+            derived_rows += 1
+        else:
+            rows.append(
+                ImportRow(
+                    subject=row.subject, relation=row.relation, object=row.object, line=row.line
+                )
+            )
+    return rows, bad, derived_rows
+
+
 def _source_name(source: str | None, digest: str) -> str:
     """A file name for the journal: the client's file name and a tag unique to the chunk."""
     base = Path(source or "rows").name.strip().replace("\x00", "")[:100] or "rows"
@@ -754,7 +841,15 @@ async def _drawn_in_one_thread(lines: Generator[str, None, None]) -> AsyncIterat
 
 
 def create_app(
-    ks: KnowSync, *, web: bool = True, fault: FaultHook | None = None, open_web: bool = False
+    ks: KnowSync,
+    *,
+    web: bool = True,
+    fault: FaultHook | None = None,
+    open_web: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    write_threads: int = WRITE_THREADS,
+    sign_in_failures: int = SIGN_IN_FAILURES,
 ) -> FastAPI:
     """The HTTP API over one knowledge base (and, with ``web``, the web app at ``/``).
 
@@ -765,10 +860,24 @@ def create_app(
         fault: a hook called at named points (tests inject failures; see :data:`FaultHook`).
         open_web: while the knowledge base has no accounts, the web app opens without sign-in,
             acting as the local user (for a server only this machine reaches).
+        max_body_bytes: the largest request body an API route takes (413 beyond it, refused
+            before it is read: at once from its Content-Length, or as soon as a chunked body
+            passes it).
+        max_upload_bytes: the same for ``/imports/upload``, and for the web app's routes
+            (which check their own uploads too).
+        write_threads: how many writes are handled at once; more wait without holding a
+            thread, and reads are answered meanwhile (see :class:`ui._guards.WritePool`).
+        sign_in_failures: failed token authentications one client address may make per
+            minute before it is answered 429 with Retry-After (0: no limit).
 
     Returns:
         The application, for uvicorn or a test client.
+
+    Raises:
+        ValueError: a limit that is not a positive number (``sign_in_failures`` may be 0).
     """
+    if max_body_bytes < 1 or max_upload_bytes < 1:
+        raise ValueError("the body limits must be positive numbers of bytes")
     app = FastAPI(
         title="knowsync",
         version=__version__,
@@ -781,6 +890,9 @@ def create_app(
     app.state.ks = ks
     imports = _ChunkImports(ks, fault)
     bearer = HTTPBearer(auto_error=False, description="an API token (knowsync users token)")
+    writes = WritePool(write_threads)
+    throttle = SignInThrottle(sign_in_failures, 60.0)
+    app.state.sign_in_throttle = throttle  # for other sign-in doors served by this app
 
     # ---------------------------------------------------------------- errors
 
@@ -803,6 +915,8 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return _too_large(exc)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)),
@@ -819,12 +933,56 @@ def create_app(
 
     # ------------------------------------------------------------------ auth
 
+    def authenticated(scope: Scope, token: str | None) -> Account:
+        """The account of a request's token, failures counted per client address.
+
+        Raises:
+            AuthError: no token, or one that is unknown, revoked or of a disabled account.
+            TooManyAttempts: the address has failed too often lately.
+        """
+        if not token:
+            raise AuthError("send an API token: 'Authorization: Bearer TOKEN'")
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+        throttle.check(address)
+        try:
+            return ks.authenticate(token)
+        except AuthError:
+            throttle.failed(address)
+            raise
+
     def account(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Account:
-        if credentials is None or not credentials.credentials:
-            raise AuthError("send an API token: 'Authorization: Bearer TOKEN'")
-        return ks.authenticate(credentials.credentials)
+        admitted = request.scope.get(_ADMITTED)
+        if isinstance(admitted, Account):  # checked before the body was read
+            return admitted
+        return authenticated(request.scope, credentials.credentials if credentials else None)
+
+    async def admit(scope: Scope, path: str) -> Response | None:
+        """A request with a body to a route that needs a token: the token is checked before
+        the body is read, so that nobody without one makes the server take a body."""
+        if not path.startswith(f"{API_PREFIX}/") or path in _PUBLIC_PATHS:
+            return None
+        scheme, token = get_authorization_scheme_param(Request(scope).headers.get("authorization"))
+        try:
+            who = await run_in_threadpool(
+                authenticated, scope, token if scheme.lower() == "bearer" else None
+            )
+        except KnowsyncError as exc:
+            return _error_response(exc)
+        scope[_ADMITTED] = who
+        return None
+
+    def body_limit(path: str) -> int:
+        if path == _UPLOAD_PATH:
+            return max_upload_bytes
+        if path.startswith(API_PREFIX):
+            return max_body_bytes
+        return max(max_body_bytes, max_upload_bytes)  # the web app checks its own uploads
+
+    app.add_middleware(BodyLimit, limit_for=body_limit, refuse=_too_large, admit=admit)
 
     Me = Annotated[Account, Depends(account)]
 
@@ -878,6 +1036,7 @@ def create_app(
         summary="act on a sentence (an edit, a retraction or a question)",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def submit(body: SubmitText, who: Me) -> SubmissionOut:
         # what the sentence asks decides the role it needs (ask, submit, rollback): the
         # service authorizes it once it has read the sentence
@@ -891,6 +1050,7 @@ def create_app(
         "outcome and applies nothing again. dry_run shows the decision and writes nothing.",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def submit_triples(body: SubmitTriples, who: Editor, key: Key = None) -> SubmissionOut:
         assert_ = [t.raw() for t in body.assert_]
         retract = [t.raw() for t in body.retract]
@@ -911,6 +1071,7 @@ def create_app(
         summary="import a chunk of rows (JSON), idempotent per Idempotency-Key",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def import_rows(body: ImportRows, who: Editor, key: Key = None) -> ImportOut:
         if body.allow_new_relations:
             ks.authorize(who.name, "schema")
@@ -923,6 +1084,7 @@ def create_app(
         summary="import an uploaded CSV or JSONL file (or chunk), idempotent per key",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def import_upload(
         who: Editor,
         file: Annotated[UploadFile, File(description="head,relation,tail CSV, or JSONL")],
@@ -931,36 +1093,13 @@ def create_app(
         allow_new_relations: Annotated[bool, Form()] = False,
         key: Key = None,
     ) -> ImportOut:
-        name = Path(file.filename or "upload").name
+        name = Path(file.filename or "upload").name[:200] or "upload"
         fmt = detect_format(Path(name), format)
         with tempfile.TemporaryDirectory(prefix="knowsync-upload-") as tmp:
             path = Path(tmp) / f"upload.{fmt}"
-            with path.open("wb") as fh:
-                while block := file.file.read(1 << 20):
-                    fh.write(block)
-            rows: list[ImportRow] = []
-            bad: list[dict[str, Any]] = []
-            derived_rows = 0
-            for row in read_rows(path, fmt):
-                if isinstance(row, BadRow):
-                    bad.append({"line": row.line, "reason": row.reason})
-                elif row.kind.derived:  # an export's derived row: the rules derive it again
-                    derived_rows += 1
-                else:
-                    rows.append(
-                        ImportRow(
-                            subject=row.subject,
-                            relation=row.relation,
-                            object=row.object,
-                            line=row.line,
-                        )
-                    )
-        if len(rows) > MAX_IMPORT_ROWS:
-            raise InputError(
-                f"{name} has {len(rows)} rows; send at most {MAX_IMPORT_ROWS} per request "
-                "(the Python client splits files into chunks)",
-                field="file",
-            )
+            with path.open("wb") as fh:  # the body limit bounds it (create_app)
+                shutil.copyfileobj(file.file, fh, 1 << 20)
+            rows, bad, derived_rows = _uploaded_rows(path, fmt, name)
         if not rows:
             report = ImportReport(
                 batch="", rows=len(bad) + derived_rows, bad_rows=bad, derived_rows=derived_rows
@@ -983,6 +1122,7 @@ def create_app(
         summary="undo an edit exactly (with cascade: the later edits that depend on it first)",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def rollback(
         edit_id: EditId, who: Me, body: Annotated[RollbackIn | None, Body()] = None
     ) -> list[EditResultOut]:
@@ -1003,6 +1143,7 @@ def create_app(
         summary="undo every edit of an import batch",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def rollback_batch(
         batch: Annotated[str, fastapi.Path(min_length=1, max_length=100)], who: Me
     ) -> list[EditResultOut]:
@@ -1162,6 +1303,7 @@ def create_app(
         summary="release a held edit (it is planned against the graph as it is now)",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def approve(
         edit_id: EditId, who: Curator, body: Annotated[ApproveIn | None, Body()] = None
     ) -> SubmissionOut:
@@ -1174,6 +1316,7 @@ def create_app(
         summary="refuse a held edit, with the reason",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def reject(edit_id: EditId, body: RejectIn, who: Curator) -> SubmissionOut:
         return _submission(ks.reject(edit_id, user=who.name, reason=body.reason))
 
@@ -1182,6 +1325,7 @@ def create_app(
         return [_lock(lk) for lk in ks.locks(entity)]
 
     @app.post(f"{v1}/locks", tags=["review"], summary="lock an entity or fact", responses=_ERRORS)
+    @writes.endpoint
     def lock(body: LockIn, who: Locker) -> LockOut:
         lk = ks.lock(body.entity, body.relation, body.object, user=who.name, reason=body.reason)
         return _lock(lk)
@@ -1189,6 +1333,7 @@ def create_app(
     @app.delete(
         f"{v1}/locks/{{lock_id}}", tags=["review"], summary="remove a lock", responses=_ERRORS
     )
+    @writes.endpoint
     def unlock(lock_id: Annotated[int, fastapi.Path(ge=1)], who: Locker) -> LockOut:
         return _lock(ks.unlock(lock_id, user=who.name))
 
@@ -1205,6 +1350,7 @@ def create_app(
         status_code=201,
         responses=_ERRORS,
     )
+    @writes.endpoint
     def add_user(body: NewUser, who: Admin) -> NewUserOut:
         acct, token = ks.add_user(body.name, body.role, by=who.name)
         return NewUserOut(account=_account(acct), token=token)
@@ -1216,6 +1362,7 @@ def create_app(
     @app.put(
         f"{v1}/users/{{name:path}}/role", tags=["users"], summary="change a role", responses=_ERRORS
     )
+    @writes.endpoint
     def set_role(name: str, body: RoleIn, who: Admin) -> AccountOut:
         return _account(ks.set_role(name, body.role, by=who.name))
 
@@ -1225,6 +1372,7 @@ def create_app(
         summary="disable an account (its tokens stop working)",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def disable_user(name: str, who: Admin) -> AccountOut:
         return _account(ks.disable_user(name, by=who.name))
 
@@ -1234,6 +1382,7 @@ def create_app(
         summary="enable a disabled account again (it needs a new token)",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def enable_user(name: str, who: Admin) -> AccountOut:
         return _account(ks.enable_user(name, by=who.name))
 
@@ -1244,6 +1393,7 @@ def create_app(
         status_code=201,
         responses=_ERRORS,
     )
+    @writes.endpoint
     def new_token(name: str, who: Me, body: Annotated[TokenIn | None, Body()] = None) -> TokenOut:
         label = body.label if body is not None else ""
         return TokenOut(user=name, token=ks.new_token(name, label=label, by=who.name))
@@ -1254,6 +1404,7 @@ def create_app(
         summary="revoke every token of an account (admin, or the account itself)",
         responses=_ERRORS,
     )
+    @writes.endpoint
     def revoke_tokens(name: str, who: Me) -> RevokedOut:
         return RevokedOut(user=name, revoked=ks.revoke_tokens(name, by=who.name))
 

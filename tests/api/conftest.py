@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import socket
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kg import Schema
@@ -92,15 +94,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def live(env: Env) -> Iterator[str]:
-    """The app served by uvicorn in a thread on a free loopback port; yields its URL."""
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free loopback port; its URL."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="critical")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -108,9 +108,18 @@ def live(env: Env) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def live(env: Env) -> Iterator[str]:
+    """The app served by uvicorn in a thread on a free loopback port; yields its URL."""
+    with serving(env.app) as url:
+        yield url
 
 
 def write_rows(path: Path, n: int, *, bad_every: int = 0) -> list[tuple[str, str, str]]:
