@@ -133,7 +133,7 @@ def check_agreement(
     relation: str | None = None,
     limit: int | None = None,
     locality: Path | None = None,
-    tick: Callable[[int], None] | None = None,
+    tick: Callable[[int, int], None] | None = None,
 ) -> AgreementReport:
     """Ask the knowledge base's model about every (subject, relation) in force and report
     where it agrees with the graph.
@@ -142,7 +142,8 @@ def check_agreement(
         relation: only this relation (its canonical name or an alias).
         limit: at most this many subject/relation pairs (in a stable order).
         locality: the unrelated probes file (default: the shipped one).
-        tick: called with the number of probes asked so far (a progress bar).
+        tick: called with the number of prompts asked so far and the number to ask in all
+            (a progress bar with an estimate of the time left).
 
     Raises:
         InputError: no model is attached, an unknown relation, or a bad limit.
@@ -169,15 +170,21 @@ def check_agreement(
         if wanted is None or fact.relation == wanted:
             graph[(fact.subject, fact.relation)].append(display_name(fact.object))
     pairs = sorted(graph)[:limit] if limit is not None else sorted(graph)
+    probes = locality_probes(locality)
+    same = _same_subject_prompts(ks, side, graph)
+    total = sum(_templates(schema, r) for _, r in pairs) + len(probes) + 2 * len(same)
     scorer = ProbeScorer(side.loaded.model, side.loaded.tokenizer)
     report = AgreementReport(edits_in_force=list(side.in_force))
     asked = 0
 
-    def ask(prompt: str, answers: list[str]) -> tuple[bool, str]:
+    def step() -> None:
         nonlocal asked
         asked += 1
         if tick is not None:
-            tick(asked)
+            tick(asked, total)
+
+    def ask(prompt: str, answers: list[str]) -> tuple[bool, str]:
+        step()
         result: tuple[bool, str] = says(scorer, prompt, answers)
         return result
 
@@ -200,8 +207,11 @@ def check_agreement(
                 row["_cloze" if i == 0 else "_para"].add(ok)
                 if not ok and len(report.misses) < _MISSES_KEPT:
                     report.misses.append({"prompt": prompt, "graph": answers, "said": said})
-        report.locality, n_local = _locality(side, scorer, ask, locality)
-        report.same_subject, n_same = _same_subject(ks, side, scorer, graph, ask)
+        local = _Tally()
+        for prompt, answer in probes:
+            local.add(ask(prompt, [answer])[0])
+        report.locality, n_local = local.share, local.asked
+        report.same_subject, n_same = _same_subject(side, scorer, same, ask, step)
     for row in report.relations.values():
         row["cloze"], row["paraphrase"] = row["_cloze"].share, row["_para"].share
         row["paraphrase_asked"] = row.pop("_para").asked
@@ -216,28 +226,16 @@ def check_agreement(
     return report
 
 
-def _locality(
-    side: Any,
-    scorer: Any,
-    ask: Callable[[str, list[str]], tuple[bool, str]],
-    path: Path | None,
-) -> tuple[float | None, int]:
-    """The share of the unrelated probes the live model still answers right."""
-    tally = _Tally()
-    for prompt, answer in locality_probes(path):
-        tally.add(ask(prompt, [answer])[0])
-    return tally.share, tally.asked
+def _templates(schema: Any, relation: str) -> int:
+    rel = schema.find(relation)
+    return len(rel.cloze_templates()) if rel is not None else 0
 
 
-def _same_subject(
-    ks: KnowSync,
-    side: Any,
-    scorer: Any,
-    graph: dict[tuple[str, str], list[str]],
-    ask: Callable[[str, list[str]], tuple[bool, str]],
-) -> tuple[float | None, int]:
-    """For the subjects of facts in the weights, whether the prompts of their other facts get
-    the same continuation from the live model as from the unedited one (its first words)."""
+def _same_subject_prompts(
+    ks: KnowSync, side: Any, graph: dict[tuple[str, str], list[str]]
+) -> list[str]:
+    """The first cloze prompts of the facts in force about the subjects of facts written into
+    the weights, leaving out the written subject/relation pairs themselves."""
     written: set[tuple[str, str]] = set()
     for edit_id in side.in_force:
         added, _ = ks.edit_changes(edit_id)
@@ -249,10 +247,25 @@ def _same_subject(
         rel = schema.find(rel_name)
         if subject in subjects and (subject, rel_name) not in written and rel is not None:
             prompts.append(rel.cloze_templates()[0].replace("{subject}", display_name(subject)))
+    return prompts
+
+
+def _same_subject(
+    side: Any,
+    scorer: Any,
+    prompts: list[str],
+    ask: Callable[[str, list[str]], tuple[bool, str]],
+    step: Callable[[], None],
+) -> tuple[float | None, int]:
+    """Whether each prompt gets the same continuation (its first words) from the live model
+    as from the unedited one."""
     if not prompts:
         return None, 0
+    before: list[str] = []
     with side._base_weights():
-        before = [scorer.greedy(p, 4) for p in prompts]
+        for prompt in prompts:
+            step()
+            before.append(scorer.greedy(prompt, 4))
     tally = _Tally()
     for prompt, base in zip(prompts, before, strict=True):
         words = base.split()

@@ -428,8 +428,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     bar = tqdm(desc="asking the model", unit="prompt", file=sys.stderr, disable=args.json)
     try:
 
-        def tick(n: int) -> None:
-            bar.update(n - bar.n)
+        def tick(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
 
         report = check_agreement(ks, relation=args.relation, limit=args.limit, tick=tick)
     except KnowsyncError as exc:

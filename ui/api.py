@@ -636,7 +636,7 @@ class _ChunkImports:
                 policy=body.policy,
                 chunk_size=len(body.rows),
                 fmt="jsonl",
-                allow_new_relations=body.allow_new_relations or None,
+                allow_new_relations=body.allow_new_relations,
             )
         return report.to_dict()
 
