@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kg import EditKind, EditState, InputError, KnowsyncError
 from knowsync import KnowSync, local_user
+from ui._guards import SignInThrottle
 from ui._web_render import (
     CSS,
     callout,
@@ -318,14 +319,20 @@ def _import_problem(exc: KnowsyncError, file: Path) -> str:
 
 
 def build(
-    ks: KnowSync, *, open_mode: bool = False, upload_dir: str | Path | None = None
+    ks: KnowSync,
+    *,
+    open_mode: bool = False,
+    upload_dir: str | Path | None = None,
+    throttle: SignInThrottle | None = None,
 ) -> gr.Blocks:
     """The web app over one knowledge base.
 
     With ``open_mode``, a knowledge base without accounts opens straight into the chat, acting
     as the local user (:func:`knowsync.local_user`), as the command line does; once accounts
     exist, everyone signs in. ``upload_dir``: where the server keeps uploads (the only files
-    the import opens); None: Gradio's own folder, as ``launch()`` uses it.
+    the import opens); None: Gradio's own folder, as ``launch()`` uses it. ``throttle``: failed
+    sign-ins counted per client address, shared with the HTTP API's token checks (None: one of
+    the app's own).
 
     Style and fonts are given where the app is served (:func:`mount`, or ``launch(theme=theme(),
     css=CSS)``).
@@ -337,6 +344,7 @@ def build(
         return {str(Path(p).resolve()) for p in app.upload_file_set}
 
     # uploads nobody imported go after an hour (the rest when the server stops)
+    sign_ins = throttle if throttle is not None else SignInThrottle()
     with gr.Blocks(title="knowsync", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         session = gr.State(None)
         with gr.Row():
@@ -628,9 +636,16 @@ def build(
 
         # ---------------------------------------------------------- sign in / out
 
-        def do_signin(tok: str) -> tuple[Any, ...]:
+        def do_signin(tok: str, request: gr.Request) -> tuple[Any, ...]:
+            client = getattr(request, "client", None)
+            address = str(getattr(client, "host", None) or "unknown")
             try:
-                account = ks.authenticate(tok.strip())
+                sign_ins.check(address)
+                try:
+                    account = ks.authenticate(tok.strip())
+                except KnowsyncError:
+                    sign_ins.failed(address)
+                    raise
             except KnowsyncError as exc:
                 return (
                     None,
@@ -1172,7 +1187,12 @@ def mount(
     Returns the FastAPI app.
     """
     upload_dir = Path(tempfile.mkdtemp(prefix="knowsync-web-uploads-"))
-    blocks = build(ks, open_mode=open_mode, upload_dir=upload_dir)
+    blocks = build(
+        ks,
+        open_mode=open_mode,
+        upload_dir=upload_dir,
+        throttle=getattr(app.state, "sign_in_throttle", None),
+    )
     mounted: FastAPI = gr.mount_gradio_app(
         app,
         blocks,
