@@ -81,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "release_free_heap": "_editor",
     "relation_noun": "_glame",
     "says": "_eval",
+    "starts_with_answer": "_eval",
     "shared_model": "_model",
     "temporarily_applied": "_update",
 }
@@ -146,6 +147,7 @@ __all__ = [
     "release_free_heap",
     "says",
     "shared_model",
+    "starts_with_answer",
     "temporarily_applied",
 ]
 

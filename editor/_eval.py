@@ -57,6 +57,7 @@ __all__ = [
     "reach_line",
     "read_cases",
     "says",
+    "starts_with_answer",
 ]
 
 EvalFormat = Literal["counterfact", "zsre", "mquake"]
@@ -280,9 +281,10 @@ def read_cases(
 _LEADING_ARTICLE = re.compile(r"^(?:the|an|a)\s+")
 
 
-def _starts_with(text: str, answers: Iterable[str]) -> bool:
+def starts_with_answer(text: str, answers: Iterable[str]) -> bool:
     """Whether ``text`` (a greedy continuation) starts with one of ``answers``, ignoring case,
-    runs of whitespace and one leading article."""
+    runs of whitespace and one leading article: the one rule by which knowsync says the model
+    gives an answer (evaluation, the agreement check, an edit's report)."""
     t = " ".join(text.split()).lower()
     bare = _LEADING_ARTICLE.sub("", t)
     for answer in answers:
@@ -304,7 +306,7 @@ def says(scorer: ProbeScorer, prompt: str, answers: Sequence[str]) -> tuple[bool
         raise EditorError("says() needs at least one answer to look for")
     n = max(len(target_token_ids(scorer.tokenizer, a)) for a in answers) + 1
     text = scorer.greedy(prompt, min(scorer.max_new_tokens, n))
-    return _starts_with(text, answers), text
+    return starts_with_answer(text, answers), text
 
 
 @dataclass
@@ -393,7 +395,7 @@ def _judge(probe: Probe, after: dict[str, Any], before: dict[str, Any]) -> dict[
         if after["margin"] is not None:
             prob = float((after["margin"] > 0) == (before["margin"] > 0))
         return {"prob": prob, "gen": gen}
-    gen = float(_starts_with(after["text"], (probe.answer, *probe.aliases)))
+    gen = float(starts_with_answer(after["text"], (probe.answer, *probe.aliases)))
     prob = None if after["margin"] is None else float(after["margin"] > 0)
     return {"prob": prob, "gen": gen}
 
@@ -435,7 +437,7 @@ def _knows(scorer: ProbeScorer, case: EvalCase, kind: str) -> bool:
     (False when the case has none)."""
     checks = [(p, p.competitor) for p in case.probes if p.kind == kind and p.competitor]
     return bool(checks) and all(
-        _starts_with(scorer.greedy(p.prompt, scorer.continuation_length(p)), (old,))
+        starts_with_answer(scorer.greedy(p.prompt, scorer.continuation_length(p)), (old,))
         for p, old in checks
     )
 
@@ -575,7 +577,7 @@ def _old_answer_generated(
         for probe, score in zip(case.probes, scores, strict=True):
             if probe.kind != "locality" and probe.competitor is not None:
                 hits.setdefault(probe.kind, []).append(
-                    float(_starts_with(score["text"], (probe.competitor,)))
+                    float(starts_with_answer(score["text"], (probe.competitor,)))
                 )
     return {kind: statistics.fmean(xs) for kind, xs in hits.items() if xs}
 

@@ -179,19 +179,29 @@ class ModelSide:
 
     def write(self, edit_id: int, requests: Sequence[EditRequest]) -> list[dict[str, Any]]:
         """Write requests into the weights as edit ``edit_id``; returns, per request, the
-        model's greedy answer before and after. The weights change only if it all succeeds.
+        model's greedy answer before and after, and whether the answer after gives the target
+        (``follows``, by :func:`editor.starts_with_answer`). The weights change only if it all
+        succeeds.
 
         Raises:
             EditComputationError: the method cannot compute the edit (weights untouched).
             LedgerError: the edit id is already in force (weights untouched).
         """
+        from editor import starts_with_answer
+
         with self.lock:
             before = [self.answer(r.text) for r in requests]
             update = self._compute(requests)
             self.editor.ledger.apply(edit_id, update)
             after = [self.answer(r.text) for r in requests]
         return [
-            {"prompt": r.text, "target": r.target_new, "before": b, "after": a}
+            {
+                "prompt": r.text,
+                "target": r.target_new,
+                "before": b,
+                "after": a,
+                "follows": starts_with_answer(a, [r.target_new]),
+            }
             for r, b, a in zip(requests, before, after, strict=True)
         ]
 

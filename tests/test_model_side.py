@@ -51,6 +51,7 @@ def test_edit_rollback_redo_restart(tmp_path: Path) -> None:
         (written,) = res.report["model"]
         assert written["prompt"] == PROMPT and written["target"] == "Rome"
         assert written["before"].startswith("Paris") and written["after"].startswith("Rome")
+        assert written["follows"] is True  # the verdict the web app and the CLI show
         assert ks.model.in_force == (res.edit_id,)
         assert ks.get_edit(res.edit_id).report["model_state"] == "applied"  # journaled
         edited = _weights(ks)

@@ -259,15 +259,52 @@ def _understood(intent: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     return _section("Understood", lines)
 
 
+def _follows(row: Mapping[str, Any]) -> bool:
+    """Whether the model's answer after an edit gives the edit's object, as the model side
+    judged it when it wrote the edit (``follows``)."""
+    return bool(row.get("follows"))
+
+
+def _model_line(sub: Mapping[str, Any], report: Mapping[str, Any], *, model_loaded: bool) -> str:
+    """What happened to the model, said separately from the graph's result: it now answers
+    so, it does not follow (yet), its write failed, or there is none."""
+    rows = sub.get("model") or []
+    state = report.get("model_state")
+    if state == "failed":
+        return (
+            f"<p>{badge('Model: write failed', 'bad')}"
+            f"{esc(str(report.get('model_error') or 'the edit reached the graph only'))}</p>"
+        )
+    if rows:
+        missed = [r for r in rows if not _follows(r)]
+        if not missed:
+            return f"<p>{badge('Model: follows', 'ok')}the model now answers so.</p>"
+        return (
+            f"<p>{badge('Model: does not follow', 'warn')}on {len(missed)} of {len(rows)} "
+            "facts the model still answers otherwise (see below).</p>"
+        )
+    if report.get("retracted") and model_loaded:
+        return (
+            f"<p>{badge('Model: unchanged', 'warn')}a retraction reaches the graph only: the "
+            "model may still give the removed fact.</p>"
+        )
+    if state == "pending":
+        return f"<p>{badge('Model: pending', 'info')}the model write is queued.</p>"
+    if state == "skipped":
+        return (
+            f"<p>{badge('Model: not asked', 'neutral')}no fact of this edit has a question "
+            "the model is asked.</p>"
+        )
+    return ""
+
+
 def _model_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return ""
     body = []
     for row in rows:
-        target = str(row.get("target", ""))
         after = str(row.get("after", ""))
-        hit = target and target.replace("_", " ").lower() in after.replace("_", " ").lower()
-        mark = badge("follows", "ok") if hit else badge("differs", "warn")
+        mark = badge("follows", "ok") if _follows(row) else badge("does not follow", "warn")
         body.append(
             f"<tr><td>{esc(row.get('prompt', ''))}</td><td>{esc(row.get('before', ''))}</td>"
             f"<td>{esc(after)} {mark}</td></tr>"
@@ -345,12 +382,8 @@ def submission_html(sub: Mapping[str, Any], *, model_loaded: bool) -> str:
         if not added and (report.get("duplicates") or []) and not report.get("retracted"):
             parts.append(badge("Already known", "neutral") + "nothing changed.")
         else:
-            parts.append(
-                badge(f"Applied{ref}", "ok")
-                + "the graph"
-                + (" and the model were" if sub.get("model") else " was")
-                + " updated."
-            )
+            parts.append(badge(f"Applied{ref}", "ok") + "the graph is updated.")
+            parts.append(_model_line(sub, report, model_loaded=model_loaded))
     elif decision == "needs_review":
         parts.append(badge(f"Waiting for review{ref}", "warn"))
         parts.append(esc(sub.get("reason") or "a curator must approve this change."))

@@ -1,0 +1,56 @@
+"""What the chat says happened: the graph's result as the headline, the model's as a line of its
+own that is true of what the model now answers (it said 'the graph and the model were
+updated' whatever the model did)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui._web_render import submission_html
+
+
+def _applied(model: list[dict[str, Any]], **report: Any) -> dict[str, Any]:
+    added = [{"subject": "America", "relation": "president", "object": "Joe_Biden"}]
+    return {
+        "decision": "accepted",
+        "edit_id": 7,
+        "intent": {},
+        "report": {"added": added, **report},
+        "model": model,
+    }
+
+
+def _row(follows: bool) -> dict[str, Any]:
+    after = "Joe Biden" if follows else "Jill Biden, who is"
+    return {"prompt": "The president of America is", "target": "Joe Biden", "before": "Donald",
+            "after": after, "follows": follows}  # fmt: skip
+
+
+def test_the_model_line_says_whether_the_model_follows() -> None:
+    html = submission_html(_applied([_row(True)], model_state="applied"), model_loaded=True)
+    assert "Applied · edit #7" in html and "the graph is updated" in html
+    assert "Model: follows" in html and "now answers so" in html
+    assert "the model were updated" not in html
+
+    html = submission_html(
+        _applied([_row(True), _row(False)], model_state="applied"), model_loaded=True
+    )
+    assert "Model: does not follow" in html and "on 1 of 2 facts" in html
+    assert "Model: follows" not in html
+
+
+def test_a_failed_model_write_and_a_retraction_are_flagged() -> None:
+    failed = _applied([], model_state="failed", model_error="out of memory")
+    html = submission_html(failed, model_loaded=True)
+    assert "Model: write failed" in html and "out of memory" in html
+
+    retraction = {
+        "decision": "accepted",
+        "edit_id": 8,
+        "intent": {},
+        "report": {"added": [], "retracted": [{"subject": "A", "relation": "r", "object": "B"}]},
+        "model": [],
+    }
+    html = submission_html(retraction, model_loaded=True)
+    assert "Model: unchanged" in html and "may still give the removed fact" in html
+    assert "Model: unchanged" not in submission_html(retraction, model_loaded=False)
