@@ -992,6 +992,17 @@ class KnowSync(ServiceMixin):
             raise NotFoundError(f"no entity named {name!r}{hint}")
         return found.name
 
+    def entity_name(self, spelling: str) -> str:
+        """The canonical name of the entity ``spelling`` names (any spelling that folds to
+        its key, or an alias): ``"barack obama"`` -> ``"Barack_Obama"``.
+
+        Raises:
+            NotFoundError: no entity goes by that name (with the closest ones).
+            InputError: a malformed name.
+        """
+        with self.store.read() as view:
+            return self._entity(view, spelling)
+
     def search_entities(self, text: str = "", *, limit: int = 20) -> list[str]:
         """Entity names whose key contains ``text`` (folded), shortest first: for pickers and
         type-ahead."""

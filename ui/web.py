@@ -818,6 +818,7 @@ def build(
                     "",
                 )
             try:
+                name = ks.entity_name(name)  # any spelling: "Barack Obama" is Barack_Obama
                 facts = ks.neighbourhood(name, hops=int(n_hops), fanout=int(n_fanout))
                 records = ks.history(name, limit=6)
             except KnowsyncError as exc:

@@ -169,3 +169,19 @@ def test_nothing_was_fetched_from_the_internet(app: App) -> None:
 
 def test_nothing_was_blocked_by_the_content_security_policy(app: App) -> None:
     assert csp_violations(app.console) == [], app.console
+
+
+def test_the_graph_tab_takes_any_spelling(page: Page, app: App) -> None:
+    """Typing "barack obama" drew two giant overlapping nodes (the typed name and the graph's
+    Barack_Obama); the name is now resolved as the chat resolves it."""
+    sign_in(page, app, "vera")
+    open_tab(page, "Graph")
+    field = page.locator("#ks-entity input")
+    field.fill("barack obama")
+    field.press("Enter")
+    page.get_by_role("button", name="Draw").click()
+    graph = page.locator("#ks-graph")
+    expect(graph.locator('g[data-entity="Barack_Obama"]')).to_have_count(1)
+    expect(graph.locator('g[data-entity="barack obama"]')).to_have_count(0)
+    expect(graph.locator('g[data-entity="Michelle_Obama"]')).to_be_visible()
+    shot(page, "06-graph-any-spelling")
