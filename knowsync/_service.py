@@ -1160,12 +1160,18 @@ class ServiceMixin:
                     "suggestions": list(intent.suggestions),
                 },
             )
+        try:
+            if user is not None:
+                self.authorize(user, "submit")
+            advice = "submit it as an edit, or ask"
+        except PermissionDenied:  # a viewer cannot submit: do not tell them to
+            advice = "your role can ask and read, not change the graph; ask"
         return Answer(
             question,
             unclear={
                 "missing": "intent",
-                "message": f"This reads as a request ({intent.kind}), not a question; submit it "
-                'as an edit, or ask something like "Who is the president of America?"',
+                "message": f"This reads as a request ({intent.kind}), not a question; {advice} "
+                'something like "Who is the president of America?"',
                 "suggestions": [],
             },
         )

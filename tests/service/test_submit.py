@@ -120,6 +120,17 @@ def test_viewers_may_ask_but_not_edit(demo: KnowSync) -> None:
         demo.submit("Undo my last edit", user="viewer")
 
 
+def test_a_statement_asked_is_answered_with_advice_the_role_can_follow(demo: KnowSync) -> None:
+    """A viewer who states a fact where a question is expected was told to 'submit it as an
+    edit', which a viewer cannot do."""
+    statement = "Joe Biden is the president of America"
+    viewer = demo.ask(statement, user="viewer").unclear
+    editor = demo.ask(statement, user="editor").unclear
+    assert viewer is not None and editor is not None
+    assert "submit" not in viewer["message"] and "not change the graph" in viewer["message"]
+    assert "submit it as an edit" in editor["message"]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "x" * 5000, "bad\x00text"])
 def test_bad_text_is_refused_and_nothing_written(demo: KnowSync, text: str) -> None:
     before = demo.stats()
