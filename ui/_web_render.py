@@ -543,42 +543,50 @@ def rollback_report(results: Sequence[Any]) -> str:
 
 
 def import_report(report: Mapping[str, Any], seconds: float) -> str:
-    """A batch import's outcome: counts, then the rows that need a look."""
-    rate = report.get("rows", 0) / seconds if seconds > 0 else 0.0
-    tone = "bad" if report.get("failed") else "ok"
+    """A batch import's outcome: every row read accounted for (added, derived, already known,
+    superseded, skipped, bad), then the rows that need a look, in file order."""
+    bad = sorted(report.get("bad_rows") or [], key=lambda b: b.get("line") or 0)
+    skipped = sorted(
+        (s for s in report.get("skipped") or [] if len(s.get("triple", [])) == 3),
+        key=lambda s: s.get("line") or 0,
+    )
+    read = int(report.get("rows", 0)) + len(bad)  # ``rows`` counts the rows that parsed
+    rate = read / seconds if seconds > 0 else 0.0
+    failed = report.get("failed")
+    counts = {
+        "added": report.get("added", 0),
+        "derived": report.get("derived", 0),
+        "already known": report.get("duplicates", 0),
+        "superseded": report.get("superseded", 0),
+        "skipped": len(skipped),
+        "bad": len(bad),
+    }
     parts = [
         '<div class="ks-card">',
-        badge("Failed, undone" if report.get("failed") else "Imported", tone),
-        f"{report.get('rows', 0)} rows in {seconds:.1f} s ({rate:,.0f} rows/s) · batch "
+        badge("Failed, undone" if failed else "Imported", "bad" if failed else "ok"),
+        f"{read:,} rows read in {seconds:.1f} s ({rate:,.0f} rows/s) · batch "
         f"<code>{esc(report.get('batch', ''))}</code>",
         '<table class="ks-table"><tr>',
-        "".join(
-            f"<th>{esc(k)}</th>" for k in ("added", "derived", "duplicates", "superseded", "bad")
-        ),
+        "".join(f"<th>{esc(k)}</th>" for k in counts),
         "</tr><tr>",
-        "".join(
-            f"<td>{report.get(k, 0)}</td>" for k in ("added", "derived", "duplicates", "superseded")
-        ),
-        f"<td>{len(report.get('bad_rows', []))}</td></tr></table>",
+        "".join(f"<td>{v:,}</td>" for v in counts.values()),
+        "</tr></table>",
     ]
-    if report.get("failed"):
-        parts.append(callout(str(report["failed"]), "bad"))
-    bad = report.get("bad_rows") or []
+    if failed:
+        parts.append(callout(str(failed), "bad"))
     parts.append(
         _section(
             "Bad rows",
             (f"<li>line {esc(b.get('line'))}: {esc(b.get('reason'))}</li>" for b in bad[:50]),
         )
     )
-    skipped = report.get("skipped") or []
     parts.append(
         _section(
-            "Skipped (contradict a fact in force)",
+            "Skipped",
             (
                 f"<li>line {esc(s.get('line'))}: {triple_html(*s['triple'])} "
                 f'<span class="ks-note">{esc(s.get("reason", ""))}</span></li>'
                 for s in skipped[:50]
-                if len(s.get("triple", [])) == 3
             ),
         )
     )

@@ -445,7 +445,9 @@ def build(
                             "what the edit changed.</div>"
                         )
                     with gr.Column(scale=1, min_width=240):
-                        h_id = gr.Number(label="Edit #", precision=0, elem_id="ks-history-id")
+                        h_id = gr.Number(
+                            label="Edit #", precision=0, value=None, elem_id="ks-history-id"
+                        )
                         h_open = gr.Button("Open")
                         h_cascade = gr.Checkbox(
                             label="Also undo later edits that depend on it", value=False
@@ -475,7 +477,9 @@ def build(
                             '<div class="ks-note">Click a waiting edit to review it.</div>'
                         )
                     with gr.Column(scale=2, min_width=260):
-                        r_id = gr.Number(label="Edit #", precision=0, elem_id="ks-review-id")
+                        r_id = gr.Number(
+                            label="Edit #", precision=0, value=None, elem_id="ks-review-id"
+                        )
                         r_reason = gr.Textbox(
                             label="Reason (kept in the journal; required to reject)",
                             lines=2,

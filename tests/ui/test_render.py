@@ -4,6 +4,7 @@ updated' whatever the model did)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ui._web_render import submission_html
@@ -54,3 +55,27 @@ def test_a_failed_model_write_and_a_retraction_are_flagged() -> None:
     html = submission_html(retraction, model_loaded=True)
     assert "Model: unchanged" in html and "may still give the removed fact" in html
     assert "Model: unchanged" not in submission_html(retraction, model_loaded=False)
+
+
+def test_the_import_summary_accounts_for_every_row_in_file_order() -> None:
+    """It said "Imported 997 rows" for 990 added, 6 bad and 3 skipped rows, had no skipped
+    column and listed bad rows out of order."""
+    from ui._web_render import import_report
+
+    report = {
+        "batch": "b1",
+        "rows": 994,  # the rows that parsed
+        "added": 990,
+        "duplicates": 1,
+        "skipped": [
+            {"line": 9, "triple": ["A", "capital", "B"], "reason": "contradicts"},
+            {"line": 4, "triple": ["C", "capital", "D"], "reason": "contradicts"},
+            {"line": 7, "triple": ["E", "capital", "F"], "reason": "held back"},
+        ],
+        "bad_rows": [{"line": n, "reason": "bad"} for n in (30, 3, 12, 5, 80, 41)],
+    }
+    html = import_report(report, 2.0)
+    assert "1,000 rows read" in html
+    assert "<th>skipped</th>" in html and "<td>3</td>" in html and "<td>6</td>" in html
+    lines = [int(x) for x in re.findall(r"line (\d+):", html)]
+    assert lines == [3, 5, 12, 30, 41, 80, 4, 7, 9]
