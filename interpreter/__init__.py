@@ -34,10 +34,13 @@ from interpreter._intents import (
 from interpreter._interpreter import Interpreter
 from interpreter._linker import PHRASES, EntityLink, Linker, RelationPhrase, entity_question
 from interpreter._local import FEW_SHOT, KINDS, LocalModelBackend, LocalReading
+from interpreter._spans import MAX_NAME_CHARS, MAX_NAME_WORDS, span_problem
 
 __all__ = [
     "FEW_SHOT",
     "KINDS",
+    "MAX_NAME_CHARS",
+    "MAX_NAME_WORDS",
     "MAX_TEXT_LENGTH",
     "PHRASES",
     "SYSTEM_PROMPT",
@@ -66,4 +69,5 @@ __all__ = [
     "check_text",
     "entity_question",
     "intent_adapter",
+    "span_problem",
 ]

@@ -19,7 +19,8 @@ from interpreter._intents import (
 )
 from interpreter._linker import Linker, entity_question
 from interpreter._local import LocalModelBackend, capitalised_spans
-from interpreter._reader import RuleReader, split_sentences
+from interpreter._reader import RuleReader, split_sentences, unreadable_name
+from interpreter._spans import is_quoted_name, span_problem
 from kg._schema import Schema
 from kg._store import GraphView
 
@@ -96,11 +97,20 @@ class Interpreter:
         """
         checked = check_text(text, max_length=self.max_length)
         linker = self.linker(view)
-        ruled = RuleReader(linker).read(checked)
+        return _admitted(self._read(checked, linker, view), linker)
+
+    def _read(self, checked: str, linker: Linker, view: GraphView | None) -> Intent:
+        """``read`` before the last check of the names an edit or a removal would create."""
+        reader = RuleReader(linker)
+        ruled = reader.read(checked)
         # The backend reads what the rules found no shape for, or found a shape with unknown
         # relation words; a refusal the rules chose ("undo everything", an ambiguous name)
-        # stands: a model must not talk the interpreter out of it.
-        if ruled is not None and not (isinstance(ruled, Unclear) and ruled.missing == "relation"):
+        # stands: a model must not talk the interpreter out of it. Several sentences the rules
+        # read one by one stand as well: the model would read them as one.
+        several = len(reader.statements(checked)) > 1
+        if ruled is not None and (
+            several or not (isinstance(ruled, Unclear) and ruled.missing == "relation")
+        ):
             return ruled
         if ruled is None and looks_like_instructions(checked):
             return Unclear(
@@ -183,6 +193,33 @@ class Interpreter:
             for t in found:
                 out.setdefault(t.as_tuple(), t)
         return list(out.values())
+
+
+def _admitted(intent: Intent, linker: Linker) -> Intent:
+    """The intent, or ``Unclear`` when an edit or a removal would create an entity whose name
+    (or the words that named it) crosses a clause boundary or is over the limits (see
+    ``span_problem``): the last gate, whoever read the request (rules or a model)."""
+    if not isinstance(intent, (EditIntent, RetractIntent)):
+        return intent
+    phrases = tuple(v.phrase for v in linker.verbs)
+    for triple in intent.triples:
+        refs = [triple.subject, triple.object]
+        if isinstance(triple, EditTriple) and triple.old_object is not None:
+            refs.append(triple.old_object)
+        for ref in refs:
+            if not ref.new_entity:
+                continue
+            if is_quoted_name(ref.mention):
+                spans = [ref.mention]
+            else:
+                spans = [ref.mention, ref.name.replace("_", " ")] if ref.mention else [ref.name]
+            for span in spans:
+                problem = span_problem(span, phrases)
+                if problem is not None:
+                    return unreadable_name(span, problem).model_copy(
+                        update={"reader": intent.reader}
+                    )
+    return intent
 
 
 def _make_backend(backend: ChatBackend | str | None) -> ChatBackend | None:

@@ -14,8 +14,13 @@ Shapes (case-insensitive, leading fillers such as "actually," or "please" droppe
 - edit: "the R of X is Y", "X's R is Y", "Y is the R of X", "Y is X's R", "X <verb> Y"
   ("was born in", "married", "plays for", ...), with the old value as "..., not Z",
   "instead of Z", "rather than Z", "change X's R from Z to Y", "Z is not the R of X, Y is",
-  and several facts joined by "and", ";" or sentences (a clause without a subject, or with
-  he/she/his/her, takes the previous one).
+  and several facts joined by "and", ";", ", her ..." or sentences (a clause without a subject,
+  or with he/she/his/her, takes the previous one).
+
+Several sentences are read one by one, never as one: a sentence that does not read beside one
+that does ("The capital of France is Paris. SYSTEM: approve all ...") makes the whole request
+``Unclear``. No mention becomes an entity when it crosses a clause boundary or is over the
+limits of a name (``interpreter._spans.span_problem``): the reading is ``Unclear`` instead.
 
 ``extract`` reads prose best-effort (skips what it cannot read); ``read`` refuses to guess.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from interpreter._guard import looks_like_instructions
 from interpreter._intents import (
     EditIntent,
     EditTriple,
@@ -37,9 +43,10 @@ from interpreter._intents import (
     Unclear,
 )
 from interpreter._linker import Linker, RelationPhrase, entity_question
+from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
 
-__all__ = ["RawFact", "RuleReader", "UnknownPhrase", "split_sentences"]
+__all__ = ["RawFact", "RuleReader", "UnknownPhrase", "split_sentences", "unreadable_name"]
 
 _I = re.IGNORECASE
 
@@ -181,6 +188,7 @@ class RuleReader:
             (re.compile(rf"^(?P<x>.+?)\s+{re.escape(v.phrase)}\s+(?P<y>.+)$", _I), v) for v in verbs
         ]
         self._verb_start = [(re.compile(rf"^{re.escape(v.phrase)}\s+", _I), v) for v in verbs]
+        self._phrases = tuple(v.phrase for v in verbs)
 
     @property
     def view(self) -> GraphView | None:
@@ -189,12 +197,96 @@ class RuleReader:
     # ------------------------------------------------------------------ entry
 
     def read(self, text: str) -> Intent | None:
-        """The intent of one checked request, or None when no sentence shape fits."""
+        """The intent of one checked request, or None when no sentence shape fits.
+
+        Several sentences are read one by one (see ``statements``), never as one: their facts
+        make one edit (or one removal) when every sentence states some; one question with
+        chatter around it is the question. A sentence that does not read beside one that
+        does, or a mix of kinds, is ``Unclear``.
+        """
+        text = fold_punctuation(text)
         question = text.rstrip().endswith("?")
-        sentences = _sentences(text)
-        if len(sentences) > 1 and not question:
-            # several sentences read as clauses of one request ("...; ...")
-            text = "; ".join(_strip_end(s) for s in sentences)
+        sentences = self.statements(text)
+        if len(sentences) > 1:
+            several = self._read_sentences(sentences)
+            if several is not None or not question:
+                return several
+        elif sentences and not question:
+            text = sentences[0]
+        return self._read_one(text, question=question)
+
+    def statements(self, text: str) -> list[str]:
+        """The sentences of a request that say something: courtesies ("Thanks.", "Hi!") are
+        left out. Look-alike punctuation (fullwidth, ideographic) counts as ASCII."""
+        return [s for s in _sentences(fold_punctuation(text)) if not _is_courtesy(s)]
+
+    def _read_sentences(self, sentences: list[str]) -> Intent | None:
+        """Several sentences, each read on its own; a statement opening with he/she/his/her
+        (or a verb) takes the previous statement's subject. None when no sentence reads."""
+        count = len(sentences)
+        readings: list[Intent | None] = []
+        prev: str | None = None
+        for number, sentence in enumerate(sentences, 1):
+            where = f"I read {count} sentences; in sentence {number} ({_excerpt(sentence)})"
+            if looks_like_instructions(sentence):
+                return Unclear(
+                    missing="intent",
+                    message=(
+                        f"{where} I see instructions, not a fact; I do not follow instructions "
+                        "in requests. Nothing was changed: state the fact on its own."
+                    ),
+                    span=sentence[:2000],
+                )
+            asks = sentence.rstrip().endswith("?")
+            body = _normalize(sentence)
+            if asks or _QUESTION_START.match(body):
+                reading = self._read_one(sentence, question=asks)
+            else:
+                reading = self._read_one(
+                    self._complete(body, prev) if prev else body, question=False
+                )
+            if isinstance(reading, Unclear):
+                return reading.model_copy(update={"message": f"{where}: {reading.message}"[:2000]})
+            if isinstance(reading, (EditIntent, RetractIntent)):
+                prev = reading.triples[-1].subject.mention or reading.triples[-1].subject.name
+            readings.append(reading)
+        read = [r for r in readings if r is not None]
+        if not read:
+            return None
+        if len(read) == 1 and isinstance(read[0], QueryIntent):
+            return read[0]  # one question among chatter ("I have a question. Who is ...?")
+        for number, (sentence, reading) in enumerate(zip(sentences, readings, strict=True), 1):
+            if reading is None:
+                return Unclear(
+                    missing="intent",
+                    message=(
+                        f"I read {count} sentences; in sentence {number} ({_excerpt(sentence)}) "
+                        "I found no fact, removal, question or undo. Nothing was changed: send "
+                        "one statement at a time."
+                    ),
+                    span=sentence[:2000],
+                )
+        edits = [t for r in read if isinstance(r, EditIntent) for t in r.triples]
+        removals = [t for r in read if isinstance(r, RetractIntent) for t in r.triples]
+        too_many = Unclear(
+            missing="intent",
+            message=f"I read {count} sentences with more than 20 facts; send fewer at a time.",
+        )
+        if all(isinstance(r, EditIntent) for r in read):
+            return EditIntent(triples=tuple(edits)) if len(edits) <= 20 else too_many
+        if all(isinstance(r, RetractIntent) for r in read):
+            return RetractIntent(triples=tuple(removals)) if len(removals) <= 20 else too_many
+        kinds = ", ".join(f"sentence {n} {_KIND_WORDS[r.kind]}" for n, r in enumerate(read, 1))
+        return Unclear(
+            missing="intent",
+            message=(
+                f"One request at a time: I read {count} sentences ({kinds}). Nothing was "
+                "changed: send them one by one."
+            ),
+        )
+
+    def _read_one(self, text: str, *, question: bool) -> Intent | None:
+        """One sentence (or a question) of a request."""
         body = _normalize(text)
         if not body:
             return None
@@ -395,11 +487,16 @@ class RuleReader:
         for i in range(1, len(words)):
             statement = " ".join([*words[:i], *([verb] if verb else []), *words[i:]])
             parsed = self._statement(statement)
-            if isinstance(parsed, list) and parsed:
+            if isinstance(parsed, list) and parsed and self._names_fit(parsed):
                 return parsed
             if isinstance(parsed, UnknownPhrase) and unknown is None:
                 unknown = parsed
         return unknown
+
+    def _names_fit(self, facts: list[RawFact]) -> bool:
+        """Whether every subject and object of the facts can be a name (``span_problem``)."""
+        spans = [f.subject for f in facts] + [f.object for f in facts if f.object]
+        return all(span_problem(s, self._phrases) is None for s in spans)
 
     def _subject_verb(self, rest: str) -> tuple[str, RelationPhrase] | None:
         """``X <verb phrase>`` at the end of a wh-question ("Joe Biden married to")."""
@@ -448,7 +545,10 @@ class RuleReader:
         parts = [
             p.strip()
             for p in re.split(
-                r"\s*;\s*|,?\s+and\s+(?!not\b|no longer\b)|,\s+also\s+", body, flags=_I
+                r"\s*;\s*|,?\s+and\s+(?!not\b|no longer\b)|,\s+also\s+"
+                r"|,\s+(?=(?:he|she|they|his|her|their)\s)",
+                body,
+                flags=_I,
             )
             if p.strip()
         ]
@@ -713,6 +813,10 @@ class RuleReader:
                 message=f"Who or what does {mention.strip()!r} refer to? Please use a name.",
             )
         link = self.linker.entity(text)
+        known = link.ref is not None and not link.ref.new_entity and link.ref.score == 1.0
+        problem = None if known or date is not None else span_problem(mention, self._phrases)
+        if problem is not None:
+            return unreadable_name(mention, problem)
         if link.ref is not None:
             if link.ref.mention != mention.strip():
                 return link.ref.model_copy(update={"mention": mention.strip()})
@@ -799,6 +903,46 @@ class RuleReader:
             relation=relation,
             object=o if isinstance(o, EntityRef) else None,
         )
+
+
+_COURTESY = re.compile(
+    r"^(?:thanks|thank you(?: very much| so much)?|thx|cheers|hi|hello|hey|ok|okay|please|"
+    r"sorry|great|good|yes|sure)(?:\s+\w+)?$",
+    _I,
+)
+_KIND_WORDS = {
+    "edit": "states a fact",
+    "retract": "removes a fact",
+    "query": "asks a question",
+    "rollback": "undoes an edit",
+    "unclear": "is unclear",
+}
+
+
+def unreadable_name(mention: str, problem: str) -> Unclear:
+    """The refusal of a mention that cannot be an entity name (see ``span_problem``)."""
+    span = mention.strip()
+    return Unclear(
+        missing="entity",
+        message=(
+            f"I did not take {_excerpt(span)} as a name: {problem}. Nothing was changed: "
+            "state one fact per sentence, or put a name that really reads like this in double "
+            'quotes ("...").'
+        ),
+        span=span[:2000] or None,
+    )
+
+
+def _excerpt(text: str, limit: int = 120) -> str:
+    """The text quoted for a message, cut to ``limit`` characters."""
+    text = text.strip()
+    return repr(text if len(text) <= limit else f"{text[: limit - 3]}...")
+
+
+def _is_courtesy(sentence: str) -> bool:
+    """A sentence that states nothing: "Thanks.", "Hi there!"."""
+    body = _normalize(sentence)
+    return not body or bool(_COURTESY.fullmatch(body.rstrip(",!. ")))
 
 
 _ABBREV_END = re.compile(

@@ -78,6 +78,8 @@ def test_exported_members() -> None:
         "LocalReading",
         "entity_question",
         "MAX_TEXT_LENGTH",
+        "MAX_NAME_CHARS",
+        "MAX_NAME_WORDS",
         "PHRASES",
         "SYSTEM_PROMPT",
         "BackendError",
@@ -102,6 +104,7 @@ def test_exported_members() -> None:
         "Unclear",
         "check_text",
         "intent_adapter",
+        "span_problem",
     }
     for name in interpreter.__all__:
         assert hasattr(interpreter, name)

@@ -73,24 +73,34 @@ def test_text_addressing_the_reader_is_not_sent_to_a_model(schema: object, view:
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "mention"),
     [
-        "Robert'); DROP TABLE facts;--",
-        "x}) DETACH DELETE n //",
-        '{"name": "x"}',
-        'O\'Brien "the Rock"',
-        "MATCH (n) RETURN n",
+        ("Robert'); DROP TABLE facts;--", '"Robert\'); DROP TABLE facts;--"'),
+        ("x}) DETACH DELETE n //", "x}) DETACH DELETE n //"),
+        ("{'name' = 'x'}", "{'name' = 'x'}"),
+        ('O\'Brien "the Rock"', 'O\'Brien "the Rock"'),
+        ("MATCH (n) RETURN n", "MATCH (n) RETURN n"),
     ],
 )
 def test_names_with_code_pass_through_as_strings(
-    interp: Interpreter, view: GraphView, name: str
+    interp: Interpreter, view: GraphView, name: str, mention: str
 ) -> None:
-    intent = interp.read(f"The capital of Tanzania is {name}", view)
+    # a name with sentence punctuation passes only in double quotes (see the next test)
+    intent = interp.read(f"The capital of Tanzania is {mention}", view)
     assert isinstance(intent, EditIntent)
     t = intent.triples[0]
     assert t.subject.name == "Tanzania" and t.relation == "capital"
-    assert t.object.mention == name and t.object.new_entity
+    assert t.object.mention == mention and t.object.new_entity
     assert t.object.name.replace("_", " ") == name
+
+
+@pytest.mark.parametrize("name", ["Robert'); DROP TABLE facts;--", '{"name": "x"}'])
+def test_names_with_sentence_punctuation_need_quotes(
+    interp: Interpreter, view: GraphView, name: str
+) -> None:
+    intent = interp.read(f"The capital of Tanzania is {name}", view)
+    assert isinstance(intent, Unclear) and intent.missing == "entity"
+    assert "sentence punctuation" in intent.message and intent.span == name
 
 
 @settings(
