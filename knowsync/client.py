@@ -611,10 +611,7 @@ class Client:
         sub = self.submit_triples(
             assert_, retract, idempotency_key=idempotency_key, dry_run=dry_run
         )
-        report = dict(sub.report)
-        if sub.reason:
-            report.setdefault("reason", sub.reason)
-        return EditResult(sub.edit_id, Decision(sub.decision), report, dry_run=dry_run)
+        return sub.as_edit_result(dry_run=dry_run)
 
     def rollback(self, edit_id: int, *, cascade: bool = False) -> list[EditResult]:
         """Undo an edit exactly (``KnowSync.rollback``).

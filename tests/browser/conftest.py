@@ -191,3 +191,21 @@ def shot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def own_browser() -> Iterator[Browser]:
+    """A browser for a module that serves an app of its own (not ``app``)."""
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def tab(own_browser: Browser) -> Iterator[Page]:
+    """A fresh browser context of ``own_browser`` at 1360x900."""
+    context = own_browser.new_context(viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()

@@ -9,11 +9,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from knowsync import KnowSync
 from knowsync._outcomes import ModelStatus
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, DEMO_KG, App, serving, shot
+from tests.browser.conftest import DEMO_KG, App, serving, shot
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +25,6 @@ def open_app() -> Iterator[App]:
     with serving(create_app(ks, open_web=True)) as url:
         yield App(url, ks, {})
     ks.close()
-
-
-@pytest.fixture(scope="module")
-def own_browser(open_app: App) -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def tab(own_browser: Browser) -> Iterator[Page]:
-    context = own_browser.new_context(viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(20_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_the_header_follows_the_model_while_it_loads(tab: Page, open_app: App) -> None:

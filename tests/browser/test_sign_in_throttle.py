@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from knowsync import KnowSync
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, DEMO_KG, App, serving
+from tests.browser.conftest import DEMO_KG, App, serving
 
 
 @pytest.fixture(scope="module")
@@ -24,22 +24,6 @@ def guarded() -> Iterator[App]:
     with serving(create_app(ks)) as url:
         yield App(url, ks, {"alice": token})
     ks.close()
-
-
-@pytest.fixture(scope="module")
-def own_browser(guarded: App) -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def tab(own_browser: Browser) -> Iterator[Page]:
-    context = own_browser.new_context(viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(20_000)
-    yield context.new_page()
-    context.close()
 
 
 def sign_in(page: Page, token: str) -> None:
