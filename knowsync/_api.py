@@ -374,7 +374,9 @@ class KnowSync(ServiceMixin):
             if gone:
                 report["model_retired_since"] = [f.to_dict() for f in gone]
         old = {(f.subject, f.relation): display_name(f.object) for f in retired}
-        requests, left_out = self.model.requests(added, schema, old=old)
+        # an import is written as one batch (by a sync): every fact it holds, no cap
+        batch = record.kind is EditKind.IMPORT
+        requests, left_out = self.model.requests(added, schema, old=old, batch=batch)
         if left_out:
             report["model_left_out"] = [f.to_dict() for f in left_out]
         if not requests:
@@ -421,14 +423,15 @@ class KnowSync(ServiceMixin):
             self._write_model(edit_id)
         return {"removed": removed, "written": pending}
 
-    def model_backlog(self) -> list[int]:
+    def model_backlog(self, *, imports: bool = False) -> list[int]:
         """Ids of the edits in force whose facts never reached the model's weights, in journal
         order: edits (and redos) applied while no model was attached, and those whose model
-        write failed. Imports are graph-only and never listed."""
+        write failed; with ``imports``, the import chunks too (graph-only when imported)."""
+        kinds = [EditKind.EDIT, EditKind.ROLLBACK] + ([EditKind.IMPORT] if imports else [])
         with self.store.read() as view:
             out: list[int] = []
             for record in view.edits(
-                kinds=[EditKind.EDIT, EditKind.ROLLBACK],
+                kinds=kinds,
                 states=[EditState.APPLIED],
                 limit=None,
                 newest_first=False,
@@ -445,7 +448,12 @@ class KnowSync(ServiceMixin):
             return out
 
     def sync_model(
-        self, *, limit: int | None = None, progress: bool = False, after: int | None = None
+        self,
+        *,
+        limit: int | None = None,
+        progress: bool = False,
+        after: int | None = None,
+        imports: bool = False,
     ) -> dict[str, Any]:
         """Write the :meth:`model_backlog` into the model, oldest first, each under its own
         journal id (so that a rollback takes it out like any other), leaving out facts that
@@ -456,6 +464,8 @@ class KnowSync(ServiceMixin):
             limit: write at most this many edits (None: all).
             progress: a progress bar on stderr.
             after: only the backlog's edits after this journal id.
+            imports: also write the imported facts, one batch per import chunk, each under the
+                chunk's journal id (with MEMIT or AlphaEdit: ROME writes one fact at a time).
 
         Returns:
             ``{"written": [...], "skipped": [...], "failed": {id: error}, "left": n}``:
@@ -477,7 +487,7 @@ class KnowSync(ServiceMixin):
             raise InputError(f"limit must not be negative, got {limit}", field="limit")
         out: dict[str, Any] = {"written": [], "skipped": [], "failed": {}, "left": 0}
         with self._write_lock:
-            backlog = [i for i in self.model_backlog() if after is None or i > after]
+            backlog = [i for i in self.model_backlog(imports=imports) if after is None or i > after]
             todo = backlog if limit is None else backlog[:limit]
             for edit_id in tqdm(todo, desc="model sync", unit="edit", disable=not progress):
                 report = self._write_model(edit_id, live_only=True)

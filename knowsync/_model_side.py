@@ -143,27 +143,31 @@ class ModelSide:
         schema: Schema,
         *,
         old: dict[tuple[str, str], str] | None = None,
+        batch: bool = False,
     ) -> tuple[list[EditRequest], list[Fact]]:
-        """Edit requests for the facts that have a cloze template, asserted first; returns
-        them with the facts left out (no template, or over ``max_requests``)."""
+        """Edit requests for the facts, asserted first, asked by their relation's cloze
+        templates (one made from the relation's name when it has none); returns them with the
+        facts left out (a slot already asked, or over ``max_requests``; with ``batch``, as a
+        sync of an import asks, there is no such cap)."""
         from editor import EditRequest
 
         ranked = sorted(
             (f for f in facts if f.kind in _WRITTEN_KINDS),
             key=lambda f: _WRITTEN_KINDS.index(f.kind),
         )
+        cap = None if batch else self.max_requests
         out: list[EditRequest] = []
         skipped: list[Fact] = []
         seen: set[tuple[str, str]] = set()
         for fact in ranked:
             rel = schema.find(fact.relation)
             slot = (fact.subject, fact.relation)
-            if rel is None or not rel.cloze or slot in seen or len(out) >= self.max_requests:
+            if rel is None or slot in seen or (cap is not None and len(out) >= cap):
                 skipped.append(fact)
                 continue
             seen.add(slot)
             subject = display_name(fact.subject)
-            templates = [t.replace("{subject}", "{}") for t in rel.cloze]
+            templates = [t.replace("{subject}", "{}") for t in rel.cloze_templates()]
             out.append(
                 EditRequest(
                     prompt=templates[0],

@@ -196,3 +196,32 @@ def test_a_model_attached_while_serving_catches_up_with_edits_made_meanwhile(
             ks.attach_model("default")
     finally:
         ks.close()
+
+
+def test_imported_facts_are_synced_as_one_batch_per_import_chunk(tmp_path: Path) -> None:
+    """Imports were graph-only and `model sync` left them out; with imports=True each import
+    chunk's facts are written as one MEMIT batch under the chunk's journal id (no cap of 8 per
+    edit), and a relation without a cloze template is asked with one made from its name."""
+    torch.set_num_threads(2)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("subject,relation,object\nFrance,capital,Rome\nSpain,capital,Lisbon\n")
+    ks = KnowSync(f"sqlite:///{tmp_path / 'kb.db'}", model="default", method="memit")
+    try:
+        report = ks.import_file(rows, user="alice")
+        (chunk,) = report.edits
+        assert ks.model_backlog() == [] and ks.model_backlog(imports=True) == [chunk]
+        result = ks.sync_model(imports=True)
+        assert result["written"] == [chunk] and ks.model is not None
+        assert ks.model.in_force == (chunk,)
+        written = ks.get_edit(chunk).report["model"]
+        assert {w["prompt"] for w in written} == {
+            "The capital of France is",
+            "The capital of Spain is",
+        }
+        assert ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model_backlog(imports=True) == []
+        ks.rollback(chunk, user="alice")  # the import rolls back, and its delta with it
+        assert ks.model.in_force == ()
+        assert ks.model.answer(PROMPT).startswith("Paris")
+    finally:
+        ks.close()

@@ -149,6 +149,11 @@ def register(
     y.add_argument("--method", choices=_METHODS, default="rome", help="editing method")
     y.add_argument("--limit", type=_positive_int, default=None, help="write at most N edits")
     y.add_argument(
+        "--imports",
+        action="store_true",
+        help="also write the imported facts, one batch per import chunk (use --method memit)",
+    )
+    y.add_argument(
         "--dry-run", action="store_true", help="list the backlog without loading the model"
     )
     c = m_sub.add_parser(
@@ -374,7 +379,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         return _error(str(exc))
     try:
         if args.dry_run:
-            backlog = ks.model_backlog()
+            backlog = ks.model_backlog(imports=args.imports)
             shown = ", ".join(map(str, backlog[:20])) + (" ..." if len(backlog) > 20 else "")
             _emit(
                 args,
@@ -385,7 +390,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 ],
             )
             return EXIT_OK
-        result = ks.sync_model(limit=args.limit, progress=not args.json)
+        result = ks.sync_model(limit=args.limit, progress=not args.json, imports=args.imports)
     except KnowsyncError as exc:
         return _error(str(exc))
     finally:
