@@ -3,24 +3,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kg import Schema
 from knowsync import KnowSync
 from ui.api import create_app
 
-from ..conftest import small_relations
+from ..conftest import serving, small_relations
 
 ROLES = ("viewer", "editor", "curator", "admin")
 
@@ -86,33 +82,6 @@ def http(env: Env) -> Iterator[TestClient]:
     # unhandled errors come back as the app's 500 JSON, as a real server sends them
     with TestClient(env.app, raise_server_exceptions=False) as client:
         yield client
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free loopback port; its URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import socket
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +21,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from knowsync import KnowSync
+from tests.conftest import serving as serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -75,12 +73,6 @@ class App:
     console: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _asgi_app(ks: KnowSync) -> FastAPI:
     """The HTTP API with the web app when the API exists, else the web app alone."""
     try:
@@ -94,27 +86,13 @@ def _asgi_app(ks: KnowSync) -> FastAPI:
 
 @contextlib.contextmanager
 def serving(asgi: FastAPI) -> Iterator[str]:
-    """Serve ``asgi`` with uvicorn in a background thread on a free loopback port; its URL."""
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="knowsync-web", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        with warnings.catch_warnings():  # Gradio's leftover event loops, collected quietly now
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
+    """``asgi`` served on a free loopback port (tests/conftest.py ``serving``); afterwards
+    Gradio's leftover event loops are collected quietly."""
+    with serve_in_thread(asgi, log_level="warning") as url:
+        yield url + "/"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 @pytest.fixture(scope="module")
