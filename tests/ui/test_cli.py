@@ -14,14 +14,6 @@ from ui.cli import main
 from ..conftest import DATASETS
 
 
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "kb.db"
-    monkeypatch.setenv("KNOWSYNC_STORE", str(path))
-    monkeypatch.delenv("KNOWSYNC_USER", raising=False)
-    return path
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

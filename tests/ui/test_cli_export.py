@@ -16,14 +16,6 @@ from ..conftest import DATASETS
 from .test_cli import run
 
 
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "kb.db"
-    monkeypatch.setenv("KNOWSYNC_STORE", str(path))
-    monkeypatch.delenv("KNOWSYNC_USER", raising=False)
-    return path
-
-
 def facts_of(path: Path) -> set[tuple[str, str, str, str]]:
     with KnowSync(str(path), create=False) as ks:
         return {(f.subject, f.relation, f.object, f.kind.value) for f in ks.state()}
