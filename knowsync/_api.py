@@ -145,6 +145,11 @@ class KnowSync(ServiceMixin):
             return model
         if model == "none":
             return None
+        return self._load_side(model, method, ledger_dir)
+
+    def _load_side(self, model: str, method: str, ledger_dir: Path | str | None) -> ModelSide:
+        """Load a model by name ("default", a .gguf file, a folder) with its ledger (as given,
+        else next to the store)."""
         directory = Path(ledger_dir) if ledger_dir is not None else _default_ledger(self.store)
         return ModelSide(
             source=None if model == "default" else model, method=method, ledger_dir=directory
@@ -175,11 +180,12 @@ class KnowSync(ServiceMixin):
         """
         if self.model is not None:
             raise InputError("this knowledge base already has a model", field="model")
+        if model == "none":
+            raise InputError("name a model to attach: default, a .gguf file or a folder")
         started = time.time()
         self.model_status = ModelStatus("loading", detail=f"loading {model}", started=started)
         try:
-            side = self._model_side(model, method, ledger_dir)
-            assert side is not None
+            side = self._load_side(model, method, ledger_dir)
             with self._write_lock:
                 self.model = side
                 self.reconcile_model()

@@ -1,11 +1,11 @@
 """The one door: a knowledge base as one account may use it.
 
 A :class:`Session` binds :class:`knowsync.KnowSync` to the acting account (in open mode, a store
-without accounts, the local user acting as an admin) and is what every interface calls: the
-command line on a local store, the HTTP API for each request, the web app for each signed-in
-tab. Each method authorizes the account for what it does and goes through the service's rules
-(the toxic filter, the hold rules, review); none reaches the unguarded engine's writes
-(``KnowSync.edit``, ``KnowSync.import_file`` with a bare user name) on another path.
+without accounts, the local user acting as an admin). Each method authorizes the account for
+what it does and goes through the service's rules (the toxic filter, the hold rules, review),
+never the unguarded engine's writes (``KnowSync.edit``, ``KnowSync.import_file`` with a bare
+user name). The command line on a local store uses it; the HTTP API and the web app call the
+same governed service methods directly, and are to move onto it.
 
 :class:`knowsync.Client` offers the same methods with the same results and errors against a
 server, so code written against one works against the other (:class:`KnowledgeBase`).
