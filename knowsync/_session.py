@@ -4,8 +4,10 @@ A :class:`Session` binds :class:`knowsync.KnowSync` to the acting account (in op
 without accounts, the local user acting as an admin). Each method authorizes the account for
 what it does and goes through the service's rules (the toxic filter, the hold rules, review),
 never the unguarded engine's writes (``KnowSync.edit``, ``KnowSync.import_file`` with a bare
-user name). The command line on a local store uses it; the HTTP API and the web app call the
-same governed service methods directly, and are to move onto it.
+user name). The HTTP API, the web app (each request or action through the session of its
+signed-in account, :meth:`Session.signed_in`) and the command line on a local store use it;
+``tests/ui/test_one_door.py`` checks that no interface calls a governed method on the
+knowledge base itself (the command line's owner commands, pinned there, excepted).
 
 :class:`knowsync.Client` offers the same methods with the same results and errors against a
 server, so code written against one works against the other (:class:`KnowledgeBase`).
@@ -13,12 +15,12 @@ server, so code written against one works against the other (:class:`KnowledgeBa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from kg import ConflictPolicy, EditRecord, Fact, InputError, Lock, Schema
-from knowsync._outcomes import Account, Answer, EditResult, ImportReport, Submission
+from knowsync._outcomes import Account, Answer, EditResult, ImportReport, Role, Submission
 
 if TYPE_CHECKING:
     from knowsync._api import KnowSync
@@ -108,6 +110,28 @@ class KnowledgeBase(Protocol):
 
     def unlock(self, lock_id: int) -> Lock: ...
 
+    def review_queue(self) -> list[EditRecord]: ...
+
+    def approve(self, edit_id: int, *, reason: str = "") -> Submission: ...
+
+    def reject(self, edit_id: int, *, reason: str) -> Submission: ...
+
+    def users(self) -> list[Account]: ...
+
+    def get_user(self, name: str) -> Account: ...
+
+    def add_user(self, name: str, role: Role | str = Role.VIEWER) -> tuple[Account, str]: ...
+
+    def set_role(self, name: str, role: Role | str) -> Account: ...
+
+    def disable_user(self, name: str) -> Account: ...
+
+    def enable_user(self, name: str) -> Account: ...
+
+    def new_token(self, name: str, *, label: str = "") -> str: ...
+
+    def revoke_tokens(self, name: str) -> int: ...
+
 
 class Session:
     """The knowledge base as ``account`` may use it (see the module docstring).
@@ -125,9 +149,36 @@ class Session:
         self._ks = ks
         self.user = user
 
+    @classmethod
+    def signed_in(cls, ks: KnowSync, token: str) -> Session:
+        """The session of the account an API token belongs to.
+
+        Raises:
+            AuthError: no token, an unknown or revoked one, or a disabled account.
+        """
+        return cls(ks, ks.authenticate(token).name)
+
+    @staticmethod
+    def open_mode(ks: KnowSync) -> bool:
+        """Whether ``ks`` has no accounts yet, so that any name acts as an admin."""
+        return not ks.users()
+
     def whoami(self) -> Account:
         """The acting account, as stored now."""
         return self._ks.authorize(self.user, "ask")
+
+    def authorize(self, action: str, *, edit_id: int | None = None) -> Account:
+        """Check that the account may do ``action`` (one of ``knowsync._service.ACTIONS``;
+        on edit ``edit_id`` for a rollback), before an interface offers it.
+
+        Returns the account as stored now.
+
+        Raises:
+            PermissionDenied: the role does not allow it, or the account is disabled or gone.
+            InputError: an unknown action.
+            NotFoundError: ``edit_id`` names no edit.
+        """
+        return self._ks.authorize(self.user, action, edit_id=edit_id)
 
     # ------------------------------------------------------------------ edits
 
@@ -251,6 +302,13 @@ class Session:
         self._ks.authorize(self.user, "read")
         return self._ks.export(target, format=format, as_of=as_of, with_provenance=with_provenance)
 
+    def export_lines(
+        self, *, format: str = "csv", as_of: int | None = None, with_provenance: bool = False
+    ) -> Generator[str, None, None]:
+        """The text of an :meth:`export`, a line at a time (see ``KnowSync.export_lines``)."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.export_lines(format=format, as_of=as_of, with_provenance=with_provenance)
+
     def import_file(
         self,
         path: str | Path,
@@ -285,6 +343,16 @@ class Session:
         self._ks.authorize(self.user, "read")
         return self._ks.path(source, target, max_hops=max_hops)
 
+    def entity_name(self, spelling: str) -> str:
+        """The canonical name of the entity ``spelling`` names."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.entity_name(spelling)
+
+    def search_entities(self, text: str = "", *, limit: int = 20) -> list[str]:
+        """Entity names whose key contains ``text``, shortest first."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.search_entities(text, limit=limit)
+
     def stats(self) -> dict[str, int]:
         """Counts of entities, facts and edits."""
         self._ks.authorize(self.user, "read")
@@ -318,6 +386,71 @@ class Session:
         """Remove a lock."""
         self._ks.authorize(self.user, "lock")
         return self._ks.unlock(lock_id, user=self.user)
+
+    # ----------------------------------------------------------------- review
+
+    def review_queue(self) -> list[EditRecord]:
+        """Edits waiting for a curator, oldest first.
+
+        Raises:
+            PermissionDenied: the account is not a curator.
+        """
+        self._ks.authorize(self.user, "review")
+        return self._ks.review_queue()
+
+    def approve(self, edit_id: int, *, reason: str = "") -> Submission:
+        """Release a held edit (see ``KnowSync.approve``)."""
+        return self._ks.approve(edit_id, user=self.user, reason=reason)
+
+    def reject(self, edit_id: int, *, reason: str) -> Submission:
+        """Refuse a held edit, with a reason the submitter can read."""
+        return self._ks.reject(edit_id, user=self.user, reason=reason)
+
+    # --------------------------------------------------------------- accounts
+
+    def users(self) -> list[Account]:
+        """Every account, by name (for an admin)."""
+        self._ks.authorize(self.user, "admin")
+        return self._ks.users()
+
+    def account_names(self) -> list[str]:
+        """The names of the accounts, by name (for anyone who may read the journal, whose
+        entries carry them)."""
+        self._ks.authorize(self.user, "read")
+        return [a.name for a in self._ks.users()]
+
+    def get_user(self, name: str) -> Account:
+        """One account (for an admin).
+
+        Raises:
+            NotFoundError: no account has that name.
+        """
+        self._ks.authorize(self.user, "admin")
+        return self._ks.get_user(name)
+
+    def add_user(self, name: str, role: Role | str = Role.VIEWER) -> tuple[Account, str]:
+        """Create an account; returns it and its first token, shown only now."""
+        return self._ks.add_user(name, role, by=self.user)
+
+    def set_role(self, name: str, role: Role | str) -> Account:
+        """Give an account another role."""
+        return self._ks.set_role(name, role, by=self.user)
+
+    def disable_user(self, name: str) -> Account:
+        """Disable an account and revoke its tokens."""
+        return self._ks.disable_user(name, by=self.user)
+
+    def enable_user(self, name: str) -> Account:
+        """Enable a disabled account again (it needs a new token)."""
+        return self._ks.enable_user(name, by=self.user)
+
+    def new_token(self, name: str, *, label: str = "") -> str:
+        """Another API token for an account (its own, or any for an admin), shown only now."""
+        return self._ks.new_token(name, label=label, by=self.user)
+
+    def revoke_tokens(self, name: str) -> int:
+        """Revoke every token of an account (its own, or any for an admin); how many."""
+        return self._ks.revoke_tokens(name, by=self.user)
 
 
 def _conforms(local: Session, remote: Client) -> tuple[KnowledgeBase, KnowledgeBase]:

@@ -80,6 +80,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from knowsync import KnowSync
     from knowsync._outcomes import ModelStatus
+    from knowsync._session import Session
     from ui.api import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, create_app
 
     if not 0 <= args.port <= 65535:
@@ -116,7 +117,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             max_body_bytes=max_body,
             max_upload_bytes=max_upload,
         )
-        if not ks.users():
+        if Session.open_mode(ks):
             print(
                 "knowsync: no accounts yet: "
                 + (

@@ -1,8 +1,10 @@
-"""The HTTP API: FastAPI, versioned under ``/api/v1``, a thin layer over :class:`knowsync.KnowSync`.
+"""The HTTP API: FastAPI, versioned under ``/api/v1``, a thin layer over the one door,
+:class:`knowsync._session.Session`.
 
-Every endpoint authenticates the bearer token (``KnowSync.authenticate``), asks
-``KnowSync.authorize`` for the action, calls one ``KnowSync`` method in a thread (the endpoints
-are plain ``def``: KnowSync blocks), and returns a pydantic model. Reads run in the threadpool
+Every endpoint opens the session of its bearer token's account (``Session.signed_in``), calls
+one of the session's methods in a thread (the endpoints are plain ``def``: the knowledge base
+blocks), and returns a pydantic model; the session authorizes what it does and applies the
+service's rules, so no route has a rule of its own. Reads run in the threadpool
 every sync endpoint shares; writes in threads of their own (:class:`ui._guards.WritePool`), so
 that writes waiting for the store never keep reads waiting. Errors leave as JSON
 ``{"error": {"code", "message", "field", ...}}``, mapped from the exception tree in one place
@@ -88,6 +90,7 @@ from knowsync import KnowSync, __version__
 from knowsync._api import EditResult, ImportReport
 from knowsync._outcomes import ModelState
 from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+from knowsync._session import Session
 from knowsync.client import IdempotencyConflict
 from ui._guards import (
     BodyLimit,
@@ -519,8 +522,8 @@ class _ChunkImports:
                 else:
                     self._locks[key] = (lock, users - 1)
 
-    def run(self, user: str, key: str | None, body: ImportRows) -> tuple[dict[str, Any], bool]:
-        """Apply a chunk (or return the outcome recorded for its key).
+    def run(self, who: Session, key: str | None, body: ImportRows) -> tuple[dict[str, Any], bool]:
+        """Apply a chunk as ``who`` (or return the outcome recorded for its key).
 
         Returns the import report as a dict, and whether it was replayed from the key.
 
@@ -535,7 +538,8 @@ class _ChunkImports:
             json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()
         if key is None:
-            return self._apply(user, body, _source_name(body.source, fingerprint)), False
+            return self._apply(who, body, _source_name(body.source, fingerprint)), False
+        user = who.user
         doc_key = f"{user}\x1f{key}"
         with self._key_lock(doc_key):
             with self.ks.store.read() as view:
@@ -565,7 +569,7 @@ class _ChunkImports:
             self._record(doc_key, started)
             if self.fault is not None:
                 self.fault("import.before")
-            result = self._apply(user, body, source)
+            result = self._apply(who, body, source)
             if self.fault is not None:
                 self.fault("import.applied")
             self._record(doc_key, {**started, "state": "done", "result": result})
@@ -613,9 +617,9 @@ class _ChunkImports:
             ]
         return out.to_dict()
 
-    def _apply(self, user: str, body: ImportRows, source: str) -> dict[str, Any]:
-        """Import the rows as ``user`` under the service's rules (``KnowSync.import_as``) as
-        one JSONL chunk, keeping the client's line numbers (blank lines pad the file; the
+    def _apply(self, who: Session, body: ImportRows, source: str) -> dict[str, Any]:
+        """Import the rows through ``who``'s session (under the rules an edit by that account
+        meets) as one JSONL chunk, keeping the client's line numbers (blank lines pad the file; the
         reader skips them)."""
         lines = [r.line if r.line is not None else 0 for r in body.rows]
         keep_lines = all(lines) and all(a < b for a, b in itertools.pairwise(lines))
@@ -630,8 +634,7 @@ class _ChunkImports:
                     record = {"subject": row.subject, "relation": row.relation}
                     record["object"] = row.object
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            report = self.ks.import_as(
-                user,
+            report = who.import_file(
                 path,
                 policy=body.policy,
                 chunk_size=len(body.rows),
@@ -933,8 +936,8 @@ def create_app(
 
     # ------------------------------------------------------------------ auth
 
-    def authenticated(scope: Scope, token: str | None) -> Account:
-        """The account of a request's token, failures counted per client address.
+    def authenticated(scope: Scope, token: str | None) -> Session:
+        """The session of a request's token, failures counted per client address.
 
         Raises:
             AuthError: no token, or one that is unknown, revoked or of a disabled account.
@@ -946,7 +949,7 @@ def create_app(
         address = str(client[0]) if client else "unknown"
         throttle.check(address)
         try:
-            return ks.authenticate(token)
+            return Session.signed_in(ks, token)
         except AuthError:
             throttle.failed(address)
             raise
@@ -954,9 +957,9 @@ def create_app(
     def account(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Account:
+    ) -> Session:
         admitted = request.scope.get(_ADMITTED)
-        if isinstance(admitted, Account):  # checked before the body was read
+        if isinstance(admitted, Session):  # checked before the body was read
             return admitted
         return authenticated(request.scope, credentials.credentials if credentials else None)
 
@@ -984,21 +987,24 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit_for=body_limit, refuse=_too_large, admit=admit)
 
-    Me = Annotated[Account, Depends(account)]
+    # Each route acts through the session of its token's account (the one door); the role
+    # checks below only answer 403 before a route reads its body or starts a stream: the
+    # session's own methods authorize what they do.
+    Me = Annotated[Session, Depends(account)]
 
     def allowed(action: str) -> Any:
-        def check(who: Me) -> Account:
-            ks.authorize(who.name, action)
+        def check(who: Me) -> Session:
+            who.authorize(action)
             return who
 
         return Depends(check)
 
-    Viewer = Annotated[Account, allowed("read")]
-    Asker = Annotated[Account, allowed("ask")]
-    Editor = Annotated[Account, allowed("submit")]
-    Curator = Annotated[Account, allowed("review")]
-    Locker = Annotated[Account, allowed("lock")]
-    Admin = Annotated[Account, allowed("admin")]
+    Viewer = Annotated[Session, allowed("read")]
+    Asker = Annotated[Session, allowed("ask")]
+    Editor = Annotated[Session, allowed("submit")]
+    Curator = Annotated[Session, allowed("review")]
+    Locker = Annotated[Session, allowed("lock")]
+    Admin = Annotated[Session, allowed("admin")]
     Key = Annotated[
         str | None,
         Header(
@@ -1026,7 +1032,7 @@ def create_app(
 
     @app.get(f"{v1}/whoami", tags=["meta"], summary="the account of the token", responses=_ERRORS)
     def whoami(who: Me) -> AccountOut:
-        return _account(who)
+        return _account(who.whoami())
 
     # ----------------------------------------------------------------- edits
 
@@ -1040,7 +1046,7 @@ def create_app(
     def submit(body: SubmitText, who: Me) -> SubmissionOut:
         # what the sentence asks decides the role it needs (ask, submit, rollback): the
         # service authorizes it once it has read the sentence
-        return _submission(ks.submit(body.text, user=who.name))
+        return _submission(who.submit(body.text))
 
     @app.post(
         f"{v1}/triples",
@@ -1056,10 +1062,9 @@ def create_app(
         retract = [t.raw() for t in body.retract]
         if not assert_ and not retract:
             raise InputError("give at least one triple to assert or retract", field="assert")
-        sub = ks.submit_triples(
+        sub = who.submit_triples(
             assert_,
             retract,
-            user=who.name,
             idempotency_key=None if body.dry_run else key,
             dry_run=body.dry_run,
         )
@@ -1074,8 +1079,8 @@ def create_app(
     @writes.endpoint
     def import_rows(body: ImportRows, who: Editor, key: Key = None) -> ImportOut:
         if body.allow_new_relations:
-            ks.authorize(who.name, "schema")
-        result, replayed = imports.run(who.name, key, body)
+            who.authorize("schema")
+        result, replayed = imports.run(who, key, body)
         return ImportOut.model_validate({**result, "replayed": replayed})
 
     @app.post(
@@ -1106,11 +1111,11 @@ def create_app(
             )
             return ImportOut.model_validate({**report.to_dict(), "replayed": False})
         if allow_new_relations:
-            ks.authorize(who.name, "schema")
+            who.authorize("schema")
         body = ImportRows(
             rows=rows, policy=policy, source=name, allow_new_relations=allow_new_relations
         )
-        result, replayed = imports.run(who.name, key, body)
+        result, replayed = imports.run(who, key, body)
         result["bad_rows"] = sorted(bad + result["bad_rows"], key=lambda b: b["line"])
         result["rows"] += len(bad) + derived_rows
         result["derived_rows"] = derived_rows
@@ -1126,15 +1131,10 @@ def create_app(
     def rollback(
         edit_id: EditId, who: Me, body: Annotated[RollbackIn | None, Body()] = None
     ) -> list[EditResultOut]:
-        ks.authorize(who.name, "rollback", edit_id=edit_id)
         cascade = body.cascade if body is not None else False
-        try:
-            results = ks.rollback(edit_id, user=who.name, cascade=False)
-        except RollbackRefused as exc:
-            if not cascade or exc.blocked is not None:
-                raise
-            # every edit the cascade undoes, however deep, is checked in its transaction
-            results = ks.rollback(edit_id, user=who.name, cascade=True, check_roles=True)
+        # every edit a rollback undoes, however deep a cascade goes, is checked in its
+        # transaction
+        results = who.rollback(edit_id, cascade=cascade)
         return [_result(r) for r in results]
 
     @app.post(
@@ -1147,13 +1147,7 @@ def create_app(
     def rollback_batch(
         batch: Annotated[str, fastapi.Path(min_length=1, max_length=100)], who: Me
     ) -> list[EditResultOut]:
-        with ks.store.read() as view:
-            ids = [e.id for e in view.edits(batch=batch, kinds=[EditKind.IMPORT], limit=None)]
-        if not ids:
-            raise NotFoundError(f"no import edits in batch {batch!r}")
-        for eid in ids:
-            ks.authorize(who.name, "rollback", edit_id=eid)
-        results = ks.rollback_batch(batch, user=who.name, check_roles=True)
+        results = who.rollback_batch(batch)
         return [_result(r) for r in results]
 
     # ----------------------------------------------------------------- reads
@@ -1165,7 +1159,7 @@ def create_app(
         responses=_ERRORS,
     )
     def ask(body: AskIn, who: Asker) -> AnswerOut:
-        return _answer(ks.ask(body.question, user=who.name))
+        return _answer(who.ask(body.question))
 
     @app.get(
         f"{v1}/entities/{{entity:path}}/facts",
@@ -1180,7 +1174,9 @@ def create_app(
         derived: bool = True,
         incoming: Annotated[bool, Query(description="also facts with it as object")] = False,
     ) -> list[FactOut]:
-        return [_fact(f) for f in ks.facts(entity, as_of=as_of, derived=derived, incoming=incoming)]
+        return [
+            _fact(f) for f in who.facts(entity, as_of=as_of, derived=derived, incoming=incoming)
+        ]
 
     @app.get(
         f"{v1}/entities/{{entity:path}}/neighbourhood",
@@ -1194,7 +1190,7 @@ def create_app(
         hops: Annotated[int | None, Query(ge=1, le=6)] = None,
         fanout: Annotated[int | None, Query(ge=1, le=200)] = None,
     ) -> list[FactOut]:
-        return [_fact(f) for f in ks.neighbourhood(entity, hops=hops, fanout=fanout)]
+        return [_fact(f) for f in who.neighbourhood(entity, hops=hops, fanout=fanout)]
 
     @app.get(
         f"{v1}/path",
@@ -1208,7 +1204,7 @@ def create_app(
         who: Viewer,
         max_hops: Annotated[int, Query(ge=1, le=8)] = 4,
     ) -> list[FactOut]:
-        return [_fact(f) for f in ks.path(source, target, max_hops=max_hops)]
+        return [_fact(f) for f in who.path(source, target, max_hops=max_hops)]
 
     @app.get(
         f"{v1}/edits",
@@ -1225,7 +1221,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     ) -> list[EditOut]:
         return [
-            _edit(e) for e in ks.history(entity, user=user, since=since, until=until, limit=limit)
+            _edit(e) for e in who.history(entity, user=user, since=since, until=until, limit=limit)
         ]
 
     @app.get(
@@ -1235,8 +1231,7 @@ def create_app(
         responses=_ERRORS,
     )
     def get_edit(edit_id: EditId, who: Viewer) -> EditDetail:
-        record = ks.get_edit(edit_id)
-        added, retired = ks.edit_changes(edit_id)
+        record, added, retired = who.show(edit_id)
         return EditDetail.model_validate(
             {
                 **record.to_dict(),
@@ -1247,11 +1242,11 @@ def create_app(
 
     @app.get(f"{v1}/stats", tags=["reads"], summary="counts", responses=_ERRORS)
     def stats(who: Viewer) -> dict[str, int]:
-        return ks.stats()
+        return who.stats()
 
     @app.get(f"{v1}/schema", tags=["reads"], summary="the relation library", responses=_ERRORS)
     def schema(who: Viewer) -> dict[str, Any]:
-        return ks.schema.to_dict()
+        return who.schema().to_dict()
 
     @app.get(
         f"{v1}/export",
@@ -1278,7 +1273,7 @@ def create_app(
             bool, Query(description="add edit_id, user, created_at, rule, premises")
         ] = False,
     ) -> StreamingResponse:
-        lines = ks.export_lines(format=format, as_of=as_of, with_provenance=with_provenance)
+        lines = who.export_lines(format=format, as_of=as_of, with_provenance=with_provenance)
         name = f"knowsync-export{f'-as-of-{as_of}' if as_of is not None else ''}.{format}"
         return StreamingResponse(
             _drawn_in_one_thread(lines),
@@ -1295,7 +1290,7 @@ def create_app(
         responses=_ERRORS,
     )
     def review_queue(who: Curator) -> list[EditOut]:
-        return [_edit(e) for e in ks.review_queue()]
+        return [_edit(e) for e in who.review_queue()]
 
     @app.post(
         f"{v1}/review/{{edit_id}}/approve",
@@ -1308,7 +1303,7 @@ def create_app(
         edit_id: EditId, who: Curator, body: Annotated[ApproveIn | None, Body()] = None
     ) -> SubmissionOut:
         reason = body.reason if body is not None else ""
-        return _submission(ks.approve(edit_id, user=who.name, reason=reason))
+        return _submission(who.approve(edit_id, reason=reason))
 
     @app.post(
         f"{v1}/review/{{edit_id}}/reject",
@@ -1318,16 +1313,16 @@ def create_app(
     )
     @writes.endpoint
     def reject(edit_id: EditId, body: RejectIn, who: Curator) -> SubmissionOut:
-        return _submission(ks.reject(edit_id, user=who.name, reason=body.reason))
+        return _submission(who.reject(edit_id, reason=body.reason))
 
     @app.get(f"{v1}/locks", tags=["review"], summary="locks", responses=_ERRORS)
     def locks(who: Viewer, entity: str | None = None) -> list[LockOut]:
-        return [_lock(lk) for lk in ks.locks(entity)]
+        return [_lock(lk) for lk in who.locks(entity)]
 
     @app.post(f"{v1}/locks", tags=["review"], summary="lock an entity or fact", responses=_ERRORS)
     @writes.endpoint
     def lock(body: LockIn, who: Locker) -> LockOut:
-        lk = ks.lock(body.entity, body.relation, body.object, user=who.name, reason=body.reason)
+        lk = who.lock(body.entity, body.relation, body.object, reason=body.reason)
         return _lock(lk)
 
     @app.delete(
@@ -1335,13 +1330,13 @@ def create_app(
     )
     @writes.endpoint
     def unlock(lock_id: Annotated[int, fastapi.Path(ge=1)], who: Locker) -> LockOut:
-        return _lock(ks.unlock(lock_id, user=who.name))
+        return _lock(who.unlock(lock_id))
 
     # ----------------------------------------------------------------- users
 
     @app.get(f"{v1}/users", tags=["users"], summary="every account", responses=_ERRORS)
     def users(who: Admin) -> list[AccountOut]:
-        return [_account(a) for a in ks.users()]
+        return [_account(a) for a in who.users()]
 
     @app.post(
         f"{v1}/users",
@@ -1352,19 +1347,19 @@ def create_app(
     )
     @writes.endpoint
     def add_user(body: NewUser, who: Admin) -> NewUserOut:
-        acct, token = ks.add_user(body.name, body.role, by=who.name)
+        acct, token = who.add_user(body.name, body.role)
         return NewUserOut(account=_account(acct), token=token)
 
     @app.get(f"{v1}/users/{{name:path}}", tags=["users"], summary="one account", responses=_ERRORS)
     def get_user(name: str, who: Admin) -> AccountOut:
-        return _account(ks.get_user(name))
+        return _account(who.get_user(name))
 
     @app.put(
         f"{v1}/users/{{name:path}}/role", tags=["users"], summary="change a role", responses=_ERRORS
     )
     @writes.endpoint
     def set_role(name: str, body: RoleIn, who: Admin) -> AccountOut:
-        return _account(ks.set_role(name, body.role, by=who.name))
+        return _account(who.set_role(name, body.role))
 
     @app.post(
         f"{v1}/users/{{name:path}}/disable",
@@ -1374,7 +1369,7 @@ def create_app(
     )
     @writes.endpoint
     def disable_user(name: str, who: Admin) -> AccountOut:
-        return _account(ks.disable_user(name, by=who.name))
+        return _account(who.disable_user(name))
 
     @app.post(
         f"{v1}/users/{{name:path}}/enable",
@@ -1384,7 +1379,7 @@ def create_app(
     )
     @writes.endpoint
     def enable_user(name: str, who: Admin) -> AccountOut:
-        return _account(ks.enable_user(name, by=who.name))
+        return _account(who.enable_user(name))
 
     @app.post(
         f"{v1}/users/{{name:path}}/tokens",
@@ -1396,7 +1391,7 @@ def create_app(
     @writes.endpoint
     def new_token(name: str, who: Me, body: Annotated[TokenIn | None, Body()] = None) -> TokenOut:
         label = body.label if body is not None else ""
-        return TokenOut(user=name, token=ks.new_token(name, label=label, by=who.name))
+        return TokenOut(user=name, token=who.new_token(name, label=label))
 
     @app.delete(
         f"{v1}/users/{{name:path}}/tokens",
@@ -1406,7 +1401,7 @@ def create_app(
     )
     @writes.endpoint
     def revoke_tokens(name: str, who: Me) -> RevokedOut:
-        return RevokedOut(user=name, revoked=ks.revoke_tokens(name, by=who.name))
+        return RevokedOut(user=name, revoked=who.revoke_tokens(name))
 
     # ---------------------------------------------------------- docs and web
 

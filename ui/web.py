@@ -8,8 +8,9 @@ model probe and batch imports, in Gradio, over the Python API (``knowsync.KnowSy
 
 People sign in with an API token of the service's accounts; the session lives in a
 ``gr.State`` (per browser tab, kept on the server, so a page cannot claim another role). The
-role decides which tabs and buttons show, and every handler asks ``ks.authorize`` again before
-it changes anything, after checking that the session's token still signs its account in (a
+role decides which tabs and buttons show, and every handler acts through the account's
+:class:`knowsync._session.Session` (the one door, which authorizes each operation and applies
+the service's rules), after checking that the session's token still signs its account in (a
 revoked token or a disabled account signs the session out at its next action). Nothing is
 fetched from the internet: system fonts, no analytics, and the graph is an inline SVG laid out
 here.
@@ -47,7 +48,8 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kg import EditKind, EditState, InputError, KnowsyncError
-from knowsync import KnowSync, local_user
+from knowsync import KnowSync, PermissionDenied, local_user
+from knowsync._session import Session
 from ui._guards import SignInThrottle
 from ui._web_render import (
     CSS,
@@ -112,7 +114,7 @@ element.addEventListener('click', (e) => {
 """
 
 
-class Session(TypedDict):
+class SignedIn(TypedDict):
     """Who is signed in, in one browser tab: the account, its role when it signed in, and the
     API token it signed in with (None in open mode, where the local user acts without one).
     The state stays on the server; the token is checked again at every action."""
@@ -141,35 +143,48 @@ def _model(ks: KnowSync) -> Any:
     return getattr(ks, "model", None)
 
 
-def _session_ended(ks: KnowSync, session: Session) -> str | None:
+def _session_ended(ks: KnowSync, session: SignedIn) -> str | None:
     """Why a signed-in session may act no more (its token revoked, its account disabled or
     gone, or accounts made since it opened in open mode), or None while it may."""
     token = session.get("token")
     if token is None:  # open mode: the local user acts while the store has no accounts
-        return "accounts exist now, so everyone signs in with a token" if ks.users() else None
+        if Session.open_mode(ks):
+            return None
+        return "accounts exist now, so everyone signs in with a token"
     try:
-        account = ks.authenticate(token)
+        door = Session.signed_in(ks, token)
     except KnowsyncError as exc:
-        with contextlib.suppress(KnowsyncError):  # disabling revokes the tokens: say which
-            if ks.get_user(session["name"]).disabled:
-                return f"the account {session['name']!r} is disabled"
+        try:  # disabling revokes the tokens: say so rather than "revoked"
+            Session(ks, session["name"]).whoami()
+        except PermissionDenied as denied:  # the account is disabled, or gone
+            return str(denied)
+        except KnowsyncError:
+            pass
         return str(exc)
-    return None if account.name == session["name"] else "the token names another account"
+    return None if door.user == session["name"] else "the token names another account"
 
 
-def _can(ks: KnowSync, session: Session | None, action: str, edit_id: int | None = None) -> bool:
+def _door(ks: KnowSync, session: SignedIn) -> Session:
+    """The one door for the signed-in account (see :class:`knowsync._session.Session`)."""
+    return Session(ks, session["name"])
+
+
+def _can(ks: KnowSync, session: SignedIn | None, action: str, edit_id: int | None = None) -> bool:
     if not session or _session_ended(ks, session):
         return False
     try:
-        ks.authorize(session["name"], action, edit_id=edit_id)
+        _door(ks, session).authorize(action, edit_id=edit_id)
     except KnowsyncError:
         return False
     return True
 
 
-def _need(ks: KnowSync, session: Session | None, action: str, edit_id: int | None = None) -> str:
-    """The signed-in user's name, if the session still signs its account in and the service
-    allows them ``action``.
+def _need(
+    ks: KnowSync, session: SignedIn | None, action: str, edit_id: int | None = None
+) -> Session:
+    """The signed-in account's session, if it still signs its account in and the service
+    allows them ``action`` (to answer before any work starts; the session's methods
+    authorize what they do again).
 
     Raises:
         gr.Error: nobody is signed in, the session has ended (see :func:`_session_ended`), or
@@ -180,17 +195,22 @@ def _need(ks: KnowSync, session: Session | None, action: str, edit_id: int | Non
     ended = _session_ended(ks, session)
     if ended:  # Gradio shows an error's message as HTML
         raise gr.Error(esc(f"You were signed out: {ended}."))
+    door = _door(ks, session)
     try:
-        ks.authorize(session["name"], action, edit_id=edit_id)
+        door.authorize(action, edit_id=edit_id)
     except KnowsyncError as exc:  # PermissionDenied, or NotFoundError for an unknown edit
         raise gr.Error(esc(str(exc))) from exc
-    return session["name"]
+    return door
 
 
-def _header(ks: KnowSync, session: Session | None) -> str:
+def _header(ks: KnowSync, session: SignedIn | None) -> str:
+    brand = '<div id="ks-header"><div class="ks-brand">know<span>sync</span></div></div>'
     if not session:  # nothing about the knowledge base before sign-in
-        return '<div id="ks-header"><div class="ks-brand">know<span>sync</span></div></div>'
-    stats = ks.stats()
+        return brand
+    try:
+        stats = _door(ks, session).stats()
+    except KnowsyncError:  # the account may read no more: its next action says why
+        return brand
     facts = sum(stats.get(k, 0) for k in ("asserted", "inverse", "composed"))
     derived = stats.get("inverse", 0) + stats.get("composed", 0)
     model_txt = _model_text(ks)
@@ -224,15 +244,15 @@ def _model_text(ks: KnowSync) -> str:
     return "no model loaded (graph only)"
 
 
-def _entity_choices(ks: KnowSync, limit: int = 5000) -> list[str]:
+def _entity_choices(door: Session, limit: int = 5000) -> list[str]:
     """Entity names for the pickers."""
-    return sorted(ks.search_entities("", limit=limit))
+    return sorted(door.search_entities("", limit=limit))
 
 
-def _recent_edit_ids(ks: KnowSync, count: int = 10) -> set[int]:
+def _recent_edit_ids(door: Session, count: int = 10) -> set[int]:
     """The ids of the latest applied edits (not imports) still in force."""
     out: set[int] = set()
-    for record in ks.history(limit=200):
+    for record in door.history(limit=200):
         if (
             record.kind is EditKind.EDIT
             and record.state is EditState.APPLIED
@@ -554,10 +574,10 @@ def build(
         # ====================================================== handlers
 
         def history_frame(
-            user: str | None, ent: str | None, since: str, until: str
+            door: Session, user: str | None, ent: str | None, since: str, until: str
         ) -> tuple[pd.DataFrame, str]:
             try:
-                records = ks.history(
+                records = door.history(
                     ent or None,
                     user=None if not user or user == ANYONE else user,
                     since=since.strip() or None,
@@ -580,8 +600,8 @@ def build(
             note = "" if rows else callout("No journal entries match these filters.", "info")
             return pd.DataFrame(rows, columns=HISTORY_HEADERS), note
 
-        def queue_frame() -> tuple[pd.DataFrame, str]:
-            records = ks.review_queue()
+        def queue_frame(door: Session) -> tuple[pd.DataFrame, str]:
+            records = door.review_queue()
             rows = [
                 [r.id, short_time(r.created_at), r.user, edit_summary(r), held_reason(r)]
                 for r in records
@@ -592,8 +612,8 @@ def build(
             )
             return pd.DataFrame(rows, columns=QUEUE_HEADERS), count
 
-        def locks_view() -> str:
-            locks = ks.locks()
+        def locks_view(door: Session) -> str:
+            locks = door.locks()
             if not locks:
                 return '<div class="ks-note">No locks.</div>'
             rows = "".join(
@@ -604,17 +624,17 @@ def build(
             head = "<tr><th>#</th><th>lock</th><th>since</th></tr>"
             return f'<table class="ks-table">{head}{rows}</table>'
 
-        def users_frame() -> pd.DataFrame:
+        def users_frame(door: Session) -> pd.DataFrame:
             rows = [
                 [a.name, a.role.value, short_time(a.created_at), a.created_by or "", a.disabled]
-                for a in ks.users()
+                for a in door.users()
             ]
             return pd.DataFrame(rows, columns=USER_HEADERS)
 
-        def my_edits_view(sess: Session | None) -> str:
+        def my_edits_view(sess: SignedIn | None) -> str:
             if not sess:
                 return ""
-            records = ks.history(user=sess["name"], limit=8)
+            records = _door(ks, sess).history(user=sess["name"], limit=8)
             if not records:
                 return '<div class="ks-side"><b>Your edits</b><br>none yet.</div>'
             lines = "".join(
@@ -646,7 +666,7 @@ def build(
             try:
                 sign_ins.check(address)
                 try:
-                    account = ks.authenticate(tok.strip())
+                    account = Session.signed_in(ks, tok.strip()).whoami()
                 except KnowsyncError:
                     sign_ins.failed(address)
                     raise
@@ -656,22 +676,19 @@ def build(
                     callout(f"Could not sign in: {exc}", "bad"),
                     *[gr.skip()] * 14,
                 )
-            session_ = Session(name=account.name, role=account.role.value, token=tok.strip())
+            session_ = SignedIn(name=account.name, role=account.role.value, token=tok.strip())
             return enter(session_, signout=True)
 
         def do_open_mode() -> tuple[Any, ...]:
-            if not open_mode or ks.users():
+            if not open_mode or not Session.open_mode(ks):
                 return tuple(gr.skip() for _ in range(16))
-            return enter(Session(name=local_user(), role="admin", token=None), signout=False)
+            return enter(SignedIn(name=local_user(), role="admin", token=None), signout=False)
 
-        def enter(sess: Session, *, signout: bool) -> tuple[Any, ...]:
-            entities = _entity_choices(ks)
-            users = (
-                [ANYONE, *sorted(a.name for a in ks.users())]
-                if _can(ks, sess, "read")
-                else [ANYONE]
-            )
-            frame, _ = history_frame(None, None, "", "")
+        def enter(sess: SignedIn, *, signout: bool) -> tuple[Any, ...]:
+            door = _door(ks, sess)
+            entities = _entity_choices(door)
+            users = [ANYONE, *door.account_names()] if _can(ks, sess, "read") else [ANYONE]
+            frame, _ = history_frame(door, None, None, "", "")
             curator = _can(ks, sess, "review")
             return (
                 sess,
@@ -723,7 +740,7 @@ def build(
         # While the model loads, the header counts the seconds and says when it is ready.
         model_timer = gr.Timer(1.0)
 
-        def do_model_tick(sess: Session | None) -> tuple[Any, Any]:
+        def do_model_tick(sess: SignedIn | None) -> tuple[Any, Any]:
             loading = ks.model_status.state == "loading"
             shown = sess if sess and not _session_ended(ks, sess) else None
             return _header(ks, shown), gr.Timer(active=loading)
@@ -745,7 +762,7 @@ def build(
         signout_outputs = [session, token, login_col, main_col, signout, header, chatbot, login_msg]
         signout.click(do_signout, None, signout_outputs)
 
-        def do_expire(sess: Session | None) -> tuple[Any, ...]:
+        def do_expire(sess: SignedIn | None) -> tuple[Any, ...]:
             """After an action failed: if it failed because the session has ended (its token
             revoked, its account disabled), sign it out and say why."""
             ended = _session_ended(ks, sess) if sess else None
@@ -764,22 +781,22 @@ def build(
         def do_send(
             text: str,
             messages: list[dict[str, Any]],
-            sess: Session | None,
+            sess: SignedIn | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
         ) -> tuple[Any, ...]:
             text = (text or "").strip()
             if not text:
                 return gr.skip(), gr.skip(), gr.skip()
-            name = _need(ks, sess, "ask")
+            door = _need(ks, sess, "ask")
             messages = [*messages, {"role": "user", "content": said_html(text)}]
             progress(0.1, desc="Reading, checking and applying…")
             focus: str | None = None
             options: list[dict[str, str]] = []
             try:
                 if _can(ks, sess, "submit"):
-                    sub = ks.submit(text, user=name).to_dict()
+                    sub = door.submit(text).to_dict()
                 else:
-                    sub = {"decision": "accepted", "answer": ks.ask(text, user=name).to_dict()}
+                    sub = {"decision": "accepted", "answer": door.ask(text).to_dict()}
                 content = submission_html(sub, model_loaded=_model(ks) is not None)
                 focus = _first_subject(sub)
                 options = [{"value": s, "label": s} for s in sub.get("suggestions") or []]
@@ -790,7 +807,7 @@ def build(
                 reply["options"] = options
             return [*messages, reply], "", gr.update(value=focus) if focus else gr.skip()
 
-        def after_send(sess: Session | None) -> tuple[str, str]:
+        def after_send(sess: SignedIn | None) -> tuple[str, str]:
             return _header(ks, sess), my_edits_view(sess)
 
         chat_outputs = [chatbot, chat_in, entity]
@@ -800,7 +817,7 @@ def build(
             )
 
         def do_option(
-            messages: list[dict[str, Any]], sess: Session | None, evt: gr.SelectData
+            messages: list[dict[str, Any]], sess: SignedIn | None, evt: gr.SelectData
         ) -> tuple[Any, ...]:
             return do_send(str(evt.value), messages, sess)
 
@@ -811,9 +828,9 @@ def build(
         # ---------------------------------------------------------- graph
 
         def do_draw(
-            name: str | None, n_hops: float, n_fanout: float, sess: Session | None
+            name: str | None, n_hops: float, n_fanout: float, sess: SignedIn | None
         ) -> tuple[str, str, str]:
-            _need(ks, sess, "read")
+            door = _need(ks, sess, "read")
             if not name:
                 return (
                     '<div class="ks-graph" style="padding:24px">Pick an entity to draw its '
@@ -822,12 +839,12 @@ def build(
                     "",
                 )
             try:
-                name = ks.entity_name(name)  # any spelling: "Barack Obama" is Barack_Obama
-                facts = ks.neighbourhood(name, hops=int(n_hops), fanout=int(n_fanout))
-                records = ks.history(name, limit=6)
+                name = door.entity_name(name)  # any spelling: "Barack Obama" is Barack_Obama
+                facts = door.neighbourhood(name, hops=int(n_hops), fanout=int(n_fanout))
+                records = door.history(name, limit=6)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), "", ""
-            recent = _recent_edit_ids(ks)
+            recent = _recent_edit_ids(door)
             edits = "".join(
                 f"<li>#{r.id} {esc(edit_summary(r))} <span class='ks-note'>"
                 f"{esc(r.user)}, {esc(short_time(r.created_at))} · {esc(state_label(r))}"
@@ -851,7 +868,7 @@ def build(
         guarded(graph_tab.select(do_draw, draw_inputs, draw_outputs))
 
         def do_recentre(
-            n_hops: float, n_fanout: float, sess: Session | None, evt: gr.SelectData
+            n_hops: float, n_fanout: float, sess: SignedIn | None, evt: gr.SelectData
         ) -> tuple[Any, ...]:
             name = str(evt.value)
             return (gr.update(value=name), *do_draw(name, n_hops, n_fanout, sess))
@@ -861,23 +878,21 @@ def build(
         # ---------------------------------------------------------- history
 
         def do_filter(
-            user: str | None, ent: str | None, since: str, until: str, sess: Session | None
+            user: str | None, ent: str | None, since: str, until: str, sess: SignedIn | None
         ) -> tuple[pd.DataFrame, str]:
-            _need(ks, sess, "read")
-            return history_frame(user, ent, since, until)
+            return history_frame(_need(ks, sess, "read"), user, ent, since, until)
 
         filter_inputs = [h_user, h_entity, h_since, h_until, session]
         guarded(h_filter.click(do_filter, filter_inputs, [h_table, h_msg]))
         guarded(history_tab.select(do_filter, filter_inputs, [h_table, h_msg]))
 
-        def do_open(value: float | None, sess: Session | None) -> tuple[Any, ...]:
-            _need(ks, sess, "read")
+        def do_open(value: float | None, sess: SignedIn | None) -> tuple[Any, ...]:
+            door = _need(ks, sess, "read")
             edit_id = _edit_id(value)
             if edit_id is None:
                 return gr.skip(), gr.update(visible=False), ""
             try:
-                record = ks.get_edit(edit_id)
-                added, removed = ks.edit_changes(edit_id)
+                record, added, removed = door.show(edit_id)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), gr.update(visible=False), ""
             undoable = (
@@ -888,7 +903,7 @@ def build(
             )
             return edit_card(record, added, removed), gr.update(visible=undoable), ""
 
-        def do_pick_row(sess: Session | None, evt: gr.SelectData) -> tuple[Any, ...]:
+        def do_pick_row(sess: SignedIn | None, evt: gr.SelectData) -> tuple[Any, ...]:
             row = evt.row_value or []
             edit_id = _edit_id(row[0]) if row else None
             return (edit_id, *do_open(edit_id, sess))
@@ -900,16 +915,16 @@ def build(
         def do_rollback(
             value: float | None,
             cascade: bool,
-            sess: Session | None,
+            sess: SignedIn | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
         ) -> tuple[Any, ...]:
             edit_id = _edit_id(value)
             if edit_id is None:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            name = _need(ks, sess, "rollback", edit_id)
+            door = _need(ks, sess, "rollback", edit_id)
             progress(0.1, desc=f"Rolling back #{edit_id} in the graph and the model…")
             try:
-                results = ks.rollback(edit_id, user=name, cascade=cascade, check_roles=True)
+                results = door.rollback(edit_id, cascade=cascade)
             except KnowsyncError as exc:
                 hint = (
                     " Tick “Also undo later edits that depend on it” to undo them too."
@@ -925,7 +940,7 @@ def build(
                 )
             effect = rollback_report(results)
             detail, button, _ = do_open(edit_id, sess)
-            frame, _ = history_frame(None, None, "", "")
+            frame, _ = history_frame(door, None, None, "", "")
             return effect, detail, button, frame, _header(ks, sess)
 
         guarded(
@@ -938,27 +953,26 @@ def build(
 
         # ---------------------------------------------------------- review
 
-        def do_queue(sess: Session | None) -> tuple[pd.DataFrame, str, str]:
-            _need(ks, sess, "review")
-            frame, count = queue_frame()
-            return frame, count, locks_view()
+        def do_queue(sess: SignedIn | None) -> tuple[pd.DataFrame, str, str]:
+            door = _need(ks, sess, "review")
+            frame, count = queue_frame(door)
+            return frame, count, locks_view(door)
 
         guarded(r_refresh.click(do_queue, [session], [r_table, r_count, locks_html]))
         guarded(review_tab.select(do_queue, [session], [r_table, r_count, locks_html]))
 
-        def do_review_open(value: float | None, sess: Session | None) -> str:
-            _need(ks, sess, "review")
+        def do_review_open(value: float | None, sess: SignedIn | None) -> str:
+            door = _need(ks, sess, "review")
             edit_id = _edit_id(value)
             if edit_id is None:
                 return ""
             try:
-                record = ks.get_edit(edit_id)
-                added, removed = ks.edit_changes(edit_id)
+                record, added, removed = door.show(edit_id)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad")
             return edit_card(record, added, removed)
 
-        def do_review_pick(sess: Session | None, evt: gr.SelectData) -> tuple[Any, str, str]:
+        def do_review_pick(sess: SignedIn | None, evt: gr.SelectData) -> tuple[Any, str, str]:
             row = evt.row_value or []
             edit_id = _edit_id(row[0]) if row else None
             return edit_id, do_review_open(edit_id, sess), ""
@@ -970,11 +984,11 @@ def build(
             def handler(
                 value: float | None,
                 reason: str,
-                sess: Session | None,
+                sess: SignedIn | None,
                 progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
             ) -> tuple[Any, ...]:
                 edit_id = _edit_id(value)
-                name = _need(ks, sess, "review", edit_id)
+                door = _need(ks, sess, "review", edit_id)
                 if edit_id is None:
                     return callout("Pick an edit from the queue first.", "warn"), *[gr.skip()] * 5
                 if verb == "reject" and not reason.strip():
@@ -982,13 +996,13 @@ def build(
                 progress(0.1, desc=f"{verb.title()} #{edit_id}…")
                 try:
                     if verb == "approve":
-                        sub = ks.approve(edit_id, user=name, reason=reason.strip())
+                        sub = door.approve(edit_id, reason=reason.strip())
                     else:
-                        sub = ks.reject(edit_id, user=name, reason=reason.strip())
+                        sub = door.reject(edit_id, reason=reason.strip())
                 except KnowsyncError as exc:
                     return callout(f"{type(exc).__name__}: {exc}", "bad"), *[gr.skip()] * 5
                 result = submission_html(sub.to_dict(), model_loaded=_model(ks) is not None)
-                frame, count = queue_frame()
+                frame, count = queue_frame(door)
                 return (
                     f'<div class="ks-card">{result}</div>',
                     frame,
@@ -1005,27 +1019,27 @@ def build(
         guarded(reject.click(decide("reject"), [r_id, r_reason, session], decide_outputs))
 
         def do_lock(
-            ent: str, rel: str, obj: str, reason: str, sess: Session | None
+            ent: str, rel: str, obj: str, reason: str, sess: SignedIn | None
         ) -> tuple[str, str]:
-            name = _need(ks, sess, "lock")
+            door = _need(ks, sess, "lock")
             try:
-                lock = ks.lock(
-                    ent.strip(), rel.strip() or None, obj.strip() or None, user=name, reason=reason
+                lock = door.lock(
+                    ent.strip(), rel.strip() or None, obj.strip() or None, reason=reason
                 )
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), gr.skip()
-            return callout(f"Locked: {lock.describe()}", "ok"), locks_view()
+            return callout(f"Locked: {lock.describe()}", "ok"), locks_view(door)
 
-        def do_unlock(value: float | None, sess: Session | None) -> tuple[str, str]:
-            name = _need(ks, sess, "lock")
+        def do_unlock(value: float | None, sess: SignedIn | None) -> tuple[str, str]:
+            door = _need(ks, sess, "lock")
             lock_id = _edit_id(value)
             if lock_id is None:
                 return callout("Give the lock's number.", "warn"), gr.skip()
             try:
-                lock = ks.unlock(lock_id, user=name)
+                lock = door.unlock(lock_id)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), gr.skip()
-            return callout(f"Unlocked: {lock.describe()}", "ok"), locks_view()
+            return callout(f"Unlocked: {lock.describe()}", "ok"), locks_view(door)
 
         guarded(
             l_lock.click(
@@ -1038,7 +1052,7 @@ def build(
 
         def do_probe(
             prompt: str,
-            sess: Session | None,
+            sess: SignedIn | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
         ) -> tuple[str, str]:
             _need(ks, sess, "ask")
@@ -1069,10 +1083,10 @@ def build(
         def do_import(
             file: str | None,
             policy: str,
-            sess: Session | None,
+            sess: SignedIn | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
         ) -> tuple[Any, ...]:
-            name = _need(ks, sess, "submit")
+            door = _need(ks, sess, "submit")
             if not file:
                 return (
                     callout("Choose a file first.", "warn"),
@@ -1096,7 +1110,7 @@ def build(
                 start = time.perf_counter()
                 try:
                     # under the rules an edit by this account meets, as the HTTP API imports
-                    report = ks.import_as(name, upload, policy=policy, progress=tick)
+                    report = door.import_file(upload, policy=policy, progress=tick)
                 except KnowsyncError as exc:
                     problem = callout(_import_problem(exc, upload), "bad")
                     return problem, None, gr.update(visible=False), gr.skip(), None
@@ -1121,12 +1135,12 @@ def build(
             )
         )
 
-        def do_undo_import(batch: str | None, sess: Session | None) -> tuple[Any, ...]:
-            name = _need(ks, sess, "review")
+        def do_undo_import(batch: str | None, sess: SignedIn | None) -> tuple[Any, ...]:
+            door = _need(ks, sess, "review")
             if not batch:
                 return gr.skip(), gr.skip(), gr.skip()
             try:
-                results = ks.rollback_batch(batch, user=name, check_roles=True)
+                results = door.rollback_batch(batch)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), gr.skip(), gr.skip()
             return (
@@ -1139,16 +1153,15 @@ def build(
 
         # ---------------------------------------------------------- users
 
-        def do_users(sess: Session | None) -> pd.DataFrame:
-            _need(ks, sess, "admin")
-            return users_frame()
+        def do_users(sess: SignedIn | None) -> pd.DataFrame:
+            return users_frame(_need(ks, sess, "admin"))
 
         guarded(users_tab.select(do_users, [session], [u_table]))
 
-        def do_add_user(uname: str, role: str, sess: Session | None) -> tuple[Any, ...]:
-            name = _need(ks, sess, "admin")
+        def do_add_user(uname: str, role: str, sess: SignedIn | None) -> tuple[Any, ...]:
+            door = _need(ks, sess, "admin")
             try:
-                account, tok = ks.add_user(uname.strip(), role, by=name)
+                account, tok = door.add_user(uname.strip(), role)
             except KnowsyncError as exc:
                 return callout(str(exc), "bad"), gr.skip()
             return (
@@ -1158,7 +1171,7 @@ def build(
                     "ok",
                     raw=True,
                 ),
-                users_frame(),
+                users_frame(door),
             )
 
         guarded(u_add.click(do_add_user, [u_name, u_role, session], [u_msg, u_table]))
