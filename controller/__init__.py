@@ -4,6 +4,7 @@ writes nothing itself."""
 from controller._controller import Controller, RawTriple, Resolved, RollbackStep
 from controller._errors import ControllerError, EditRefused, RollbackRefused
 from controller._plan import ConflictPolicy, Overlay, Plan, Planner, Supersession
+from controller._refusal import Refusal, RefusalKind, refusal_report, refusals_of
 from controller._toxic import ToxicFilter, ToxicVerdict, Verdict
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "Plan",
     "Planner",
     "RawTriple",
+    "Refusal",
+    "RefusalKind",
     "Resolved",
     "RollbackRefused",
     "RollbackStep",
@@ -22,4 +25,6 @@ __all__ = [
     "ToxicFilter",
     "ToxicVerdict",
     "Verdict",
+    "refusal_report",
+    "refusals_of",
 ]

@@ -15,6 +15,7 @@ import networkx as nx
 
 from controller._errors import RollbackRefused
 from controller._plan import ConflictPolicy, Overlay, Plan, Planner, slots
+from controller._refusal import Refusal, RefusalKind
 from kg import (
     EditKind,
     EditRecord,
@@ -273,8 +274,9 @@ class Controller:
             )
         return chain
 
-    def protection(self, view: GraphView, plan: Plan) -> list[str]:
-        """Refusals for changes that touch locked entities or remove locked facts."""
+    def protection(self, view: GraphView, plan: Plan) -> list[Refusal]:
+        """Refusals (of kind ``protected``, naming the lock) for changes that touch locked
+        entities or remove locked facts."""
         locks = view.locks()
         if not locks:
             return []
@@ -284,15 +286,27 @@ class Controller:
             for lk in locks
             if lk.relation is not None and lk.object is not None
         }
-        out: list[str] = []
+        out: list[Refusal] = []
         for t in plan.remove:
             lk = fact_locks.get(t)
             if lk is not None:
-                out.append(f"{t} is protected: lock #{lk.id} on {lk.describe()}")
+                out.append(
+                    Refusal(
+                        RefusalKind.PROTECTED,
+                        f"{t} is protected: lock #{lk.id} on {lk.describe()}",
+                        lock=lk.id,
+                    )
+                )
         for t in [*plan.remove, *plan.add]:
             lk = entity_locks.get(t.subject)
             if lk is not None:
-                out.append(f"{t} changes a protected entity: lock #{lk.id} on {lk.describe()}")
+                out.append(
+                    Refusal(
+                        RefusalKind.PROTECTED,
+                        f"{t} changes a protected entity: lock #{lk.id} on {lk.describe()}",
+                        lock=lk.id,
+                    )
+                )
         return list(dict.fromkeys(out))
 
     # -------------------------------------------------------------- rollback

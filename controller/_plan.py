@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller._refusal import Refusal, RefusalKind, refusal_report
 from kg import ConflictPolicy, Fact, FactKind, GraphView, Schema, TouchKey, Triple
 
 __all__ = ["ConflictPolicy", "Overlay", "Plan", "Planner", "Supersession"]
@@ -98,7 +99,7 @@ class Plan:
     superseded: list[Supersession] = field(default_factory=list)
     skipped: list[tuple[int, Triple, str]] = field(default_factory=list)  # (row, triple, why)
     conflicts: list[str] = field(default_factory=list)  # derivations held back, and why
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
 
     @property
     def refused(self) -> bool:
@@ -107,6 +108,11 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.add and not self.remove
+
+    def refusal_report(self) -> dict[str, Any]:
+        """The refusals as the journal keeps them: the sentences and the records (see
+        ``controller._refusal``)."""
+        return refusal_report(self.refusals)
 
     def derived(self) -> list[Fact]:
         return [f for f in self.add.values() if f.kind.derived]
@@ -129,7 +135,7 @@ class Plan:
             "skipped": [{"row": r, "triple": t.as_list(), "reason": w} for r, t, w in self.skipped],
             "conflicts": list(self.conflicts),
             "new_entities": sorted(self.new_entities.values()),
-            "refusals": list(self.refusals),
+            **self.refusal_report(),
             "request": {
                 "assert": [t.as_list() for t in self.request[0]],
                 "retract": [t.as_list() for t in self.request[1]],
@@ -279,7 +285,10 @@ class Planner:
                 own = [r for r in rivals.values() if self._root(r) in mine]
                 if own and not sequential:
                     plan.refusals.append(
-                        f"{t} contradicts {self._root(own[0])}, asserted in the same request"
+                        Refusal(
+                            RefusalKind.CONTRADICTION,
+                            f"{t} contradicts {self._root(own[0])}, asserted in the same request",
+                        )
                     )
                     continue
                 asserted_rivals = [r for r in rivals.values() if self._asserted_level(overlay, r)]
@@ -296,7 +305,11 @@ class Planner:
                     continue
                 if asserted_rivals and policy is ConflictPolicy.FAIL:
                     plan.refusals.append(
-                        f"row {row}: {t} contradicts {self._root(asserted_rivals[0])} (policy fail)"
+                        Refusal(
+                            RefusalKind.CONTRADICTION,
+                            f"row {row}: {t} contradicts {self._root(asserted_rivals[0])} "
+                            "(policy fail)",
+                        )
                     )
                     continue
                 for rival in rivals.values():
@@ -432,16 +445,29 @@ class Planner:
                 requested.add(Triple(t.object, inv, t.subject))
         for t in triples:
             if t in requested:
-                plan.refusals.append(f"{t} is both asserted and retracted in the same request")
+                plan.refusals.append(
+                    Refusal(
+                        RefusalKind.ASSERTED_AND_RETRACTED,
+                        f"{t} is both asserted and retracted in the same request",
+                    )
+                )
                 continue
             f = overlay.get(t)
             if f is None:
-                plan.refusals.append(f"{t} is not a known fact, so it cannot be retracted")
+                plan.refusals.append(
+                    Refusal(
+                        RefusalKind.NOT_A_FACT,
+                        f"{t} is not a known fact, so it cannot be retracted",
+                    )
+                )
                 continue
             if f.kind is FactKind.COMPOSED:
                 premises = ", ".join(str(p) for p in f.premises)
                 plan.refusals.append(
-                    f"{t} is derived ({f.rule}) from {premises}; retract or change a premise"
+                    Refusal(
+                        RefusalKind.DERIVED,
+                        f"{t} is derived ({f.rule}) from {premises}; retract or change a premise",
+                    )
                 )
                 continue
             plan.retracted.append(self._root(f))

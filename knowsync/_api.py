@@ -38,7 +38,7 @@ from kg import (
 )
 from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._model_side import ModelSide, display_name
-from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus
+from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus, ModelWrite
 from knowsync._resources import cache_root, default_schema
 from knowsync._service import ImportRules, ServiceMixin
 
@@ -352,7 +352,7 @@ class KnowSync(ServiceMixin):
                 if new_rels:
                     tx.save_schema(ctrl.schema)
                 if self.model is not None:
-                    report["model_state"] = "pending"  # graph first; the model follows
+                    report["model_state"] = ModelWrite.PENDING  # graph first; the model follows
                 self._writer.apply(tx, edit_id, plan, report)
             if self.model is not None:
                 report = self._write_model(edit_id)
@@ -444,7 +444,7 @@ class KnowSync(ServiceMixin):
             ):
                 if record.rolled_back_by is not None:
                     continue
-                if record.report.get("model_state") not in (None, "failed"):
+                if record.report.get("model_state") not in (None, ModelWrite.FAILED):
                     continue
                 if record.kind is EditKind.ROLLBACK and not (
                     record.rollback_of is not None and _puts_back(view, record.rollback_of)
@@ -693,7 +693,7 @@ class KnowSync(ServiceMixin):
                 if not undone:
                     raise
         if step.plan.refused:
-            reasons = step.plan.refusals
+            reasons = [r.message for r in step.plan.refusals]
             if cascaded:
                 # planned once the dependants were undone: say so, as a fact a redo misses
                 # may be in force now, through them
@@ -710,7 +710,7 @@ class KnowSync(ServiceMixin):
         report = step.plan.report()
         report["rollback_of"] = edit_id
         if self.model is not None and _puts_back(tx, edit_id):
-            report["model_state"] = "pending"  # a redo: its facts go back into the weights
+            report["model_state"] = ModelWrite.PENDING  # a redo: its facts go back in
         report["restored"] = [
             f.to_dict() for f in step.plan.add.values() if f.kind is FactKind.ASSERTED
         ]
@@ -883,9 +883,9 @@ class KnowSync(ServiceMixin):
             summary = _import_summary(plan)
             if plan.refused:
                 tx.update_edit(
-                    edit_id, state=EditState.REFUSED, report={**summary, "refusals": plan.refusals}
+                    edit_id, state=EditState.REFUSED, report={**summary, **plan.refusal_report()}
                 )
-                report.failed = "; ".join(plan.refusals[:5])
+                report.failed = "; ".join(r.message for r in plan.refusals[:5])
                 return False
             if resolved.new_relations:
                 tx.save_schema(ctrl.schema)

@@ -19,9 +19,11 @@ __all__ = [
     "AuthError",
     "Decision",
     "EditResult",
+    "HoldKind",
     "ImportReport",
     "ModelState",
     "ModelStatus",
+    "ModelWrite",
     "PermissionDenied",
     "Role",
     "Submission",
@@ -33,6 +35,28 @@ class Decision(StrEnum):
     REJECTED = "rejected"
     NEEDS_REVIEW = "needs_review"
     NEEDS_CLARIFICATION = "needs_clarification"
+
+
+class HoldKind(StrEnum):
+    """Why an edit waits for a curator (a held entry's ``report["held"]["kinds"]``)."""
+
+    #: the toxic-edit filter is unsure
+    DOUBTFUL = "doubtful"
+    #: only locks refuse it: it may go in once they are removed
+    LOCKED = "locked"
+    #: it supersedes or removes a fact another user asserted
+    SUPERSEDES = "supersedes"
+
+
+class ModelWrite(StrEnum):
+    """Where an applied edit's write into the model stands (its report's ``model_state``):
+    ``pending`` once the graph has it, then ``applied``, ``skipped`` (nothing the model can be
+    asked about) or ``failed`` (the weights untouched; ``model sync`` tries again)."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 @dataclass

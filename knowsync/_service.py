@@ -32,7 +32,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from controller import EditRefused, RollbackRefused, ToxicFilter, ToxicVerdict, Verdict
+from controller import (
+    EditRefused,
+    Refusal,
+    RefusalKind,
+    RollbackRefused,
+    ToxicFilter,
+    ToxicVerdict,
+    Verdict,
+    refusal_report,
+    refusals_of,
+)
 from interpreter import (
     EditIntent,
     Intent,
@@ -63,6 +73,7 @@ from knowsync._outcomes import (
     Answer,
     AuthError,
     Decision,
+    HoldKind,
     ImportReport,
     PermissionDenied,
     Role,
@@ -242,6 +253,11 @@ def _key_doc(user: str, key: str) -> str:
 def _fingerprint(user: str, assert_: list[tuple[str, str, str]], retract: list[Any]) -> str:
     body = json.dumps([user, assert_, retract], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _only_locks(refusals: list[Refusal]) -> bool:
+    """Whether only locks refuse an edit (so a curator may release it once they go)."""
+    return bool(refusals) and all(r.kind is RefusalKind.PROTECTED for r in refusals)
 
 
 def _plan_summary(report: dict[str, Any]) -> tuple[Any, ...]:
@@ -963,9 +979,9 @@ class ServiceMixin:
                 return (
                     EditState.REFUSED,
                     Decision.REJECTED,
-                    {"refusals": [reason], "toxicity": toxicity},
+                    {**refusal_report([Refusal(RefusalKind.TOXIC, reason)]), "toxicity": toxicity},
                 )
-            held = self._hold_reasons(account, report, verdict, view)
+            held = self._hold_reasons(account, report, verdict)
             if held is None:
                 return None
             reasons, kinds = held
@@ -985,22 +1001,19 @@ class ServiceMixin:
         account: Account,
         report: dict[str, Any],
         verdict: ToxicVerdict | None,
-        view: GraphView,
-    ) -> tuple[list[str], list[str]] | None:
+    ) -> tuple[list[str], list[HoldKind]] | None:
         """Why an edit must wait for a curator (reasons, kinds), or None."""
         reasons: list[str] = []
-        kinds: list[str] = []
+        kinds: list[HoldKind] = []
         if verdict is not None and verdict.verdict is Verdict.DOUBTFUL:
             reasons.append("the toxic-edit filter is unsure: " + "; ".join(verdict.reasons))
-            kinds.append("doubtful")
-        refusals = list(report.get("refusals", []))
+            kinds.append(HoldKind.DOUBTFUL)
+        refusals = refusals_of(report)
         if refusals:
-            locks = view.locks()
-            locked = [r for r in refusals if any(f"lock #{lk.id} " in r for lk in locks)]
-            if len(locked) < len(refusals):
+            if not _only_locks(refusals):
                 return None  # refused anyway: apply() journals the controller's reasons
-            reasons += locked
-            kinds.append("locked")
+            reasons += [r.message for r in refusals]
+            kinds.append(HoldKind.LOCKED)
         if not _includes(account.role, Role.CURATOR):
             others: list[str] = []
             for s in report.get("superseded", []):
@@ -1018,7 +1031,7 @@ class ServiceMixin:
                     )
             if others:
                 reasons += others
-                kinds.append("supersedes")
+                kinds.append(HoldKind.SUPERSEDES)
         return (reasons, kinds) if reasons else None
 
     def _seen_key(
@@ -1249,17 +1262,15 @@ class ServiceMixin:
             assert_ = [tuple(t) for t in record.request.get("assert", [])]
             retract = [tuple(t) for t in record.request.get("retract", [])]
             dry = self.edit(assert_, retract, user=record.user, dry_run=True)
-            refusals = list(dry.report.get("refusals", []))
-            with self.store.read() as view:
-                locks = view.locks()
-            if refusals and all(any(f"lock #{lk.id} " in r for lk in locks) for r in refusals):
+            refusals = refusals_of(dry.report)
+            if _only_locks(refusals):
                 return Submission(
                     "needs_review",
                     intent={"type": "review", "edit_id": edit_id},
                     edit_id=edit_id,
                     report=dry.report,
                     reason="still protected: "
-                    + "; ".join(refusals)
+                    + "; ".join(r.message for r in refusals)
                     + " (remove the lock, then approve again)",
                 )
             held_plan = {k: v for k, v in record.report.items() if k not in ("held", "toxicity")}
@@ -1322,11 +1333,8 @@ class ServiceMixin:
             review = {"by": account.name, "at": now_iso(), "decision": "rejected", "reason": reason}
             with self.store.write() as tx:
                 record = self._held(tx, edit_id)
-                report = {
-                    **record.report,
-                    "review": review,
-                    "refusals": [f"rejected by {account.name}: {reason}"],
-                }
+                rejected = Refusal(RefusalKind.REJECTED, f"rejected by {account.name}: {reason}")
+                report = {**record.report, "review": review, **refusal_report([rejected])}
                 tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
                 tx.put_doc("review", f"{edit_id:012d}", {**review, "edit_id": edit_id})
         return Submission(

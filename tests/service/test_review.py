@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kg import EditState, InputError, NotFoundError
@@ -110,3 +112,30 @@ def test_review_of_what_is_not_held(kb: KnowSync) -> None:
         kb.reject(applied or 0, user="curator", reason="late")
     with pytest.raises(InputError):
         kb.approve(applied or 0, user="curator", reason="bad\x00reason")
+
+
+def test_a_lock_holds_an_edit_by_its_kind_not_its_wording(
+    kb: KnowSync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hold rule and approve read the refusal's kind: a lock's sentence may change."""
+    import dataclasses
+
+    from controller import Controller
+
+    protection = Controller.protection
+
+    def reworded(self: Controller, view: Any, plan: Any) -> Any:
+        return [
+            dataclasses.replace(r, message="touches a curated fact")
+            for r in protection(self, view, plan)
+        ]
+
+    kb.submit_triples([("France", "capital", "Paris")], user="editor")
+    lock = kb.lock("France", user="curator")
+    monkeypatch.setattr(Controller, "protection", reworded)
+    sub = kb.submit_triples([("France", "capital", "Lyon")], user="editor")
+    assert sub.decision == "needs_review" and sub.edit_id is not None
+    assert kb.get_edit(sub.edit_id).report["held"]["kinds"] == ["locked"]
+    assert kb.approve(sub.edit_id, user="curator").decision == "needs_review"
+    kb.unlock(lock.id, user="curator")
+    assert kb.approve(sub.edit_id, user="curator").decision == "accepted"
