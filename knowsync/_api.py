@@ -37,6 +37,7 @@ from kg import (
     open_store,
 )
 from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
+from knowsync._accounts import Accounts
 from knowsync._model_side import ModelSide, display_name
 from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus, ModelWrite
 from knowsync._resources import cache_root, default_schema
@@ -130,6 +131,8 @@ class KnowSync(ServiceMixin):
                 elif extra is not None:
                     tx.save_schema(stored.merged(extra))
         self._write_lock = threading.RLock()
+        self._service_lock = threading.RLock()  # the service's writes (see ServiceMixin)
+        self.accounts = Accounts(self.store, self._service_lock)
         self.model: ModelSide | None = self._model_side(model, method, ledger_dir)
         self.model_status = (
             ModelStatus("ready", label=self.model.label) if self.model else ModelStatus()

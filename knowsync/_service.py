@@ -5,11 +5,11 @@
 :class:`knowsync.ModelSide` or None). Everything here is also what the HTTP API and the web app
 call: no interface has logic of its own.
 
+Accounts, roles and tokens are their own part, :class:`knowsync._accounts.Accounts`
+(``KnowSync.accounts``), which the mixin's account methods hand on to.
+
 State kept in the store's documents (``GraphTxn.put_doc``), in the same transactions as the
 journal:
-- kind ``"account"``, key = user name: ``{"role", "created_at", "created_by", "disabled"}``;
-- kind ``"token"``, key = SHA-256 hex of the token: ``{"user", "created_at", "label"}``
-  (tokens are never stored in clear);
 - kind ``"idempotency"``, key = the user name and the client-chosen key (``_key_doc``: each
   user's keys are their own): ``{"user", "fingerprint", "edit_ids": [...], "result": {...}}``.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -62,11 +61,11 @@ from kg import (
     FactKind,
     GraphView,
     InputError,
-    NotFoundError,
     Schema,
     StoreError,
     now_iso,
 )
+from knowsync._accounts import ACTIONS, Accounts, check_text, check_user_name, includes
 from knowsync._model_side import ModelSide
 from knowsync._outcomes import (
     Account,
@@ -136,82 +135,7 @@ class ImportRules:
 
 # --------------------------------------------------------------------------- helpers
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._@-]{0,63}$")
-_ROLE_ORDER = (Role.VIEWER, Role.EDITOR, Role.CURATOR, Role.ADMIN)
-
-#: The least role each action needs. ``rollback`` of another user's edit needs curator.
-ACTIONS: dict[str, Role] = {
-    "ask": Role.VIEWER,
-    "read": Role.VIEWER,
-    "submit": Role.EDITOR,
-    "rollback": Role.EDITOR,
-    "review": Role.CURATOR,
-    "lock": Role.CURATOR,
-    "admin": Role.ADMIN,
-    "schema": Role.ADMIN,
-}
-
-_MAX_TOKEN = 512
 _MAX_KEY = 200
-_MAX_REASON = 2000
-
-
-def _includes(have: Role, need: Role) -> bool:
-    return _ROLE_ORDER.index(have) >= _ROLE_ORDER.index(need)
-
-
-def check_user_name(name: object) -> str:
-    """An account name: a letter, then up to 63 letters, digits or ``. _ @ -``.
-
-    Raises:
-        InputError: the name does not fit.
-    """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InputError(
-            f"{name!r} is not a usable account name: start with a letter, then up to 63 "
-            "letters, digits or . _ @ -",
-            field="name",
-        )
-    return name
-
-
-def _role(role: Role | str) -> Role:
-    try:
-        return Role(role)
-    except ValueError:
-        raise InputError(
-            f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}", field="role"
-        ) from None
-
-
-def _text(value: object, what: str, *, required: bool, limit: int = _MAX_REASON) -> str:
-    """A free-text field (a reason, a label): a string without control characters."""
-    if (
-        not isinstance(value, str)
-        or len(value) > limit
-        or any(ord(c) < 32 and c not in "\t" for c in value)
-    ):
-        raise InputError(
-            f"{what} must be text of at most {limit} characters, on one line", field=what
-        )
-    value = value.strip()
-    if required and not value:
-        raise InputError(f"give a {what}", field=what)
-    return value
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _account(name: str, doc: dict[str, Any]) -> Account:
-    return Account(
-        name=name,
-        role=Role(doc["role"]),
-        created_at=str(doc.get("created_at", "")),
-        created_by=doc.get("created_by"),
-        disabled=bool(doc.get("disabled", False)),
-    )
 
 
 def _fold(text: str) -> str:
@@ -387,6 +311,7 @@ class ServiceMixin:
 
     if TYPE_CHECKING:  # what the mixin uses of the graph half (``KnowSync``)
         store: GraphStore
+        accounts: Accounts
         allow_new_relations: bool
 
         def _schema(self, view: GraphView) -> Schema: ...
@@ -508,236 +433,55 @@ class ServiceMixin:
 
     # ------------------------------------------------------------------ accounts
 
-    def _acting(self, view: GraphView, user: str | Account) -> Account:
-        """The account acting as ``user``, as stored now (open mode: an implicit admin).
+    # The accounts are their own part (``self.accounts``, :class:`knowsync._accounts.Accounts`);
+    # these are the knowledge base's names for its methods.
 
-        Raises:
-            PermissionDenied: no account by that name (while accounts exist), or disabled.
-        """
-        name = user.name if isinstance(user, Account) else user
-        if not isinstance(name, str) or not name.strip():
-            raise InputError("user must be a non-empty account name", field="user")
-        doc = view.doc("account", name)
-        if doc is None:
-            if view.docs("account"):
-                raise PermissionDenied(f"no account named {name!r}")
-            return Account(name=name, role=Role.ADMIN, created_at="")
-        account = _account(name, doc)
-        if account.disabled:
-            raise PermissionDenied(f"the account {name!r} is disabled")
-        return account
+    def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.authorize`."""
+        return self.accounts.authorize(user, action, edit_id=edit_id)
 
     def _authorize(
         self, view: GraphView, user: str | Account, action: str, edit_id: int | None = None
     ) -> Account:
-        need = ACTIONS.get(action)
-        if need is None:
-            raise InputError(
-                f"unknown action {action!r}; use one of {', '.join(ACTIONS)}", field="action"
-            )
-        account = self._acting(view, user)
-        if action == "rollback" and edit_id is not None:
-            owner = view.edit(edit_id).user
-            if owner != account.name:
-                need = Role.CURATOR
-                if not _includes(account.role, need):
-                    raise PermissionDenied(
-                        f"{account.name} ({account.role.value}) may roll back only their own "
-                        f"edits; edit {edit_id} is {owner}'s (a curator can undo it)"
-                    )
-        if not _includes(account.role, need):
-            raise PermissionDenied(
-                f"{account.name} is a {account.role.value}; {action!r} needs the role "
-                f"{need.value} or higher"
-            )
-        return account
+        return self.accounts.authorize_in(view, user, action, edit_id)
 
-    def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
-        """Check that ``user`` may do ``action`` (on edit ``edit_id`` for a rollback).
-
-        Returns the account as stored now.
-
-        Raises:
-            PermissionDenied: the role does not allow it, the account is disabled, or there is
-                no such account.
-            InputError: an unknown action.
-            NotFoundError: ``edit_id`` names no edit.
-        """
-        with self.store.read() as view:
-            return self._authorize(view, user, action, edit_id)
+    def authenticate(self, token: str) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.authenticate`."""
+        return self.accounts.authenticate(token)
 
     def add_user(
         self, name: str, role: Role | str, *, by: str | Account | None = None
     ) -> tuple[Account, str]:
-        """Create an account with a first API token.
-
-        Returns the account and its token, which is shown only now (the store keeps its
-        SHA-256).
-
-        Raises:
-            InputError: a bad name or role, or the name is taken.
-            PermissionDenied: ``by`` is not an admin.
-        """
-        name = check_user_name(name)
-        wanted = _role(role)
-        token = secrets.token_urlsafe(32)
-        with self._service_guard(), self.store.write() as tx:
-            by_name = None if by is None else self._authorize(tx, by, "admin").name
-            if tx.doc("account", name) is not None:
-                raise InputError(f"an account named {name!r} exists already", field="name")
-            now = now_iso()
-            tx.put_doc(
-                "account",
-                name,
-                {"role": wanted.value, "created_at": now, "created_by": by_name, "disabled": False},
-            )
-            tx.put_doc(
-                "token", _token_hash(token), {"user": name, "created_at": now, "label": "first"}
-            )
-        return Account(name, wanted, now, by_name), token
+        """See :meth:`knowsync._accounts.Accounts.add_user`."""
+        return self.accounts.add_user(name, role, by=by)
 
     def users(self) -> list[Account]:
         """Every account, by name."""
-        with self.store.read() as view:
-            return [_account(k, v) for k, v in view.docs("account")]
+        return self.accounts.users()
 
     def get_user(self, name: str) -> Account:
-        """One account.
-
-        Raises:
-            NotFoundError: no account has that name.
-        """
-        with self.store.read() as view:
-            doc = view.doc("account", name)
-        if doc is None:
-            raise NotFoundError(f"no account named {name!r}")
-        return _account(name, doc)
-
-    def _change_account(
-        self, name: str, by: str | Account | None, change: dict[str, Any]
-    ) -> Account:
-        with self._service_guard(), self.store.write() as tx:
-            by_name = None if by is None else self._authorize(tx, by, "admin").name
-            doc = tx.doc("account", name)
-            if doc is None:
-                raise NotFoundError(f"no account named {name!r}")
-            new = {**doc, **change, "changed_at": now_iso(), "changed_by": by_name}
-            was_admin = doc["role"] == Role.ADMIN.value and not doc.get("disabled")
-            stays_admin = new["role"] == Role.ADMIN.value and not new.get("disabled")
-            if was_admin and not stays_admin:
-                others = [
-                    k
-                    for k, v in tx.docs("account")
-                    if k != name and v["role"] == Role.ADMIN.value and not v.get("disabled")
-                ]
-                if not others:
-                    raise InputError(
-                        f"{name!r} is the last active admin; make another admin first",
-                        field="name",
-                    )
-            tx.put_doc("account", name, new)
-            if new.get("disabled"):
-                for key, tok in tx.docs("token"):
-                    if tok.get("user") == name:
-                        tx.delete_doc("token", key)
-            return _account(name, new)
+        """See :meth:`knowsync._accounts.Accounts.get_user`."""
+        return self.accounts.get_user(name)
 
     def set_role(self, name: str, role: Role | str, *, by: str | Account | None) -> Account:
-        """Give an account another role.
-
-        Raises:
-            NotFoundError: no such account.
-            InputError: an unknown role, or it would leave no active admin.
-            PermissionDenied: ``by`` is not an admin.
-        """
-        return self._change_account(name, by, {"role": _role(role).value})
+        """See :meth:`knowsync._accounts.Accounts.set_role`."""
+        return self.accounts.set_role(name, role, by=by)
 
     def disable_user(self, name: str, *, by: str | Account | None) -> Account:
-        """Disable an account and revoke its tokens (its journal entries stay, attributed).
-
-        Raises:
-            NotFoundError: no such account.
-            InputError: it is the last active admin.
-            PermissionDenied: ``by`` is not an admin.
-        """
-        return self._change_account(name, by, {"disabled": True})
+        """See :meth:`knowsync._accounts.Accounts.disable_user`."""
+        return self.accounts.disable_user(name, by=by)
 
     def enable_user(self, name: str, *, by: str | Account | None) -> Account:
-        """Enable a disabled account again (it needs a new token: the old ones were revoked).
-
-        Raises:
-            NotFoundError: no such account.
-            PermissionDenied: ``by`` is not an admin.
-        """
-        return self._change_account(name, by, {"disabled": False})
+        """See :meth:`knowsync._accounts.Accounts.enable_user`."""
+        return self.accounts.enable_user(name, by=by)
 
     def new_token(self, name: str, *, label: str = "", by: str | Account | None = None) -> str:
-        """Issue another API token for an account; returns it (shown only now).
-
-        Args:
-            by: who asks (None: the local, trusted path); someone other than the account
-                itself must be an admin.
-
-        Raises:
-            NotFoundError: no such account.
-            PermissionDenied: the account is disabled, or ``by`` may not do it.
-            InputError: a bad label.
-        """
-        label = _text(label, "label", required=False, limit=100)
-        token = secrets.token_urlsafe(32)
-        with self._service_guard(), self.store.write() as tx:
-            if by is not None:
-                actor = self._acting(tx, by)
-                if actor.name != name:
-                    self._authorize(tx, actor, "admin")
-            doc = tx.doc("account", name)
-            if doc is None:
-                raise NotFoundError(f"no account named {name!r}")
-            if doc.get("disabled"):
-                raise PermissionDenied(f"the account {name!r} is disabled")
-            tx.put_doc(
-                "token", _token_hash(token), {"user": name, "created_at": now_iso(), "label": label}
-            )
-        return token
+        """See :meth:`knowsync._accounts.Accounts.new_token`."""
+        return self.accounts.new_token(name, label=label, by=by)
 
     def revoke_tokens(self, name: str, *, by: str | Account | None = None) -> int:
-        """Revoke every token of an account; returns how many there were.
-
-        Raises:
-            NotFoundError: no such account.
-            PermissionDenied: ``by`` is neither the account itself nor an admin.
-        """
-        with self._service_guard(), self.store.write() as tx:
-            if by is not None:
-                actor = self._acting(tx, by)
-                if actor.name != name:
-                    self._authorize(tx, actor, "admin")
-            if tx.doc("account", name) is None:
-                raise NotFoundError(f"no account named {name!r}")
-            keys = [k for k, v in tx.docs("token") if v.get("user") == name]
-            for key in keys:
-                tx.delete_doc("token", key)
-            return len(keys)
-
-    def authenticate(self, token: str) -> Account:
-        """The account an API token belongs to.
-
-        Raises:
-            AuthError: no token, an unknown or revoked one, or a disabled account.
-        """
-        if not isinstance(token, str) or not token.strip() or len(token) > _MAX_TOKEN:
-            raise AuthError("give an API token")
-        with self.store.read() as view:
-            doc = view.doc("token", _token_hash(token.strip()))
-            if doc is None:
-                raise AuthError("unknown or revoked token")
-            account_doc = view.doc("account", str(doc.get("user")))
-        if account_doc is None:
-            raise AuthError("the token's account no longer exists")
-        account = _account(str(doc["user"]), account_doc)
-        if account.disabled:
-            raise AuthError(f"the account {account.name!r} is disabled")
-        return account
+        """See :meth:`knowsync._accounts.Accounts.revoke_tokens`."""
+        return self.accounts.revoke_tokens(name, by=by)
 
     # ------------------------------------------------------------------ submit
 
@@ -855,7 +599,7 @@ class ServiceMixin:
         key = (
             None
             if idempotency_key is None
-            else _text(idempotency_key, "idempotency_key", required=True, limit=_MAX_KEY)
+            else check_text(idempotency_key, "idempotency_key", required=True, limit=_MAX_KEY)
         )
         with self._service_guard():
             account = self.authorize(user, "submit")
@@ -942,7 +686,7 @@ class ServiceMixin:
 
     def _import_rules(self, account: Account) -> ImportRules:
         toxic = self._toxic_filter()
-        curator = _includes(account.role, Role.CURATOR)
+        curator = includes(account.role, Role.CURATOR)
 
         def row(raw: RawTriple) -> tuple[str, str] | None:
             verdict = toxic.check([raw])
@@ -1014,7 +758,7 @@ class ServiceMixin:
                 return None  # refused anyway: apply() journals the controller's reasons
             reasons += [r.message for r in refusals]
             kinds.append(HoldKind.LOCKED)
-        if not _includes(account.role, Role.CURATOR):
+        if not includes(account.role, Role.CURATOR):
             others: list[str] = []
             for s in report.get("superseded", []):
                 old = s["old"]
@@ -1253,7 +997,7 @@ class ServiceMixin:
             NotFoundError: no edit has that id.
             InputError: the edit is not held (already decided), or a bad reason.
         """
-        reason = _text(reason, "reason", required=False)
+        reason = check_text(reason, "reason", required=False)
         with self._service_guard():
             account = self.authorize(user, "review")
             record = self.get_edit(edit_id)
@@ -1327,7 +1071,7 @@ class ServiceMixin:
             NotFoundError: no edit has that id.
             InputError: no reason, or the edit is not held.
         """
-        reason = _text(reason, "reason", required=True)
+        reason = check_text(reason, "reason", required=True)
         with self._service_guard():
             account = self.authorize(user, "review")
             review = {"by": account.name, "at": now_iso(), "decision": "rejected", "reason": reason}

@@ -156,3 +156,22 @@ def test_open_mode_without_accounts() -> None:
             ks.authorize("anyone", "ask")
     finally:
         ks.close()
+
+
+def test_accounts_are_a_part_of_their_own_over_a_store() -> None:
+    """Accounts need a store and the service's lock, nothing of the knowledge base."""
+    import threading
+
+    from kg import open_store
+    from knowsync._accounts import Accounts
+
+    store = open_store("memory://")
+    try:
+        accounts = Accounts(store, threading.RLock())
+        assert accounts.authorize("anyone", "admin").role is Role.ADMIN  # open mode
+        account, token = accounts.add_user("ann", "curator")
+        assert accounts.authenticate(token) == account
+        with pytest.raises(PermissionDenied):
+            accounts.authorize("anyone", "read")
+    finally:
+        store.close()
