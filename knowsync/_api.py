@@ -41,6 +41,7 @@ from knowsync._accounts import Accounts
 from knowsync._model_side import ModelSide, display_name
 from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus, ModelWrite
 from knowsync._resources import cache_root, default_schema
+from knowsync._review import Review
 from knowsync._service import ImportRules, ServiceMixin
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
@@ -133,6 +134,14 @@ class KnowSync(ServiceMixin):
         self._write_lock = threading.RLock()
         self._service_lock = threading.RLock()  # the service's writes (see ServiceMixin)
         self.accounts = Accounts(self.store, self._service_lock)
+        self.review = Review(
+            self.store,
+            self.accounts,
+            self._service_lock,
+            dry_run=lambda a, r, user: self.edit(a, r, user=user, dry_run=True),
+            apply=self._apply_journaled,
+            retrying=self._retrying,
+        )
         self.model: ModelSide | None = self._model_side(model, method, ledger_dir)
         self.model_status = (
             ModelStatus("ready", label=self.model.label) if self.model else ModelStatus()

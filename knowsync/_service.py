@@ -1,23 +1,22 @@
-"""The service half of ``KnowSync``: sentences in, decisions out; accounts, roles and review.
+"""The service half of ``KnowSync``: sentences in, decisions out.
 
 ``ServiceMixin`` is mixed into :class:`knowsync.KnowSync`; it uses the graph half (``edit``,
 ``rollback``, ``facts``, the store) and the optional model half (``self.model``, a
-:class:`knowsync.ModelSide` or None). Everything here is also what the HTTP API and the web app
-call: no interface has logic of its own.
+:class:`knowsync.ModelSide` or None). The interfaces reach it through
+:class:`knowsync._session.Session`: no interface has logic of its own.
 
-Accounts, roles and tokens are their own part, :class:`knowsync._accounts.Accounts`
-(``KnowSync.accounts``), which the mixin's account methods hand on to.
+Two parts are classes of their own, composed by ``KnowSync`` with what they need given to
+their constructors, to which the mixin's methods of the same names hand on: accounts, roles
+and tokens (:class:`knowsync._accounts.Accounts`, ``KnowSync.accounts``), and review, the
+queue of held edits with the curators' decisions and the hold rules
+(:class:`knowsync._review.Review`, ``KnowSync.review``). What stays here: reading sentences,
+the one decision on an edit (toxic filter, rules, hold rules) with idempotency, imports under
+the account's rules, rollback requests, and questions (``ask``).
 
 State kept in the store's documents (``GraphTxn.put_doc``), in the same transactions as the
 journal:
 - kind ``"idempotency"``, key = the user name and the client-chosen key (``_key_doc``: each
   user's keys are their own): ``{"user", "fingerprint", "edit_ids": [...], "result": {...}}``.
-
-Review: an edit that needs a curator is journaled with state ``held`` (``EditState.HELD``) and
-its request; it changes nothing until approved (held -> pending -> applied, through the same
-path as any edit, re-planned against the graph as it is then) or rejected (held -> refused).
-Who decided and why is kept in the entry's report (``"review": {"by", "at", "decision",
-"reason"}``).
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ from controller import (
     ToxicVerdict,
     Verdict,
     refusal_report,
-    refusals_of,
 )
 from interpreter import (
     EditIntent,
@@ -62,7 +60,6 @@ from kg import (
     GraphView,
     InputError,
     Schema,
-    StoreError,
     now_iso,
 )
 from knowsync._accounts import ACTIONS, Accounts, check_text, check_user_name, includes
@@ -72,12 +69,12 @@ from knowsync._outcomes import (
     Answer,
     AuthError,
     Decision,
-    HoldKind,
     ImportReport,
     PermissionDenied,
     Role,
     Submission,
 )
+from knowsync._review import Review, hold_reasons
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -177,29 +174,6 @@ def _key_doc(user: str, key: str) -> str:
 def _fingerprint(user: str, assert_: list[tuple[str, str, str]], retract: list[Any]) -> str:
     body = json.dumps([user, assert_, retract], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _only_locks(refusals: list[Refusal]) -> bool:
-    """Whether only locks refuse an edit (so a curator may release it once they go)."""
-    return bool(refusals) and all(r.kind is RefusalKind.PROTECTED for r in refusals)
-
-
-def _plan_summary(report: dict[str, Any]) -> tuple[Any, ...]:
-    """What a plan changes, for telling whether a re-plan differs from the held one."""
-
-    def triples(key: str) -> list[tuple[str, str, str]]:
-        return sorted((f["subject"], f["relation"], f["object"]) for f in report.get(key, []) if f)
-
-    old = sorted(
-        tuple(s["old"][k] for k in ("subject", "relation", "object"))
-        for s in report.get("superseded", [])
-    )
-    return (
-        triples("added"),
-        triples("retracted"),
-        old,
-        sorted(map(tuple, report.get("duplicates", []))),
-    )
 
 
 def _submission(record: EditRecord, intent: dict[str, Any]) -> Submission:
@@ -312,6 +286,7 @@ class ServiceMixin:
     if TYPE_CHECKING:  # what the mixin uses of the graph half (``KnowSync``)
         store: GraphStore
         accounts: Accounts
+        review: Review
         allow_new_relations: bool
 
         def _schema(self, view: GraphView) -> Schema: ...
@@ -725,7 +700,7 @@ class ServiceMixin:
                     Decision.REJECTED,
                     {**refusal_report([Refusal(RefusalKind.TOXIC, reason)]), "toxicity": toxicity},
                 )
-            held = self._hold_reasons(account, report, verdict)
+            held = hold_reasons(account, report, verdict)
             if held is None:
                 return None
             reasons, kinds = held
@@ -739,44 +714,6 @@ class ServiceMixin:
             )
 
         return screen
-
-    def _hold_reasons(
-        self,
-        account: Account,
-        report: dict[str, Any],
-        verdict: ToxicVerdict | None,
-    ) -> tuple[list[str], list[HoldKind]] | None:
-        """Why an edit must wait for a curator (reasons, kinds), or None."""
-        reasons: list[str] = []
-        kinds: list[HoldKind] = []
-        if verdict is not None and verdict.verdict is Verdict.DOUBTFUL:
-            reasons.append("the toxic-edit filter is unsure: " + "; ".join(verdict.reasons))
-            kinds.append(HoldKind.DOUBTFUL)
-        refusals = refusals_of(report)
-        if refusals:
-            if not _only_locks(refusals):
-                return None  # refused anyway: apply() journals the controller's reasons
-            reasons += [r.message for r in refusals]
-            kinds.append(HoldKind.LOCKED)
-        if not includes(account.role, Role.CURATOR):
-            others: list[str] = []
-            for s in report.get("superseded", []):
-                old = s["old"]
-                if old.get("kind") == "asserted" and old.get("user") != account.name:
-                    others.append(
-                        f"it supersedes {old['subject']}|{old['relation']}|{old['object']}, "
-                        f"asserted by {old.get('user') or 'someone else'}"
-                    )
-            for old in report.get("retracted", []):
-                if old.get("kind") == "asserted" and old.get("user") != account.name:
-                    others.append(
-                        f"it removes {old['subject']}|{old['relation']}|{old['object']}, "
-                        f"asserted by {old.get('user') or 'someone else'}"
-                    )
-            if others:
-                reasons += others
-                kinds.append(HoldKind.SUPERSEDES)
-        return (reasons, kinds) if reasons else None
 
     def _seen_key(
         self, key: str, user: str, fingerprint: str, intent: dict[str, Any]
@@ -970,125 +907,20 @@ class ServiceMixin:
 
     # ------------------------------------------------------------------ review
 
+    # Review is its own part (``self.review``, :class:`knowsync._review.Review`); these are
+    # the knowledge base's names for its methods.
+
     def review_queue(self) -> list[EditRecord]:
         """Edits waiting for a curator, oldest first."""
-        with self.store.read() as view:
-            return view.edits(states=[EditState.HELD], limit=None, newest_first=False)
-
-    def _held(self, view: GraphView, edit_id: int) -> EditRecord:
-        record = view.edit(edit_id)
-        if record.state is not EditState.HELD:
-            raise InputError(
-                f"edit {edit_id} is {record.state.value}, not waiting for review",
-                field="edit_id",
-            )
-        return record
+        return self.review.queue()
 
     def approve(self, edit_id: int, *, user: str, reason: str = "") -> Submission:
-        """Release a held edit: it is planned again against the graph as it is now and
-        applied (graph, then model) or refused with the controller's reasons. While a lock
-        still protects what it changes, it stays held and the result says so.
-
-        Returns what was applied (``report``), with ``report["review"]`` saying who approved
-        it, when, why, and whether the plan changed since the edit was held.
-
-        Raises:
-            PermissionDenied: the user is not a curator.
-            NotFoundError: no edit has that id.
-            InputError: the edit is not held (already decided), or a bad reason.
-        """
-        reason = check_text(reason, "reason", required=False)
-        with self._service_guard():
-            account = self.authorize(user, "review")
-            record = self.get_edit(edit_id)
-            with self.store.read() as view:
-                self._held(view, edit_id)
-            assert_ = [tuple(t) for t in record.request.get("assert", [])]
-            retract = [tuple(t) for t in record.request.get("retract", [])]
-            dry = self.edit(assert_, retract, user=record.user, dry_run=True)
-            refusals = refusals_of(dry.report)
-            if _only_locks(refusals):
-                return Submission(
-                    "needs_review",
-                    intent={"type": "review", "edit_id": edit_id},
-                    edit_id=edit_id,
-                    report=dry.report,
-                    reason="still protected: "
-                    + "; ".join(r.message for r in refusals)
-                    + " (remove the lock, then approve again)",
-                )
-            held_plan = {k: v for k, v in record.report.items() if k not in ("held", "toxicity")}
-            review = {
-                "by": account.name,
-                "at": now_iso(),
-                "decision": "approved",
-                "reason": reason,
-                "replanned": _plan_summary(held_plan) != _plan_summary(dry.report),
-            }
-
-            def release() -> EditResult:
-                with self.store.write() as tx:
-                    current = self._held(tx, edit_id)
-                    tx.update_edit(
-                        edit_id,
-                        state=EditState.PENDING,
-                        report={**current.report, "review": review},
-                    )
-                    tx.put_doc("review", f"{edit_id:012d}", {**review, "edit_id": edit_id})
-                try:
-                    return self._apply_journaled(edit_id)
-                except StoreError as exc:
-                    if exc.transient:  # back in the queue, so that the retry finds it held
-                        with self.store.write() as tx:
-                            if tx.edit(edit_id).state is EditState.ABORTED:
-                                tx.update_edit(edit_id, state=EditState.HELD, report=current.report)
-                    raise
-
-            result = self._retrying(release)
-            final = {
-                **result.report,
-                "review": review,
-                "held": record.report.get("held"),
-                "toxicity": record.report.get("toxicity"),
-            }
-            with self.store.write() as tx:
-                tx.update_edit(edit_id, report=final)
-        return Submission(
-            result.decision.value,
-            intent={"type": "review", "edit_id": edit_id},
-            edit_id=edit_id,
-            report=final,
-            reason="; ".join(result.reasons) or None,
-            model=list(result.report.get("model", [])),
-            toxicity=record.report.get("toxicity"),
-        )
+        """See :meth:`knowsync._review.Review.approve`."""
+        return self.review.approve(edit_id, user=user, reason=reason)
 
     def reject(self, edit_id: int, *, user: str, reason: str) -> Submission:
-        """Refuse a held edit, with a reason the submitter can read.
-
-        Raises:
-            PermissionDenied: the user is not a curator.
-            NotFoundError: no edit has that id.
-            InputError: no reason, or the edit is not held.
-        """
-        reason = check_text(reason, "reason", required=True)
-        with self._service_guard():
-            account = self.authorize(user, "review")
-            review = {"by": account.name, "at": now_iso(), "decision": "rejected", "reason": reason}
-            with self.store.write() as tx:
-                record = self._held(tx, edit_id)
-                rejected = Refusal(RefusalKind.REJECTED, f"rejected by {account.name}: {reason}")
-                report = {**record.report, "review": review, **refusal_report([rejected])}
-                tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
-                tx.put_doc("review", f"{edit_id:012d}", {**review, "edit_id": edit_id})
-        return Submission(
-            "rejected",
-            intent={"type": "review", "edit_id": edit_id},
-            edit_id=edit_id,
-            report=report,
-            reason=reason,
-            toxicity=record.report.get("toxicity"),
-        )
+        """See :meth:`knowsync._review.Review.reject`."""
+        return self.review.reject(edit_id, user=user, reason=reason)
 
 
 def _cloze(model: Any, schema: Schema, subject: str, relation: str) -> str | None:

@@ -139,3 +139,23 @@ def test_a_lock_holds_an_edit_by_its_kind_not_its_wording(
     assert kb.approve(sub.edit_id, user="curator").decision == "needs_review"
     kb.unlock(lock.id, user="curator")
     assert kb.approve(sub.edit_id, user="curator").decision == "accepted"
+
+
+def test_the_hold_rules_are_one_function_of_the_account_and_the_plan() -> None:
+    from controller import Refusal, RefusalKind, refusal_report
+    from knowsync._outcomes import Account, HoldKind, Role
+    from knowsync._review import hold_reasons
+
+    editor = Account("ed", Role.EDITOR, "")
+    curator = Account("cu", Role.CURATOR, "")
+    old = {"subject": "France", "relation": "capital", "object": "Paris"}
+    theirs = {"superseded": [{"old": {**old, "kind": "asserted", "user": "someone"}}]}
+    assert hold_reasons(editor, theirs, None) == (
+        ["it supersedes France|capital|Paris, asserted by someone"],
+        [HoldKind.SUPERSEDES],
+    )
+    assert hold_reasons(curator, theirs, None) is None
+    locked = refusal_report([Refusal(RefusalKind.PROTECTED, "locked", lock=1)])
+    assert hold_reasons(curator, locked, None) == (["locked"], [HoldKind.LOCKED])
+    refused = refusal_report([Refusal(RefusalKind.NOT_A_FACT, "no such fact")])
+    assert hold_reasons(editor, refused, None) is None  # refused, not held
