@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
 from kg._errors import KnowsyncError
 from kg._types import Fact
 
 __all__ = [
+    "ACCOUNT",
     "Account",
     "Answer",
     "AuthError",
@@ -145,8 +149,12 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True)
 class Account:
+    """An account: its name, role, and who made it when; the one definition that the
+    service, the HTTP API's answers (and so its OpenAPI schema) and the client's parsing
+    (:data:`ACCOUNT`) share."""
+
     name: str
     role: Role
     created_at: str
@@ -161,6 +169,10 @@ class Account:
             "created_by": self.created_by,
             "disabled": self.disabled,
         }
+
+
+#: Reads an account from its JSON (``Account.to_dict``), checking each field.
+ACCOUNT: TypeAdapter[Account] = TypeAdapter(Account)
 
 
 @dataclass

@@ -65,6 +65,7 @@ from kg import (
 )
 from kg._io import BadRow, ExportRowCounter, export_format, read_rows, replacing
 from knowsync._outcomes import (
+    ACCOUNT,
     Account,
     Answer,
     AuthError,
@@ -175,13 +176,7 @@ def lock_from_dict(d: Mapping[str, Any]) -> Lock:
 
 
 def account_from_dict(d: Mapping[str, Any]) -> Account:
-    return Account(
-        name=d["name"],
-        role=Role(d["role"]),
-        created_at=d["created_at"],
-        created_by=d.get("created_by"),
-        disabled=bool(d.get("disabled", False)),
-    )
+    return ACCOUNT.validate_python(dict(d))
 
 
 def answer_from_dict(d: Mapping[str, Any]) -> Answer:

@@ -388,16 +388,8 @@ class ImportOut(BaseModel):
     replayed: bool = Field(False, description="the key was seen before: nothing was applied now")
 
 
-class AccountOut(BaseModel):
-    name: str
-    role: str
-    created_at: str
-    created_by: str | None
-    disabled: bool
-
-
 class NewUserOut(BaseModel):
-    account: AccountOut
+    account: Account
     token: str = Field(description="shown once; only its hash is stored")
 
 
@@ -472,10 +464,6 @@ def _answer(a: Answer) -> AnswerOut:
 
 def _submission(s: Submission) -> SubmissionOut:
     return SubmissionOut.model_validate(s.to_dict())
-
-
-def _account(a: Account) -> AccountOut:
-    return AccountOut.model_validate(a.to_dict())
 
 
 def _result(r: EditResult) -> EditResultOut:
@@ -1031,8 +1019,8 @@ def create_app(
         )
 
     @app.get(f"{v1}/whoami", tags=["meta"], summary="the account of the token", responses=_ERRORS)
-    def whoami(who: Me) -> AccountOut:
-        return _account(who.whoami())
+    def whoami(who: Me) -> Account:
+        return who.whoami()
 
     # ----------------------------------------------------------------- edits
 
@@ -1335,8 +1323,8 @@ def create_app(
     # ----------------------------------------------------------------- users
 
     @app.get(f"{v1}/users", tags=["users"], summary="every account", responses=_ERRORS)
-    def users(who: Admin) -> list[AccountOut]:
-        return [_account(a) for a in who.users()]
+    def users(who: Admin) -> list[Account]:
+        return who.users()
 
     @app.post(
         f"{v1}/users",
@@ -1348,18 +1336,18 @@ def create_app(
     @writes.endpoint
     def add_user(body: NewUser, who: Admin) -> NewUserOut:
         acct, token = who.add_user(body.name, body.role)
-        return NewUserOut(account=_account(acct), token=token)
+        return NewUserOut(account=acct, token=token)
 
     @app.get(f"{v1}/users/{{name:path}}", tags=["users"], summary="one account", responses=_ERRORS)
-    def get_user(name: str, who: Admin) -> AccountOut:
-        return _account(who.get_user(name))
+    def get_user(name: str, who: Admin) -> Account:
+        return who.get_user(name)
 
     @app.put(
         f"{v1}/users/{{name:path}}/role", tags=["users"], summary="change a role", responses=_ERRORS
     )
     @writes.endpoint
-    def set_role(name: str, body: RoleIn, who: Admin) -> AccountOut:
-        return _account(who.set_role(name, body.role))
+    def set_role(name: str, body: RoleIn, who: Admin) -> Account:
+        return who.set_role(name, body.role)
 
     @app.post(
         f"{v1}/users/{{name:path}}/disable",
@@ -1368,8 +1356,8 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def disable_user(name: str, who: Admin) -> AccountOut:
-        return _account(who.disable_user(name))
+    def disable_user(name: str, who: Admin) -> Account:
+        return who.disable_user(name)
 
     @app.post(
         f"{v1}/users/{{name:path}}/enable",
@@ -1378,8 +1366,8 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def enable_user(name: str, who: Admin) -> AccountOut:
-        return _account(who.enable_user(name))
+    def enable_user(name: str, who: Admin) -> Account:
+        return who.enable_user(name)
 
     @app.post(
         f"{v1}/users/{{name:path}}/tokens",
