@@ -112,6 +112,15 @@ def check_text(value: object, what: str, *, required: bool, limit: int = _MAX_RE
     return value
 
 
+def _new_token() -> str:
+    """A fresh API token that never starts with ``-``, so that ``--token TOKEN`` on a command
+    line is not read as an option."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
+
+
 class Accounts:
     """The accounts of one store (see the module docstring).
 
@@ -198,7 +207,7 @@ class Accounts:
         """
         name = check_user_name(name)
         wanted = _role(role)
-        token = secrets.token_urlsafe(32)
+        token = _new_token()
         with self._guard, self._store.write() as tx:
             by_name = None if by is None else self.authorize_in(tx, by, "admin").name
             if tx.doc("account", name) is not None:
@@ -302,7 +311,7 @@ class Accounts:
             InputError: a bad label.
         """
         label = check_text(label, "label", required=False, limit=100)
-        token = secrets.token_urlsafe(32)
+        token = _new_token()
         with self._guard, self._store.write() as tx:
             if by is not None:
                 actor = self.acting(tx, by)

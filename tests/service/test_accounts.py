@@ -175,3 +175,16 @@ def test_accounts_are_a_part_of_their_own_over_a_store() -> None:
             accounts.authorize("anyone", "read")
     finally:
         store.close()
+
+
+def test_a_token_never_starts_like_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``knowsync --token TOKEN`` reads a token starting with ``-`` as an option."""
+    import secrets
+
+    drawn = iter(["-looks-like-an-option", "a-token"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
+    ks = KnowSync("memory://")
+    try:
+        assert ks.add_user("ann", "viewer")[1] == "a-token"
+    finally:
+        ks.close()
