@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
@@ -27,9 +27,11 @@ __all__ = [
     "EncodedCloze",
     "ValueOptimization",
     "encode_cloze",
+    "optimize_subject_value",
     "optimize_value",
     "read_at_subject",
     "rewriting_templates",
+    "rotate_prefixes",
     "target_token_ids",
 ]
 
@@ -189,6 +191,9 @@ class ValueOptimization:
         clamp_norm_factor: ``||delta||`` is kept at most this times ``||v_init||``.
         kl_factor: weight of the KL term that keeps "{subject} is a" predictions stable.
         early_stop_loss: stop once the (weighted) target NLL falls below this.
+        stop_probability: also stop once every main target token has at least this
+            probability and every avoided token at most ``1 - stop_probability`` (what greedy
+            generation needs, with a margin; None: only the loss stops early).
         context_templates: prefixes ("{}" marks where the prompt goes).
         kl_prompts: essence prompts for the KL term.
         extra_weight: weight of the mean NLL of the request's ``extra_targets`` (GLAME-style
@@ -207,6 +212,7 @@ class ValueOptimization:
     clamp_norm_factor: float = 4.0
     kl_factor: float = 0.0625
     early_stop_loss: float = 5e-2
+    stop_probability: float | None = None
     context_templates: tuple[str, ...] = DEFAULT_CONTEXT_TEMPLATES
     kl_prompts: tuple[str, ...] = ("{} is a",)
     extra_weight: float = 0.5
@@ -216,11 +222,13 @@ class ValueOptimization:
 
 @dataclass(frozen=True)
 class _Row:
-    """One sequence of the value optimisation: a cloze, what it should predict, its weight."""
+    """One sequence of the value optimisation: a cloze, what it should predict, its share of
+    the loss, and whether it is an extra (propagated) target."""
 
     cloze: EncodedCloze
     target: tuple[int, ...]
     extra: bool
+    share: float = 1.0
 
 
 def _in_context(context: str, template: str) -> str:
@@ -230,21 +238,25 @@ def _in_context(context: str, template: str) -> str:
 def _target_rows(tok: Any, request: EditRequest, hp: ValueOptimization) -> list[_Row]:
     """Every prompt the value is optimised on, with its target tokens: the request's prompt in
     each context prefix and its paraphrases in the first ``paraphrase_contexts`` (target:
-    ``target_new``), then each extra target in the first ``extra_contexts`` prefixes."""
+    ``target_new``), then each extra target in the first ``extra_contexts`` prefixes. Shares:
+    the main rows split 1 evenly, the extra rows ``extra_weight``."""
     main = tuple(target_token_ids(tok, request.target_new))
     rows = [
         _Row(encode_cloze(tok, t, request.subject), main, False)
         for t in rewriting_templates(request, hp.context_templates, hp.paraphrase_contexts)
     ]
-    if hp.extra_weight <= 0:
-        return rows
-    contexts = hp.context_templates[: max(1, hp.extra_contexts)]
-    for template, target in request.extra_target_templates():
-        ids = tuple(target_token_ids(tok, target))
-        for c in contexts:
-            rows.append(
-                _Row(encode_cloze(tok, _in_context(c, template), request.subject), ids, True)
-            )
+    extras: list[_Row] = []
+    if hp.extra_weight > 0:
+        contexts = hp.context_templates[: max(1, hp.extra_contexts)]
+        for template, target in request.extra_target_templates():
+            ids = tuple(target_token_ids(tok, target))
+            for c in contexts:
+                extras.append(
+                    _Row(encode_cloze(tok, _in_context(c, template), request.subject), ids, True)
+                )
+    rows = [replace(r, share=1.0 / len(rows)) for r in rows]
+    if extras:
+        rows += [replace(r, share=hp.extra_weight / len(extras)) for r in extras]
     return rows
 
 
@@ -274,37 +286,131 @@ def optimize_value(
     Raises:
         EditComputationError: when the optimisation produces a non-finite value.
     """
+    rows = _target_rows(ctx.tokenizer, request, hp)
+    return _optimize(ctx, request.subject, rows, [], site, hp)
+
+
+def optimize_subject_value(
+    ctx: EditContext,
+    subject: str,
+    requests: Sequence[EditRequest],
+    site: str,
+    hp: ValueOptimization,
+    *,
+    avoid: Sequence[tuple[str, str]] = (),
+    avoid_weight: float = 1.0,
+    prefixes_per_request: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """One value for ``subject`` that makes the model give *every* request's target, and none of
+    the ``avoid`` objects (retracted facts).
+
+    All requests share one subject, hence one key at the subject's last token: written one at a
+    time, each would overwrite the last ("the president of America" answered with the first
+    lady). Optimised together, each request weighs the same (its rows split its share), and
+
+        + avoid_weight * mean_a -log(1 - P(first token of object_a | prompt_a; delta))
+
+    pushes each avoided ``(template, object)`` pair's object out of the answer (asked in the
+    bare prompt and the first ``paraphrase_contexts`` prefixes).
+
+    With ``prefixes_per_request``, each request is asked in the bare prompt and that many of
+    the other context prefixes, taken in turn (request ``i`` starts at prefix ``i``), so that
+    the cost grows with the number of facts, not with facts times prefixes, while the subject
+    is still seen in every prefix.
+
+    Returns:
+        ``(v_star, v_init, info)`` as :func:`optimize_value`.
+
+    Raises:
+        EditComputationError: no request and nothing to avoid, a request about another
+            subject, or a non-finite value.
+    """
+    if not requests and not avoid:
+        raise EditComputationError("nothing to optimise: no request and nothing to avoid")
+    others = sorted({r.subject for r in requests} - {subject})
+    if others:
+        raise EditComputationError(f"one subject per value: {subject!r}, not {others}")
     tok = ctx.tokenizer
-    rows = _target_rows(tok, request, hp)
-    kls = [encode_cloze(tok, t, request.subject) for t in hp.kl_prompts]
-    seqs = [list(r.cloze.ids) + list(r.target[:-1]) for r in rows] + [list(e.ids) for e in kls]
-    ids, mask = _pad_right(seqs, _pad_id(tok), ctx.device)
+    rows: list[_Row] = []
+    for i, request in enumerate(requests):
+        own = _target_rows(tok, request, rotate_prefixes(hp, i, prefixes_per_request))
+        rows += [replace(r, share=r.share / len(requests)) for r in own]
+    avoid_rows: list[_Row] = []
+    contexts = hp.context_templates[: max(1, hp.paraphrase_contexts)]
+    for template, obj in avoid:
+        first = (target_token_ids(tok, obj)[0],)
+        for c in contexts:
+            cloze = encode_cloze(tok, _in_context(c, template), subject)
+            avoid_rows.append(_Row(cloze, first, False))
+    if avoid_rows:
+        avoid_rows = [replace(r, share=avoid_weight / len(avoid_rows)) for r in avoid_rows]
+    return _optimize(ctx, subject, rows, avoid_rows, site, hp)
+
+
+def rotate_prefixes(hp: ValueOptimization, i: int, count: int | None) -> ValueOptimization:
+    """``hp`` with the bare prompt and ``count`` of the other prefixes, from the ``i``-th on."""
+    if count is None:
+        return hp
+    bare, others = hp.context_templates[:1], hp.context_templates[1:]
+    if not others:
+        return hp
+    chosen = tuple(others[(i + j) % len(others)] for j in range(min(count, len(others))))
+    return replace(hp, context_templates=bare + chosen)
+
+
+def _optimize(
+    ctx: EditContext,
+    subject: str,
+    rows: list[_Row],
+    avoid_rows: list[_Row],
+    site: str,
+    hp: ValueOptimization,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """The optimisation behind :func:`optimize_value` and :func:`optimize_subject_value`:
+    target rows (NLL, weighted by their shares), avoid rows (unlikelihood of their one token),
+    the KL and the decay terms."""
+    tok = ctx.tokenizer
+    kls = [encode_cloze(tok, t, subject) for t in hp.kl_prompts]
+    scored = rows + avoid_rows
+    seqs = [list(r.cloze.ids) + list(r.target[:-1]) for r in scored] + [list(e.ids) for e in kls]
+    # Tokens before the subject's last one do not depend on delta: their keys and values are
+    # computed once (a prefix cache) and each step runs only the rest of every sequence.
+    starts = [r.cloze.subject_last for r in scored] + [e.subject_last for e in kls]
+    run = _SuffixRunner(ctx, seqs, starts, _pad_id(tok))
     lookup_rows = torch.arange(len(seqs), device=ctx.device)
-    lookup_cols = torch.tensor(
-        [r.cloze.subject_last for r in rows] + [e.subject_last for e in kls], device=ctx.device
-    )
+    lookup_cols = torch.zeros(len(seqs), dtype=torch.long, device=ctx.device)
 
     # Positions whose next-token prediction is a target token: for prompt i of length n_i,
-    # position n_i - 1 + j predicts target_i[j]. Each position's NLL gets the weight that makes
-    # the loss the per-prompt token mean, averaged over main prompts (+ extra_weight x extras).
-    n_main = sum(1 for r in rows if not r.extra)
-    n_extra = len(rows) - n_main
+    # position n_i - 1 + j predicts target_i[j] (counted from the subject's last token in the
+    # run). Each position's NLL gets its row's share split over the row's tokens, so that the
+    # loss is the per-prompt token mean, weighted by shares.
     pred_rows, pred_cols, labels, weights, is_extra = [], [], [], [], []
     for i, r in enumerate(rows):
-        share = (hp.extra_weight / n_extra) if r.extra else (1.0 / n_main)
         for j, token in enumerate(r.target):
             pred_rows.append(i)
-            pred_cols.append(len(r.cloze.ids) - 1 + j)
+            pred_cols.append(len(r.cloze.ids) - 1 + j - starts[i])
             labels.append(token)
-            weights.append(share / len(r.target))
+            weights.append(r.share / len(r.target))
             is_extra.append(r.extra)
-    pred_rows_t = torch.tensor(pred_rows, device=ctx.device)
-    pred_cols_t = torch.tensor(pred_cols, device=ctx.device)
-    pred_labels = torch.tensor(labels, device=ctx.device)
+    n_extra = sum(1 for r in rows if r.extra)
+    extra_weight = sum(r.share for r in rows if r.extra)
+    avoid_at = torch.tensor(
+        [len(r.cloze.ids) - 1 - starts[len(rows) + i] for i, r in enumerate(avoid_rows)],
+        dtype=torch.long,
+        device=ctx.device,
+    )
+    avoid_idx = torch.arange(len(rows), len(scored), device=ctx.device)
+    avoid_labels = torch.tensor([r.target[0] for r in avoid_rows], device=ctx.device)
+    avoid_weights = torch.tensor([r.share for r in avoid_rows], device=ctx.device)
+    pred_rows_t = torch.tensor(pred_rows, dtype=torch.long, device=ctx.device)
+    pred_cols_t = torch.tensor(pred_cols, dtype=torch.long, device=ctx.device)
+    pred_labels = torch.tensor(labels, dtype=torch.long, device=ctx.device)
     pred_weights = torch.tensor(weights, device=ctx.device)
-    main_mask = ~torch.tensor(is_extra, device=ctx.device)
-    kl_rows = torch.arange(len(rows), len(seqs), device=ctx.device)
-    kl_cols = torch.tensor([len(e.ids) - 1 for e in kls], device=ctx.device)
+    main_mask = ~torch.tensor(is_extra, dtype=torch.bool, device=ctx.device)
+    kl_rows = torch.arange(len(scored), len(seqs), device=ctx.device)
+    kl_cols = torch.tensor(
+        [len(e.ids) - 1 - e.subject_last for e in kls], dtype=torch.long, device=ctx.device
+    )
 
     lm_head = ctx.spec.output_head(ctx.model)
     width = ctx.spec.hidden_size(ctx.model)
@@ -319,7 +425,7 @@ def optimize_value(
         hidden[lookup_rows, lookup_cols] = hidden[lookup_rows, lookup_cols] + delta
         return replace_primary(output, hidden)
 
-    def forward() -> tuple[torch.Tensor, torch.Tensor]:
+    def forward() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         with (
             Trace(ctx.model, site, retain_output=False, edit_output=add_delta),
             Trace(
@@ -327,44 +433,57 @@ def optimize_value(
             ) as final,
             contextlib.suppress(StopForward),
         ):
-            ctx.model(input_ids=ids, attention_mask=mask, use_cache=False)
+            run()
         hidden = primary_tensor(final.output)
         # Only the positions we score go through the (large) vocabulary projection.
         pred_logp = F.log_softmax(lm_head(hidden[pred_rows_t, pred_cols_t]).float(), dim=-1)
+        avoid_logp = F.log_softmax(lm_head(hidden[avoid_idx, avoid_at]).float(), dim=-1)
         kl_logp = F.log_softmax(lm_head(hidden[kl_rows, kl_cols]).float(), dim=-1)
-        return pred_logp, kl_logp
+        return pred_logp, avoid_logp, kl_logp
 
     optimizer = torch.optim.Adam([delta], lr=hp.lr)
     info: dict[str, float] = {}
     kl_init: torch.Tensor | None = None
     steps = 0
-    main_tokens = float(main_mask.sum())
+    main_tokens = max(1.0, float(main_mask.sum()))
     with frozen_parameters(ctx.model):
         for steps in range(1, hp.num_grad_steps + 1):
             optimizer.zero_grad()
-            pred_logp, kl_logp = forward()
+            pred_logp, avoid_logp, kl_logp = forward()
             if kl_init is None:
                 kl_init = kl_logp.detach().clone()
             nll = -pred_logp.gather(1, pred_labels[:, None])[:, 0]
             nll_loss = (nll * pred_weights).sum()
+            # -log(1 - p) of each avoided token, computed stably from log p
+            p_avoid = avoid_logp.gather(1, avoid_labels[:, None])[:, 0].exp()
+            avoid_loss = (-torch.log1p(-p_avoid.clamp(max=1 - 1e-6)) * avoid_weights).sum()
             kl_loss = hp.kl_factor * F.kl_div(
                 kl_init, kl_logp, log_target=True, reduction="batchmean"
             )
             v_init = state["v_init"]
             decay = hp.weight_decay * (delta.norm() / v_init.norm() ** 2)
-            loss = nll_loss + kl_loss + decay
+            loss = nll_loss + avoid_loss + kl_loss + decay
             main_value = (nll.detach() * pred_weights)[main_mask].sum().item()
-            nll_value = nll_loss.item()
+            nll_value = nll_loss.item() + avoid_loss.item()
             if steps == 1:
                 info["nll_before"] = main_value
                 info["token_nll_before"] = nll.detach()[main_mask].sum().item() / main_tokens
+                if avoid_rows:
+                    info["avoid_p_before"] = p_avoid.detach().max().item()
             info["nll"] = main_value
+            if avoid_rows:
+                info["avoid_p"] = p_avoid.detach().max().item()
             if n_extra:
-                info["extra_nll"] = (nll_value - main_value) / hp.extra_weight
+                info["extra_nll"] = (nll_loss.item() - main_value) / extra_weight
                 if steps == 1:
                     info["extra_nll_before"] = info["extra_nll"]
             if nll_value < hp.early_stop_loss:
                 break
+            if hp.stop_probability is not None:
+                least = (-nll.detach())[main_mask].exp().min() if bool(main_mask.any()) else 1.0
+                most = p_avoid.detach().max() if avoid_rows else 0.0
+                if least >= hp.stop_probability and most <= 1 - hp.stop_probability:
+                    break
             if steps == hp.num_grad_steps:
                 break
             loss.backward()
@@ -378,5 +497,74 @@ def optimize_value(
     v_init = state["v_init"]
     v_star = (v_init + delta).detach()
     if not torch.isfinite(v_star).all():
-        raise EditComputationError(f"value optimisation diverged for {request.subject!r}")
+        raise EditComputationError(f"value optimisation diverged for {subject!r}")
     return v_star, v_init, info
+
+
+class _SuffixRunner:
+    """Runs a batch of sequences from given positions on, over a cache of what comes before.
+
+    Row ``i`` is ``seqs[i]``; the tokens before ``starts[i]`` are run once, left-padded, into a
+    key/value cache; each call then runs ``seqs[i][starts[i]:]`` (right-padded) with the right
+    positions and mask. Position 0 of the call's output is each row's token ``starts[i]``.
+    The cache is never written in place (each call concatenates into new tensors), so calls
+    give the same result however often they run. With no prefix at all, the rows run whole.
+    """
+
+    def __init__(
+        self,
+        ctx: EditContext,
+        seqs: Sequence[Sequence[int]],
+        starts: Sequence[int],
+        pad_id: int,
+    ) -> None:
+        self.ctx = ctx
+        device = ctx.device
+        width = max(starts)
+        n = len(seqs)
+        prefix = torch.full((n, width), pad_id, dtype=torch.long)
+        prefix_mask = torch.zeros((n, width), dtype=torch.long)
+        for i, (seq, start) in enumerate(zip(seqs, starts, strict=True)):
+            if start:
+                prefix[i, width - start :] = torch.tensor(list(seq[:start]), dtype=torch.long)
+                prefix_mask[i, width - start :] = 1
+        suffix, suffix_mask = _pad_right(
+            [list(seq[start:]) for seq, start in zip(seqs, starts, strict=True)], pad_id, device
+        )
+        self.suffix = suffix
+        self.mask = torch.cat([prefix_mask.to(device), suffix_mask], dim=1)
+        start_t = torch.tensor(list(starts), dtype=torch.long, device=device)
+        self.positions = start_t[:, None] + torch.arange(suffix.shape[1], device=device)[None, :]
+        self.kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        if width:
+            prefix_positions = (prefix_mask.cumsum(1) - 1).clamp(min=0).to(device)
+            model: Any = ctx.model
+            decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+            with torch.no_grad():
+                out = decoder(
+                    input_ids=prefix.to(device),
+                    attention_mask=prefix_mask.to(device),
+                    position_ids=prefix_positions,
+                    use_cache=True,
+                )
+            self.kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+
+    def __call__(self) -> None:
+        from transformers import DynamicCache
+
+        if self.kv is None:
+            self.ctx.model(
+                input_ids=self.suffix,
+                attention_mask=self.mask,
+                position_ids=self.positions,
+                use_cache=False,
+            )
+            return
+        cache = DynamicCache(ddp_cache_data=list(self.kv))
+        self.ctx.model(
+            input_ids=self.suffix,
+            attention_mask=self.mask,
+            position_ids=self.positions,
+            cache=cache,
+            use_cache=True,
+        )

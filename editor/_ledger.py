@@ -206,6 +206,17 @@ class DeltaLedger:
         for edit_id in sorted(edit_ids, key=self._order.index, reverse=True):
             self.rollback(edit_id)
 
+    def forget(self, edit_id: int) -> None:
+        """Delete the persisted delta of an edit that is not in force (a superseded view).
+
+        Raises:
+            LedgerError: when the edit is in force.
+        """
+        if edit_id in self._updates:
+            raise LedgerError(f"edit {edit_id} is in force; roll it back first")
+        if self.directory is not None:
+            self._update_path(edit_id).unlink(missing_ok=True)
+
     # ------------------------------------------------------------------ restore
     def restore(self) -> tuple[int, ...]:
         """Re-apply the persisted edits in force onto the model's (base) weights.

@@ -7,8 +7,9 @@ Measured by greedy generation, never assumed:
 - **paraphrase**: the same on the relation's other templates;
 - **locality**: on a fixed set of unrelated facts the unedited model answers right
   (``datasets/probes/locality.jsonl``, from CounterFact), the share it still answers right;
-- **same subject**: for the subjects whose facts were written into the weights, whether their
-  *other* facts in the graph still get the continuation the unedited model gave.
+- **same subject**: for the subjects whose facts are in the weights, whether prompts on
+  relations the graph holds nothing for (the subject's other knowledge) still get the
+  continuation the unedited model gave.
 
 A relation without templates is asked with one made from its name
 (:meth:`kg.Relation.cloze_templates`).
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["AgreementReport", "check_agreement", "locality_probes"]
 
 _MISSES_KEPT = 50
+_SAME_SUBJECT_PER = 2
+_SAME_SUBJECT_MAX = 200
 
 
 @dataclass
@@ -234,20 +237,24 @@ def _templates(schema: Any, relation: str) -> int:
 def _same_subject_prompts(
     ks: KnowSync, side: Any, graph: dict[tuple[str, str], list[str]]
 ) -> list[str]:
-    """The first cloze prompts of the facts in force about the subjects of facts written into
-    the weights, leaving out the written subject/relation pairs themselves."""
-    written: set[tuple[str, str]] = set()
-    for edit_id in side.in_force:
-        added, _ = ks.edit_changes(edit_id)
-        written.update((f.subject, f.relation) for f in added)
-    subjects = {s for s, _ in written}
+    """Prompts about the subjects in the weights on relations the graph holds nothing for
+    (their other knowledge, which the view must leave alone): per subject the first
+    :data:`_SAME_SUBJECT_PER` such relations by name, :data:`_SAME_SUBJECT_MAX` in all."""
+    if side.generation is None:
+        return []
     schema = ks.schema
+    held: dict[str, set[str]] = defaultdict(set)
+    for subject, relation in graph:
+        held[subject].add(relation)
+    relations = sorted(r.name for r in schema.relations)
     prompts: list[str] = []
-    for subject, rel_name in sorted(graph):
-        rel = schema.find(rel_name)
-        if subject in subjects and (subject, rel_name) not in written and rel is not None:
+    for subject in sorted(held):
+        others = [r for r in relations if r not in held[subject]][:_SAME_SUBJECT_PER]
+        for name in others:
+            rel = schema.find(name)
+            assert rel is not None
             prompts.append(rel.cloze_templates()[0].replace("{subject}", display_name(subject)))
-    return prompts
+    return prompts[:_SAME_SUBJECT_MAX]
 
 
 def _same_subject(

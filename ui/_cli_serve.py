@@ -45,9 +45,10 @@ def register(
     )
     s.add_argument(
         "--method",
-        choices=["rome", "memit", "alphaedit"],
-        default="rome",
-        help="the model-editing method (default rome)",
+        choices=["memory"],
+        default="memory",
+        help="how the model is kept: 'memory', its weights a view of the facts in force "
+        "(synced in the background: an edit answers once the graph has it)",
     )
     s.add_argument("--no-web", action="store_true", help="serve the API only, not the web app")
     s.add_argument(
@@ -166,10 +167,8 @@ def _load_model(ks: Any, model: str, method: str) -> None:
         file=sys.stderr,
         flush=True,
     )
-    edits = ks.history(limit=1)
-    since = edits[0].id if edits else 0
     try:
-        ks.attach_model(model, method=method, catch_up_after=since)
+        ks.attach_model(model, method=method, queued=True)
     except Exception as exc:  # shown in the page too (ks.model_status); the graph serves on
         print(f"knowsync: error: the model could not be loaded: {exc}", file=sys.stderr)
         return
@@ -179,13 +178,12 @@ def _load_model(ks: Any, model: str, method: str) -> None:
         file=sys.stderr,
         flush=True,
     )
-    backlog = ks.model_backlog()
-    if backlog:
-        print(
-            f"knowsync: note: {len(backlog)} edits in the graph never reached the model "
-            "(made with no model attached); `knowsync model sync` writes them",
-            file=sys.stderr,
-        )
+    print(
+        "knowsync: the model is brought up to date with the facts in force in the background "
+        "(the page's header shows the backlog; `knowsync model check` measures the agreement)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _loopback(host: str) -> bool:

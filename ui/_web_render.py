@@ -260,8 +260,11 @@ def _understood(intent: Mapping[str, Any], report: Mapping[str, Any]) -> str:
 
 
 def _follows(row: Mapping[str, Any]) -> bool:
-    """Whether the model's answer after an edit gives the edit's object, as the model side
-    judged it when it wrote the edit (``follows``)."""
+    """Whether the model's answer after the sync is what the graph now says, as the model side
+    measured it: a written fact's object starts the answer (``follows``), a retracted one's
+    does not (``forgotten``)."""
+    if "retracted" in row:
+        return bool(row.get("forgotten"))
     return bool(row.get("follows"))
 
 
@@ -283,13 +286,11 @@ def _model_line(sub: Mapping[str, Any], report: Mapping[str, Any], *, model_load
             f"<p>{badge('Model: does not follow', 'warn')}on {len(missed)} of {len(rows)} "
             "facts the model still answers otherwise (see below).</p>"
         )
-    if report.get("retracted") and model_loaded:
-        return (
-            f"<p>{badge('Model: unchanged', 'warn')}a retraction reaches the graph only: the "
-            "model may still give the removed fact.</p>"
-        )
     if state == "pending":
-        return f"<p>{badge('Model: pending', 'info')}the model write is queued.</p>"
+        return (
+            f"<p>{badge('Model: pending', 'info')}the graph has it; the model is being brought "
+            "up to date in the background (History shows when it follows).</p>"
+        )
     if state == "skipped":
         return (
             f"<p>{badge('Model: not asked', 'neutral')}no fact of this edit has a question "
@@ -304,7 +305,11 @@ def _model_table(rows: Sequence[Mapping[str, Any]]) -> str:
     body = []
     for row in rows:
         after = str(row.get("after", ""))
-        mark = badge("follows", "ok") if _follows(row) else badge("does not follow", "warn")
+        if "retracted" in row:
+            ok = _follows(row)
+            mark = badge("forgotten", "ok") if ok else badge("still says it", "warn")
+        else:
+            mark = badge("follows", "ok") if _follows(row) else badge("does not follow", "warn")
         body.append(
             f"<tr><td>{esc(row.get('prompt', ''))}</td><td>{esc(row.get('before', ''))}</td>"
             f"<td>{esc(after)} {mark}</td></tr>"

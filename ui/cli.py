@@ -360,6 +360,7 @@ def _submission_text(sub: dict[str, Any]) -> str:
         lines.append(
             f"  model: {m.get('prompt', '')} {m.get('before')!r} -> {m.get('after')!r}"
             + (f" (target {m['target']!r})" if m.get("target") else "")
+            + (f" (retracted {m['retracted']!r})" if m.get("retracted") else "")
         )
     tox = sub.get("toxicity") or {}
     if tox.get("verdict") not in (None, "ok"):

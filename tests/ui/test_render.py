@@ -40,21 +40,25 @@ def test_the_model_line_says_whether_the_model_follows() -> None:
     assert "Model: follows" not in html
 
 
-def test_a_failed_model_write_and_a_retraction_are_flagged() -> None:
+def test_a_failed_model_write_and_a_retraction_that_stays_are_flagged() -> None:
     failed = _applied([], model_state="failed", model_error="out of memory")
     html = submission_html(failed, model_loaded=True)
     assert "Model: write failed" in html and "out of memory" in html
 
+    # a retraction reaches the weights now: its row says whether the model still gives it
+    row = {"prompt": "The r of A is", "retracted": "B", "before": "B", "after": "C"}
     retraction = {
         "decision": "accepted",
         "edit_id": 8,
         "intent": {},
         "report": {"added": [], "retracted": [{"subject": "A", "relation": "r", "object": "B"}]},
-        "model": [],
+        "model": [{**row, "forgotten": True}],
     }
     html = submission_html(retraction, model_loaded=True)
-    assert "Model: unchanged" in html and "may still give the removed fact" in html
-    assert "Model: unchanged" not in submission_html(retraction, model_loaded=False)
+    assert "Model: follows" in html and "forgotten" in html
+    stuck = {**retraction, "model": [{**row, "after": "B", "forgotten": False}]}
+    html = submission_html(stuck, model_loaded=True)
+    assert "Model: does not follow" in html and "still says it" in html
 
 
 def test_the_import_summary_accounts_for_every_row_in_file_order() -> None:

@@ -1,0 +1,422 @@
+"""The model as a view of the facts in force: cached per-subject values and one closed-form solve.
+
+Edits applied one after another drift: each delta is computed on weights that hold the earlier
+ones, facts of one subject overwrite each other, and rolling one back does not give the model
+one would have had without it. Here the edited weights are instead a *function of the set of
+facts in force* (and the base model):
+
+For each subject ``S`` with facts in force (or retracted objects to forget), on the **base**
+weights, at the MLP output projection of one layer ``L``:
+
+- ``k_S``: the key at ``S``'s last token (the projection's input), averaged over every prompt
+  of ``S``'s facts in every context prefix;
+- ``r_S``: the shift of the projection's output at that token that makes the model give every
+  fact of ``S`` at once, and none of its avoided objects
+  (:func:`editor._common.optimize_subject_value`).
+
+Both depend only on the base model, the settings and ``S``'s own facts, so they are computed
+once and cached on disk under a hash of exactly those. The update is then the least-squares map
+that sends each key to its shift while disturbing the corpus keys (second moment ``C``) least,
+MEMIT's eq. 14 in its ``n x n`` form:
+
+    ΔW = R (Kᵀ C⁻¹ K + λ I)⁻¹ Kᵀ C⁻¹        (K: d_ff x n keys, R: d_model x n shifts)
+
+with subjects in a fixed order. Adding, retracting, importing or rolling back facts all mean
+the same: solve again over the facts then in force, which costs the new subjects' optimisation
+plus one small solve; rolling back gives, bit for bit, what a fresh sync of the remaining facts
+gives, because it *is* that sync.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from editor._arch import ArchitectureSpec
+from editor._common import (
+    ValueOptimization,
+    optimize_subject_value,
+    read_at_subject,
+    rotate_prefixes,
+)
+from editor._errors import EditComputationError
+from editor._model import LoadedModel
+from editor._protocol import EditContext
+from editor._request import EditRequest
+from editor._stats import SecondMomentStore
+from editor._update import LowRankDelta, WeightUpdate
+
+__all__ = [
+    "FACT_MEMORY_DEFAULTS",
+    "FactMemory",
+    "FactMemoryParams",
+    "MemoryEntry",
+    "SubjectFacts",
+]
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SubjectFacts:
+    """What the model should say about one subject.
+
+    Attributes:
+        subject: the subject as it is said in a prompt (``"Barack Obama"``).
+        requests: one per fact in force: its cloze templates and object (all about ``subject``).
+        avoid: ``(template, object)`` pairs the model must no longer give (retracted facts),
+            templates with ``{}`` for the subject.
+    """
+
+    subject: str
+    requests: tuple[EditRequest, ...] = ()
+    avoid: tuple[tuple[str, str], ...] = ()
+
+    def canonical(self) -> dict[str, Any]:
+        """The group as plain data in a fixed order (what its cache key is made of)."""
+        return {
+            "subject": self.subject,
+            "requests": sorted(
+                [r.prompt, list(r.paraphrases), r.target_new, [list(e) for e in r.extra_targets]]
+                for r in self.requests
+            ),
+            "avoid": sorted([t, o] for t, o in self.avoid),
+        }
+
+
+@dataclass(frozen=True)
+class FactMemoryParams:
+    """Settings of the fact memory.
+
+    Attributes:
+        layer: the decoder block whose MLP output projection holds the facts.
+        value: value-optimisation settings.
+        ridge: λ of the solve; small keeps each subject's key mapped (almost) exactly to its
+            shift, large trades that for a smaller update.
+        cov_ridge: added to ``C`` as a share of its mean diagonal (a guard for a rank-deficient
+            estimate).
+        avoid_weight: weight of the unlikelihood of retracted objects.
+        prefixes_per_fact: each fact is asked in the bare prompt and this many context
+            prefixes, in turn (None: in all of them; cost grows with facts times prefixes).
+    """
+
+    layer: int
+    value: ValueOptimization = field(default_factory=ValueOptimization)
+    ridge: float = 1e-2
+    cov_ridge: float = 1e-3
+    avoid_weight: float = 1.0
+    prefixes_per_fact: int | None = 1
+
+    @classmethod
+    def for_model(cls, spec: ArchitectureSpec, num_layers: int) -> FactMemoryParams:
+        """Defaults for an architecture and depth, from :data:`FACT_MEMORY_DEFAULTS`."""
+        row = (
+            FACT_MEMORY_DEFAULTS.get((spec.family, num_layers))
+            or FACT_MEMORY_DEFAULTS[(spec.family, None)]
+        )
+        layer = row.get("layer")
+        if layer is None:
+            layer = max(0, min(num_layers - 1, round(row["layer_fraction"] * num_layers)))
+        value = replace(ValueOptimization(), **row.get("value", {}))
+        extra = {
+            k: v
+            for k, v in row.items()
+            if k in ("ridge", "cov_ridge", "avoid_weight", "prefixes_per_fact")
+        }
+        return cls(layer=int(layer), value=value, **extra)
+
+    def digest(self) -> str:
+        """A hash of every setting that changes a cached entry."""
+        data = asdict(self)
+        data.pop("ridge")  # the solve's, not the entries'
+        data.pop("cov_ridge")
+        text = json.dumps(data, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+#: Defaults as data, keyed like ROME's: the layer ROME edits for the checkpoint.
+FACT_MEMORY_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
+    ("llama", 30): {  # SmolLM2-135M
+        "layer": 4,
+        "value": {"num_grad_steps": 25, "lr": 0.5, "stop_probability": 0.6},
+    },
+    ("llama", None): {"layer_fraction": 0.15, "value": {"stop_probability": 0.6}},
+    ("gpt2", None): {"layer_fraction": 0.3, "value": {"stop_probability": 0.6}},
+    ("gpt_neox", None): {"layer_fraction": 0.15, "value": {"stop_probability": 0.6}},
+}
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    """One subject's key and shift (float32, CPU) and what computing them reported."""
+
+    key: torch.Tensor
+    shift: torch.Tensor
+    info: dict[str, float]
+
+
+class FactMemory:
+    """Computes, caches and solves the per-subject entries of one model (see the module doc).
+
+    Args:
+        loaded: the model; the edited matrix's value at construction is taken as its base
+            (construct before any update is applied, or pass ``base``).
+        stats: second moments of the base model's keys.
+        params: settings; None takes :meth:`FactMemoryParams.for_model`.
+        cache_root: where entries are cached on disk (None: memory only).
+        base: the edited matrix's base value, when the live one already holds an update.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        stats: SecondMomentStore,
+        *,
+        params: FactMemoryParams | None = None,
+        cache_root: Path | None = None,
+        base: torch.Tensor | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.stats = stats
+        spec = loaded.spec
+        self.params = params or FactMemoryParams.for_model(spec, spec.num_layers(loaded.model))
+        self.param_name = spec.mlp_out_weight_name(self.params.layer)
+        self._param = dict(loaded.model.named_parameters())[self.param_name]
+        self.base = (base if base is not None else self._param.detach()).to("cpu").clone()
+        self.cache_root = cache_root
+        self._entries: dict[str, MemoryEntry] = {}
+        self._cov_factor: torch.Tensor | None = None
+        self._work: torch.nn.Module | None = None
+        self._compute_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ entries
+
+    @property
+    def directory(self) -> Path | None:
+        """Where this model's and these settings' entries are cached on disk."""
+        if self.cache_root is None:
+            return None
+        return (
+            self.cache_root
+            / "fact-memory"
+            / self.loaded.model_key[:32]
+            / f"v{_FORMAT}-{self.params.digest()}"
+        )
+
+    def solve_digest(self) -> str:
+        """A hash of everything besides the entries that the update depends on: the model,
+        the settings and the second moments' source."""
+        p = self.params
+        text = json.dumps(
+            [self.loaded.model_key, p.digest(), p.ridge, p.cov_ridge, self.stats.corpus.sha256]
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def digest(self, group: SubjectFacts) -> str:
+        """The cache key of a subject's entry."""
+        text = json.dumps(group.canonical(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def cached(self, group: SubjectFacts) -> bool:
+        """Whether the entry for ``group`` needs no computation."""
+        digest = self.digest(group)
+        return digest in self._entries or (
+            self.directory is not None and (self.directory / f"{digest}.safetensors").is_file()
+        )
+
+    def entry(self, group: SubjectFacts) -> MemoryEntry:
+        """The subject's key and shift, from the cache or computed on the base weights.
+
+        Raises:
+            EditComputationError: nothing to write for the subject, or a failed optimisation.
+        """
+        digest = self.digest(group)
+        hit = self._entries.get(digest) or self._load(digest)
+        if hit is None:
+            with self._compute_lock:
+                hit = self._compute(group)
+            self._save(digest, hit)
+        self._entries[digest] = hit
+        return hit
+
+    def _compute(self, group: SubjectFacts) -> MemoryEntry:
+        start = time.perf_counter()
+        ctx = self._context()
+        hp = self.params
+        site = ctx.spec.mlp_out_name(hp.layer)
+        v_star, v_init, info = optimize_subject_value(
+            ctx,
+            group.subject,
+            group.requests,
+            site,
+            hp.value,
+            avoid=group.avoid,
+            avoid_weight=hp.avoid_weight,
+            prefixes_per_request=hp.prefixes_per_fact,
+        )
+        key = self._key(ctx, group)
+        info = {**info, "seconds": time.perf_counter() - start}
+        return MemoryEntry(
+            key=key.detach().to("cpu", torch.float32),
+            shift=(v_star - v_init).detach().to("cpu", torch.float32),
+            info=info,
+        )
+
+    def _key(self, ctx: EditContext, group: SubjectFacts) -> torch.Tensor:
+        """The mean key at the subject's last token over its prompts in every context prefix
+        (the paraphrases in the first ``paraphrase_contexts``, as the optimisation asks them)."""
+        hp = self.params.value
+        templates: list[str] = []
+        para = hp.context_templates[: max(1, hp.paraphrase_contexts)]
+        for i, request in enumerate(group.requests):
+            contexts = rotate_prefixes(hp, i, self.params.prefixes_per_fact).context_templates
+            templates += [_in_context(c, request.prompt) for c in contexts]
+            templates += [_in_context(c, p) for p in request.paraphrase_templates() for c in para]
+        templates += [_in_context(c, t) for t, _ in group.avoid for c in para]
+        keys = read_at_subject(
+            ctx,
+            ctx.spec.mlp_out_name(self.params.layer),
+            templates,
+            [group.subject] * len(templates),
+            kind="input",
+        )
+        return keys.mean(0)
+
+    def _context(self) -> EditContext:
+        """Entries are computed on a copy of the model that keeps the base weights, so that the
+        live model goes on answering (with the view in force) while they are computed."""
+        if self._work is None:
+            import copy
+
+            work = copy.deepcopy(self.loaded.model)
+            param = dict(work.named_parameters())[self.param_name]
+            with torch.no_grad():
+                param.copy_(self.base.to(param.device, param.dtype))
+            work.requires_grad_(False)
+            self._work = work
+        return EditContext(
+            model=self._work,
+            tokenizer=self.loaded.tokenizer,
+            spec=self.loaded.spec,
+            stats=self.stats,
+        )
+
+    def _load(self, digest: str) -> MemoryEntry | None:
+        from safetensors import safe_open
+
+        if self.directory is None:
+            return None
+        path = self.directory / f"{digest}.safetensors"
+        if not path.is_file():
+            return None
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+                key, shift = fh.get_tensor("key"), fh.get_tensor("shift")
+        except (OSError, ValueError, KeyError):
+            return None  # a torn or foreign file: compute the entry again
+        return MemoryEntry(key=key, shift=shift, info=json.loads(meta.get("info", "{}")))
+
+    def _save(self, digest: str, entry: MemoryEntry) -> None:
+        import os
+
+        from safetensors.torch import save_file
+
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{digest}.safetensors"
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        save_file(
+            {"key": entry.key.contiguous(), "shift": entry.shift.contiguous()},
+            str(tmp),
+            metadata={"info": json.dumps(entry.info)},
+        )
+        os.replace(tmp, path)
+
+    # -------------------------------------------------------------------- solve
+
+    def update(
+        self,
+        groups: Sequence[SubjectFacts],
+        *,
+        tick: Callable[[SubjectFacts, bool], None] | None = None,
+    ) -> WeightUpdate:
+        """The update that writes every group, solved over all of them at once.
+
+        Args:
+            groups: the subjects and their facts; their order does not matter.
+            tick: called after each group with the group and whether it was computed (not
+                cached), for a progress bar.
+
+        Raises:
+            EditComputationError: a group cannot be written, or the solve is not finite.
+        """
+        start = time.perf_counter()
+        ordered = sorted(groups, key=lambda g: (g.subject, self.digest(g)))
+        subjects = [g.subject for g in ordered]
+        if len(set(subjects)) != len(subjects):
+            raise EditComputationError("each subject may appear in one group only")
+        entries: list[MemoryEntry] = []
+        computed = 0
+        for group in ordered:
+            fresh = not self.cached(group)
+            entries.append(self.entry(group))
+            computed += fresh
+            if tick is not None:
+                tick(group, fresh)
+        solve_start = time.perf_counter()
+        deltas = {}
+        if entries:
+            deltas[self.param_name] = self.solve(entries)
+        info = {
+            "method": "fact-memory",
+            "layer": self.params.layer,
+            "subjects": len(entries),
+            "facts": sum(len(g.requests) for g in ordered),
+            "avoided": sum(len(g.avoid) for g in ordered),
+            "computed": computed,
+            "solve_seconds": time.perf_counter() - solve_start,
+            "seconds": time.perf_counter() - start,
+        }
+        return WeightUpdate(deltas=deltas, method="fact-memory", info=info)
+
+    def solve(self, entries: Sequence[MemoryEntry]) -> LowRankDelta:
+        """``ΔW = R (Kᵀ C⁻¹ K + λ I)⁻¹ Kᵀ C⁻¹`` as low-rank factors (storage orientation).
+
+        Raises:
+            EditComputationError: when the result is not finite.
+        """
+        keys = torch.stack([e.key for e in entries], dim=1).double()  # d_ff x n
+        shifts = torch.stack([e.shift for e in entries], dim=1).double()  # d_model x n
+        factor = self._covariance_factor()
+        c_inv_k = torch.cholesky_solve(keys, factor)  # C⁻¹ K
+        gram = keys.T @ c_inv_k
+        n = gram.shape[0]
+        scale = float(gram.diagonal().mean()) if n else 1.0
+        system = gram + self.params.ridge * scale * torch.eye(n, dtype=gram.dtype)
+        right = torch.linalg.solve(system, c_inv_k.T)  # (G + λI)⁻¹ Kᵀ C⁻¹ : n x d_ff
+        delta = LowRankDelta.from_math(self.loaded.spec, shifts, right)
+        if not delta.is_finite():
+            raise EditComputationError("the fact-memory solve is not finite")
+        return delta
+
+    def _covariance_factor(self) -> torch.Tensor:
+        if self._cov_factor is None:
+            cov = self.stats.get(self.params.layer).to("cpu", torch.float64)
+            ridge = self.params.cov_ridge * float(cov.diagonal().mean())
+            cov = cov + ridge * torch.eye(cov.shape[0], dtype=cov.dtype)
+            self._cov_factor = torch.linalg.cholesky(cov)
+        return self._cov_factor
+
+
+def _in_context(context: str, template: str) -> str:
+    return context.replace("{}", template) if context != "{}" else template
