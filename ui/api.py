@@ -88,8 +88,15 @@ from kg import (
 from kg._io import BadRow, detect_format, read_rows
 from knowsync import KnowSync, __version__
 from knowsync._api import EditResult, ImportReport
-from knowsync._outcomes import ModelState
-from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    AuthError,
+    ModelState,
+    PermissionDenied,
+    Role,
+    Submission,
+)
 from knowsync._session import Session
 from knowsync.client import IdempotencyConflict
 from ui._guards import (
