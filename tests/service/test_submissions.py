@@ -44,3 +44,27 @@ def test_readers_take_the_backend_given_and_rebuild_for_a_new_schema() -> None:
         # no backend and no model side (graph only, or a stand-in): the rules alone
         assert Readers(None, model=lambda: None).backend() is None
         assert Readers(None, model=FakeModel).backend() is None
+
+
+def test_readers_read_with_the_attached_model_sides_own_model() -> None:
+    """A model side attached now (or later, by ``attach_model``) reads what the rules cannot
+    with its own loaded model, handed over by the composition root: never the process's
+    shared model (``LocalModelBackend()`` without ``loaded``). No model is loaded here."""
+    from interpreter import LocalModelBackend
+    from knowsync._model_side import ModelSide
+
+    def side(loaded: object) -> ModelSide:
+        stand_in = ModelSide.__new__(ModelSide)  # no weights: only what Readers reads
+        stand_in.loaded = loaded  # type: ignore[assignment]
+        return stand_in
+
+    attached: list[ModelSide | None] = [None]
+    readers = Readers(None, model=lambda: attached[0])
+    assert readers.backend() is None  # graph only: the rules alone
+    first = side(object())
+    attached[0] = first
+    backend = readers.backend()
+    assert isinstance(backend, LocalModelBackend) and backend.loaded is first.loaded
+    assert readers.backend() is backend  # one backend (its prefix cache) per model side
+    attached[0] = side(object())
+    assert readers.backend() is not backend
