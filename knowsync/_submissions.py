@@ -167,17 +167,17 @@ def _fingerprint(user: str, assert_: list[tuple[str, str, str]], retract: list[A
 def _submission(record: EditRecord, intent: dict[str, Any]) -> Submission:
     """A submission rebuilt from its journal entry (an idempotent retry after a crash)."""
     decision = {
-        EditState.APPLIED: "accepted",
-        EditState.HELD: "needs_review",
-        EditState.PENDING: "needs_review",
-    }.get(record.state, "rejected")
+        EditState.APPLIED: Decision.ACCEPTED,
+        EditState.HELD: Decision.NEEDS_REVIEW,
+        EditState.PENDING: Decision.NEEDS_REVIEW,
+    }.get(record.state, Decision.REJECTED)
     refusals = record.report.get("refusals") or []
     return Submission(
         decision=decision,
         intent=intent,
         edit_id=record.id,
         report=record.report,
-        reason="; ".join(refusals) if decision == "rejected" and refusals else None,
+        reason="; ".join(refusals) if decision is Decision.REJECTED and refusals else None,
         model=list(record.report.get("model", [])),
         toxicity=record.report.get("toxicity"),
     )
@@ -196,7 +196,7 @@ def _decided(
     else:
         reason = "; ".join(report.get("refusals", [])) or None
     return Submission(
-        decision.value,
+        decision,
         intent=intent,
         edit_id=edit_id,
         report=report,
@@ -210,7 +210,7 @@ def _from_dict(data: dict[str, Any]) -> Submission:
     """A stored submission (as ``Submission.to_dict`` wrote it; a stored answer is dropped:
     questions are never stored)."""
     return Submission(
-        decision=str(data["decision"]),
+        decision=Decision(data["decision"]),
         intent=dict(data.get("intent") or {}),
         edit_id=data.get("edit_id"),
         report=dict(data.get("report") or {}),
@@ -444,12 +444,12 @@ class Submissions:
             return self._submit_edit([], intent.as_triples(), user=user, sentence=text, intent=data)
         if isinstance(intent, QueryIntent):
             self.authorize(user, "ask")
-            return Submission("accepted", intent=data, answer=self._answer(intent))
+            return Submission(Decision.ACCEPTED, intent=data, answer=self._answer(intent))
         if isinstance(intent, RollbackIntent):
             return self._submit_rollback(intent, user=user, intent_data=data)
         self.authorize(user, "ask")
         return Submission(
-            "needs_clarification",
+            Decision.NEEDS_CLARIFICATION,
             intent=data,
             question=intent.message,
             suggestions=self._rewrites(text, intent),
@@ -755,7 +755,7 @@ class Submissions:
                     ]
                 if not mine:
                     return Submission(
-                        "rejected",
+                        Decision.REJECTED,
                         intent=intent_data,
                         reason=f"{account.name} has no edit in force to undo",
                     )
@@ -768,25 +768,28 @@ class Submissions:
                 results = self._rollback(target, account.name)
             except RollbackRefused as exc:
                 return Submission(
-                    "rejected",
+                    Decision.REJECTED,
                     intent=intent_data,
                     reason=str(exc),
                     report={"rollback_of": target, "dependants": exc.dependants},
                 )
             except EditRefused as exc:
                 return Submission(
-                    "rejected",
+                    Decision.REJECTED,
                     intent=intent_data,
                     reason=str(exc),
                     report={"rollback_of": target, "refusals": exc.reasons},
                 )
             except InputError as exc:  # not applied, already rolled back
                 return Submission(
-                    "rejected", intent=intent_data, reason=str(exc), report={"rollback_of": target}
+                    Decision.REJECTED,
+                    intent=intent_data,
+                    reason=str(exc),
+                    report={"rollback_of": target},
                 )
         last = results[-1]
         return Submission(
-            "accepted",
+            Decision.ACCEPTED,
             intent=intent_data,
             edit_id=last.edit_id,
             report=last.report,

@@ -65,6 +65,7 @@ from fastapi.responses import (
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -346,14 +347,6 @@ class EditDetail(EditOut):
     retired: list[FactOut]
 
 
-class EditResultOut(_Open):
-    """An applied edit (a rollback step): the decision and the controller's report fields."""
-
-    edit_id: int | None
-    decision: str
-    dry_run: bool = False
-
-
 class AnswerOut(BaseModel):
     question: str
     subject: str | None
@@ -365,34 +358,14 @@ class AnswerOut(BaseModel):
     unclear: dict[str, Any] | None
 
 
-class SubmissionOut(BaseModel):
-    decision: str
-    intent: dict[str, Any]
-    edit_id: int | None
-    report: dict[str, Any]
-    reason: str | None
-    question: str | None
-    suggestions: list[str]
-    answer: AnswerOut | None
-    model: list[dict[str, Any]]
-    toxicity: dict[str, Any] | None
+@pydantic_dataclass
+class ImportOut(ImportReport):
+    """An import request's report (:class:`knowsync.ImportReport`), and whether its key had
+    been seen."""
 
-
-class ImportOut(BaseModel):
-    batch: str
-    rows: int
-    added: int
-    derived: int
-    duplicates: int
-    superseded: int
-    skipped: list[dict[str, Any]]
-    bad_rows: list[dict[str, Any]]
-    edits: list[int]
-    failed: str | None
-    derived_rows: int = Field(
-        0, description="rows marked as derived facts: left to the rules, which derive them again"
-    )
-    replayed: bool = Field(False, description="the key was seen before: nothing was applied now")
+    replayed: Annotated[
+        bool, Field(description="the key was seen before: nothing was applied now")
+    ] = False
 
 
 class NewUserOut(BaseModel):
@@ -467,14 +440,6 @@ def _edit(e: EditRecord) -> EditOut:
 
 def _answer(a: Answer) -> AnswerOut:
     return AnswerOut.model_validate(a.to_dict())
-
-
-def _submission(s: Submission) -> SubmissionOut:
-    return SubmissionOut.model_validate(s.to_dict())
-
-
-def _result(r: EditResult) -> EditResultOut:
-    return EditResultOut.model_validate(r.to_dict())
 
 
 # ------------------------------------------------------------------ chunk imports
@@ -1038,10 +1003,10 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def submit(body: SubmitText, who: Me) -> SubmissionOut:
+    def submit(body: SubmitText, who: Me) -> Submission:
         # what the sentence asks decides the role it needs (ask, submit, rollback): the
         # service authorizes it once it has read the sentence
-        return _submission(who.submit(body.text))
+        return who.submit(body.text)
 
     @app.post(
         f"{v1}/triples",
@@ -1052,7 +1017,7 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def submit_triples(body: SubmitTriples, who: Editor, key: Key = None) -> SubmissionOut:
+    def submit_triples(body: SubmitTriples, who: Editor, key: Key = None) -> Submission:
         assert_ = [t.raw() for t in body.assert_]
         retract = [t.raw() for t in body.retract]
         if not assert_ and not retract:
@@ -1063,7 +1028,7 @@ def create_app(
             idempotency_key=None if body.dry_run else key,
             dry_run=body.dry_run,
         )
-        return _submission(sub)
+        return sub
 
     @app.post(
         f"{v1}/imports",
@@ -1076,7 +1041,7 @@ def create_app(
         if body.allow_new_relations:
             who.authorize("schema")
         result, replayed = imports.run(who, key, body)
-        return ImportOut.model_validate({**result, "replayed": replayed})
+        return ImportOut(**result, replayed=replayed)
 
     @app.post(
         f"{v1}/imports/upload",
@@ -1104,7 +1069,7 @@ def create_app(
             report = ImportReport(
                 batch="", rows=len(bad) + derived_rows, bad_rows=bad, derived_rows=derived_rows
             )
-            return ImportOut.model_validate({**report.to_dict(), "replayed": False})
+            return ImportOut(**report.to_dict(), replayed=False)
         if allow_new_relations:
             who.authorize("schema")
         body = ImportRows(
@@ -1114,7 +1079,7 @@ def create_app(
         result["bad_rows"] = sorted(bad + result["bad_rows"], key=lambda b: b["line"])
         result["rows"] += len(bad) + derived_rows
         result["derived_rows"] = derived_rows
-        return ImportOut.model_validate({**result, "replayed": replayed})
+        return ImportOut(**result, replayed=replayed)
 
     @app.post(
         f"{v1}/edits/{{edit_id}}/rollback",
@@ -1125,12 +1090,12 @@ def create_app(
     @writes.endpoint
     def rollback(
         edit_id: EditId, who: Me, body: Annotated[RollbackIn | None, Body()] = None
-    ) -> list[EditResultOut]:
+    ) -> list[EditResult]:
         cascade = body.cascade if body is not None else False
         # every edit a rollback undoes, however deep a cascade goes, is checked in its
         # transaction
         results = who.rollback(edit_id, cascade=cascade)
-        return [_result(r) for r in results]
+        return results
 
     @app.post(
         f"{v1}/batches/{{batch}}/rollback",
@@ -1141,9 +1106,9 @@ def create_app(
     @writes.endpoint
     def rollback_batch(
         batch: Annotated[str, fastapi.Path(min_length=1, max_length=100)], who: Me
-    ) -> list[EditResultOut]:
+    ) -> list[EditResult]:
         results = who.rollback_batch(batch)
-        return [_result(r) for r in results]
+        return results
 
     # ----------------------------------------------------------------- reads
 
@@ -1296,9 +1261,9 @@ def create_app(
     @writes.endpoint
     def approve(
         edit_id: EditId, who: Curator, body: Annotated[ApproveIn | None, Body()] = None
-    ) -> SubmissionOut:
+    ) -> Submission:
         reason = body.reason if body is not None else ""
-        return _submission(who.approve(edit_id, reason=reason))
+        return who.approve(edit_id, reason=reason)
 
     @app.post(
         f"{v1}/review/{{edit_id}}/reject",
@@ -1307,8 +1272,8 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def reject(edit_id: EditId, body: RejectIn, who: Curator) -> SubmissionOut:
-        return _submission(who.reject(edit_id, reason=body.reason))
+    def reject(edit_id: EditId, body: RejectIn, who: Curator) -> Submission:
+        return who.reject(edit_id, reason=body.reason)
 
     @app.get(f"{v1}/locks", tags=["review"], summary="locks", responses=_ERRORS)
     def locks(who: Viewer, entity: str | None = None) -> list[LockOut]:
