@@ -64,6 +64,7 @@ from knowsync._submissions import ImportRules, Readers, Submissions
 
 if TYPE_CHECKING:
     from interpreter import ChatBackend, Intent
+    from knowsync._chunks import ChunkImports, FaultHook
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
 
@@ -252,6 +253,14 @@ class KnowSync:
             allow_new_relations=allow_new_relations,
             progress=progress,
         )
+
+    def chunk_imports(self, fault: FaultHook | None = None) -> ChunkImports:
+        """The HTTP API's chunked imports into this knowledge base: each chunk imported
+        through the importing account's session, at most once per idempotency key (see
+        :class:`knowsync._chunks.ChunkImports`; ``fault``: where tests inject failures)."""
+        from knowsync._chunks import ChunkImports  # the client's errors: imported on use
+
+        return ChunkImports(self.store, fault)
 
     def review_queue(self) -> list[EditRecord]:
         """Edits waiting for a curator, oldest first."""
