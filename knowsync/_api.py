@@ -12,9 +12,17 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from controller import ConflictPolicy, Controller, EditRefused, Plan, RawTriple, RollbackRefused
+from controller import (
+    ConflictPolicy,
+    Controller,
+    EditRefused,
+    Plan,
+    RawTriple,
+    RollbackRefused,
+    ToxicFilter,
+)
 from editor._graph import GraphWriter
 from kg import (
     EditKind,
@@ -39,10 +47,24 @@ from kg import (
 from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._accounts import Accounts
 from knowsync._model_side import ModelSide, ModelWorker, Probe, ViewSync
-from knowsync._outcomes import Decision, EditResult, ImportReport, ModelStatus, ModelWrite
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    Decision,
+    EditResult,
+    ImportReport,
+    ModelStatus,
+    ModelWrite,
+    Role,
+    Submission,
+)
 from knowsync._resources import cache_root, default_schema
 from knowsync._review import Review
-from knowsync._service import ImportRules, ServiceMixin
+from knowsync._submissions import ImportRules, Readers, Submissions
+
+if TYPE_CHECKING:
+    from interpreter import ChatBackend, Intent
+    from knowsync._chunks import ChunkImports, FaultHook
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
 
@@ -75,8 +97,15 @@ def _alive(owner: dict[str, Any]) -> bool:
     return True
 
 
-class KnowSync(ServiceMixin):
+class KnowSync:
     """A knowledge base: a graph store with its schema, journal and rules.
+
+    The composition root: the graph half (edits, rollbacks, imports, reads) and the model half
+    are its own; the service's parts are composed here, each given what it needs: accounts
+    (:attr:`accounts`, :class:`knowsync._accounts.Accounts`), review (:attr:`review`,
+    :class:`knowsync._review.Review`) and submissions (:attr:`submissions`,
+    :class:`knowsync._submissions.Submissions`: sentences, triples, questions and imports
+    under an account's rules). The methods of the same names hand on to them.
 
     Args:
         store: a store, or a store URL (None: ``$KNOWSYNC_STORE`` or the per-user default).
@@ -98,6 +127,11 @@ class KnowSync(ServiceMixin):
         queued: bring the model up to date in the background (an edit returns once the graph
             has it; its report's ``model_state`` says pending until the model follows, and
             :meth:`wait_for_model` waits for it); False: within the edit call.
+        toxic_filter: the toxic-edit filter submissions meet (None: the default
+            :class:`controller.ToxicFilter`).
+        chat_backend: what reads the sentences the interpreter's rules cannot (an
+            :class:`interpreter.ChatBackend`); None: the knowledge base's own model when one is
+            attached, else the rules alone.
 
     Raises:
         StoreError: the store cannot be opened.
@@ -118,6 +152,8 @@ class KnowSync(ServiceMixin):
         method: str = "memory",
         ledger_dir: Path | str | None = None,
         queued: bool = False,
+        toxic_filter: ToxicFilter | None = None,
+        chat_backend: ChatBackend | None = None,
     ) -> None:
         self.store = (
             store
@@ -141,7 +177,7 @@ class KnowSync(ServiceMixin):
                 elif extra is not None:
                     tx.save_schema(stored.merged(extra))
         self._write_lock = threading.RLock()
-        self._service_lock = threading.RLock()  # the service's writes (see ServiceMixin)
+        self._service_lock = threading.RLock()  # the service's writes (see Submissions)
         self.accounts = Accounts(self.store, self._service_lock)
         self.review = Review(
             self.store,
@@ -150,6 +186,23 @@ class KnowSync(ServiceMixin):
             dry_run=lambda a, r, user: self.edit(a, r, user=user, dry_run=True),
             apply=self._apply_journaled,
             retrying=self._retrying,
+        )
+        self.submissions = Submissions(
+            self.store,
+            self.accounts,
+            self._service_lock,
+            toxic=toxic_filter if toxic_filter is not None else ToxicFilter(),
+            reader=Readers(chat_backend, model=lambda: self.model),
+            model=lambda: self.model,
+            schema=self._schema,
+            allow_new_relations=lambda: self.allow_new_relations,
+            validate=self._validate,
+            decide=self._decide,
+            apply_edit=self._apply_edit,
+            write_lock=self._write_lock,
+            retrying=self._retrying,
+            import_file=self.import_file,
+            rollback=lambda edit_id, user: self.rollback(edit_id, user=user),
         )
         self._model_worker: ModelWorker | None = None
         self._queued = queued
@@ -160,6 +213,126 @@ class KnowSync(ServiceMixin):
         self.recovered = self.recover()
         if self.model is not None and queued:
             self._start_worker()
+
+    # ------------------------------------------------------------- the service
+
+    # The service's parts (``self.accounts``, ``self.review``, ``self.submissions``), under
+    # the knowledge base's names for their methods.
+
+    def parse(self, text: str) -> Intent:
+        """See :meth:`knowsync._submissions.Submissions.parse`."""
+        return self.submissions.parse(text)
+
+    def submit(self, text: str, *, user: str) -> Submission:
+        """See :meth:`knowsync._submissions.Submissions.submit`."""
+        return self.submissions.submit(text, user=user)
+
+    def submit_triples(
+        self,
+        assert_: Sequence[Sequence[str]] = (),
+        retract: Sequence[Sequence[str]] = (),
+        *,
+        user: str,
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+    ) -> Submission:
+        """See :meth:`knowsync._submissions.Submissions.submit_triples`."""
+        return self.submissions.submit_triples(
+            assert_, retract, user=user, idempotency_key=idempotency_key, dry_run=dry_run
+        )
+
+    def ask(self, question: str, *, user: str | None = None) -> Answer:
+        """See :meth:`knowsync._submissions.Submissions.ask`."""
+        return self.submissions.ask(question, user=user)
+
+    def import_as(
+        self,
+        user: str,
+        path: str | Path,
+        *,
+        policy: ConflictPolicy | str = ConflictPolicy.SKIP,
+        chunk_size: int = 5000,
+        fmt: str | None = None,
+        allow_new_relations: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """See :meth:`knowsync._submissions.Submissions.import_as`."""
+        return self.submissions.import_as(
+            user,
+            path,
+            policy=policy,
+            chunk_size=chunk_size,
+            fmt=fmt,
+            allow_new_relations=allow_new_relations,
+            progress=progress,
+        )
+
+    def chunk_imports(self, fault: FaultHook | None = None) -> ChunkImports:
+        """The HTTP API's chunked imports into this knowledge base: each chunk imported
+        through the importing account's session, at most once per idempotency key (see
+        :class:`knowsync._chunks.ChunkImports`; ``fault``: where tests inject failures)."""
+        from knowsync._chunks import ChunkImports  # the client's errors: imported on use
+
+        return ChunkImports(self.store, fault)
+
+    def review_queue(self) -> list[EditRecord]:
+        """Edits waiting for a curator, oldest first."""
+        return self.review.queue()
+
+    def approve(self, edit_id: int, *, user: str, reason: str = "") -> Submission:
+        """See :meth:`knowsync._review.Review.approve`."""
+        return self.review.approve(edit_id, user=user, reason=reason)
+
+    def reject(self, edit_id: int, *, user: str, reason: str) -> Submission:
+        """See :meth:`knowsync._review.Review.reject`."""
+        return self.review.reject(edit_id, user=user, reason=reason)
+
+    def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.authorize`."""
+        return self.accounts.authorize(user, action, edit_id=edit_id)
+
+    def _authorize(
+        self, view: GraphView, user: str | Account, action: str, edit_id: int | None = None
+    ) -> Account:
+        return self.accounts.authorize_in(view, user, action, edit_id)
+
+    def authenticate(self, token: str) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.authenticate`."""
+        return self.accounts.authenticate(token)
+
+    def add_user(
+        self, name: str, role: Role | str, *, by: str | Account | None = None
+    ) -> tuple[Account, str]:
+        """See :meth:`knowsync._accounts.Accounts.add_user`."""
+        return self.accounts.add_user(name, role, by=by)
+
+    def users(self) -> list[Account]:
+        """Every account, by name."""
+        return self.accounts.users()
+
+    def get_user(self, name: str) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.get_user`."""
+        return self.accounts.get_user(name)
+
+    def set_role(self, name: str, role: Role | str, *, by: str | Account | None) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.set_role`."""
+        return self.accounts.set_role(name, role, by=by)
+
+    def disable_user(self, name: str, *, by: str | Account | None) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.disable_user`."""
+        return self.accounts.disable_user(name, by=by)
+
+    def enable_user(self, name: str, *, by: str | Account | None) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.enable_user`."""
+        return self.accounts.enable_user(name, by=by)
+
+    def new_token(self, name: str, *, label: str = "", by: str | Account | None = None) -> str:
+        """See :meth:`knowsync._accounts.Accounts.new_token`."""
+        return self.accounts.new_token(name, label=label, by=by)
+
+    def revoke_tokens(self, name: str, *, by: str | Account | None = None) -> int:
+        """See :meth:`knowsync._accounts.Accounts.revoke_tokens`."""
+        return self.accounts.revoke_tokens(name, by=by)
 
     # ---------------------------------------------------------------- plumbing
 

@@ -2,22 +2,41 @@
 service's two errors. One definition each, shared by :class:`knowsync.KnowSync`, the HTTP API
 and :class:`knowsync.Client`; this module needs nothing beyond ``kg``'s types, so a client-only
 install imports it without the server stack.
+
+:class:`Account`, :class:`EditResult`, :class:`ImportReport` and :class:`Submission` are
+pydantic dataclasses: the HTTP API answers with them (so its OpenAPI schema describes them)
+and the client reads the answers back with their adapters (:data:`ACCOUNT`,
+:data:`EDIT_RESULT`, :data:`IMPORT_REPORT`, :data:`SUBMISSION`), which check each field.
+:class:`Answer` still has its own JSON reader in the client and its own HTTP model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import TypeAdapter
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+    with_config,
+)
 from pydantic.dataclasses import dataclass as pydantic_dataclass
+from typing_extensions import TypedDict
 
 from kg._errors import KnowsyncError
 from kg._types import Fact
 
 __all__ = [
     "ACCOUNT",
+    "EDIT_RESULT",
+    "IMPORT_REPORT",
+    "SUBMISSION",
     "Account",
     "Answer",
     "AuthError",
@@ -63,14 +82,38 @@ class ModelWrite(StrEnum):
     FAILED = "failed"
 
 
-@dataclass
+_RESULT_KEYS = ("edit_id", "decision", "dry_run")
+
+
+@with_config(ConfigDict(extra="allow"))
+class EditResultJSON(TypedDict):
+    """An :class:`EditResult` as JSON: the report's keys beside these three."""
+
+    edit_id: int | None
+    decision: Decision
+    dry_run: bool
+
+
+@pydantic_dataclass
 class EditResult:
-    """What happened to one edit."""
+    """What happened to one edit.
+
+    As JSON (``to_dict``, the HTTP API's answers), the report's keys stand beside ``edit_id``,
+    ``decision`` and ``dry_run`` (:class:`EditResultJSON`); read back, they make the report.
+    """
 
     edit_id: int | None
     decision: Decision
     report: dict[str, Any]
     dry_run: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_json(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "report" not in data:
+            report = {k: v for k, v in data.items() if k not in _RESULT_KEYS}
+            return {**{k: data[k] for k in _RESULT_KEYS if k in data}, "report": report}
+        return data
 
     @property
     def accepted(self) -> bool:
@@ -79,6 +122,10 @@ class EditResult:
     @property
     def reasons(self) -> list[str]:
         return list(self.report.get("refusals", []))
+
+    @model_serializer(mode="plain")
+    def _json(self) -> EditResultJSON:
+        return cast(EditResultJSON, {**self.to_dict(), "decision": self.decision})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,7 +136,11 @@ class EditResult:
         }
 
 
-@dataclass
+#: Reads an edit result from its JSON (``EditResult.to_dict``), checking each field.
+EDIT_RESULT: TypeAdapter[EditResult] = TypeAdapter(EditResult)
+
+
+@pydantic_dataclass
 class ImportReport:
     """The outcome of a batch import.
 
@@ -109,7 +160,12 @@ class ImportReport:
     bad_rows: list[dict[str, Any]] = field(default_factory=list)
     edits: list[int] = field(default_factory=list)
     failed: str | None = None
-    derived_rows: int = 0
+    derived_rows: Annotated[
+        int,
+        Field(
+            description="rows marked as derived facts: left to the rules, which derive them again"
+        ),
+    ] = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +181,10 @@ class ImportReport:
             "failed": self.failed,
             "derived_rows": self.derived_rows,
         }
+
+
+#: Reads an import report from its JSON (``ImportReport.to_dict``), checking each field.
+IMPORT_REPORT: TypeAdapter[ImportReport] = TypeAdapter(ImportReport)
 
 
 class AuthError(KnowsyncError):
@@ -212,7 +272,25 @@ class Answer:
         }
 
 
-@dataclass
+def _an_answer(value: object) -> Answer | None:
+    if value is None or isinstance(value, Answer):
+        return value
+    raise ValueError("an Answer (read one from its JSON with knowsync.client.answer_from_dict)")
+
+
+def _answer_json(answer: Answer | None) -> dict[str, Any] | None:
+    return None if answer is None else answer.to_dict()
+
+
+#: A submission's answer: an :class:`Answer`, as JSON its ``to_dict``.
+AnswerField = Annotated[
+    Answer | None,
+    PlainValidator(_an_answer),
+    PlainSerializer(_answer_json, return_type=dict[str, Any] | None),
+]
+
+
+@pydantic_dataclass
 class Submission:
     """What became of one submitted sentence or batch of triples.
 
@@ -231,14 +309,14 @@ class Submission:
         toxicity: the toxic filter's verdict (``{"verdict": ok|doubtful|toxic, "reasons"}``).
     """
 
-    decision: str
+    decision: Decision
     intent: dict[str, Any] = field(default_factory=dict)
     edit_id: int | None = None
     report: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     question: str | None = None
     suggestions: list[str] = field(default_factory=list)
-    answer: Answer | None = None
+    answer: AnswerField = None
     model: list[dict[str, Any]] = field(default_factory=list)
     toxicity: dict[str, Any] | None = None
 
@@ -248,11 +326,11 @@ class Submission:
         report = dict(self.report)
         if self.reason:
             report.setdefault("reason", self.reason)
-        return EditResult(self.edit_id, Decision(self.decision), report, dry_run=dry_run)
+        return EditResult(self.edit_id, self.decision, report, dry_run=dry_run)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "decision": self.decision,
+            "decision": self.decision.value,
             "intent": self.intent,
             "edit_id": self.edit_id,
             "report": self.report,
@@ -263,6 +341,11 @@ class Submission:
             "model": self.model,
             "toxicity": self.toxicity,
         }
+
+
+#: Reads a submission from its JSON (``Submission.to_dict``), checking each field; its answer
+#: is read by whoever reads an :class:`Answer` (``knowsync.client.answer_from_dict``).
+SUBMISSION: TypeAdapter[Submission] = TypeAdapter(Submission)
 
 
 ModelState = Literal["none", "loading", "ready", "failed"]

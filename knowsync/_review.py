@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from controller import Refusal, RefusalKind, ToxicVerdict, Verdict, refusal_report, refusals_of
 from kg import EditRecord, EditState, GraphStore, GraphView, InputError, StoreError, now_iso
 from knowsync._accounts import Accounts, check_text, includes
-from knowsync._outcomes import Account, EditResult, HoldKind, Role, Submission
+from knowsync._outcomes import Account, Decision, EditResult, HoldKind, Role, Submission
 
 if TYPE_CHECKING:
     from controller import RawTriple
@@ -156,7 +156,7 @@ class Review:
             refusals = refusals_of(dry.report)
             if _only_locks(refusals):
                 return Submission(
-                    "needs_review",
+                    Decision.NEEDS_REVIEW,
                     intent={"type": "review", "edit_id": edit_id},
                     edit_id=edit_id,
                     report=dry.report,
@@ -201,7 +201,7 @@ class Review:
             with self._store.write() as tx:
                 tx.update_edit(edit_id, report=final)
         return Submission(
-            result.decision.value,
+            result.decision,
             intent={"type": "review", "edit_id": edit_id},
             edit_id=edit_id,
             report=final,
@@ -229,7 +229,7 @@ class Review:
                 tx.update_edit(edit_id, state=EditState.REFUSED, report=report)
                 tx.put_doc("review", f"{edit_id:012d}", {**review, "edit_id": edit_id})
         return Submission(
-            "rejected",
+            Decision.REJECTED,
             intent={"type": "review", "edit_id": edit_id},
             edit_id=edit_id,
             report=report,

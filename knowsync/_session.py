@@ -168,7 +168,7 @@ class Session:
         return self._ks.authorize(self.user, "ask")
 
     def authorize(self, action: str, *, edit_id: int | None = None) -> Account:
-        """Check that the account may do ``action`` (one of ``knowsync._service.ACTIONS``;
+        """Check that the account may do ``action`` (one of ``knowsync._accounts.ACTIONS``;
         on edit ``edit_id`` for a rollback), before an interface offers it.
 
         Returns the account as stored now.

@@ -66,10 +66,12 @@ from kg import (
 from kg._io import BadRow, ExportRowCounter, export_format, read_rows, replacing
 from knowsync._outcomes import (
     ACCOUNT,
+    EDIT_RESULT,
+    IMPORT_REPORT,
+    SUBMISSION,
     Account,
     Answer,
     AuthError,
-    Decision,
     EditResult,
     ImportReport,
     PermissionDenied,
@@ -193,43 +195,24 @@ def answer_from_dict(d: Mapping[str, Any]) -> Answer:
 
 
 def submission_from_dict(d: Mapping[str, Any]) -> Submission:
+    """A :class:`Submission` from its JSON (``Submission.to_dict``), checked by its type; the
+    answer to a question is read with :func:`answer_from_dict`."""
     answer = d.get("answer")
-    return Submission(
-        decision=d["decision"],
-        intent=dict(d.get("intent") or {}),
-        edit_id=d.get("edit_id"),
-        report=dict(d.get("report") or {}),
-        reason=d.get("reason"),
-        question=d.get("question"),
-        suggestions=list(d.get("suggestions", [])),
-        answer=None if answer is None else answer_from_dict(answer),
-        model=list(d.get("model", [])),
-        toxicity=d.get("toxicity"),
+    return SUBMISSION.validate_python(
+        {**d, "answer": None if answer is None else answer_from_dict(answer)}
     )
 
 
 def result_from_dict(d: Mapping[str, Any]) -> EditResult:
-    """An :class:`EditResult` from ``EditResult.to_dict`` (the report's keys at top level)."""
-    report = {k: v for k, v in d.items() if k not in ("edit_id", "decision", "dry_run")}
-    return EditResult(
-        d.get("edit_id"), Decision(d["decision"]), report, dry_run=bool(d.get("dry_run"))
-    )
+    """An :class:`EditResult` from ``EditResult.to_dict`` (the report's keys at top level),
+    checked by its type."""
+    return EDIT_RESULT.validate_python(dict(d))
 
 
 def _import_report(d: Mapping[str, Any]) -> ImportReport:
-    return ImportReport(
-        batch=d.get("batch", ""),
-        rows=int(d.get("rows", 0)),
-        added=int(d.get("added", 0)),
-        derived=int(d.get("derived", 0)),
-        duplicates=int(d.get("duplicates", 0)),
-        superseded=int(d.get("superseded", 0)),
-        skipped=list(d.get("skipped", [])),
-        bad_rows=list(d.get("bad_rows", [])),
-        edits=list(d.get("edits", [])),
-        failed=d.get("failed"),
-        derived_rows=int(d.get("derived_rows", 0)),
-    )
+    """An :class:`ImportReport` from its JSON (other keys, such as a chunk's, are left out),
+    checked by its type."""
+    return IMPORT_REPORT.validate_python(dict(d))
 
 
 def error_from_response(status: int, body: Any) -> KnowsyncError:

@@ -18,7 +18,7 @@ is paused (:class:`ui._guards.SignInThrottle`, 429 with Retry-After).
 
 Batch imports are idempotent per chunk: the key a client sends with a chunk is recorded in the
 store's documents together with the chunk's outcome; the same key again returns that outcome
-and applies nothing (see :class:`_ChunkImports`).
+and applies nothing (see :class:`knowsync._chunks.ChunkImports`).
 
 ``/docs`` is an API reference rendered on the server from the OpenAPI schema, so it works with
 no internet; ``/docs/swagger`` is the interactive Swagger UI, whose script the browser loads from
@@ -26,17 +26,14 @@ a CDN; ``/openapi.json`` is the schema itself.
 """
 
 import contextlib
-import hashlib
 import html
 import importlib
 import importlib.util
-import itertools
-import json
 import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -65,6 +62,7 @@ from fastapi.responses import (
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -72,9 +70,7 @@ from controller import ConflictPolicy, EditRefused, RollbackRefused
 from editor._errors import EditorError
 from interpreter import MAX_TEXT_LENGTH, BackendError
 from kg import (
-    EditKind,
     EditRecord,
-    EditState,
     Fact,
     InputError,
     KnowsyncError,
@@ -83,13 +79,20 @@ from kg import (
     SchemaError,
     StoreError,
     UnknownRelationError,
-    now_iso,
 )
 from kg._io import BadRow, detect_format, read_rows
 from knowsync import KnowSync, __version__
 from knowsync._api import EditResult, ImportReport
-from knowsync._outcomes import ModelState
-from knowsync._service import Account, Answer, AuthError, PermissionDenied, Role, Submission
+from knowsync._chunks import FaultHook
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    AuthError,
+    ModelState,
+    PermissionDenied,
+    Role,
+    Submission,
+)
 from knowsync._session import Session
 from knowsync.client import IdempotencyConflict
 from ui._guards import (
@@ -144,14 +147,6 @@ ERROR_STATUS: list[tuple[type[BaseException], int, str]] = [
     (EditorError, 500, "editor_error"),
     (KnowsyncError, 400, "error"),
 ]
-
-
-FaultHook = Callable[[str], None]
-"""Called at named points of an operation (tests inject failures here): ``import.request``
-(every import request, first thing), ``import.before``
-(a keyed chunk is about to be applied), ``import.applied`` (it is committed, its key not yet
-marked done: a crash here is the window the journal check covers) and ``import.after`` (it is
-applied and its key recorded, the response not yet sent)."""
 
 
 # ----------------------------------------------------------------------- errors
@@ -339,14 +334,6 @@ class EditDetail(EditOut):
     retired: list[FactOut]
 
 
-class EditResultOut(_Open):
-    """An applied edit (a rollback step): the decision and the controller's report fields."""
-
-    edit_id: int | None
-    decision: str
-    dry_run: bool = False
-
-
 class AnswerOut(BaseModel):
     question: str
     subject: str | None
@@ -358,34 +345,14 @@ class AnswerOut(BaseModel):
     unclear: dict[str, Any] | None
 
 
-class SubmissionOut(BaseModel):
-    decision: str
-    intent: dict[str, Any]
-    edit_id: int | None
-    report: dict[str, Any]
-    reason: str | None
-    question: str | None
-    suggestions: list[str]
-    answer: AnswerOut | None
-    model: list[dict[str, Any]]
-    toxicity: dict[str, Any] | None
+@pydantic_dataclass
+class ImportOut(ImportReport):
+    """An import request's report (:class:`knowsync.ImportReport`), and whether its key had
+    been seen."""
 
-
-class ImportOut(BaseModel):
-    batch: str
-    rows: int
-    added: int
-    derived: int
-    duplicates: int
-    superseded: int
-    skipped: list[dict[str, Any]]
-    bad_rows: list[dict[str, Any]]
-    edits: list[int]
-    failed: str | None
-    derived_rows: int = Field(
-        0, description="rows marked as derived facts: left to the rules, which derive them again"
-    )
-    replayed: bool = Field(False, description="the key was seen before: nothing was applied now")
+    replayed: Annotated[
+        bool, Field(description="the key was seen before: nothing was applied now")
+    ] = False
 
 
 class NewUserOut(BaseModel):
@@ -462,176 +429,6 @@ def _answer(a: Answer) -> AnswerOut:
     return AnswerOut.model_validate(a.to_dict())
 
 
-def _submission(s: Submission) -> SubmissionOut:
-    return SubmissionOut.model_validate(s.to_dict())
-
-
-def _result(r: EditResult) -> EditResultOut:
-    return EditResultOut.model_validate(r.to_dict())
-
-
-# ------------------------------------------------------------------ chunk imports
-
-
-class _ChunkImports:
-    """Batch-import chunks, each applied at most once per (user, idempotency key).
-
-    A key's document (kind ``"import-chunk"``) moves ``started -> done``; ``done`` holds the
-    chunk's outcome, returned again for the same key. A ``started`` document found later means
-    an attempt died between applying and recording: the journal tells whether its import edit
-    committed (the chunk is imported under a source name unique to the key, and the document
-    records the journal position before it), so the chunk is applied then or never.
-
-    Concurrent requests with the same key wait for each other (one server process per store,
-    which the single-writer design asks for anyway).
-    """
-
-    KIND = "import-chunk"
-
-    def __init__(self, ks: KnowSync, fault: FaultHook | None) -> None:
-        self.ks = ks
-        self.fault = fault
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextlib.contextmanager
-    def _key_lock(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[key]
-                if users <= 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
-
-    def run(self, who: Session, key: str | None, body: ImportRows) -> tuple[dict[str, Any], bool]:
-        """Apply a chunk as ``who`` (or return the outcome recorded for its key).
-
-        Returns the import report as a dict, and whether it was replayed from the key.
-
-        Raises:
-            IdempotencyConflict: the key was used before with other rows or options.
-            InputError, StoreError: as :meth:`KnowSync.import_file`.
-        """
-        if self.fault is not None:
-            self.fault("import.request")
-        payload = body.model_dump(mode="json")
-        fingerprint = hashlib.sha256(
-            json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        ).hexdigest()
-        if key is None:
-            return self._apply(who, body, _source_name(body.source, fingerprint)), False
-        user = who.user
-        doc_key = f"{user}\x1f{key}"
-        with self._key_lock(doc_key):
-            with self.ks.store.read() as view:
-                doc = view.doc(self.KIND, doc_key)
-                after = view.last_edit_id()
-            if doc is not None and doc.get("fingerprint") != fingerprint:
-                raise IdempotencyConflict(
-                    f"idempotency key {key!r} was used before with another payload; "
-                    "use a new key for new rows"
-                )
-            if doc is not None and doc.get("state") == "done":
-                return dict(doc["result"]), True
-            if doc is not None:  # started: did that attempt commit?
-                found = self._committed(user, doc)
-                if found is not None:
-                    self._record(doc_key, {**doc, "state": "done", "result": found})
-                    return found, True
-                after = int(doc["after"])
-            source = _source_name(body.source, hashlib.sha256(doc_key.encode()).hexdigest())
-            started = {
-                "state": "started",
-                "fingerprint": fingerprint,
-                "after": after,
-                "source": source,
-                "created_at": now_iso(),
-            }
-            self._record(doc_key, started)
-            if self.fault is not None:
-                self.fault("import.before")
-            result = self._apply(who, body, source)
-            if self.fault is not None:
-                self.fault("import.applied")
-            self._record(doc_key, {**started, "state": "done", "result": result})
-            if self.fault is not None:
-                self.fault("import.after")
-            return result, False
-
-    def _record(self, doc_key: str, value: dict[str, Any]) -> None:
-        with self.ks.store.write() as tx:
-            tx.put_doc(self.KIND, doc_key, value)
-
-    def _committed(self, user: str, doc: dict[str, Any]) -> dict[str, Any] | None:
-        """The outcome of an earlier attempt whose import edits committed, rebuilt from the
-        journal, or None when nothing of it committed."""
-        with self.ks.store.read() as view:
-            edits = [
-                e
-                for e in view.edits(
-                    user=user,
-                    kinds=[EditKind.IMPORT],
-                    after=int(doc["after"]),
-                    limit=None,
-                    newest_first=False,
-                )
-                if e.request.get("source") == doc["source"]
-                and e.state in (EditState.APPLIED, EditState.REFUSED)
-            ]
-        if not edits:
-            return None
-        out = ImportReport(batch=edits[0].batch or "")
-        for e in edits:
-            rep = e.report
-            out.rows += int(e.request.get("rows", 0))
-            if e.state is EditState.REFUSED:
-                out.failed = "; ".join(rep.get("refusals", [])[:5]) or "refused"
-                continue
-            out.edits.append(e.id)
-            out.added += int(rep.get("added", 0))
-            out.derived += int(rep.get("derived", 0))
-            out.duplicates += int(rep.get("duplicates", 0))
-            out.superseded += len(rep.get("superseded", []))
-            out.skipped += [
-                {"line": s.get("row"), "triple": s.get("triple"), "reason": s.get("reason")}
-                for s in rep.get("skipped", [])
-            ]
-        return out.to_dict()
-
-    def _apply(self, who: Session, body: ImportRows, source: str) -> dict[str, Any]:
-        """Import the rows through ``who``'s session (under the rules an edit by that account
-        meets) as one JSONL chunk, keeping the client's line numbers (blank lines pad the file; the
-        reader skips them)."""
-        lines = [r.line if r.line is not None else 0 for r in body.rows]
-        keep_lines = all(lines) and all(a < b for a, b in itertools.pairwise(lines))
-        with tempfile.TemporaryDirectory(prefix="knowsync-import-") as tmp:
-            path = Path(tmp) / source
-            with path.open("w", encoding="utf-8") as fh:
-                at = 1
-                for i, row in enumerate(body.rows, start=1):
-                    target = row.line if keep_lines and row.line is not None else i
-                    fh.write("\n" * (target - at))
-                    at = target + 1
-                    record = {"subject": row.subject, "relation": row.relation}
-                    record["object"] = row.object
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            report = who.import_file(
-                path,
-                policy=body.policy,
-                chunk_size=len(body.rows),
-                fmt="jsonl",
-                allow_new_relations=body.allow_new_relations,
-            )
-        return report.to_dict()
-
-
 def _uploaded_rows(
     path: Path, fmt: str, name: str
 ) -> tuple[list[ImportRow], list[dict[str, Any]], int]:
@@ -668,12 +465,6 @@ def _uploaded_rows(
                 )
             )
     return rows, bad, derived_rows
-
-
-def _source_name(source: str | None, digest: str) -> str:
-    """A file name for the journal: the client's file name and a tag unique to the chunk."""
-    base = Path(source or "rows").name.strip().replace("\x00", "")[:100] or "rows"
-    return f"{base} #{digest[:10]}"
 
 
 # ------------------------------------------------------------------------- docs
@@ -879,7 +670,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.ks = ks
-    imports = _ChunkImports(ks, fault)
+    imports = ks.chunk_imports(fault)
     bearer = HTTPBearer(auto_error=False, description="an API token (knowsync users token)")
     writes = WritePool(write_threads)
     throttle = SignInThrottle(sign_in_failures, 60.0)
@@ -1031,10 +822,10 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def submit(body: SubmitText, who: Me) -> SubmissionOut:
+    def submit(body: SubmitText, who: Me) -> Submission:
         # what the sentence asks decides the role it needs (ask, submit, rollback): the
         # service authorizes it once it has read the sentence
-        return _submission(who.submit(body.text))
+        return who.submit(body.text)
 
     @app.post(
         f"{v1}/triples",
@@ -1045,7 +836,7 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def submit_triples(body: SubmitTriples, who: Editor, key: Key = None) -> SubmissionOut:
+    def submit_triples(body: SubmitTriples, who: Editor, key: Key = None) -> Submission:
         assert_ = [t.raw() for t in body.assert_]
         retract = [t.raw() for t in body.retract]
         if not assert_ and not retract:
@@ -1056,7 +847,7 @@ def create_app(
             idempotency_key=None if body.dry_run else key,
             dry_run=body.dry_run,
         )
-        return _submission(sub)
+        return sub
 
     @app.post(
         f"{v1}/imports",
@@ -1068,8 +859,8 @@ def create_app(
     def import_rows(body: ImportRows, who: Editor, key: Key = None) -> ImportOut:
         if body.allow_new_relations:
             who.authorize("schema")
-        result, replayed = imports.run(who, key, body)
-        return ImportOut.model_validate({**result, "replayed": replayed})
+        result, replayed = imports.run(who, key, body.model_dump(mode="json"))
+        return ImportOut(**result, replayed=replayed)
 
     @app.post(
         f"{v1}/imports/upload",
@@ -1097,17 +888,17 @@ def create_app(
             report = ImportReport(
                 batch="", rows=len(bad) + derived_rows, bad_rows=bad, derived_rows=derived_rows
             )
-            return ImportOut.model_validate({**report.to_dict(), "replayed": False})
+            return ImportOut(**report.to_dict(), replayed=False)
         if allow_new_relations:
             who.authorize("schema")
         body = ImportRows(
             rows=rows, policy=policy, source=name, allow_new_relations=allow_new_relations
         )
-        result, replayed = imports.run(who, key, body)
+        result, replayed = imports.run(who, key, body.model_dump(mode="json"))
         result["bad_rows"] = sorted(bad + result["bad_rows"], key=lambda b: b["line"])
         result["rows"] += len(bad) + derived_rows
         result["derived_rows"] = derived_rows
-        return ImportOut.model_validate({**result, "replayed": replayed})
+        return ImportOut(**result, replayed=replayed)
 
     @app.post(
         f"{v1}/edits/{{edit_id}}/rollback",
@@ -1118,12 +909,12 @@ def create_app(
     @writes.endpoint
     def rollback(
         edit_id: EditId, who: Me, body: Annotated[RollbackIn | None, Body()] = None
-    ) -> list[EditResultOut]:
+    ) -> list[EditResult]:
         cascade = body.cascade if body is not None else False
         # every edit a rollback undoes, however deep a cascade goes, is checked in its
         # transaction
         results = who.rollback(edit_id, cascade=cascade)
-        return [_result(r) for r in results]
+        return results
 
     @app.post(
         f"{v1}/batches/{{batch}}/rollback",
@@ -1134,9 +925,9 @@ def create_app(
     @writes.endpoint
     def rollback_batch(
         batch: Annotated[str, fastapi.Path(min_length=1, max_length=100)], who: Me
-    ) -> list[EditResultOut]:
+    ) -> list[EditResult]:
         results = who.rollback_batch(batch)
-        return [_result(r) for r in results]
+        return results
 
     # ----------------------------------------------------------------- reads
 
@@ -1289,9 +1080,9 @@ def create_app(
     @writes.endpoint
     def approve(
         edit_id: EditId, who: Curator, body: Annotated[ApproveIn | None, Body()] = None
-    ) -> SubmissionOut:
+    ) -> Submission:
         reason = body.reason if body is not None else ""
-        return _submission(who.approve(edit_id, reason=reason))
+        return who.approve(edit_id, reason=reason)
 
     @app.post(
         f"{v1}/review/{{edit_id}}/reject",
@@ -1300,8 +1091,8 @@ def create_app(
         responses=_ERRORS,
     )
     @writes.endpoint
-    def reject(edit_id: EditId, body: RejectIn, who: Curator) -> SubmissionOut:
-        return _submission(who.reject(edit_id, reason=body.reason))
+    def reject(edit_id: EditId, body: RejectIn, who: Curator) -> Submission:
+        return who.reject(edit_id, reason=body.reason)
 
     @app.get(f"{v1}/locks", tags=["review"], summary="locks", responses=_ERRORS)
     def locks(who: Viewer, entity: str | None = None) -> list[LockOut]:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from controller import EditRefused, RollbackRefused
 from kg import EditKind, InputError, NotFoundError, StoreError, UnknownRelationError
 from knowsync import Client, Decision
-from knowsync._service import AuthError, PermissionDenied, Role
+from knowsync._outcomes import AuthError, PermissionDenied, Role
 from knowsync.client import CHECKPOINT_SUFFIX, ServerError, error_from_response
 
 from .conftest import Env, write_rows

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from kg import InputError, NotFoundError, Schema, StoreError
 from knowsync import Client, KnowSync
-from knowsync._service import AuthError
+from knowsync._outcomes import AuthError
 from knowsync.client import ServerError
 from ui.api import _drawn_in_one_thread
 from ui.cli import main

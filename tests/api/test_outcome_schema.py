@@ -34,3 +34,58 @@ def test_a_malformed_account_is_refused_by_its_type() -> None:
 
     with pytest.raises(pydantic.ValidationError):
         account_from_dict({"name": "x", "role": "emperor", "created_at": ""})
+
+
+def test_submissions_results_and_import_reports_are_one_type_each(
+    env: Env, http: TestClient
+) -> None:
+    from knowsync import Decision, EditResult, ImportReport, Submission
+    from knowsync.client import _import_report, result_from_dict, submission_from_dict
+
+    spec = http.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for gone in ("SubmissionOut", "EditResultOut"):  # no HTTP copies of the outcomes
+        assert gone not in schemas
+    assert set(schemas["Decision"]["enum"]) == {d.value for d in Decision}
+    assert set(schemas["Submission"]["properties"]) == set(Submission.__dataclass_fields__)
+    assert schemas["Submission"]["properties"]["decision"] == {
+        "$ref": "#/components/schemas/Decision"
+    }
+    # a result's report stands beside its three fields, as the answers always had it
+    result = schemas["EditResultJSON"]
+    assert set(result["properties"]) == {"edit_id", "decision", "dry_run"}
+    assert result["additionalProperties"] is True
+    # an import's answer is the report and whether its key had been seen
+    imported = schemas["ImportOut"]["properties"]
+    assert set(imported) == set(ImportReport.__dataclass_fields__) | {"replayed"}
+
+    auth = env.auth("editor")
+    sub = http.post(
+        f"{V1}/triples", json={"assert": [["France", "capital", "Paris"]]}, headers=auth
+    )
+    read = submission_from_dict(sub.json())
+    assert isinstance(read, Submission) and read.decision is Decision.ACCEPTED
+    assert read.to_dict() == sub.json()
+    undo = http.post(f"{V1}/edits/{read.edit_id}/rollback", headers=auth).json()
+    step = result_from_dict(undo[0])
+    assert isinstance(step, EditResult) and step.report["rollback_of"] == read.edit_id
+    assert step.to_dict() == undo[0]
+    rows = {"rows": [{"subject": "Spain", "relation": "capital", "object": "Madrid"}]}
+    chunk = http.post(f"{V1}/imports", json=rows, headers=auth).json()
+    report = _import_report(chunk)
+    assert isinstance(report, ImportReport) and report.added == 1
+    assert {**report.to_dict(), "replayed": False} == chunk
+
+
+def test_malformed_outcomes_are_refused_by_their_types() -> None:
+    import pydantic
+    import pytest
+
+    from knowsync.client import _import_report, result_from_dict, submission_from_dict
+
+    with pytest.raises(pydantic.ValidationError):
+        submission_from_dict({"decision": "maybe"})
+    with pytest.raises(pydantic.ValidationError):
+        result_from_dict({"edit_id": "seven", "decision": "accepted"})
+    with pytest.raises(pydantic.ValidationError):
+        _import_report({"batch": "b", "rows": "many"})

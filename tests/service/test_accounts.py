@@ -9,7 +9,8 @@ import pytest
 
 from kg import InputError, NotFoundError
 from knowsync import KnowSync
-from knowsync._service import ACTIONS, Account, AuthError, PermissionDenied, Role
+from knowsync._accounts import ACTIONS
+from knowsync._outcomes import Account, AuthError, PermissionDenied, Role
 from tests.service.conftest import ROLES
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from kg import EditState, InputError, NotFoundError
 from knowsync import KnowSync
-from knowsync._service import PermissionDenied
+from knowsync._outcomes import PermissionDenied
 
 
 def _capital(ks: KnowSync, country: str) -> list[str]:

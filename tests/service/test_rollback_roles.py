@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowsync import KnowSync
-from knowsync._service import PermissionDenied
+from knowsync._outcomes import PermissionDenied
 from ui.api import API_PREFIX, create_app
 
 

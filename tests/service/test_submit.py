@@ -8,7 +8,8 @@ import pytest
 
 from kg import EditState, InputError, NotFoundError, UnknownRelationError
 from knowsync import KnowSync
-from knowsync._service import PermissionDenied, Submission, _key_doc
+from knowsync._outcomes import PermissionDenied, Submission
+from knowsync._submissions import _key_doc
 from tests.service.conftest import FakeModel
 
 

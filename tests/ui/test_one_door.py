@@ -3,8 +3,9 @@
 The HTTP API and the web app act for an account, so every operation they offer goes through
 that account's session, which authorizes it and applies the service's rules; they touch the
 :class:`knowsync.KnowSync` object itself only for what is no operation of an account (the
-model's loading state, the sliders' defaults). The command line's local commands act as the
-store's owner only where this file pins it (``OWNER_CALLS``): a new unguarded call fails here.
+model's loading state, the sliders' defaults, the keyed chunks of an import, whose rows go
+through the session). The command line's local commands act as the store's owner only where
+this file pins it (``OWNER_CALLS``): a new unguarded call fails here.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ GOVERNED = frozenset(
 
 #: The interfaces that act for an account: what they may touch on the KnowSync object.
 SERVED = {
-    # ``store``: the batch-import chunks' idempotency documents (``ui.api._ChunkImports``);
-    # the rows themselves are imported through the session
-    "api.py": {"model", "model_status", "store"},
+    # ``chunk_imports``: keyed batch-import chunks (``knowsync._chunks.ChunkImports``), which
+    # import the rows through the account's session
+    "api.py": {"model", "model_status", "chunk_imports"},
     "web.py": {"model", "model_status", "hops", "fanout"},
     "_web_render.py": set(),
     "_guards.py": set(),

@@ -1,17 +1,15 @@
-"""The service half of ``KnowSync``: sentences in, decisions out.
+"""Submissions: sentences and triples in, decisions out, for one account at a time.
 
-``ServiceMixin`` is mixed into :class:`knowsync.KnowSync`; it uses the graph half (``edit``,
-``rollback``, ``facts``, the store) and the optional model half (``self.model``, a
-:class:`knowsync.ModelSide` or None). The interfaces reach it through
-:class:`knowsync._session.Session`: no interface has logic of its own.
+:class:`Submissions` is a part of :class:`knowsync.KnowSync`, composed with what it needs given
+to its constructor: the store, the accounts, the service's lock, the toxic-edit filter, the
+interpreter factory (:class:`Readers`), the model side as attached now, and the few operations
+of the unguarded engine it decides and applies an edit with. The interfaces reach it through
+:class:`knowsync._session.Session` (``KnowSync.submit`` and the others hand on to it): no
+interface has logic of its own.
 
-Two parts are classes of their own, composed by ``KnowSync`` with what they need given to
-their constructors, to which the mixin's methods of the same names hand on: accounts, roles
-and tokens (:class:`knowsync._accounts.Accounts`, ``KnowSync.accounts``), and review, the
-queue of held edits with the curators' decisions and the hold rules
-(:class:`knowsync._review.Review`, ``KnowSync.review``). What stays here: reading sentences,
-the one decision on an edit (toxic filter, rules, hold rules) with idempotency, imports under
-the account's rules, rollback requests, and questions (``ask``).
+What it does: reading sentences, the one decision on an edit (the toxic filter, the rules, the
+hold rules of :func:`knowsync._review.hold_reasons`) with idempotency, imports under the
+account's rules (:class:`ImportRules`), rollback requests, and questions (``ask``).
 
 State kept in the store's documents (``GraphTxn.put_doc``), in the same transactions as the
 journal:
@@ -26,12 +24,14 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from controller import (
+    Controller,
     EditRefused,
+    Plan,
     Refusal,
     RefusalKind,
     RollbackRefused,
@@ -41,6 +41,7 @@ from controller import (
     refusal_report,
 )
 from interpreter import (
+    ChatBackend,
     EditIntent,
     Intent,
     Interpreter,
@@ -57,52 +58,39 @@ from kg import (
     EditState,
     Fact,
     FactKind,
+    GraphStore,
     GraphView,
     InputError,
+    Relation,
     Schema,
     now_iso,
 )
-from knowsync._accounts import ACTIONS, Accounts, check_text, check_user_name, includes
+from knowsync._accounts import Accounts, check_text, includes
 from knowsync._model_side import ModelSide
 from knowsync._outcomes import (
     Account,
     Answer,
-    AuthError,
     Decision,
+    EditResult,
     ImportReport,
     PermissionDenied,
     Role,
     Submission,
 )
-from knowsync._review import Review, hold_reasons
+from knowsync._review import hold_reasons
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     from controller import RawTriple
-    from kg import GraphStore
-    from knowsync._api import EditResult, Screen, Stop
+    from knowsync._api import Screen, Stop
 
-_T = TypeVar("_T")
-
-__all__ = [
-    "ACTIONS",
-    "Account",
-    "Answer",
-    "AuthError",
-    "ImportRules",
-    "PermissionDenied",
-    "Role",
-    "ServiceMixin",
-    "Submission",
-    "check_user_name",
-]
+__all__ = ["ImportRules", "Readers", "Submissions"]
 
 
 @dataclass(frozen=True)
 class ImportRules:
-    """The service's rules over a batch import by one account (see ``ServiceMixin``).
+    """The service's rules over a batch import by one account (see :meth:`Submissions.import_as`).
 
     Attributes:
         row: a row's verdict before planning: None to import it, or (``"bad"`` or
@@ -179,17 +167,17 @@ def _fingerprint(user: str, assert_: list[tuple[str, str, str]], retract: list[A
 def _submission(record: EditRecord, intent: dict[str, Any]) -> Submission:
     """A submission rebuilt from its journal entry (an idempotent retry after a crash)."""
     decision = {
-        EditState.APPLIED: "accepted",
-        EditState.HELD: "needs_review",
-        EditState.PENDING: "needs_review",
-    }.get(record.state, "rejected")
+        EditState.APPLIED: Decision.ACCEPTED,
+        EditState.HELD: Decision.NEEDS_REVIEW,
+        EditState.PENDING: Decision.NEEDS_REVIEW,
+    }.get(record.state, Decision.REJECTED)
     refusals = record.report.get("refusals") or []
     return Submission(
         decision=decision,
         intent=intent,
         edit_id=record.id,
         report=record.report,
-        reason="; ".join(refusals) if decision == "rejected" and refusals else None,
+        reason="; ".join(refusals) if decision is Decision.REJECTED and refusals else None,
         model=list(record.report.get("model", [])),
         toxicity=record.report.get("toxicity"),
     )
@@ -208,7 +196,7 @@ def _decided(
     else:
         reason = "; ".join(report.get("refusals", [])) or None
     return Submission(
-        decision.value,
+        decision,
         intent=intent,
         edit_id=edit_id,
         report=report,
@@ -222,7 +210,7 @@ def _from_dict(data: dict[str, Any]) -> Submission:
     """A stored submission (as ``Submission.to_dict`` wrote it; a stored answer is dropped:
     questions are never stored)."""
     return Submission(
-        decision=str(data["decision"]),
+        decision=Decision(data["decision"]),
         intent=dict(data.get("intent") or {}),
         edit_id=data.get("edit_id"),
         report=dict(data.get("report") or {}),
@@ -234,39 +222,113 @@ def _from_dict(data: dict[str, Any]) -> Submission:
     )
 
 
-# --------------------------------------------------------------------------- the mixin
+# --------------------------------------------------------------------------- the engine's part
 
 
-class ServiceMixin:
-    """Submit, ask, review and accounts; see the module docstring for the stored state.
+class ApplyEdit(Protocol):
+    """Journal an edit and apply it (``KnowSync._apply_edit``): the engine's one write of an
+    edit, with the service's ``screen`` judged on the plan it applies."""
 
-    Methods (implemented by the service work; signatures are the contract the HTTP API and
-    the web app code against):
+    def __call__(
+        self,
+        assert_: Sequence[RawTriple],
+        retract: Sequence[RawTriple],
+        user: str,
+        allow: bool,
+        *,
+        extra: dict[str, Any] | None = None,
+        screen: Screen | None = None,
+    ) -> EditResult: ...
 
-    - ``submit(text, *, user) -> Submission``
-    - ``submit_triples(assert_=(), retract=(), *, user, idempotency_key=None) -> Submission``
-    - ``ask(question, *, user=None) -> Answer``
-    - ``review_queue() -> list[EditRecord]`` (held entries, oldest first)
-    - ``approve(edit_id, *, user, reason="") -> Submission``
-    - ``reject(edit_id, *, user, reason) -> Submission``
-    - ``add_user(name, role, *, by=None) -> tuple[Account, str]`` (the token, shown once)
-    - ``users() -> list[Account]``, ``get_user(name) -> Account``
-    - ``set_role(name, role, *, by)``, ``disable_user(name, *, by)``
-    - ``new_token(name, *, label="") -> str``, ``revoke_tokens(name) -> int``
-    - ``authenticate(token) -> Account`` (raises AuthError)
-    - ``authorize(user, action, *, edit_id=None) -> Account`` (raises PermissionDenied);
-      actions: "ask", "read", "submit", "rollback", "review", "lock", "admin", "schema".
 
-    Who acts: ``user`` and ``by`` name accounts. A store without any account is in *open
-    mode* (a single person using the library or the CLI on their own store): every name acts
-    as an admin. Once one account exists, only accounts act, with their roles. ``by=None``
-    on the account methods is the local, trusted path (the CLI on the store file: whoever can
-    open the store can change it anyway); the HTTP API always passes the authenticated user.
+class ImportFile(Protocol):
+    """Import a file under the given rules (``KnowSync.import_file``)."""
+
+    def __call__(
+        self,
+        path: str | Path,
+        *,
+        user: str = "importer",
+        policy: ConflictPolicy | str = ConflictPolicy.SKIP,
+        chunk_size: int = 5000,
+        fmt: str | None = None,
+        allow_new_relations: bool | None = None,
+        progress: Callable[[int], None] | None = None,
+        rules: ImportRules | None = None,
+    ) -> ImportReport: ...
+
+
+#: Plan an edit on a view and judge the plan (``KnowSync._decide``): the controller, the plan,
+#: new relations, the report, and why it stops short of being applied (None: it is applied).
+Decide = Callable[
+    [GraphView, Sequence["RawTriple"], Sequence["RawTriple"], bool, "Screen | None"],
+    tuple[Controller, Plan, list[Relation], dict[str, Any], "Stop | None"],
+]
+#: Check an edit's names and relations before anything is journaled (``KnowSync._validate``).
+Validate = Callable[[GraphView, Sequence["RawTriple"], Sequence["RawTriple"], bool], None]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class Readers:
+    """The interpreter factory: the interpreter for a schema, built again when the schema or
+    what reads beyond the rules changes.
+
+    What the rules cannot read goes to ``backend`` when one is given; else to the knowledge
+    base's own (edited) model when it has one (``model()``, asked each time, since a model
+    may be attached after the knowledge base opened), read with that very model's weights
+    (:class:`interpreter.LocalModelBackend` over the model side's loaded model); a graph-only
+    knowledge base reads with the rules alone.
+
+    Args:
+        backend: a chat backend for what the rules cannot read, or None.
+        model: the knowledge base's model side as attached now (None: graph only).
+    """
+
+    def __init__(self, backend: ChatBackend | None, model: Callable[[], object]) -> None:
+        self._backend = backend
+        self._model = model
+        self._lock = threading.Lock()
+        self._local: tuple[ModelSide, LocalModelBackend] | None = None
+        self._built: tuple[Schema, ChatBackend | None, Interpreter] | None = None
+
+    def backend(self) -> ChatBackend | None:
+        """What reads beyond the rules now (see the class docstring)."""
+        if self._backend is not None:
+            return self._backend
+        side = self._model()
+        if not isinstance(side, ModelSide):
+            return None
+        with self._lock:
+            if self._local is None or self._local[0] is not side:
+                self._local = (side, LocalModelBackend(loaded=side.loaded))
+            return self._local[1]
+
+    def __call__(self, schema: Schema) -> Interpreter:
+        backend = self.backend()
+        with self._lock:
+            built = self._built
+            if built is not None and built[0] is schema and built[1] is backend:
+                return built[2]
+            interp = Interpreter(schema, backend=backend)
+            self._built = (schema, backend, interp)
+            return interp
+
+
+# --------------------------------------------------------------------------- the part
+
+
+class Submissions:
+    """Submit, ask and import for an account; see the module docstring for the stored state.
+
+    Who acts: ``user`` names an account. A store without any account is in *open mode* (a
+    single person using the library or the CLI on their own store): every name acts as an
+    admin. Once one account exists, only accounts act, with their roles.
 
     Decisions for an edit (``submit``/``submit_triples``):
 
-    - toxic (the filter, ``self.toxic_filter`` or the default :class:`controller.ToxicFilter`)
-      -> rejected, journaled as refused with the verdict;
+    - toxic (the filter) -> rejected, journaled as refused with the verdict;
     - refused by the controller (a contradiction, an unknown fact to retract) -> rejected,
       journaled as refused with the controller's reasons;
     - doubtful, touching a locked fact, or superseding (or retracting) a fact another user
@@ -277,124 +339,77 @@ class ServiceMixin:
     The decision is taken once, on the plan the edit is applied with (inside the transaction
     that applies it); a dry run takes the same decision on a read view and writes nothing.
 
-    Concurrency: the write paths here run under one lock per ``KnowSync`` (``_service_lock``),
-    so a submission's decision and application are not interleaved with another
-    submission's: of two users racing for the same functional fact, the first applies and the
-    second supersedes the first one's fact, so it is held for review. Reads take no lock.
+    Concurrency: the write paths here run under the service's lock (``guard``, shared with
+    accounts and review), so a submission's decision and application are not interleaved with
+    another submission's: of two users racing for the same functional fact, the first applies
+    and the second supersedes the first one's fact, so it is held for review. Reads take no
+    lock.
+
+    Args:
+        store: the graph and its journal; idempotency keys are kept in its documents.
+        accounts: who may do what.
+        guard: the service's lock.
+        toxic: the toxic-edit filter.
+        reader: the interpreter for a schema (the interpreter factory, :class:`Readers`).
+        model: the knowledge base's model side as attached now (None: graph only), which
+            answers questions beside the graph.
+        schema: the schema a view holds (``KnowSync._schema``).
+        allow_new_relations: whether unknown relations are accepted as new ones, now.
+        validate, decide, apply_edit: the engine's checks, decision and write of an edit
+            (:data:`Validate`, :data:`Decide`, :class:`ApplyEdit`).
+        write_lock: the one writer's lock, held while an edit is journaled and applied.
+        retrying: run a write again after a transient store error (``KnowSync._retrying``).
+        import_file: the engine's import (:class:`ImportFile`).
+        rollback: undo an edit as a user (``KnowSync.rollback``, no cascade).
     """
 
-    if TYPE_CHECKING:  # what the mixin uses of the graph half (``KnowSync``)
-        store: GraphStore
-        accounts: Accounts
-        review: Review
-        allow_new_relations: bool
+    def __init__(
+        self,
+        store: GraphStore,
+        accounts: Accounts,
+        guard: threading.RLock,
+        *,
+        toxic: ToxicFilter,
+        reader: Callable[[Schema], Interpreter],
+        model: Callable[[], ModelSide | None],
+        schema: Callable[[GraphView], Schema],
+        allow_new_relations: Callable[[], bool],
+        validate: Validate,
+        decide: Decide,
+        apply_edit: ApplyEdit,
+        write_lock: threading.RLock,
+        retrying: Callable[[Callable[[], EditResult]], EditResult],
+        import_file: ImportFile,
+        rollback: Callable[[int, str], list[EditResult]],
+    ) -> None:
+        self.store = store
+        self._accounts = accounts
+        self._guard = guard
+        self._toxic = toxic
+        self._reader = reader
+        self._model = model
+        self._schema = schema
+        self._allow_new_relations = allow_new_relations
+        self._validate = validate
+        self._decide = decide
+        self._apply_edit = apply_edit
+        self._write_lock = write_lock
+        self._retrying = retrying
+        self._import_file = import_file
+        self._rollback = rollback
 
-        def _schema(self, view: GraphView) -> Schema: ...
+    @property
+    def model(self) -> ModelSide | None:
+        """The knowledge base's model side as attached now (None: graph only)."""
+        return self._model()
 
-        def _retrying(self, op: Callable[[], _T]) -> _T: ...
-
-        _write_lock: threading.RLock
-
-        def _apply_journaled(self, edit_id: int, *, screen: Screen | None = None) -> EditResult: ...
-
-        def _apply_edit(
-            self,
-            assert_: Sequence[RawTriple],
-            retract: Sequence[RawTriple],
-            user: str,
-            allow: bool,
-            *,
-            extra: dict[str, Any] | None = None,
-            screen: Screen | None = None,
-        ) -> EditResult: ...
-
-        def import_file(
-            self,
-            path: str | Path,
-            *,
-            user: str = "importer",
-            policy: ConflictPolicy | str = ConflictPolicy.SKIP,
-            chunk_size: int = 5000,
-            fmt: str | None = None,
-            allow_new_relations: bool | None = None,
-            progress: Callable[[int], None] | None = None,
-            rules: ImportRules | None = None,
-        ) -> ImportReport: ...
-
-        def _validate(
-            self,
-            view: GraphView,
-            assert_: Sequence[RawTriple],
-            retract: Sequence[RawTriple],
-            allow: bool,
-        ) -> None: ...
-
-        def _decide(
-            self,
-            view: GraphView,
-            assert_: Sequence[RawTriple],
-            retract: Sequence[RawTriple],
-            allow: bool,
-            screen: Screen | None,
-        ) -> tuple[Any, Any, Any, dict[str, Any], Stop | None]: ...
-
-        def get_edit(self, edit_id: int) -> EditRecord: ...
-
-        def edit(
-            self,
-            assert_: Sequence[RawTriple] = (),
-            retract: Sequence[RawTriple] = (),
-            *,
-            user: str = "anonymous",
-            dry_run: bool = False,
-            allow_new_relations: bool | None = None,
-        ) -> EditResult: ...
-
-        def rollback(
-            self, edit_id: int, *, user: str = "anonymous", cascade: bool = False
-        ) -> list[EditResult]: ...
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _service_guard(self) -> threading.RLock:
-        lock = self.__dict__.get("_service_lock")
-        if lock is None:  # dict.setdefault is atomic: two threads get the same lock
-            lock = self.__dict__.setdefault("_service_lock", threading.RLock())
-        return cast(threading.RLock, lock)
-
-    def _interpreter(self, view: GraphView) -> Interpreter:
-        """The interpreter for the store's schema as it is now (built again when the schema
-        changes). What the rules cannot read goes to ``self.chat_backend`` when one is set,
-        else to the knowledge base's model when it has one; a graph-only knowledge base reads
-        with the rules alone."""
-        schema = self._schema(view)
-        backend = getattr(self, "chat_backend", None)
-        model = getattr(self, "model", None)
-        if backend is None and isinstance(model, ModelSide):
-            # the knowledge base's own (edited) model reads what the rules cannot
-            backend = self.__dict__.get("_local_backend")
-            if backend is None:
-                backend = LocalModelBackend(loaded=model.loaded)
-                self.__dict__["_local_backend"] = backend
-        cached = self.__dict__.get("_service_interpreter")
-        if cached is not None and cached[0] is schema and cached[1] is backend:
-            return cast(Interpreter, cached[2])
-        interp = Interpreter(schema, backend=backend)
-        self.__dict__["_service_interpreter"] = (schema, backend, interp)
-        return interp
-
-    def _toxic_filter(self) -> ToxicFilter:
-        custom = getattr(self, "toxic_filter", None)
-        if isinstance(custom, ToxicFilter):
-            return custom
-        default = self.__dict__.get("_service_toxic")
-        if default is None:
-            default = self.__dict__.setdefault("_service_toxic", ToxicFilter())
-        return cast(ToxicFilter, default)
+    def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
+        """See :meth:`knowsync._accounts.Accounts.authorize`."""
+        return self._accounts.authorize(user, action, edit_id=edit_id)
 
     def _read(self, text: str) -> Intent:
         with self.store.read() as view:
-            return self._interpreter(view).read(text, view)
+            return self._reader(self._schema(view)).read(text, view)
 
     def parse(self, text: str) -> Intent:
         """What the interpreter reads in ``text`` against the graph as it is now: an edit, a
@@ -405,58 +420,6 @@ class ServiceMixin:
             InputError: text that cannot be read at all (empty, too long, control characters).
         """
         return self._read(text)
-
-    # ------------------------------------------------------------------ accounts
-
-    # The accounts are their own part (``self.accounts``, :class:`knowsync._accounts.Accounts`);
-    # these are the knowledge base's names for its methods.
-
-    def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
-        """See :meth:`knowsync._accounts.Accounts.authorize`."""
-        return self.accounts.authorize(user, action, edit_id=edit_id)
-
-    def _authorize(
-        self, view: GraphView, user: str | Account, action: str, edit_id: int | None = None
-    ) -> Account:
-        return self.accounts.authorize_in(view, user, action, edit_id)
-
-    def authenticate(self, token: str) -> Account:
-        """See :meth:`knowsync._accounts.Accounts.authenticate`."""
-        return self.accounts.authenticate(token)
-
-    def add_user(
-        self, name: str, role: Role | str, *, by: str | Account | None = None
-    ) -> tuple[Account, str]:
-        """See :meth:`knowsync._accounts.Accounts.add_user`."""
-        return self.accounts.add_user(name, role, by=by)
-
-    def users(self) -> list[Account]:
-        """Every account, by name."""
-        return self.accounts.users()
-
-    def get_user(self, name: str) -> Account:
-        """See :meth:`knowsync._accounts.Accounts.get_user`."""
-        return self.accounts.get_user(name)
-
-    def set_role(self, name: str, role: Role | str, *, by: str | Account | None) -> Account:
-        """See :meth:`knowsync._accounts.Accounts.set_role`."""
-        return self.accounts.set_role(name, role, by=by)
-
-    def disable_user(self, name: str, *, by: str | Account | None) -> Account:
-        """See :meth:`knowsync._accounts.Accounts.disable_user`."""
-        return self.accounts.disable_user(name, by=by)
-
-    def enable_user(self, name: str, *, by: str | Account | None) -> Account:
-        """See :meth:`knowsync._accounts.Accounts.enable_user`."""
-        return self.accounts.enable_user(name, by=by)
-
-    def new_token(self, name: str, *, label: str = "", by: str | Account | None = None) -> str:
-        """See :meth:`knowsync._accounts.Accounts.new_token`."""
-        return self.accounts.new_token(name, label=label, by=by)
-
-    def revoke_tokens(self, name: str, *, by: str | Account | None = None) -> int:
-        """See :meth:`knowsync._accounts.Accounts.revoke_tokens`."""
-        return self.accounts.revoke_tokens(name, by=by)
 
     # ------------------------------------------------------------------ submit
 
@@ -481,12 +444,12 @@ class ServiceMixin:
             return self._submit_edit([], intent.as_triples(), user=user, sentence=text, intent=data)
         if isinstance(intent, QueryIntent):
             self.authorize(user, "ask")
-            return Submission("accepted", intent=data, answer=self._answer(intent))
+            return Submission(Decision.ACCEPTED, intent=data, answer=self._answer(intent))
         if isinstance(intent, RollbackIntent):
             return self._submit_rollback(intent, user=user, intent_data=data)
         self.authorize(user, "ask")
         return Submission(
-            "needs_clarification",
+            Decision.NEEDS_CLARIFICATION,
             intent=data,
             question=intent.message,
             suggestions=self._rewrites(text, intent),
@@ -576,7 +539,7 @@ class ServiceMixin:
             if idempotency_key is None
             else check_text(idempotency_key, "idempotency_key", required=True, limit=_MAX_KEY)
         )
-        with self._service_guard():
+        with self._guard:
             account = self.authorize(user, "submit")
             name = account.name
             fingerprint = _fingerprint(name, assert_, retract)
@@ -584,10 +547,10 @@ class ServiceMixin:
                 seen = self._seen_key(key, name, fingerprint, intent)
                 if seen is not None:
                     return seen
-            verdict = self._toxic_filter().check(assert_, sentence) if assert_ else None
+            verdict = self._toxic.check(assert_, sentence) if assert_ else None
             toxicity = None if verdict is None else verdict.to_dict()
             screen = self._screen(account, verdict)
-            allow = self.allow_new_relations
+            allow = self._allow_new_relations()
             if dry_run:
                 with self.store.read() as view:
                     *_, report, stop = self._decide(view, assert_, retract, allow, screen)
@@ -648,7 +611,7 @@ class ServiceMixin:
         account = self.authorize(user, "submit")
         if allow_new_relations:
             self.authorize(user, "schema")
-        return self.import_file(
+        return self._import_file(
             path,
             user=account.name,
             policy=policy,
@@ -660,7 +623,7 @@ class ServiceMixin:
         )
 
     def _import_rules(self, account: Account) -> ImportRules:
-        toxic = self._toxic_filter()
+        toxic = self._toxic
         curator = includes(account.role, Role.CURATOR)
 
         def row(raw: RawTriple) -> tuple[str, str] | None:
@@ -776,7 +739,7 @@ class ServiceMixin:
     def _submit_rollback(
         self, intent: RollbackIntent, *, user: str, intent_data: dict[str, Any]
     ) -> Submission:
-        with self._service_guard():
+        with self._guard:
             account = self.authorize(user, "rollback")
             if intent.target == "last":
                 with self.store.read() as view:
@@ -792,7 +755,7 @@ class ServiceMixin:
                     ]
                 if not mine:
                     return Submission(
-                        "rejected",
+                        Decision.REJECTED,
                         intent=intent_data,
                         reason=f"{account.name} has no edit in force to undo",
                     )
@@ -802,28 +765,31 @@ class ServiceMixin:
                 target = intent.edit_id
             self.authorize(account, "rollback", edit_id=target)
             try:
-                results = self.rollback(target, user=account.name)
+                results = self._rollback(target, account.name)
             except RollbackRefused as exc:
                 return Submission(
-                    "rejected",
+                    Decision.REJECTED,
                     intent=intent_data,
                     reason=str(exc),
                     report={"rollback_of": target, "dependants": exc.dependants},
                 )
             except EditRefused as exc:
                 return Submission(
-                    "rejected",
+                    Decision.REJECTED,
                     intent=intent_data,
                     reason=str(exc),
                     report={"rollback_of": target, "refusals": exc.reasons},
                 )
             except InputError as exc:  # not applied, already rolled back
                 return Submission(
-                    "rejected", intent=intent_data, reason=str(exc), report={"rollback_of": target}
+                    Decision.REJECTED,
+                    intent=intent_data,
+                    reason=str(exc),
+                    report={"rollback_of": target},
                 )
         last = results[-1]
         return Submission(
-            "accepted",
+            Decision.ACCEPTED,
             intent=intent_data,
             edit_id=last.edit_id,
             report=last.report,
@@ -904,23 +870,6 @@ class ServiceMixin:
         if answer.model is not None and answer.graph:
             answer.agree = _names_one_of(answer.model, answer.graph)
         return answer
-
-    # ------------------------------------------------------------------ review
-
-    # Review is its own part (``self.review``, :class:`knowsync._review.Review`); these are
-    # the knowledge base's names for its methods.
-
-    def review_queue(self) -> list[EditRecord]:
-        """Edits waiting for a curator, oldest first."""
-        return self.review.queue()
-
-    def approve(self, edit_id: int, *, user: str, reason: str = "") -> Submission:
-        """See :meth:`knowsync._review.Review.approve`."""
-        return self.review.approve(edit_id, user=user, reason=reason)
-
-    def reject(self, edit_id: int, *, user: str, reason: str) -> Submission:
-        """See :meth:`knowsync._review.Review.reject`."""
-        return self.review.reject(edit_id, user=user, reason=reason)
 
 
 def _cloze(model: Any, schema: Schema, subject: str, relation: str) -> str | None:
