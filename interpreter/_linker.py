@@ -1,8 +1,10 @@
 """Schema-aware linking: surface phrases to schema relations, mentions to graph entities.
 
-Relations are found by the schema's names and aliases (``Schema.find``) and by a table of
-common English phrasings (``PHRASES``) that names relations of the default library; a phrase
-whose relation the schema lacks is ignored. Entities are found exactly (by name, folded key or
+Relations are found by the schema's names and aliases (``Schema.find``), by the forms its cloze
+templates give (``interpreter._surface``: "{subject} was performed by", "The capital of {subject}
+is"), whatever the schema, and by a table of common English phrasings (``PHRASES``) that names
+relations of the default library and of DBpedia-style vocabularies; a phrase whose relation the
+schema lacks is ignored. Entities are found exactly (by name, folded key or
 alias, through ``GraphView.entities``), then fuzzily: candidates come from
 ``GraphView.search_entities`` on the mention's words and their prefixes, and are scored with
 rapidfuzz on folded keys.
@@ -16,6 +18,14 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from interpreter._intents import EntityRef
+from interpreter._surface import (
+    Mention,
+    SchemaForms,
+    mention_table,
+    relation_mentions,
+    schema_forms,
+    verb_cores,
+)
 from kg._names import entity_key, relation_key
 from kg._schema import Schema
 from kg._store import GraphView
@@ -249,25 +259,32 @@ class Linker:
             Barack_Obama), is not taken as a new entity: the link asks for confirmation.
             Names that share a word but differ in another ("John Carter", "John Tyler") are
             not near misses.
+        forms: the forms of the schema's cloze templates (``schema_forms(schema)``), when the
+            caller keeps them between linkers of one schema; computed when None.
     """
 
     schema: Schema
     view: GraphView | None = None
     fuzzy_cutoff: float = 84.0
     confirm_cutoff: float = 75.0
+    forms: SchemaForms | None = None
     _nouns: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
+    _mentions: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        forms = self.forms if self.forms is not None else schema_forms(self.schema)
         nouns: dict[str, str] = {}
         for rel in self.schema.relations:
             for form in (rel.name, *rel.aliases):
                 nouns.setdefault(_surface(form), rel.name)
-        for rel_name, forms in _NOUNS.items():
+        for rel_name, words in _NOUNS.items():
             canonical = self.schema.find(rel_name)
             if canonical is not None:
-                for form in forms:
+                for form in words:
                     nouns.setdefault(form, canonical.name)
+        for form, relation in _unambiguous(forms.nouns):
+            nouns.setdefault(_surface(form) if _is_relation_like(form) else form, relation)
         self._nouns = nouns
         verbs = []
         seen: set[str] = set()
@@ -276,6 +293,10 @@ class Linker:
             if found is not None and p.phrase not in seen:
                 seen.add(p.phrase)  # a phrase names the first relation the schema has
                 verbs.append(RelationPhrase(p.phrase, found.name, p.inverted))
+        for phrase, relation, inverted in forms.verbs:
+            if phrase not in seen:  # the schema's own templates, for any schema
+                seen.add(phrase)
+                verbs.append(RelationPhrase(phrase, relation, inverted))
         self._verbs = sorted(verbs, key=lambda p: -len(p.phrase))
 
     # ------------------------------------------------------------------ relations
@@ -289,6 +310,15 @@ class Linker:
     def verbs(self) -> list[RelationPhrase]:
         """Verbal phrasings of the schema's relations, longest first."""
         return self._verbs
+
+    def mentions(self, text: str) -> list[Mention]:
+        """The relations ``text`` names anywhere in its words, left to right (nouns, verb
+        phrases and their cores; see ``interpreter._surface.relation_mentions``)."""
+        if self._mentions is None:
+            verbs = [(form, v.relation) for v in self._verbs for form in verb_cores(v.phrase)[:1]]
+            cores = [(form, v.relation) for v in self._verbs for form in verb_cores(v.phrase)[1:]]
+            self._mentions = mention_table(self._nouns, verbs, cores)
+        return relation_mentions(text, self._mentions)
 
     def relation(self, phrase: str) -> str | None:
         """The canonical relation a noun phrase names ("capital", "wife", "date of birth")."""
@@ -429,6 +459,14 @@ def _near_miss(key: str, candidate: str, cutoff: float) -> bool:
     return all(
         x == y or (len(x) >= 3 and fuzz.ratio(x, y) >= cutoff) for x, y in zip(a, b, strict=True)
     )
+
+
+def _unambiguous(pairs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The (form, relation) pairs whose form names one relation only."""
+    named: dict[str, set[str]] = {}
+    for form, relation in pairs:
+        named.setdefault(form, set()).add(relation)
+    return [(form, relation) for form, relation in pairs if len(named[form]) == 1]
 
 
 def _surface(form: str) -> str:

@@ -1,0 +1,152 @@
+"""The surface forms a schema gives its relations: what the reader understands for any schema.
+
+A relation is named by its name and aliases (nouns: "official language", "CEO"), and its cloze
+templates show how it is said: "The capital of {subject} is" gives the noun "capital";
+"{subject} was performed by" gives the verb phrase "was performed by" (and the active "performed",
+read the other way round: "Madonna performed Hey Jude"); "{subject} is a citizen of" gives "is a
+citizen of"; "The company that produced {subject} is" gives "produced", the other way round.
+
+``relation_mentions`` finds the relations a question names anywhere in its words (for questions
+whose shape the reader's patterns do not cover): every form above, with the verb phrases also
+cut to their core ("was born in the city of" -> "born in", "born"); a form that would name two
+relations of the schema names neither.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kg._schema import Schema
+
+__all__ = ["Mention", "SchemaForms", "relation_mentions", "schema_forms"]
+
+_I = re.IGNORECASE
+_AUX = r"(?:is|was|are|were|has been|have been|had been|can be|will be)"
+_NOUN = r"[\w\-]+(?: [\w\-]+){0,4}"
+_NOUN_OF = re.compile(
+    rf"^(?:the|a|an|one of the)\s+(?P<noun>{_NOUN}?)\s+(?:of|in)\s+\{{subject\}}\s+{_AUX}\b", _I
+)
+_NOUN_POSSESSIVE = re.compile(rf"^\{{subject\}}'s\s+(?P<noun>{_NOUN}?)\s+{_AUX}\b", _I)
+_NOUN_THAT_VERB = re.compile(
+    r"^the\s+[\w\-]+\s+(?:that|which|who)\s+(?P<verb>[\w\- ]+?)\s+\{subject\}\s+(?:is|was)$", _I
+)
+_VERB = re.compile(r"^\{subject\}\s+(?P<verb>[a-z][\w\- ']*)$", _I)
+_PASSIVE_BY = re.compile(rf"^{_AUX}\s+(?P<participle>[a-z]+ed)\s+by$", _I)
+_LEADING_AUX = re.compile(rf"^{_AUX}\s+", _I)
+# the words a verb phrase may end with that do not name the relation
+_TAIL = re.compile(
+    r"(?:\s+(?:the\s+[\w\-]+\s+of|of|by|to|in|at|for|from|with|on|as|the|a|an))+$", _I
+)
+_FUNCTION = {"is", "was", "are", "were", "the", "a", "an", "of", "in", "by", "to", "at", "be"}
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaForms:
+    """What a schema's cloze templates say about its relations.
+
+    Attributes:
+        nouns: (noun form, relation) pairs ("capital", "official language").
+        verbs: (verb phrase, relation, inverted) triples: ``X <phrase> Y`` states
+            ``(X, relation, Y)``, or ``(Y, relation, X)`` when inverted.
+    """
+
+    nouns: tuple[tuple[str, str], ...]
+    verbs: tuple[tuple[str, str, bool], ...]
+
+
+def schema_forms(schema: Schema) -> SchemaForms:
+    """The noun and verb forms the cloze templates of ``schema`` give each relation."""
+    nouns: list[tuple[str, str]] = []
+    verbs: list[tuple[str, str, bool]] = []
+    for rel in schema.relations:
+        for template in rel.cloze:
+            text = " ".join(template.split())
+            m = _NOUN_OF.match(text) or _NOUN_POSSESSIVE.match(text)
+            if m and " of the " not in m.group("noun"):
+                nouns.append((m.group("noun").lower(), rel.name))
+                continue
+            m = _NOUN_THAT_VERB.match(text)
+            if m:
+                verbs.append((m.group("verb").lower(), rel.name, True))
+                continue
+            m = _VERB.match(text)
+            if m is None:
+                continue
+            verb = m.group("verb").lower().strip()
+            if not set(verb.split()) - _FUNCTION:
+                continue
+            verbs.append((verb, rel.name, False))
+            passive = _PASSIVE_BY.match(verb)
+            if passive:  # "{subject} was performed by" -> "Madonna performed Hey Jude"
+                verbs.append((passive.group("participle").lower(), rel.name, True))
+    return SchemaForms(tuple(dict.fromkeys(nouns)), tuple(dict.fromkeys(verbs)))
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """Words of a text that name a relation: ``text[start:end]``."""
+
+    start: int
+    end: int
+    relation: str
+
+
+def mention_table(
+    nouns: dict[str, str], verbs: list[tuple[str, str]], cores: list[tuple[str, str]]
+) -> dict[str, str]:
+    """Word sequences (lower case, single spaces) to the one relation each names.
+
+    ``nouns`` and ``verbs`` (the forms the reader already takes, names and aliases first) win
+    over ``cores`` (verb phrases cut to their core); within each group a form naming two
+    relations is left out.
+    """
+    table: dict[str, str] = {}
+    for group in (list(nouns.items()) + verbs, cores):
+        named: dict[str, set[str]] = {}
+        for form, relation in group:
+            key = " ".join(form.lower().replace("_", " ").split())
+            if key and key not in table:
+                named.setdefault(key, set()).add(relation)
+        table.update({k: next(iter(v)) for k, v in named.items() if len(v) == 1})
+    return table
+
+
+def verb_cores(phrase: str) -> list[str]:
+    """A verb phrase without its auxiliary, and cut to its core: "was born in the city of" ->
+    "born in the city of", "born"; "is a citizen of" -> "a citizen of", "citizen"."""
+    bare = _LEADING_AUX.sub("", phrase.strip().lower())
+    out = [bare]
+    core = _TAIL.sub("", bare)
+    core = re.sub(r"^(?:a|an|the)\s+", "", core)
+    if core and core not in out and set(core.split()) - _FUNCTION:
+        out.append(core)
+    return out
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[\-'][A-Za-z0-9]+)*")
+
+
+def relation_mentions(text: str, table: dict[str, str], *, longest: int = 8) -> list[Mention]:
+    """The relations ``text`` names, left to right: the longest form at each word wins, and a
+    plural ("children", "capitals") names what its singular does."""
+    words = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(text)]
+    out: list[Mention] = []
+    i = 0
+    while i < len(words):
+        hit: tuple[int, str] | None = None
+        for n in range(min(longest, len(words) - i), 0, -1):
+            key = " ".join(w for _, _, w in words[i : i + n])
+            relation = table.get(key)
+            if relation is None and key.endswith("s"):
+                relation = table.get(key[:-1])
+            if relation is not None:
+                hit = (n, relation)
+                break
+        if hit is None:
+            i += 1
+            continue
+        n, relation = hit
+        out.append(Mention(words[i][0], words[i + n - 1][1], relation))
+        i += n
+    return out
