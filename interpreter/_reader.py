@@ -10,7 +10,9 @@ Shapes (case-insensitive, leading fillers such as "actually," or "please" droppe
 - retract: "forget that ...", "remove the fact that ...", "it is not true that ...",
   "X is no longer Y's wife", "X doesn't play for Y anymore", "X is not married to Y"
 - query: "who is X married to?", "what is the capital of X?", "who is X's wife?", "where/when
-  was X born?", "who founded X?", "is X the capital of Y?", "tell me about X"
+  was X born?", "who founded X?", "is X the capital of Y?", "tell me about X", and questions
+  about a description, read as a walk from a named entity ("who is the wife of the president
+  of America?", "what is the capital of the country where X was born?"; ``interpreter._paths``)
 - edit: "the R of X is Y", "X's R is Y", "Y is the R of X", "Y is X's R", "X <verb> Y"
   ("was born in", "married", "plays for", ...), with the old value as "..., not Z",
   "instead of Z", "rather than Z", "change X's R from Z to Y", "Z is not the R of X, Y is",
@@ -43,6 +45,7 @@ from interpreter._intents import (
     Unclear,
 )
 from interpreter._linker import Linker, RelationPhrase, entity_question
+from interpreter._paths import read_path_question
 from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
 
@@ -416,12 +419,17 @@ class RuleReader:
         question = original.strip()
         m = re.match(
             r"^(?:about|(?:what do you know|what can you tell me|anything)\s+about|"
-            r"(?:everything|all)\s+(?:you know\s+)?about)\s+(?P<x>.+)$",
+            r"(?:everything|all)\s+(?:you know\s+)?about|"
+            r"what\s+(?:does|do)\s+(?:the\s+)?(?:graph|kg|knowledge\s+(?:graph|base))\s+"
+            r"(?:say|know|have|hold)\s+(?:about|on))\s+(?P<x>.+)$",
             q,
             _I,
         )
         if m:
             return self._link_query(question, m.group("x"), None, None)
+        walk = read_path_question(self.linker, q, question, self._link)
+        if walk is not None:
+            return walk
         m = re.match(r"^when\s+(?:was|is|were)\s+(?P<x>.+?)\s+born$", q, _I)
         if m:
             return self._link_query(question, m.group("x"), self._rel("birth_date"), None)

@@ -68,6 +68,7 @@ from knowsync._outcomes import (
     Role,
     Submission,
 )
+from knowsync._questions import graph_answer, with_model_answer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -1177,39 +1178,10 @@ class ServiceMixin:
         )
 
     def _answer(self, intent: QueryIntent) -> Answer:
-        subject = intent.subject.name if intent.subject is not None else None
-        obj = intent.object.name if intent.object is not None else None
-        relation = intent.relation
-        answer = Answer(intent.question, subject=subject, relation=relation)
         with self.store.read() as view:
             schema = self._schema(view)
-            if subject is not None and relation is not None:
-                answer.facts = view.facts(subject=subject, relation=relation)
-                answer.graph = [f.object for f in answer.facts]
-            elif obj is not None and relation is not None:
-                answer.facts = view.facts(relation=relation, object=obj)
-                answer.graph = [f.subject for f in answer.facts]
-            elif subject is not None:
-                answer.facts = view.facts(subject=subject)
-                answer.unclear = {
-                    "missing": "relation",
-                    "message": f"What about {subject} do you want to know?",
-                    "suggestions": sorted({f.relation for f in answer.facts}),
-                }
-            else:
-                answer.unclear = {
-                    "missing": "entity",
-                    "message": "Which entity is the question about?",
-                    "suggestions": [],
-                }
-        model = getattr(self, "model", None)
-        if model is not None and subject is not None and relation is not None:
-            prompt = _cloze(model, schema, subject, relation)
-            if prompt:
-                answer.model = str(model.answer(prompt)).strip() or None
-        if answer.model is not None and answer.graph:
-            answer.agree = _names_one_of(answer.model, answer.graph)
-        return answer
+            answer = graph_answer(intent, view)
+        return with_model_answer(answer, getattr(self, "model", None), schema)
 
     # ------------------------------------------------------------------ review
 
@@ -1337,18 +1309,3 @@ class ServiceMixin:
             reason=reason,
             toxicity=record.report.get("toxicity"),
         )
-
-
-def _cloze(model: Any, schema: Schema, subject: str, relation: str) -> str | None:
-    """The model side's cloze prompt for (subject, relation), from its own ``cloze`` (or
-    ``cloze_for``) when it has one, else from the relation's first template."""
-    if hasattr(model, "cloze"):
-        prompt = model.cloze(subject, relation)
-        return None if prompt is None else str(prompt)
-    if hasattr(model, "cloze_for"):
-        prompt = model.cloze_for(schema, subject, relation)
-        return None if prompt is None else str(prompt)
-    rel = schema.find(relation)
-    if rel is None or not rel.cloze:
-        return None
-    return rel.cloze[0].replace("{subject}", subject.replace("_", " "))
