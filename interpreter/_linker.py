@@ -271,9 +271,11 @@ class Linker:
     _nouns: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
     _mentions: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _statements: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         forms = self.forms if self.forms is not None else schema_forms(self.schema)
+        self._statements = forms.statements
         nouns: dict[str, str] = {}
         for rel in self.schema.relations:
             for form in (rel.name, *rel.aliases):
@@ -310,6 +312,12 @@ class Linker:
     def verbs(self) -> list[RelationPhrase]:
         """Verbal phrasings of the schema's relations, longest first."""
         return self._verbs
+
+    @property
+    def statements(self) -> tuple[tuple[str, str], ...]:
+        """(template, relation) of the schema's cloze templates of no noun or verb shape ("The
+        company that produced {subject} is"): the template and an object state a fact."""
+        return self._statements
 
     def mentions(self, text: str) -> list[Mention]:
         """The relations ``text`` names anywhere in its words, left to right (nouns, verb

@@ -36,9 +36,7 @@ __all__ = ["MAX_HOPS", "read_path_question"]
 MAX_HOPS = 8
 _FANOUT = 25  # entities followed per hop
 _I = re.IGNORECASE
-_WH = re.compile(
-    r"^(?:(?:in|from|to|at|on|for|of|by|with)\s+)?(?:who|whom|whose|what|which|where|when)\b", _I
-)
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where)\b", _I)
 _WH_BE = re.compile(
     r"^(?:who|whom|what|which(?:\s+[\w\-]+){0,2}|where)\s+(?:is|was|are|were)\s+(?P<d>.+)$", _I
 )
@@ -139,7 +137,7 @@ def _describe(linker: Linker, text: str, depth: int) -> tuple[str, list[str]]:
 
 def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     view = linker.view
-    if view is None or not _WH.match(body.strip()):
+    if view is None or not _WH.search(body):
         return None
     anchor = _anchor(view, body)
     if anchor is None:
@@ -152,7 +150,12 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     after = [m for m in mentions if m.start >= anchor.end]
     words = [*before, *after]
     optional = {i for i, m in enumerate(words) if _RELATIVE.match(body[m.end :])}
-    order = _walk_order(view, anchor.ref.name, [m.relation for m in words], optional)
+    # the relation named first is what is asked ("what is the capital of ..."): kept, unless
+    # named again
+    first = min(range(len(words)), key=lambda i: words[i].start)
+    again = sum(1 for m in words if m.relation == words[first].relation) > 1
+    kept = set() if again else {first}
+    order = _walk_order(view, anchor.ref.name, [m.relation for m in words], optional, kept)
     ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
     return _intent(question, ref, order)
 
@@ -166,16 +169,14 @@ def _anchor(view: GraphView, body: str) -> _Anchor | None:
         for j in range(i, min(i + 12, len(tokens))):
             start, end = tokens[i][0], tokens[j][1]
             cut = _POSSESSIVE_END.search(body[start:end])
-            if cut is not None:
-                end = start + cut.start()
-            text = body[start:end].strip("'’.")
-            if not text or not re.search(r"[A-Z0-9]", text):
-                continue
-            for variant in {text, _DET.sub("", text)}:
-                for name in (variant, variant.replace(" ", "_")):
-                    spans.setdefault(name, (start, end))
-            if cut is not None:
-                break  # a possessive ends the name
+            ends = [end] if cut is None else [start + cut.start(), end]  # "Grey's Anatomy"
+            for stop in ends:
+                text = body[start:stop].strip("'’.")
+                if not text or not re.search(r"[A-Z0-9]", text):
+                    continue
+                for variant in {text, _DET.sub("", text)}:
+                    for name in (variant, variant.replace(" ", "_")):
+                        spans.setdefault(name, (start, stop))
     if not spans:
         return None
     found = view.entities(list(spans))
@@ -187,9 +188,12 @@ def _anchor(view: GraphView, body: str) -> _Anchor | None:
     return best
 
 
-def _walk_order(view: GraphView, start: str, relations: list[str], optional: set[int]) -> list[str]:
+def _walk_order(
+    view: GraphView, start: str, relations: list[str], optional: set[int], kept: set[int]
+) -> list[str]:
     """The order in which to walk ``relations`` from ``start`` (see the module docstring):
-    ``relations`` are in the words' order; indices in ``optional`` may be left out."""
+    ``relations`` are in the words' order; indices in ``optional`` are left out first, those
+    in ``kept`` never."""
     objects: dict[tuple[str, str], list[str]] = {}
 
     def step(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
@@ -201,17 +205,20 @@ def _walk_order(view: GraphView, start: str, relations: list[str], optional: set
             out.extend(o for o in objects[key] if o not in out)
         return tuple(out[:_FANOUT])
 
-    best: tuple[tuple[int, int, int, int], tuple[int, ...]] | None = None
-    for dropped in range(min(len(optional), 2) + 1):
-        for leave_out in itertools.combinations(sorted(optional), dropped):
+    best: tuple[tuple[int, int, int, int, int], tuple[int, ...]] | None = None
+    droppable = sorted(
+        (i for i in range(len(relations)) if i not in kept), key=lambda i: (i not in optional, i)
+    )
+    for dropped in range(min(len(droppable), len(relations) - 2) + 1):
+        for leave_out in itertools.combinations(droppable, dropped):
             kept = [i for i in range(len(relations)) if i not in leave_out]
-            if len(kept) < 2:
-                continue
+            # a word heading a relative clause ("the country where ...") is dropped first
+            typed = -sum(1 for i in leave_out if i not in optional)
             for order, reached in _orders(step, (start,), kept, relations):
                 complete = reached == len(kept)
-                # complete walks first, then those using more of the words, then the farthest,
-                # then the fewest swaps of the words' order
-                rank = (int(complete), len(kept), reached, -_inversions(order))
+                # complete walks first, then those leaving out fewer of the words (type words
+                # first), then the farthest, then the fewest swaps of the words' order
+                rank = (int(complete), len(kept), typed, reached, -_inversions(order))
                 if best is None or rank > best[0]:
                     best = (rank, order)
         if best is not None and best[0][0]:

@@ -192,6 +192,10 @@ class RuleReader:
         ]
         self._verb_start = [(re.compile(rf"^{re.escape(v.phrase)}\s+", _I), v) for v in verbs]
         self._phrases = tuple(v.phrase for v in verbs)
+        self._templates = [
+            (re.compile(_template_pattern(t), _I), rel)
+            for t, rel in sorted(linker.statements, key=lambda s: -len(s[0]))
+        ]
 
     @property
     def view(self) -> GraphView | None:
@@ -723,6 +727,10 @@ class RuleReader:
         clause = _ADVERBS.sub("", clause.strip()).strip()
         if not re.search(r"[\"{}\[\]()]", clause):
             clause = re.sub(r"\s*:\s+|\s+=\s+", " is ", clause)
+        for template, relation in self._templates:  # the schema's own wording
+            m = template.match(clause)
+            if m:
+                return [RawFact(m.group("x"), relation, m.group("y"))]
         unknown: UnknownPhrase | None = None
         # "the R of X is Y" / "X's R is Y"
         for be in re.finditer(rf"\s+{_BE}\s+", clause, _I):
@@ -939,6 +947,16 @@ def unreadable_name(mention: str, problem: str) -> Unclear:
         ),
         span=span[:2000] or None,
     )
+
+
+def _template_pattern(template: str) -> str:
+    r"""A cloze template and its object as a pattern: "The company that produced {subject} is"
+    -> ``^The\s+company\s+that\s+produced\s+(?P<x>.+?)\s+is\s+(?P<y>.+)$``."""
+    before, after = template.split("{subject}", 1)
+    words = [r"\s+".join(map(re.escape, part.split())) for part in (before, after)]
+    head = f"{words[0]}\\s+" if words[0] else ""
+    tail = f"\\s+{words[1]}" if words[1] else ""
+    return f"^{head}(?P<x>.+?){tail}\\s+(?P<y>.+)$"
 
 
 def _excerpt(text: str, limit: int = 120) -> str:

@@ -49,16 +49,21 @@ class SchemaForms:
         nouns: (noun form, relation) pairs ("capital", "official language").
         verbs: (verb phrase, relation, inverted) triples: ``X <phrase> Y`` states
             ``(X, relation, Y)``, or ``(Y, relation, X)`` when inverted.
+        statements: (template, relation) pairs of the templates of no noun or verb shape
+            ("The company that produced {subject} is"): the template followed by the object
+            states the fact.
     """
 
     nouns: tuple[tuple[str, str], ...]
     verbs: tuple[tuple[str, str, bool], ...]
+    statements: tuple[tuple[str, str], ...] = ()
 
 
 def schema_forms(schema: Schema) -> SchemaForms:
     """The noun and verb forms the cloze templates of ``schema`` give each relation."""
     nouns: list[tuple[str, str]] = []
     verbs: list[tuple[str, str, bool]] = []
+    statements: list[tuple[str, str]] = []
     for rel in schema.relations:
         for template in rel.cloze:
             text = " ".join(template.split())
@@ -69,9 +74,11 @@ def schema_forms(schema: Schema) -> SchemaForms:
             m = _NOUN_THAT_VERB.match(text)
             if m:
                 verbs.append((m.group("verb").lower(), rel.name, True))
-                continue
             m = _VERB.match(text)
             if m is None:
+                words = set(text.lower().replace("{subject}", " ").split())
+                if text.count("{subject}") == 1 and words - _FUNCTION:  # not "The {subject} is"
+                    statements.append((text, rel.name))
                 continue
             verb = m.group("verb").lower().strip()
             if not set(verb.split()) - _FUNCTION:
@@ -80,7 +87,9 @@ def schema_forms(schema: Schema) -> SchemaForms:
             passive = _PASSIVE_BY.match(verb)
             if passive:  # "{subject} was performed by" -> "Madonna performed Hey Jude"
                 verbs.append((passive.group("participle").lower(), rel.name, True))
-    return SchemaForms(tuple(dict.fromkeys(nouns)), tuple(dict.fromkeys(verbs)))
+    return SchemaForms(
+        tuple(dict.fromkeys(nouns)), tuple(dict.fromkeys(verbs)), tuple(dict.fromkeys(statements))
+    )
 
 
 @dataclass(frozen=True, slots=True)
