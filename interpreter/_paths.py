@@ -211,14 +211,14 @@ def _walk_order(
     )
     for dropped in range(min(len(droppable), len(relations) - 2) + 1):
         for leave_out in itertools.combinations(droppable, dropped):
-            kept = [i for i in range(len(relations)) if i not in leave_out]
+            used = [i for i in range(len(relations)) if i not in leave_out]
             # a word heading a relative clause ("the country where ...") is dropped first
             typed = -sum(1 for i in leave_out if i not in optional)
-            for order, reached in _orders(step, (start,), kept, relations):
-                complete = reached == len(kept)
+            for order, reached in _orders(step, (start,), used, relations):
+                complete = reached == len(used)
                 # complete walks first, then those leaving out fewer of the words (type words
                 # first), then the farthest, then the fewest swaps of the words' order
-                rank = (int(complete), len(kept), typed, reached, -_inversions(order))
+                rank = (int(complete), len(used), typed, reached, -_inversions(order))
                 if best is None or rank > best[0]:
                     best = (rank, order)
         if best is not None and best[0][0]:

@@ -139,3 +139,25 @@ def test_an_unknown_relation_in_a_description_is_not_guessed(games: KnowSync) ->
     intent = games.parse("Who is the dentist of the CEO of Microsoft?")
     assert not (isinstance(intent, QueryIntent) and len(intent.path) >= 2), intent
     assert isinstance(intent, (Unclear, QueryIntent))
+
+
+def test_the_mquake_schema_reads_its_own_rewrite_prompts() -> None:
+    from tests.conftest import DATASETS
+
+    schema = Schema.load(DATASETS / "mquake" / "schema.json")
+    assert not schema.warnings and schema.find("CEO") is not None
+    ks = KnowSync("memory://", schema=schema)
+    try:
+        for sentence, triple in [
+            ("The company that produced Ford GT is Toyota.", ("Ford_GT", "manufacturer", "Toyota")),
+            ("Taxman was performed by Madonna.", ("Taxman", "performer", "Madonna")),
+            (
+                "Madonna is a citizen of Australia.",
+                ("Madonna", "country_of_citizenship", "Australia"),
+            ),
+        ]:
+            intent = ks.parse(sentence)
+            assert isinstance(intent, EditIntent), (sentence, intent)
+            assert intent.as_triples() == [triple]
+    finally:
+        ks.close()
