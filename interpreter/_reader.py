@@ -30,6 +30,7 @@ limits of a name (``interpreter._spans.span_problem``): the reading is ``Unclear
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from interpreter._guard import looks_like_instructions
@@ -68,6 +69,8 @@ _TRAIL = re.compile(
 _ADVERBS = re.compile(r"\b(?:actually|really|currently|now|also|in fact|indeed|truly)\s+", _I)
 _BE = r"(?:is|was|are|were|has been|have been|will be|should be|must be|becomes|became|remains)"
 _SEP = r"(?:[,;]|\s[-\u2013\u2014])"  # clause separators: comma, semicolon, spaced dash
+_NAME_WORDS = 8  # the most words of a name a leading filler word may open
+_POSSESSIVE = re.compile(r"(?:'s|')$")
 _PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", "this", "that"}
 
 _ROLLBACK = re.compile(r"\b(?:undo|revert|roll\s*back|rollback|take back|cancel|reverse)\b", _I)
@@ -201,6 +204,23 @@ class RuleReader:
     def view(self) -> GraphView | None:
         return self.linker.view
 
+    def _normalize(self, text: str) -> str:
+        return _normalize(text, self._opens_name)
+
+    def _opens_name(self, text: str) -> bool:
+        """Whether ``text`` opens with the name of an entity the graph knows ("Hey Jude was
+        performed by ...": "Hey" is no filler there)."""
+        view = self.view
+        if view is None:
+            return False
+        words = text.split()[:_NAME_WORDS]
+        names = set()
+        for n in range(2, len(words) + 1):
+            name = " ".join(words[:n]).strip("\"'.,;:!?")
+            name = _POSSESSIVE.sub("", name)
+            names.update({name, name.replace(" ", "_")})
+        return bool(names) and bool(view.entities(sorted(n for n in names if n)))
+
     # ------------------------------------------------------------------ entry
 
     def read(self, text: str) -> Intent | None:
@@ -245,7 +265,7 @@ class RuleReader:
                     span=sentence[:2000],
                 )
             asks = sentence.rstrip().endswith("?")
-            body = _normalize(sentence)
+            body = self._normalize(sentence)
             if asks or _QUESTION_START.match(body):
                 reading = self._read_one(sentence, question=asks)
             else:
@@ -294,7 +314,7 @@ class RuleReader:
 
     def _read_one(self, text: str, *, question: bool) -> Intent | None:
         """One sentence (or a question) of a request."""
-        body = _normalize(text)
+        body = self._normalize(text)
         if not body:
             return None
         rollback = self._rollback(body)
@@ -323,11 +343,11 @@ class RuleReader:
         for sentence in _sentences(text):
             parts = re.split(
                 r"\s*;\s*|,?\s+and\s+|,\s+(?=(?:which|who|it|he|she)\b)|\s+(?=which\b)",
-                _normalize(sentence),
+                self._normalize(sentence),
                 flags=_I,
             )
             for raw in parts:
-                part = _normalize(raw)
+                part = self._normalize(raw)
                 if not part:
                     continue
                 if prev is not None:
@@ -407,7 +427,7 @@ class RuleReader:
             inner = re.sub(r"\s+(?:anymore|any more)\b", "", inner, flags=_I)
         if inner is None:
             return None
-        inner = _normalize(inner)
+        inner = self._normalize(inner)
         parsed = self._statements(inner, allow_slot=True)
         if parsed is None:
             return None
@@ -570,7 +590,7 @@ class RuleReader:
             ok = True
             prev: str | None = None
             for part in parts:
-                part = _normalize(part)
+                part = self._normalize(part)
                 if prev is not None:
                     part = self._complete(part, prev)
                 got = self._clause(part, allow_slot=allow_slot, with_old=with_old)
@@ -614,7 +634,7 @@ class RuleReader:
         return part
 
     def _clause(self, clause: str, *, allow_slot: bool, with_old: bool) -> _Parsed:
-        clause = _normalize(clause)
+        clause = self._normalize(clause)
         if with_old:
             changed = self._change(clause)
             if changed is not None:
@@ -992,11 +1012,22 @@ def _strip_end(text: str) -> str:
     return text
 
 
-def _normalize(text: str) -> str:
+NameStart = Callable[[str], bool]
+
+
+def _normalize(text: str, names_start: NameStart | None = None) -> str:
+    """``text`` without closing punctuation and leading or trailing fillers ("actually, ...",
+    "..., please"). A filler followed by a bare space is kept when ``names_start`` says that
+    the text from it on opens a name the graph knows ("Hey Jude was performed by ...")."""
     body = _strip_end(text)
     body = body.replace("’", "'")
     for _ in range(4):
-        new = _FILLER.sub("", body)
+        m = _FILLER.match(body)
+        bare = m is not None and m.group(0).rstrip()[-1:] not in (",", ":", "!", ".", "-")
+        if m is not None and bare and names_start is not None and names_start(body):
+            new = body  # "Hey Jude was performed by ...": the filler's word opens a name
+        else:
+            new = _FILLER.sub("", body)
         new = _strip_end(_TRAIL.sub("", new))
         if new == body:
             break

@@ -161,3 +161,39 @@ def test_the_mquake_schema_reads_its_own_rewrite_prompts() -> None:
             assert intent.as_triples() == [triple]
     finally:
         ks.close()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "subject"),
+    [
+        # "Hey" opens a name the graph knows: no filler
+        ("Hey Jude was performed by Madonna.", "Hey_Jude"),
+        ("Hey Jude's performer is Madonna.", "Hey_Jude"),
+        # a filler still is one where the name does not start with it, or a comma sets it off
+        ("Hey, Taxman was performed by Madonna.", "Taxman"),
+        ("Hey Taxman was performed by Madonna.", "Taxman"),
+        ("Hey, Hey Jude was performed by Madonna.", "Hey_Jude"),
+    ],
+)
+def test_a_leading_interjection_that_opens_a_known_name_is_kept(
+    sentence: str, subject: str
+) -> None:
+    schema = Schema.from_dict(
+        {
+            "format": "knowsync-schema/1",
+            "relations": [{"name": "performer", "cloze": ["{subject} was performed by"]}],
+        }
+    )
+    ks = KnowSync("memory://", schema=schema)
+    try:
+        ks.edit(
+            [("Hey_Jude", "performer", "The_Beatles"), ("Taxman", "performer", "The_Beatles")],
+            user="curator",
+        )
+        intent = ks.parse(sentence)
+        assert isinstance(intent, EditIntent), (sentence, intent)
+        assert intent.as_triples() == [(subject, "performer", "Madonna")]
+        answer = ks.ask("Who performed Hey Jude?")
+        assert answer.subject == "Hey_Jude", answer.to_dict()
+    finally:
+        ks.close()
