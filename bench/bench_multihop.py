@@ -10,7 +10,7 @@ entity, the case's new answer (or one of its aliases). A case counts when any of
 is right, as MQuAKE counts.
 
 Printed: per case and per question, the accuracy of the graph's answer; how many edits were
-read and applied; interpreter time per question (``KnowSync.parse``, p50/p95) and the whole
+read as the rewrite's own fact and applied; interpreter time per question (``KnowSync.parse``, p50/p95) and the whole
 ``ask`` (p50/p95). No model is needed; ``--model`` adds the model's answer (from its weights,
 hop by hop) as a column.
 
@@ -113,11 +113,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for rewrite in case["requested_rewrite"]:
                     edits_total += 1
                     sub = session.submit(_sentence(rewrite))
-                    ok = sub.decision == "accepted" and sub.intent.get("kind") == "edit"
+                    wanted_fact = (
+                        _fold(rewrite["subject"]),
+                        by_pid[rewrite["relation_id"]],
+                        _fold(rewrite["target_new"]["str"]),
+                    )
+                    read = [
+                        (_fold(t["subject"]["name"]), t["relation"], _fold(t["object"]["name"]))
+                        for t in sub.intent.get("triples", [])
+                    ]
+                    ok = sub.decision == "accepted" and read == [wanted_fact]
                     edits_read += ok
                     if args.verbose and not ok:
                         print(f"  edit not applied: {_sentence(rewrite)!r}: {sub.decision} "
-                              f"{sub.reason or sub.question}")  # fmt: skip
+                              f"{read} {sub.reason or sub.question or ''}")  # fmt: skip
                 wanted = {_fold(a) for a in [case["new_answer"], *case["new_answer_alias"]]}
                 any_right = False
                 for question in case["questions"]:

@@ -290,15 +290,18 @@ class Linker:
         self._nouns = nouns
         verbs = []
         seen: set[str] = set()
+        # the schema's own templates first: they say which way round its relations are worded
+        # ("{subject} was founded by" for founded_by), where the common phrasings may name a
+        # relation of the same alias the other way round (the default library's founder)
+        for phrase, relation, inverted in forms.verbs:
+            if phrase not in seen:
+                seen.add(phrase)
+                verbs.append(RelationPhrase(phrase, relation, inverted))
         for p in PHRASES:
             found = self.schema.find(p.relation)
             if found is not None and p.phrase not in seen:
                 seen.add(p.phrase)  # a phrase names the first relation the schema has
                 verbs.append(RelationPhrase(p.phrase, found.name, p.inverted))
-        for phrase, relation, inverted in forms.verbs:
-            if phrase not in seen:  # the schema's own templates, for any schema
-                seen.add(phrase)
-                verbs.append(RelationPhrase(phrase, relation, inverted))
         self._verbs = sorted(verbs, key=lambda p: -len(p.phrase))
 
     # ------------------------------------------------------------------ relations

@@ -151,6 +151,9 @@ def test_the_mquake_schema_reads_its_own_rewrite_prompts() -> None:
         for sentence, triple in [
             ("The company that produced Ford GT is Toyota.", ("Ford_GT", "manufacturer", "Toyota")),
             ("Taxman was performed by Madonna.", ("Taxman", "performer", "Madonna")),
+            # the schema's own template says which way round: not the default library's founder
+            ("SpaceX was founded by Elon Musk.", ("SpaceX", "founded_by", "Elon_Musk")),
+            ("Elon Musk founded SpaceX.", ("SpaceX", "founded_by", "Elon_Musk")),
             (
                 "Madonna is a citizen of Australia.",
                 ("Madonna", "country_of_citizenship", "Australia"),
