@@ -10,9 +10,9 @@ entity, the case's new answer (or one of its aliases). A case counts when any of
 is right, as MQuAKE counts.
 
 Printed: per case and per question, the accuracy of the graph's answer; how many edits were
-read as the rewrite's own fact and applied; interpreter time per question (``KnowSync.parse``, p50/p95) and the whole
-``ask`` (p50/p95). No model is needed; ``--model`` adds the model's answer (from its weights,
-hop by hop) as a column.
+read as the rewrite's own fact and applied; interpreter time per question (``KnowSync.parse``,
+p50/p95) and the whole ``ask`` (p50/p95). No model is needed; ``--model`` adds the model's
+answer (from its weights, hop by hop) as a column.
 
 Usage (from the repository root)::
 
