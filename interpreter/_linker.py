@@ -20,6 +20,7 @@ from rapidfuzz import fuzz, process
 from interpreter._intents import EntityRef
 from interpreter._surface import (
     Mention,
+    MentionTable,
     SchemaForms,
     mention_table,
     relation_mentions,
@@ -270,7 +271,7 @@ class Linker:
     forms: SchemaForms | None = None
     _nouns: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
-    _mentions: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _mentions: MentionTable | None = field(default=None, init=False, repr=False)
     _statements: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -150,9 +150,10 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     after = [m for m in mentions if m.start >= anchor.end]
     words = [*before, *after]
     optional = {i for i, m in enumerate(words) if _RELATIVE.match(body[m.end :])}
-    # the relation named first is what is asked ("what is the capital of ..."): kept, unless
-    # named again
-    first = min(range(len(words)), key=lambda i: words[i].start)
+    # the relation first named by a noun is what is asked ("what is the capital of ...", not
+    # "in which city is located the capital of ..."): kept, unless named again
+    nouns = [i for i in range(len(words)) if words[i].kind == "noun"] or list(range(len(words)))
+    first = min(nouns, key=lambda i: words[i].start)
     again = sum(1 for m in words if m.relation == words[first].relation) > 1
     kept = set() if again else {first}
     order = _walk_order(view, anchor.ref.name, [m.relation for m in words], optional, kept)

@@ -200,3 +200,58 @@ def test_a_leading_interjection_that_opens_a_known_name_is_kept(
         assert answer.subject == "Hey_Jude", answer.to_dict()
     finally:
         ks.close()
+
+
+@pytest.fixture
+def mquake() -> Iterator[KnowSync]:
+    from tests.conftest import DATASETS
+
+    ks = KnowSync("memory://", schema=DATASETS / "mquake" / "schema.json")
+    ks.edit(
+        [
+            ("Yellow_Tune", "performer", "The_Quartet"),
+            ("The_Quartet", "director_manager", "Ann_Manager"),
+            ("Ann_Manager", "country_of_citizenship", "Freedonia"),
+            ("Freedonia", "official_language", "Fredonian"),
+            ("Freedonia", "capital", "Fredville"),
+        ],
+        user="curator",
+    )
+    yield ks
+    ks.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "path"),
+    [
+        # a word only one relation's forms use, inflected: "official(ly)", "sang" (singer)
+        (
+            "What language is official in the country of citizenship of the manager of the "
+            "band that sang Yellow Tune?",
+            ["performer", "director_manager", "country_of_citizenship", "official_language"],
+        ),
+        # two forms of one relation joined by "/" or "or" are one hop
+        (
+            "What is the capital of the country of citizenship of the director/manager of the "
+            "performer of Yellow Tune?",
+            ["performer", "director_manager", "country_of_citizenship", "capital"],
+        ),
+        (
+            "What is the official language of the country of citizenship of the director or "
+            "manager of the performers of Yellow Tune?",
+            ["performer", "director_manager", "country_of_citizenship", "official_language"],
+        ),
+        # a verb named before the noun asked about is not what is asked
+        (
+            "In which city is located the capital of the country of citizenship of the manager "
+            "of the performer of Yellow Tune?",
+            ["performer", "director_manager", "country_of_citizenship", "capital"],
+        ),
+    ],
+)
+def test_relation_words_are_read_by_stem_and_joined_forms_once(
+    mquake: KnowSync, question: str, path: list[str]
+) -> None:
+    answer = mquake.ask(question)
+    assert answer.path == path, answer.to_dict()
+    assert answer.graph == ["Fredonian" if path[-1] == "official_language" else "Fredville"]
