@@ -17,6 +17,12 @@ first. Two readings, tried in order:
   relative clause ("the country where ...") may be a mere type word: it is dropped when the
   walk needs it dropped.
 
+A hop the words leave implicit ("the manager of <a song>": the song's performer's manager) is
+walked only when the schema types its relations (``domain``/``range``, types joined by "|"),
+the relation named does not fit what the entity's facts say it is, and exactly one relation of
+the entity's facts fits in between and leads on; otherwise the walk stops and the answer names
+the missing hop.
+
 Nothing here writes; the graph is only read to find names and to order the walk.
 """
 
@@ -74,6 +80,8 @@ def read_path_question(
         mention, relations = shaped
         ref = link(mention)
         if isinstance(ref, EntityRef) and not ref.new_entity:
+            if linker.view is not None:
+                relations = _with_implicit_hops(linker, linker.view, ref.name, relations)
             return _intent(question, ref, relations)
     named = _named(linker, body, question)
     if named is not None:
@@ -156,7 +164,10 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     first = min(nouns, key=lambda i: words[i].start)
     again = sum(1 for m in words if m.relation == words[first].relation) > 1
     kept = set() if again else {first}
-    order = _walk_order(view, anchor.ref.name, [m.relation for m in words], optional, kept)
+    types = _RelationTypes.of(linker)
+    order = _walk_order(
+        view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
+    )
     ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
     return _intent(question, ref, order)
 
@@ -189,15 +200,67 @@ def _anchor(view: GraphView, body: str) -> _Anchor | None:
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class _RelationTypes:
+    """The types a schema gives its relations' subjects (``domain``) and objects (``range``),
+    each a set of type names (``"person|group"``); relations without both are untyped."""
+
+    domain: dict[str, frozenset[str]]
+    range: dict[str, frozenset[str]]
+
+    @staticmethod
+    def of(linker: Linker) -> _RelationTypes:
+        domain: dict[str, frozenset[str]] = {}
+        range_: dict[str, frozenset[str]] = {}
+        for rel in linker.schema.relations:
+            if rel.domain and rel.range:
+                domain[rel.name] = frozenset(t.strip() for t in rel.domain.split("|"))
+                range_[rel.name] = frozenset(t.strip() for t in rel.range.split("|"))
+        return _RelationTypes(domain, range_)
+
+    def entity(self, view: GraphView, entity: str) -> frozenset[str] | None:
+        """What the graph's facts about ``entity`` say it is: the types every typed fact
+        allows (its relation's domain as subject, range as object); None when its facts say
+        nothing or contradict each other."""
+        allowed: frozenset[str] | None = None
+        for fact in view.facts(subject=entity, limit=_TYPING_FACTS):
+            allowed = _narrow(allowed, self.domain.get(fact.relation))
+        for fact in view.facts(object=entity, limit=_TYPING_FACTS):
+            allowed = _narrow(allowed, self.range.get(fact.relation))
+        return allowed or None
+
+
+def _narrow(allowed: frozenset[str] | None, types: frozenset[str] | None) -> frozenset[str] | None:
+    if types is None:
+        return allowed
+    return types if allowed is None else allowed & types
+
+
+_TYPING_FACTS = 50
+
+
 def _walk_order(
-    view: GraphView, start: str, relations: list[str], optional: set[int], kept: set[int]
+    view: GraphView,
+    start: str,
+    relations: list[str],
+    optional: set[int],
+    kept: set[int],
+    *,
+    types: _RelationTypes | None = None,
 ) -> list[str]:
     """The order in which to walk ``relations`` from ``start`` (see the module docstring):
     ``relations`` are in the words' order; indices in ``optional`` are left out first, those
-    in ``kept`` never."""
-    objects: dict[tuple[str, str], list[str]] = {}
+    in ``kept`` never.
 
-    def step(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
+    With ``types``, a hop the question leaves implicit is walked when the words' relation
+    does not fit what the graph's facts say the entity is ("the manager of <a song>": a song
+    has no manager, its performer has) and exactly one relation of the entity's facts fits
+    between them by the schema's types and leads to the words' relation; the order returned
+    then holds it."""
+    objects: dict[tuple[str, str], list[str]] = {}
+    implicit: dict[tuple[tuple[str, ...], str], str] = {}
+
+    def plain(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
         out: list[str] = []
         for entity in frontier:
             key = (entity, relation)
@@ -205,6 +268,16 @@ def _walk_order(
                 objects[key] = [f.object for f in view.facts(subject=entity, relation=relation)]
             out.extend(o for o in objects[key] if o not in out)
         return tuple(out[:_FANOUT])
+
+    def step(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
+        reached = plain(frontier, relation)
+        if reached or types is None:
+            return reached
+        hop = _implicit_hop(view, types, frontier, relation, plain)
+        if hop is None:
+            return ()
+        implicit[(frontier, relation)] = hop
+        return plain(plain(frontier, hop), relation)
 
     best: tuple[tuple[int, int, int, int, int], tuple[int, ...]] | None = None
     droppable = sorted(
@@ -226,7 +299,78 @@ def _walk_order(
             break  # a complete walk that drops fewer words is the reading
     if best is None:
         return relations
-    return [relations[i] for i in best[1]]
+    walked = [relations[i] for i in best[1]]
+    if not implicit:
+        return walked
+    out: list[str] = []
+    frontier: tuple[str, ...] = (start,)
+    for relation in walked:  # the walk again, with the implicit hops it took
+        hop = implicit.get((frontier, relation)) if not plain(frontier, relation) else None
+        if hop is not None:
+            out.append(hop)
+            frontier = plain(frontier, hop)
+        out.append(relation)
+        frontier = plain(frontier, relation)
+    return out
+
+
+def _with_implicit_hops(
+    linker: Linker, view: GraphView, start: str, relations: list[str]
+) -> list[str]:
+    """``relations`` walked in their order from ``start``, with the hops the words leave
+    implicit where the schema's types make one the only fit (see ``_walk_order``)."""
+    types = _RelationTypes.of(linker)
+    if not types.domain:
+        return relations
+
+    def step(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for entity in frontier:
+            for f in view.facts(subject=entity, relation=relation):
+                if f.object not in out:
+                    out.append(f.object)
+        return tuple(out[:_FANOUT])
+
+    out: list[str] = []
+    frontier: tuple[str, ...] = (start,)
+    for number, relation in enumerate(relations):
+        reached = step(frontier, relation)
+        if not reached:
+            hop = _implicit_hop(view, types, frontier, relation, step)
+            if hop is None:
+                return out + relations[number:]  # the walk stops here: its missing hop
+            out.append(hop)
+            reached = step(step(frontier, hop), relation)
+        out.append(relation)
+        frontier = reached
+    return out
+
+
+def _implicit_hop(
+    view: GraphView,
+    types: _RelationTypes,
+    frontier: tuple[str, ...],
+    relation: str,
+    step: Callable[[tuple[str, ...], str], tuple[str, ...]],
+) -> str | None:
+    """The one relation to walk before ``relation`` from ``frontier`` when the words leave it
+    implicit (see ``_walk_order``), or None."""
+    wanted = types.domain.get(relation)
+    if wanted is None or len(frontier) != 1:
+        return None
+    entity = frontier[0]
+    known = types.entity(view, entity)
+    if known is None or known & wanted:
+        return None  # the relation fits the entity: the graph lacks the fact, say so
+    fitting = {
+        f.relation
+        for f in view.facts(subject=entity, limit=_TYPING_FACTS)
+        if f.relation != relation
+        and types.domain.get(f.relation, frozenset()) & known
+        and types.range.get(f.relation, frozenset()) & wanted
+    }
+    leading = [r for r in sorted(fitting) if step(step(frontier, r), relation)]
+    return leading[0] if len(leading) == 1 else None
 
 
 def _orders(

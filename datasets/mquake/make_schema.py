@@ -117,6 +117,58 @@ ALIASES = {
     "P1412": ("language spoken", "languages spoken", "speaks"),
 }
 
+# The types of each property's subjects and objects (domain -> range), coarse classes after
+# Wikidata's subject and value type constraints of the property, written for this schema: a
+# walk takes a hop the question leaves implicit only where these make it the one that fits.
+PLACE = ("place", "country")
+AGENT = ("person", "organization")
+TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "P6": (PLACE, ("person",)),
+    "P17": (("place", "organization", "work", "event"), ("country",)),
+    "P19": (("person",), ("place",)),
+    "P20": (("person",), ("place",)),
+    "P26": (("person",), ("person",)),
+    "P27": (("person",), ("country",)),
+    "P30": (PLACE, ("continent",)),
+    "P35": (PLACE, ("person",)),
+    "P36": (PLACE, ("place",)),
+    "P37": (PLACE, ("language",)),
+    "P40": (("person",), ("person",)),
+    "P50": (("work",), ("person",)),
+    "P69": (("person",), ("organization",)),
+    "P106": (("person",), ("occupation",)),
+    "P108": (("person",), ("organization",)),
+    "P112": (("organization", "event", "sport", "work"), AGENT),
+    "P127": (("organization", "work", "place"), AGENT),
+    "P131": (("place", "organization"), PLACE),
+    "P136": (("work", *AGENT), ("genre",)),
+    "P140": (AGENT, ("religion",)),
+    "P159": (("organization",), ("place",)),
+    "P169": (("organization",), ("person",)),
+    "P170": (("work",), AGENT),
+    "P175": (("work",), AGENT),
+    "P176": (("work",), ("organization",)),
+    "P178": (("work",), AGENT),
+    "P190": (PLACE, PLACE),
+    "P264": (("work", *AGENT), ("organization",)),
+    "P276": (("organization", "work", "event", "place"), PLACE),
+    "P286": (("organization",), ("person",)),
+    "P364": (("work",), ("language",)),
+    "P407": (("work",), ("language",)),
+    "P413": (("person",), ("position",)),
+    "P449": (("work",), ("organization",)),
+    "P463": (AGENT, ("organization",)),
+    "P488": (("organization",), ("person",)),
+    "P495": (("work", "sport", "genre"), ("country",)),
+    "P641": (("person", "organization", "position", "event"), ("sport",)),
+    "P740": (("organization",), PLACE),
+    "P800": (AGENT, ("work",)),
+    "P937": (("person",), ("place",)),
+    "P1037": (AGENT, ("person",)),
+    "P1308": (("position",), ("person",)),
+    "P1412": (("person",), ("language",)),
+}
+
 
 def relation_name(label: str) -> str:
     """A knowsync relation name for a label: ``director / manager`` -> ``director_manager``."""
@@ -159,6 +211,8 @@ def build(data_dir: Path) -> dict[str, Any]:
                 "name": name,
                 "aliases": aliases,
                 "cardinality": "many2many" if pid in several else "many2one",
+                "domain": "|".join(TYPES[pid][0]),
+                "range": "|".join(TYPES[pid][1]),
                 "cloze": list(dict.fromkeys([*fixed, *templates[pid]])),
                 "description": f"Wikidata {pid} ({label})",
             }

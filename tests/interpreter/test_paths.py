@@ -255,3 +255,27 @@ def test_relation_words_are_read_by_stem_and_joined_forms_once(
     answer = mquake.ask(question)
     assert answer.path == path, answer.to_dict()
     assert answer.graph == ["Fredonian" if path[-1] == "official_language" else "Fredville"]
+
+
+def test_a_hop_left_implicit_is_walked_only_when_the_types_make_it_the_one(
+    mquake: KnowSync,
+) -> None:
+    # a song has no manager (director_manager is typed person|organization): its performer has
+    answer = mquake.ask(
+        "What is the capital of the country of citizenship of the manager of Yellow Tune?"
+    )
+    assert answer.path == ["performer", "director_manager", "country_of_citizenship", "capital"]
+    assert answer.graph == ["Fredville"]
+    # a manager's citizenship fits a person: the graph lacks the fact, nothing is inserted
+    mquake.edit([("The_Quartet", "director_manager", "Bo_Manager")], user="curator")
+    answer = mquake.ask(
+        "What is the capital of the country of citizenship of the manager of The Quartet?"
+    )
+    assert answer.graph == [] and answer.missing is not None
+    # two relations of the song lead to a manager: which one is not guessed
+    mquake.edit(
+        [("Yellow_Tune", "record_label", "Big_Label"), ("Big_Label", "director_manager", "Cy")],
+        user="curator",
+    )
+    answer = mquake.ask("Who is the manager of Yellow Tune?")
+    assert answer.graph == [], answer.to_dict()
