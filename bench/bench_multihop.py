@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     every = [[(s, by_pid[p], o) for s, p, o in _triples(c)] for c in cases]
     parse_s: list[float] = []
     ask_s: list[float] = []
-    right_q = right_c = questions = edits_read = edits_total = 0
+    right_q = right_c = questions = edits_read = edits_total = clarified = 0
     model_right = 0
     rows = []
     for number, case in enumerate(cases):
@@ -113,6 +113,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for rewrite in case["requested_rewrite"]:
                     edits_total += 1
                     sub = session.submit(_sentence(rewrite))
+                    if sub.decision == "needs_clarification":
+                        # "did you mean <a known name>?": the person means the name as written
+                        as_written = [s for s in sub.suggestions if '"' in s]
+                        if as_written:
+                            clarified += 1
+                            sub = session.submit(as_written[-1])
                     wanted_fact = (
                         _fold(rewrite["subject"]),
                         by_pid[rewrite["relation_id"]],
@@ -168,6 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "question_accuracy": right_q / max(1, questions),
         "case_accuracy": right_c / max(1, len(cases)),
         "edits_applied": f"{edits_read}/{edits_total}",
+        "edits_clarified": clarified,
         "interpreter_ms_p50": 1000 * _percentile(parse_s, 0.5),
         "interpreter_ms_p95": 1000 * _percentile(parse_s, 0.95),
         "ask_ms_p50": 1000 * _percentile(ask_s, 0.5),
@@ -197,7 +204,8 @@ def main() -> None:
         return
     print(
         f"cases: {out['cases']}  questions: {out['questions']}  "
-        f"edits applied: {out['edits_applied']}"
+        f"edits applied: {out['edits_applied']} "
+        f"({out['edits_clarified']} after confirming a name the linker asked about)"
     )
     print(f"graph answer right, per question: {out['question_accuracy']:.1%}")
     print(f"graph answer right, per case (any of its questions): {out['case_accuracy']:.1%}")

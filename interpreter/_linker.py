@@ -362,13 +362,15 @@ class Linker:
     def entity(self, mention: str) -> EntityLink:
         """Link a mention to a graph entity, or propose a new one.
 
-        Exact (folded) names and aliases win; then a fuzzy match on the whole name (spelling,
-        underscores, punctuation) scoring at least ``fuzzy_cutoff``; then a unique match of a
-        single word against a word of an entity name ("Einstein"). Several equally good
-        candidates give no ref and the candidates, so the caller can ask. A near miss (every
-        word close to the word of a name, see ``confirm_cutoff``) gives no ref, the candidates
-        and ``confirm=True``: the caller asks the user to confirm instead of silently creating
-        an entity. Anything further is a new entity.
+        Exact (folded) names and aliases win, and names differing from one only in punctuation
+        and spacing ("Washington, D.C."); then a unique match of a single word against a
+        word of an entity name ("Einstein"). A name spelt otherwise than any entity's, however
+        close (a fuzzy match scoring at least ``fuzzy_cutoff``: "Zed_Nickk" for Zed_Nick), or a
+        near miss (every word close to the word of a name, see ``confirm_cutoff``) gives no
+        ref, the candidates and ``confirm=True``: the caller asks the user to confirm instead
+        of silently swapping the name or creating an entity. Several equally good candidates
+        give no ref and the candidates, so the caller can ask which. Anything further is a new
+        entity.
         """
         text = _clean_mention(mention)
         if not text:
@@ -414,10 +416,16 @@ class Linker:
         if best and best[0][1] >= self.fuzzy_cutoff:
             top = best[0][1]
             tied = [pool[k] for k, s, _ in best if top - s < 2 and pool[k] != pool[best[0][0]]]
-            if not tied:
+            if not tied and _letters(key) == _letters(best[0][0]):
+                # the same letters and digits, punctuation and spacing aside ("Washington,
+                # D.C." for Washington_D.C.): the same name
                 return EntityLink(
                     EntityRef(name=pool[best[0][0]], mention=mention, score=round(top / 100, 3))
                 )
+            if not tied:
+                # spelt otherwise than any name: may be a new entity ("Zed_Nickk" beside
+                # Zed_Nick, "German" beside Germany), so ask rather than swap it silently
+                return EntityLink(None, (pool[best[0][0]],), confirm=True)
             return EntityLink(None, tuple(dict.fromkeys([pool[best[0][0]], *tied])))
         if len(key.split()) == 1 and len(key) >= 4:
             # a single word naming a part of an entity ("Einstein", "Obama")
@@ -459,6 +467,10 @@ def entity_question(mention: str, link: EntityLink) -> str:
             f'full name, or put the name in double quotes ("{mention}") if it is a new entity.'
         )
     return f"{mention!r} could mean {names}; which one?"
+
+
+def _letters(key: str) -> str:
+    return re.sub(r"[\W_]+", "", key)
 
 
 def _near_miss(key: str, candidate: str, cutoff: float) -> bool:

@@ -762,7 +762,8 @@ class ServiceMixin:
     def _rewrites(self, text: str, intent: Unclear) -> list[str]:
         """Clickable answers to a clarifying question: the request rewritten with each
         suggestion in place of the words not understood, kept only when the rules then read
-        it; the bare suggestions when the words are not known."""
+        it (for a name, last, the name as written in quotes: a new entity); the bare
+        suggestions when the words are not known."""
         span = intent.span
         if not span or span not in text:
             return list(intent.suggestions)
@@ -778,6 +779,11 @@ class ServiceMixin:
                     if shape not in out and not isinstance(rules.read(shape, view), Unclear):
                         out.append(shape)
                         break
+            if intent.missing == "entity" and intent.suggestions and '"' not in span:
+                # none of them: the name as written, quoted, is a new entity
+                quoted = text.replace(span, f'"{span}"', 1)
+                if not isinstance(rules.read(quoted, view), Unclear):
+                    out.append(quoted)
         return out or list(intent.suggestions)
 
     def submit_triples(
