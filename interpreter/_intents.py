@@ -92,14 +92,34 @@ class RetractIntent(_Strict):
 
 class QueryIntent(_Strict):
     """A question. ``subject``/``relation``/``object`` are filled when the interpreter can tell
-    what is asked (``relation`` is a canonical schema name); any may be None."""
+    what is asked (``relation`` is a canonical schema name); any may be None.
+
+    A question about a description ("Who is the wife of the president of America?") is a walk
+    from a named entity: ``subject`` is the entity named (``America``), ``via`` the relations
+    walked from it before ``relation``, innermost first (``("president",)``), and ``relation``
+    the last hop (``spouse``). ``path`` gives the whole walk.
+    """
 
     kind: Literal["query"] = "query"
     question: str = Field(min_length=1, max_length=2000)
     subject: EntityRef | None = None
     relation: str | None = Field(default=None, max_length=64)
     object: EntityRef | None = None
+    via: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field(
+        default=(), max_length=8
+    )
     reader: Reader = "rules"
+
+    @model_validator(mode="after")
+    def _via_needs_a_walk(self) -> QueryIntent:
+        if self.via and (self.subject is None or self.relation is None or self.object is not None):
+            raise ValueError("via is a walk from subject: it needs subject and relation, no object")
+        return self
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Every relation walked from ``subject``, in order (empty without a relation)."""
+        return (*self.via, self.relation) if self.relation is not None else ()
 
 
 class RollbackIntent(_Strict):

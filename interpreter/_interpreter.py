@@ -21,6 +21,7 @@ from interpreter._linker import Linker, entity_question
 from interpreter._local import LocalModelBackend, capitalised_spans
 from interpreter._reader import RuleReader, split_sentences, unreadable_name
 from interpreter._spans import is_quoted_name, span_problem
+from interpreter._surface import schema_forms
 from kg._schema import Schema
 from kg._store import GraphView
 
@@ -71,6 +72,7 @@ class Interpreter:
         self.fuzzy_cutoff = fuzzy_cutoff
         self.confirm_cutoff = confirm_cutoff
         self._aliases = {r.name: tuple(r.aliases) for r in schema.relations}
+        self._forms = schema_forms(schema)  # what the schema's cloze templates say
 
     def linker(self, view: GraphView | None) -> Linker:
         """A linker for this schema and one graph snapshot."""
@@ -79,6 +81,7 @@ class Interpreter:
             view,
             fuzzy_cutoff=self.fuzzy_cutoff,
             confirm_cutoff=self.confirm_cutoff,
+            forms=self._forms,
         )
 
     def read(self, text: str, view: GraphView | None = None) -> Intent:

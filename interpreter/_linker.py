@@ -1,8 +1,10 @@
 """Schema-aware linking: surface phrases to schema relations, mentions to graph entities.
 
-Relations are found by the schema's names and aliases (``Schema.find``) and by a table of
-common English phrasings (``PHRASES``) that names relations of the default library; a phrase
-whose relation the schema lacks is ignored. Entities are found exactly (by name, folded key or
+Relations are found by the schema's names and aliases (``Schema.find``), by the forms its cloze
+templates give (``interpreter._surface``: "{subject} was performed by", "The capital of {subject}
+is"), whatever the schema, and by a table of common English phrasings (``PHRASES``) that names
+relations of the default library and of DBpedia-style vocabularies; a phrase whose relation the
+schema lacks is ignored. Entities are found exactly (by name, folded key or
 alias, through ``GraphView.entities``), then fuzzily: candidates come from
 ``GraphView.search_entities`` on the mention's words and their prefixes, and are scored with
 rapidfuzz on folded keys.
@@ -16,6 +18,15 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from interpreter._intents import EntityRef
+from interpreter._surface import (
+    Mention,
+    MentionTable,
+    SchemaForms,
+    mention_table,
+    relation_mentions,
+    schema_forms,
+    verb_cores,
+)
 from kg._names import entity_key, relation_key
 from kg._schema import Schema
 from kg._store import GraphView
@@ -249,28 +260,44 @@ class Linker:
             Barack_Obama), is not taken as a new entity: the link asks for confirmation.
             Names that share a word but differ in another ("John Carter", "John Tyler") are
             not near misses.
+        forms: the forms of the schema's cloze templates (``schema_forms(schema)``), when the
+            caller keeps them between linkers of one schema; computed when None.
     """
 
     schema: Schema
     view: GraphView | None = None
     fuzzy_cutoff: float = 84.0
     confirm_cutoff: float = 75.0
+    forms: SchemaForms | None = None
     _nouns: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
+    _mentions: MentionTable | None = field(default=None, init=False, repr=False)
+    _statements: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
+        forms = self.forms if self.forms is not None else schema_forms(self.schema)
+        self._statements = forms.statements
         nouns: dict[str, str] = {}
         for rel in self.schema.relations:
             for form in (rel.name, *rel.aliases):
                 nouns.setdefault(_surface(form), rel.name)
-        for rel_name, forms in _NOUNS.items():
+        for rel_name, words in _NOUNS.items():
             canonical = self.schema.find(rel_name)
             if canonical is not None:
-                for form in forms:
+                for form in words:
                     nouns.setdefault(form, canonical.name)
+        for form, relation in _unambiguous(forms.nouns):
+            nouns.setdefault(_surface(form) if _is_relation_like(form) else form, relation)
         self._nouns = nouns
         verbs = []
         seen: set[str] = set()
+        # the schema's own templates first: they say which way round its relations are worded
+        # ("{subject} was founded by" for founded_by), where the common phrasings may name a
+        # relation of the same alias the other way round (the default library's founder)
+        for phrase, relation, inverted in forms.verbs:
+            if phrase not in seen:
+                seen.add(phrase)
+                verbs.append(RelationPhrase(phrase, relation, inverted))
         for p in PHRASES:
             found = self.schema.find(p.relation)
             if found is not None and p.phrase not in seen:
@@ -289,6 +316,21 @@ class Linker:
     def verbs(self) -> list[RelationPhrase]:
         """Verbal phrasings of the schema's relations, longest first."""
         return self._verbs
+
+    @property
+    def statements(self) -> tuple[tuple[str, str], ...]:
+        """(template, relation) of the schema's cloze templates of no noun or verb shape ("The
+        company that produced {subject} is"): the template and an object state a fact."""
+        return self._statements
+
+    def mentions(self, text: str) -> list[Mention]:
+        """The relations ``text`` names anywhere in its words, left to right (nouns, verb
+        phrases and their cores; see ``interpreter._surface.relation_mentions``)."""
+        if self._mentions is None:
+            verbs = [(form, v.relation) for v in self._verbs for form in verb_cores(v.phrase)[:1]]
+            cores = [(form, v.relation) for v in self._verbs for form in verb_cores(v.phrase)[1:]]
+            self._mentions = mention_table(self._nouns, verbs, cores)
+        return relation_mentions(text, self._mentions)
 
     def relation(self, phrase: str) -> str | None:
         """The canonical relation a noun phrase names ("capital", "wife", "date of birth")."""
@@ -320,13 +362,15 @@ class Linker:
     def entity(self, mention: str) -> EntityLink:
         """Link a mention to a graph entity, or propose a new one.
 
-        Exact (folded) names and aliases win; then a fuzzy match on the whole name (spelling,
-        underscores, punctuation) scoring at least ``fuzzy_cutoff``; then a unique match of a
-        single word against a word of an entity name ("Einstein"). Several equally good
-        candidates give no ref and the candidates, so the caller can ask. A near miss (every
-        word close to the word of a name, see ``confirm_cutoff``) gives no ref, the candidates
-        and ``confirm=True``: the caller asks the user to confirm instead of silently creating
-        an entity. Anything further is a new entity.
+        Exact (folded) names and aliases win, and names differing from one only in punctuation
+        and spacing ("Washington, D.C."); then a unique match of a single word against a
+        word of an entity name ("Einstein"). A name spelt otherwise than any entity's, however
+        close (a fuzzy match scoring at least ``fuzzy_cutoff``: "Zed_Nickk" for Zed_Nick), or a
+        near miss (every word close to the word of a name, see ``confirm_cutoff``) gives no
+        ref, the candidates and ``confirm=True``: the caller asks the user to confirm instead
+        of silently swapping the name or creating an entity. Several equally good candidates
+        give no ref and the candidates, so the caller can ask which. Anything further is a new
+        entity.
         """
         text = _clean_mention(mention)
         if not text:
@@ -372,10 +416,16 @@ class Linker:
         if best and best[0][1] >= self.fuzzy_cutoff:
             top = best[0][1]
             tied = [pool[k] for k, s, _ in best if top - s < 2 and pool[k] != pool[best[0][0]]]
-            if not tied:
+            if not tied and _letters(key) == _letters(best[0][0]):
+                # the same letters and digits, punctuation and spacing aside ("Washington,
+                # D.C." for Washington_D.C.): the same name
                 return EntityLink(
                     EntityRef(name=pool[best[0][0]], mention=mention, score=round(top / 100, 3))
                 )
+            if not tied:
+                # spelt otherwise than any name: may be a new entity ("Zed_Nickk" beside
+                # Zed_Nick, "German" beside Germany), so ask rather than swap it silently
+                return EntityLink(None, (pool[best[0][0]],), confirm=True)
             return EntityLink(None, tuple(dict.fromkeys([pool[best[0][0]], *tied])))
         if len(key.split()) == 1 and len(key) >= 4:
             # a single word naming a part of an entity ("Einstein", "Obama")
@@ -419,6 +469,10 @@ def entity_question(mention: str, link: EntityLink) -> str:
     return f"{mention!r} could mean {names}; which one?"
 
 
+def _letters(key: str) -> str:
+    return re.sub(r"[\W_]+", "", key)
+
+
 def _near_miss(key: str, candidate: str, cutoff: float) -> bool:
     """A name of several words whose every word matches the same-placed word of ``candidate``
     at least ``cutoff`` (and not all equal); single words are judged against the stricter
@@ -429,6 +483,14 @@ def _near_miss(key: str, candidate: str, cutoff: float) -> bool:
     return all(
         x == y or (len(x) >= 3 and fuzz.ratio(x, y) >= cutoff) for x, y in zip(a, b, strict=True)
     )
+
+
+def _unambiguous(pairs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The (form, relation) pairs whose form names one relation only."""
+    named: dict[str, set[str]] = {}
+    for form, relation in pairs:
+        named.setdefault(form, set()).add(relation)
+    return [(form, relation) for form, relation in pairs if len(named[form]) == 1]
 
 
 def _surface(form: str) -> str:

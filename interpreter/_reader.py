@@ -10,7 +10,9 @@ Shapes (case-insensitive, leading fillers such as "actually," or "please" droppe
 - retract: "forget that ...", "remove the fact that ...", "it is not true that ...",
   "X is no longer Y's wife", "X doesn't play for Y anymore", "X is not married to Y"
 - query: "who is X married to?", "what is the capital of X?", "who is X's wife?", "where/when
-  was X born?", "who founded X?", "is X the capital of Y?", "tell me about X"
+  was X born?", "who founded X?", "is X the capital of Y?", "tell me about X", and questions
+  about a description, read as a walk from a named entity ("who is the wife of the president
+  of America?", "what is the capital of the country where X was born?"; ``interpreter._paths``)
 - edit: "the R of X is Y", "X's R is Y", "Y is the R of X", "Y is X's R", "X <verb> Y"
   ("was born in", "married", "plays for", ...), with the old value as "..., not Z",
   "instead of Z", "rather than Z", "change X's R from Z to Y", "Z is not the R of X, Y is",
@@ -28,6 +30,7 @@ limits of a name (``interpreter._spans.span_problem``): the reading is ``Unclear
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from interpreter._guard import looks_like_instructions
@@ -43,6 +46,7 @@ from interpreter._intents import (
     Unclear,
 )
 from interpreter._linker import Linker, RelationPhrase, entity_question
+from interpreter._paths import read_path_question
 from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
 
@@ -65,6 +69,8 @@ _TRAIL = re.compile(
 _ADVERBS = re.compile(r"\b(?:actually|really|currently|now|also|in fact|indeed|truly)\s+", _I)
 _BE = r"(?:is|was|are|were|has been|have been|will be|should be|must be|becomes|became|remains)"
 _SEP = r"(?:[,;]|\s[-\u2013\u2014])"  # clause separators: comma, semicolon, spaced dash
+_NAME_WORDS = 8  # the most words of a name a leading filler word may open
+_POSSESSIVE = re.compile(r"(?:'s|')$")
 _PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", "this", "that"}
 
 _ROLLBACK = re.compile(r"\b(?:undo|revert|roll\s*back|rollback|take back|cancel|reverse)\b", _I)
@@ -189,10 +195,31 @@ class RuleReader:
         ]
         self._verb_start = [(re.compile(rf"^{re.escape(v.phrase)}\s+", _I), v) for v in verbs]
         self._phrases = tuple(v.phrase for v in verbs)
+        self._templates = [
+            (re.compile(_template_pattern(t), _I), rel)
+            for t, rel in sorted(linker.statements, key=lambda s: -len(s[0]))
+        ]
 
     @property
     def view(self) -> GraphView | None:
         return self.linker.view
+
+    def _normalize(self, text: str) -> str:
+        return _normalize(text, self._opens_name)
+
+    def _opens_name(self, text: str) -> bool:
+        """Whether ``text`` opens with the name of an entity the graph knows ("Hey Jude was
+        performed by ...": "Hey" is no filler there)."""
+        view = self.view
+        if view is None:
+            return False
+        words = text.split()[:_NAME_WORDS]
+        names = set()
+        for n in range(2, len(words) + 1):
+            name = " ".join(words[:n]).strip("\"'.,;:!?")
+            name = _POSSESSIVE.sub("", name)
+            names.update({name, name.replace(" ", "_")})
+        return bool(names) and bool(view.entities(sorted(n for n in names if n)))
 
     # ------------------------------------------------------------------ entry
 
@@ -238,7 +265,7 @@ class RuleReader:
                     span=sentence[:2000],
                 )
             asks = sentence.rstrip().endswith("?")
-            body = _normalize(sentence)
+            body = self._normalize(sentence)
             if asks or _QUESTION_START.match(body):
                 reading = self._read_one(sentence, question=asks)
             else:
@@ -287,7 +314,7 @@ class RuleReader:
 
     def _read_one(self, text: str, *, question: bool) -> Intent | None:
         """One sentence (or a question) of a request."""
-        body = _normalize(text)
+        body = self._normalize(text)
         if not body:
             return None
         rollback = self._rollback(body)
@@ -316,11 +343,11 @@ class RuleReader:
         for sentence in _sentences(text):
             parts = re.split(
                 r"\s*;\s*|,?\s+and\s+|,\s+(?=(?:which|who|it|he|she)\b)|\s+(?=which\b)",
-                _normalize(sentence),
+                self._normalize(sentence),
                 flags=_I,
             )
             for raw in parts:
-                part = _normalize(raw)
+                part = self._normalize(raw)
                 if not part:
                     continue
                 if prev is not None:
@@ -400,7 +427,7 @@ class RuleReader:
             inner = re.sub(r"\s+(?:anymore|any more)\b", "", inner, flags=_I)
         if inner is None:
             return None
-        inner = _normalize(inner)
+        inner = self._normalize(inner)
         parsed = self._statements(inner, allow_slot=True)
         if parsed is None:
             return None
@@ -416,12 +443,17 @@ class RuleReader:
         question = original.strip()
         m = re.match(
             r"^(?:about|(?:what do you know|what can you tell me|anything)\s+about|"
-            r"(?:everything|all)\s+(?:you know\s+)?about)\s+(?P<x>.+)$",
+            r"(?:everything|all)\s+(?:you know\s+)?about|"
+            r"what\s+(?:does|do)\s+(?:the\s+)?(?:graph|kg|knowledge\s+(?:graph|base))\s+"
+            r"(?:say|know|have|hold)\s+(?:about|on))\s+(?P<x>.+)$",
             q,
             _I,
         )
         if m:
             return self._link_query(question, m.group("x"), None, None)
+        walk = read_path_question(self.linker, q, question, self._link)
+        if walk is not None:
+            return walk
         m = re.match(r"^when\s+(?:was|is|were)\s+(?P<x>.+?)\s+born$", q, _I)
         if m:
             return self._link_query(question, m.group("x"), self._rel("birth_date"), None)
@@ -558,7 +590,7 @@ class RuleReader:
             ok = True
             prev: str | None = None
             for part in parts:
-                part = _normalize(part)
+                part = self._normalize(part)
                 if prev is not None:
                     part = self._complete(part, prev)
                 got = self._clause(part, allow_slot=allow_slot, with_old=with_old)
@@ -602,7 +634,7 @@ class RuleReader:
         return part
 
     def _clause(self, clause: str, *, allow_slot: bool, with_old: bool) -> _Parsed:
-        clause = _normalize(clause)
+        clause = self._normalize(clause)
         if with_old:
             changed = self._change(clause)
             if changed is not None:
@@ -715,6 +747,10 @@ class RuleReader:
         clause = _ADVERBS.sub("", clause.strip()).strip()
         if not re.search(r"[\"{}\[\]()]", clause):
             clause = re.sub(r"\s*:\s+|\s+=\s+", " is ", clause)
+        for template, relation in self._templates:  # the schema's own wording
+            m = template.match(clause)
+            if m:
+                return [RawFact(m.group("x"), relation, m.group("y"))]
         unknown: UnknownPhrase | None = None
         # "the R of X is Y" / "X's R is Y"
         for be in re.finditer(rf"\s+{_BE}\s+", clause, _I):
@@ -933,6 +969,16 @@ def unreadable_name(mention: str, problem: str) -> Unclear:
     )
 
 
+def _template_pattern(template: str) -> str:
+    r"""A cloze template and its object as a pattern: "The company that produced {subject} is"
+    -> ``^The\s+company\s+that\s+produced\s+(?P<x>.+?)\s+is\s+(?P<y>.+)$``."""
+    before, after = template.split("{subject}", 1)
+    words = [r"\s+".join(map(re.escape, part.split())) for part in (before, after)]
+    head = f"{words[0]}\\s+" if words[0] else ""
+    tail = f"\\s+{words[1]}" if words[1] else ""
+    return f"^{head}(?P<x>.+?){tail}\\s+(?P<y>.+)$"
+
+
 def _excerpt(text: str, limit: int = 120) -> str:
     """The text quoted for a message, cut to ``limit`` characters."""
     text = text.strip()
@@ -966,11 +1012,22 @@ def _strip_end(text: str) -> str:
     return text
 
 
-def _normalize(text: str) -> str:
+NameStart = Callable[[str], bool]
+
+
+def _normalize(text: str, names_start: NameStart | None = None) -> str:
+    """``text`` without closing punctuation and leading or trailing fillers ("actually, ...",
+    "..., please"). A filler followed by a bare space is kept when ``names_start`` says that
+    the text from it on opens a name the graph knows ("Hey Jude was performed by ...")."""
     body = _strip_end(text)
     body = body.replace("’", "'")
     for _ in range(4):
-        new = _FILLER.sub("", body)
+        m = _FILLER.match(body)
+        bare = m is not None and m.group(0).rstrip()[-1:] not in (",", ":", "!", ".", "-")
+        if m is not None and bare and names_start is not None and names_start(body):
+            new = body  # "Hey Jude was performed by ...": the filler's word opens a name
+        else:
+            new = _FILLER.sub("", body)
         new = _strip_end(_TRAIL.sub("", new))
         if new == body:
             break

@@ -241,13 +241,24 @@ class Answer:
 
     Attributes:
         question: the text asked.
-        subject, relation: what the interpreter understood it asks about (None when unsure).
-        graph: the objects the graph holds for (subject, relation), possibly several.
-        facts: the facts the graph answer used.
-        model: the model's own greedy answer (None without a model).
+        subject, relation: what the interpreter understood it asks about (None when unsure):
+            for a question about a description ("the wife of the president of America"), the
+            entity named and the last relation walked.
+        graph: the objects the graph holds for (subject, relation), possibly several; for a
+            walk, the entities it ends at.
+        facts: the facts the graph answer used (for "what do you know about X?", X's facts
+            in force, as subject and as object).
+        model: the model's own greedy answer (None without a model); for a walk, the model's
+            answers hop by hop, each the next hop's subject.
         agree: whether the model's answer names one of the graph's objects (None when either
             side has no answer).
         unclear: when the question could not be read: what is missing, with suggestions.
+        path: the relations walked from ``subject``, in order (one for a plain question).
+        chain: the facts walked, hop by hop: ``{"hop", "subject", "relation", "object"}``.
+        missing: the hop the graph has no fact for (``{"hop", "subject", "relation",
+            "message"}``, the message as "the graph has no `spouse` for Joe_Biden"), or None.
+        model_in_context: for a walk, the model's answer to the last hop with the graph's
+            facts of the earlier hops stated before it (None without a model).
     """
 
     question: str
@@ -258,6 +269,10 @@ class Answer:
     model: str | None = None
     agree: bool | None = None
     unclear: dict[str, Any] | None = None
+    path: list[str] = field(default_factory=list)
+    chain: list[dict[str, Any]] = field(default_factory=list)
+    missing: dict[str, Any] | None = None
+    model_in_context: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -269,6 +284,10 @@ class Answer:
             "model": self.model,
             "agree": self.agree,
             "unclear": self.unclear,
+            "path": self.path,
+            "chain": self.chain,
+            "missing": self.missing,
+            "model_in_context": self.model_in_context,
         }
 
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -77,6 +75,7 @@ from knowsync._outcomes import (
     Role,
     Submission,
 )
+from knowsync._questions import graph_answer, with_model_answer
 from knowsync._review import hold_reasons
 
 if TYPE_CHECKING:
@@ -121,17 +120,6 @@ class ImportRules:
 # --------------------------------------------------------------------------- helpers
 
 _MAX_KEY = 200
-
-
-def _fold(text: str) -> str:
-    """A name or answer for comparison: lower case, underscores and punctuation as spaces."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
-
-
-def _names_one_of(answer: str, objects: Sequence[str]) -> bool:
-    said = f" {_fold(answer)} "
-    return any(f" {_fold(o)} " in said for o in objects if _fold(o))
 
 
 def _triples(items: Sequence[Sequence[str]], what: str) -> list[tuple[str, str, str]]:
@@ -459,7 +447,8 @@ class Submissions:
     def _rewrites(self, text: str, intent: Unclear) -> list[str]:
         """Clickable answers to a clarifying question: the request rewritten with each
         suggestion in place of the words not understood, kept only when the rules then read
-        it; the bare suggestions when the words are not known."""
+        it (for a name, last, the name as written in quotes: a new entity); the bare
+        suggestions when the words are not known."""
         span = intent.span
         if not span or span not in text:
             return list(intent.suggestions)
@@ -475,6 +464,11 @@ class Submissions:
                     if shape not in out and not isinstance(rules.read(shape, view), Unclear):
                         out.append(shape)
                         break
+            if intent.missing == "entity" and intent.suggestions and '"' not in span:
+                # none of them: the name as written, quoted, is a new entity
+                quoted = text.replace(span, f'"{span}"', 1)
+                if not isinstance(rules.read(quoted, view), Unclear):
+                    out.append(quoted)
         return out or list(intent.suggestions)
 
     def submit_triples(
@@ -837,51 +831,7 @@ class Submissions:
         )
 
     def _answer(self, intent: QueryIntent) -> Answer:
-        subject = intent.subject.name if intent.subject is not None else None
-        obj = intent.object.name if intent.object is not None else None
-        relation = intent.relation
-        answer = Answer(intent.question, subject=subject, relation=relation)
         with self.store.read() as view:
             schema = self._schema(view)
-            if subject is not None and relation is not None:
-                answer.facts = view.facts(subject=subject, relation=relation)
-                answer.graph = [f.object for f in answer.facts]
-            elif obj is not None and relation is not None:
-                answer.facts = view.facts(relation=relation, object=obj)
-                answer.graph = [f.subject for f in answer.facts]
-            elif subject is not None:
-                answer.facts = view.facts(subject=subject)
-                answer.unclear = {
-                    "missing": "relation",
-                    "message": f"What about {subject} do you want to know?",
-                    "suggestions": sorted({f.relation for f in answer.facts}),
-                }
-            else:
-                answer.unclear = {
-                    "missing": "entity",
-                    "message": "Which entity is the question about?",
-                    "suggestions": [],
-                }
-        model = getattr(self, "model", None)
-        if model is not None and subject is not None and relation is not None:
-            prompt = _cloze(model, schema, subject, relation)
-            if prompt:
-                answer.model = str(model.answer(prompt)).strip() or None
-        if answer.model is not None and answer.graph:
-            answer.agree = _names_one_of(answer.model, answer.graph)
-        return answer
-
-
-def _cloze(model: Any, schema: Schema, subject: str, relation: str) -> str | None:
-    """The model side's cloze prompt for (subject, relation), from its own ``cloze`` (or
-    ``cloze_for``) when it has one, else from the relation's first template."""
-    if hasattr(model, "cloze"):
-        prompt = model.cloze(subject, relation)
-        return None if prompt is None else str(prompt)
-    if hasattr(model, "cloze_for"):
-        prompt = model.cloze_for(schema, subject, relation)
-        return None if prompt is None else str(prompt)
-    rel = schema.find(relation)
-    if rel is None or not rel.cloze:
-        return None
-    return rel.cloze[0].replace("{subject}", subject.replace("_", " "))
+            answer = graph_answer(intent, view)
+        return with_model_answer(answer, self.model, schema)

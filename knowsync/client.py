@@ -191,6 +191,10 @@ def answer_from_dict(d: Mapping[str, Any]) -> Answer:
         model=d.get("model"),
         agree=d.get("agree"),
         unclear=d.get("unclear"),
+        path=list(d.get("path", [])),
+        chain=list(d.get("chain", [])),
+        missing=d.get("missing"),
+        model_in_context=d.get("model_in_context"),
     )
 
 

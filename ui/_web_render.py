@@ -332,15 +332,33 @@ def answer_html(answer: Mapping[str, Any], *, model_loaded: bool) -> str:
         parts.append("</div>")
         return "".join(parts)
     graph = answer.get("graph") or []
+    path = [str(r) for r in answer.get("path") or []]
+    missing = answer.get("missing")
     what = ""
-    if answer.get("subject") and answer.get("relation"):
-        what = f" {esc(answer['relation'])} of {esc(answer['subject'])}"
+    if answer.get("subject") and path:
+        what = f" {esc(' of '.join(reversed(path)))} of {esc(answer['subject'])}"
     if graph:
         parts.append(f"{badge('Graph', 'ok')}<b>{esc(', '.join(map(str, graph)))}</b>")
+    elif answer.get("subject") and not path and not missing:
+        parts.append(f"{badge('Graph', 'info')}what the graph holds about {esc(answer['subject'])}")
+    elif isinstance(missing, Mapping):
+        parts.append(f"{badge('Graph', 'neutral')}{esc(str(missing.get('message', '')))}.")
     else:
         parts.append(f"{badge('Graph', 'neutral')}the graph knows no{what or ' answer'}.")
-    facts = answer.get("facts") or []
-    parts.append(_section("Facts used", (_fact_line(f) for f in facts)))
+    chain = answer.get("chain") or []
+    if len(path) > 1:  # a walk: each hop's fact, and the hop the graph lacks
+        hops = [
+            f"{esc(c['hop'])}. {esc(c['subject'])} | {esc(c['relation'])} | {esc(c['object'])}"
+            for c in chain
+        ]
+        if isinstance(missing, Mapping):
+            hops.append(
+                f"{esc(missing.get('hop', ''))}. missing: {esc(missing.get('message', ''))}"
+            )
+        parts.append(_section(f"Walked: {esc(' → '.join(path))}", hops))
+    else:
+        facts = answer.get("facts") or []
+        parts.append(_section("Facts used", (_fact_line(f) for f in facts)))
     if answer.get("model") is not None:
         agree = answer.get("agree")
         tone, label = (
@@ -352,6 +370,11 @@ def answer_html(answer: Mapping[str, Any], *, model_loaded: bool) -> str:
         )
         mark = badge(label, tone) if label else ""
         parts.append(f"<h4>The model says</h4>{esc(answer['model'])} {mark}")
+        if answer.get("model_in_context") is not None:
+            parts.append(
+                "<h4>The model, given the graph's facts of the earlier hops</h4>"
+                f"{esc(answer['model_in_context'])}"
+            )
     elif not model_loaded:
         parts.append('<p class="ks-note">No model is loaded: the answer is the graph\'s.</p>')
     parts.append("</div>")

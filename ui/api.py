@@ -343,6 +343,10 @@ class AnswerOut(BaseModel):
     model: str | None
     agree: bool | None
     unclear: dict[str, Any] | None
+    path: list[str] = []
+    chain: list[dict[str, Any]] = []
+    missing: dict[str, Any] | None = None
+    model_in_context: str | None = None
 
 
 @pydantic_dataclass

@@ -328,14 +328,25 @@ def _answer_text(ans: dict[str, Any]) -> str:
         lines.append(f"unclear: {what}")
         for sug in unclear.get("suggestions", []) or []:
             lines.append(f"  try: {sug}")
-    if ans.get("subject") or ans.get("relation"):
+    path = ans.get("path") or []
+    if len(path) > 1:
+        lines.append(f"about: {ans.get('subject') or '?'} | {' -> '.join(path)}")
+    elif ans.get("subject") or ans.get("relation"):
         lines.append(f"about: {ans.get('subject') or '?'} | {ans.get('relation') or '?'}")
     if ans.get("graph"):
         lines.append(f"graph: {', '.join(ans['graph'])}")
+    elif ans.get("missing"):
+        lines.append(f"graph: no answer: {ans['missing']['message']}")
     elif not ans.get("unclear"):
         lines.append("graph: no answer")
-    for f in ans.get("facts", []):
-        lines.append(f"  {f['subject']} | {f['relation']} | {f['object']}    [{f['kind']}]")
+    if len(path) > 1:  # a walk: the chain of facts, hop by hop
+        for c in ans.get("chain", []):
+            lines.append(f"  hop {c['hop']}: {c['subject']} | {c['relation']} | {c['object']}")
+        if ans.get("missing"):
+            lines.append(f"  hop {ans['missing']['hop']}: missing")
+    else:
+        for f in ans.get("facts", []):
+            lines.append(f"  {f['subject']} | {f['relation']} | {f['object']}    [{f['kind']}]")
     if ans.get("model") is not None:
         verdict = ans.get("agree")
         agree = (
@@ -346,6 +357,8 @@ def _answer_text(ans: dict[str, Any]) -> str:
             else " (DISAGREES with the graph)"
         )
         lines.append(f"model: {ans['model']}{agree}")
+    if ans.get("model_in_context") is not None:
+        lines.append(f"model, given the earlier hops' facts: {ans['model_in_context']}")
     return "\n".join(lines)
 
 

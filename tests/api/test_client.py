@@ -108,6 +108,20 @@ def test_error_codes_map_back() -> None:
     assert isinstance(error_from_response(401, None), AuthError)
 
 
+def test_ask_carries_the_chain_of_a_walk(editor: Client) -> None:
+    editor.edit([("France", "president", "Emmanuel_Macron")])
+    editor.edit([("Emmanuel_Macron", "wife", "Brigitte_Macron")])
+    answer = editor.ask("Who is the wife of the president of France?")
+    assert answer.graph == ["Brigitte_Macron"] and answer.path == ["president", "wife"]
+    assert [(c["hop"], c["object"]) for c in answer.chain] == [
+        (1, "Emmanuel_Macron"),
+        (2, "Brigitte_Macron"),
+    ]
+    missing = editor.ask("Who is the father of the wife of the president of France?")
+    assert missing.graph == [] and missing.missing is not None
+    assert missing.missing["message"] == "the graph has no `father` for Brigitte_Macron"
+
+
 def test_submit_ask_and_review(env: Env, http: TestClient, editor: Client) -> None:
     sub = editor.submit("The capital of France is Paris")
     assert sub.decision == "accepted" and sub.edit_id

@@ -744,3 +744,22 @@ def test_an_import_meets_the_rules_an_edit_meets(env: Env, http: TestClient) -> 
     body["rows"] = rows[:1]
     mine = http.post(f"{V1}/imports", json=body, headers=env.auth("editor")).json()
     assert mine["superseded"] == 1 and not mine["skipped"]
+
+
+def test_a_close_but_different_name_comes_back_as_a_question(env: Env, http: TestClient) -> None:
+    env.kb.edit([("Spain", "capital", "Madrid")], user="admin")
+    r = http.post(
+        f"{V1}/submit",
+        json={"text": "The capital of France is Madridd"},
+        headers=env.auth("editor"),
+    )
+    sub = r.json()
+    assert r.status_code == 200 and sub["decision"] == "needs_clarification", sub
+    assert sub["edit_id"] is None and "did you mean Madrid?" in sub["question"]
+    assert sub["intent"]["suggestions"] == ["Madrid"]
+    assert sub["suggestions"] == [
+        "The capital of France is Madrid",
+        'The capital of France is "Madridd"',
+    ]
+    facts = http.get(f"{V1}/entities/France/facts", headers=env.auth("viewer"))
+    assert facts.status_code in (200, 404) and not (facts.status_code == 200 and facts.json())

@@ -333,3 +333,28 @@ def test_two_users_racing_for_one_fact(kb: KnowSync) -> None:
         [fact] = [f for f in kb.facts(country) if f.relation == "capital"]
         assert fact.user == winner
     assert len(kb.review_queue()) == rounds
+
+
+def test_a_name_spelt_close_to_a_known_one_is_asked_about_not_swapped() -> None:
+    ks = KnowSync("memory://")
+    try:
+        ks.edit([("Barland", "nickname", "Zed_Nick")], user="curator")
+        sub = ks.submit("The nickname of Fooland is Zed_Nickk", user="curator")
+        assert sub.decision == "needs_clarification" and sub.edit_id is None
+        assert sub.question and "did you mean Zed_Nick?" in sub.question
+        assert sub.intent["suggestions"] == ["Zed_Nick"]  # the suggestion as data
+        assert sub.suggestions == [
+            "The nickname of Fooland is Zed_Nick",
+            'The nickname of Fooland is "Zed_Nickk"',
+        ]
+        with ks.store.read() as view:  # nothing stored
+            assert view.facts(subject="Fooland") == [] and view.entities(["Zed_Nickk"]) == {}
+        # either click reads: the known entity, or the name as written (a new entity)
+        assert ks.submit(sub.suggestions[1], user="curator").decision == "accepted"
+        assert _objects(ks, "Fooland", "nickname") == ["Zed_Nickk"]
+        # a name differing only in punctuation and spacing is the same name
+        same = ks.submit("The nickname of Quuxia is Zed Nick.", user="curator")
+        assert same.decision == "accepted", same.to_dict()
+        assert _objects(ks, "Quuxia", "nickname") == ["Zed_Nick"]
+    finally:
+        ks.close()

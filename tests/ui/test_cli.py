@@ -247,3 +247,22 @@ def test_parse_bad_input_exits_2(db: Path, capsys: pytest.CaptureFixture[str]) -
     run(capsys, "demo")
     code, out, err = run(capsys, "parse", "   ")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_ask_shows_the_chain_of_a_walk_and_the_missing_hop(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "import", str(DATASETS / "oneedit" / "kg.csv"))
+    run(capsys, "edit", "--triple", "America|president|Joe Biden")
+    code, out, _ = run(capsys, "ask", "Who is the wife of the president of America?")
+    assert code == 0, out
+    assert "about: America | president -> wife" in out
+    assert "graph: Jill_Biden" in out
+    assert "hop 1: America | president | Joe_Biden" in out
+    assert "hop 2: Joe_Biden | wife | Jill_Biden" in out
+    code, out, _ = run(capsys, "ask", "Who is the vice president of the president of America?")
+    assert "graph: no answer: the graph has no `vice_president` for Joe_Biden" in out
+    code, out, _ = run(capsys, "ask", "Who is the wife of the president of America?", "--json")
+    data = json.loads(out)
+    assert data["path"] == ["president", "wife"] and data["missing"] is None
+    assert [c["object"] for c in data["chain"]] == ["Joe_Biden", "Jill_Biden"]

@@ -83,3 +83,35 @@ def test_the_import_summary_accounts_for_every_row_in_file_order() -> None:
     assert "<th>skipped</th>" in html and "<td>3</td>" in html and "<td>6</td>" in html
     lines = [int(x) for x in re.findall(r"line (\d+):", html)]
     assert lines == [3, 5, 12, 30, 41, 80, 4, 7, 9]
+
+
+def _walk(missing: dict[str, Any] | None) -> dict[str, Any]:
+    chain = [{"hop": 1, "subject": "America", "relation": "president", "object": "Joe_Biden"}]
+    if missing is None:
+        chain.append({"hop": 2, "subject": "Joe_Biden", "relation": "wife", "object": "Jill_Biden"})
+    return {
+        "question": "Who is the wife of the president of America?",
+        "subject": "America",
+        "relation": "wife",
+        "graph": [] if missing else ["Jill_Biden"],
+        "facts": [],
+        "model": None,
+        "agree": None,
+        "unclear": None,
+        "path": ["president", "wife"],
+        "chain": chain,
+        "missing": missing,
+        "model_in_context": None,
+    }
+
+
+def test_a_walk_shows_each_hop_and_the_missing_one() -> None:
+    done = re.sub(r"<[^>]+>", " ", submission_html({"answer": _walk(None)}, model_loaded=False))
+    assert "Walked: president → wife" in done and "Jill_Biden" in done
+    assert "1. America | president | Joe_Biden" in done
+    assert "2. Joe_Biden | wife | Jill_Biden" in done
+    missing = {"hop": 2, "subject": ["Joe_Biden"], "relation": "wife",
+               "message": "the graph has no `wife` for Joe_Biden"}  # fmt: skip
+    html = re.sub(r"<[^>]+>", " ", submission_html({"answer": _walk(missing)}, model_loaded=False))
+    assert "the graph has no `wife` for Joe_Biden" in html
+    assert "2. missing: the graph has no `wife` for Joe_Biden" in html

@@ -1,0 +1,220 @@
+"""Multi-hop questions answered from the graph, end to end through the Python API, on MQuAKE.
+
+For each case: a fresh knowledge base (the embedded store in a temporary folder, the MQuAKE
+schema ``datasets/mquake/schema.json``) holding the case's original triples (with
+``--distractors``, also the other cases' original triples that do not contradict them); the
+case's edits stated as sentences through ``Session.submit`` (the rewrite's prompt filled with
+the subject and the new object: "Hey Jude was performed by Madonna."); then the case's three
+multi-hop questions through ``Session.ask``. The graph's answer is right when it is exactly one
+entity, the case's new answer (or one of its aliases). A case counts when any of its questions
+is right, as MQuAKE counts.
+
+Printed: per case and per question, the accuracy of the graph's answer; how many edits were
+read as the rewrite's own fact and applied; interpreter time per question (``KnowSync.parse``,
+p50/p95) and the whole ``ask`` (p50/p95). No model is needed; ``--model`` adds the model's
+answer (from its weights, hop by hop) as a column.
+
+Usage (from the repository root)::
+
+    python bench/bench_multihop.py
+    python bench/bench_multihop.py --cases held_out.json --distractors
+    python bench/bench_multihop.py --limit 20 --verbose
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from knowsync import KnowSync  # noqa: E402
+from knowsync._session import Session  # noqa: E402
+
+DEFAULT_CASES = Path("/work/shared/data/mquake/mquake_hard_dev100.json")
+SCHEMA = ROOT / "datasets" / "mquake" / "schema.json"
+USER = "mquake"
+
+
+def _name(label: str) -> str:
+    """An entity label as a graph name (the graph's convention joins words with underscores)."""
+    return "_".join(label.split())
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
+
+
+def _triples(case: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The case's original triples, with the schema's relation names."""
+    out = []
+    for (_, pid, _), (s, _, o) in zip(
+        case["orig"]["triples"], case["orig"]["triples_labeled"], strict=True
+    ):
+        out.append((_name(s), pid, _name(o)))
+    return out
+
+
+def _sentence(rewrite: dict[str, Any]) -> str:
+    """An edit as a person would state it: the rewrite's prompt, filled."""
+    return f"{rewrite['prompt'].format(rewrite['subject'])} {rewrite['target_new']['str']}."
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cases = json.loads(Path(args.cases).read_text(encoding="utf-8"))
+    if args.limit:
+        cases = cases[: args.limit]
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    by_pid = {
+        r["description"].split()[1]: r["name"] for r in schema["relations"] if r["description"]
+    }
+    every = [[(s, by_pid[p], o) for s, p, o in _triples(c)] for c in cases]
+    parse_s: list[float] = []
+    ask_s: list[float] = []
+    right_q = right_c = questions = edits_read = edits_total = clarified = 0
+    model_right = 0
+    rows = []
+    for number, case in enumerate(cases):
+        own = every[number]
+        facts = list(own)
+        if args.distractors:
+            taken = {(s, r) for s, r, _ in own}
+            taken |= {
+                (_name(w["subject"]), by_pid[w["relation_id"]]) for w in case["requested_rewrite"]
+            }
+            for other, triples in enumerate(every):
+                if other == number:
+                    continue
+                for s, r, o in triples:
+                    if (s, r) not in taken:  # one object per (subject, relation): no contradiction
+                        taken.add((s, r))
+                        facts.append((s, r, o))
+        with tempfile.TemporaryDirectory() as tmp:
+            ks = KnowSync(f"sqlite:///{tmp}/kb.db", schema=SCHEMA, model=args.model or None)
+            try:
+                ks.edit(facts, user="mquake-original")
+                session = Session(ks, USER)
+                for rewrite in case["requested_rewrite"]:
+                    edits_total += 1
+                    sub = session.submit(_sentence(rewrite))
+                    if sub.decision == "needs_clarification":
+                        # "did you mean <a known name>?": the person means the name as written
+                        as_written = [s for s in sub.suggestions if '"' in s]
+                        if as_written:
+                            clarified += 1
+                            sub = session.submit(as_written[-1])
+                    wanted_fact = (
+                        _fold(rewrite["subject"]),
+                        by_pid[rewrite["relation_id"]],
+                        _fold(rewrite["target_new"]["str"]),
+                    )
+                    read = [
+                        (_fold(t["subject"]["name"]), t["relation"], _fold(t["object"]["name"]))
+                        for t in sub.intent.get("triples", [])
+                    ]
+                    ok = sub.decision == "accepted" and read == [wanted_fact]
+                    edits_read += ok
+                    if args.verbose and not ok:
+                        print(f"  edit not applied: {_sentence(rewrite)!r}: {sub.decision} "
+                              f"{read} {sub.reason or sub.question or ''}")  # fmt: skip
+                wanted = {_fold(a) for a in [case["new_answer"], *case["new_answer_alias"]]}
+                any_right = False
+                for question in case["questions"]:
+                    questions += 1
+                    started = time.perf_counter()
+                    ks.parse(question)
+                    parse_s.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    answer = session.ask(question)
+                    ask_s.append(time.perf_counter() - started)
+                    right = len(answer.graph) == 1 and _fold(answer.graph[0]) in wanted
+                    right_q += right
+                    any_right |= right
+                    if answer.model is not None:
+                        model_right += _fold(answer.model) in wanted
+                    rows.append(
+                        {
+                            "case": case["case_id"],
+                            "question": question,
+                            "right": right,
+                            "graph": answer.graph,
+                            "path": answer.path,
+                            "missing": (answer.missing or {}).get("message"),
+                            "unclear": (answer.unclear or {}).get("message"),
+                            "model": answer.model,
+                        }
+                    )
+                    if args.verbose and not right:
+                        print(f"  [{case['case_id']}] {question}\n      path={answer.path} "
+                              f"graph={answer.graph} want={case['new_answer']!r} "
+                              f"missing={(answer.missing or {}).get('message')} "
+                              f"unclear={(answer.unclear or {}).get('message')}")  # fmt: skip
+                right_c += any_right
+            finally:
+                ks.close()
+    return {
+        "cases": len(cases),
+        "questions": questions,
+        "question_accuracy": right_q / max(1, questions),
+        "case_accuracy": right_c / max(1, len(cases)),
+        "edits_applied": f"{edits_read}/{edits_total}",
+        "edits_clarified": clarified,
+        "interpreter_ms_p50": 1000 * _percentile(parse_s, 0.5),
+        "interpreter_ms_p95": 1000 * _percentile(parse_s, 0.95),
+        "ask_ms_p50": 1000 * _percentile(ask_s, 0.5),
+        "ask_ms_p95": 1000 * _percentile(ask_s, 0.95),
+        "model_question_accuracy": model_right / max(1, questions) if args.model else None,
+        "mean_interpreter_ms": 1000 * statistics.fmean(parse_s) if parse_s else None,
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default=str(DEFAULT_CASES), help="a MQuAKE case file (JSON)")
+    parser.add_argument("--limit", type=int, default=0, help="the first N cases only")
+    parser.add_argument(
+        "--distractors",
+        action="store_true",
+        help="also hold the other cases' original triples that do not contradict the case's",
+    )
+    parser.add_argument("--model", default="", help="attach a model (default, a path); optional")
+    parser.add_argument("--verbose", action="store_true", help="print every wrong answer")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    out = run(args)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    print(
+        f"cases: {out['cases']}  questions: {out['questions']}  "
+        f"edits applied: {out['edits_applied']} "
+        f"({out['edits_clarified']} after confirming a name the linker asked about)"
+    )
+    print(f"graph answer right, per question: {out['question_accuracy']:.1%}")
+    print(f"graph answer right, per case (any of its questions): {out['case_accuracy']:.1%}")
+    print(f"interpreter per question: p50 {out['interpreter_ms_p50']:.1f} ms, "
+          f"p95 {out['interpreter_ms_p95']:.1f} ms")  # fmt: skip
+    print(f"whole ask per question: p50 {out['ask_ms_p50']:.1f} ms, p95 {out['ask_ms_p95']:.1f} ms")
+    if out["model_question_accuracy"] is not None:
+        print(f"model answer right, per question: {out['model_question_accuracy']:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+"""Questions about a description: a walk of relations from a named entity.
+
+"Who is the wife of the president of America?" asks for ``spouse`` of ``president`` of
+``America``: the entity named is where the walk starts, the relations are walked innermost
+first. Two readings, tried in order:
+
+- the shape of the words: "the R1 of the R2 of X", "X's R2's R1", "the R1 of X's R2" (an
+  "of" binds more loosely than a possessive: "the capital of Hey Jude's performer's country"
+  is the capital of the country of the performer of Hey Jude);
+- any other wording ("the capital of the country where X was born", "the CEO who developed
+  X"): the entity the graph knows by a name in the question, and the relations the question
+  names (``Linker.mentions``). Their order is the one the graph can walk from that entity
+  (the words alone do not tell it: "the country where the developer of X holds citizenship"
+  walks ``developer`` before ``citizenship``); of several, the one closest to the order of the
+  words (nearest the entity first), and when none walks to the end, the one that walks
+  farthest, so the answer can say which hop the graph lacks. A relation noun heading a
+  relative clause ("the country where ...") may be a mere type word: it is dropped when the
+  walk needs it dropped.
+
+A hop the words leave implicit ("the manager of <a song>": the song's performer's manager) is
+walked only when the schema types its relations (``domain``/``range``, types joined by "|"),
+the relation named does not fit what the entity's facts say it is, and exactly one relation of
+the entity's facts fits in between and leads on; otherwise the walk stops and the answer names
+the missing hop.
+
+Nothing here writes; the graph is only read to find names and to order the walk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from interpreter._intents import EntityRef, QueryIntent, Unclear
+from interpreter._linker import Linker
+from kg._store import GraphView
+
+__all__ = ["MAX_HOPS", "read_path_question"]
+
+MAX_HOPS = 8
+_FANOUT = 25  # entities followed per hop
+_I = re.IGNORECASE
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where)\b", _I)
+_WH_BE = re.compile(
+    r"^(?:who|whom|what|which(?:\s+[\w\-]+){0,2}|where)\s+(?:is|was|are|were)\s+(?P<d>.+)$", _I
+)
+_DET = re.compile(r"^(?:the|a|an)\s+", _I)
+_RELATIVE = re.compile(
+    r"^\s*(?:where|that|which|who|whose|whom|in which|to which|of which|from which)\b", _I
+)
+_TOKEN = re.compile(r"[^\s\"“”?!,;:()\[\]]+")
+_POSSESSIVE_END = re.compile(r"(?:'s|’s|'|’)$")
+
+Link = Callable[[str], EntityRef | Unclear]
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchor:
+    start: int
+    end: int
+    ref: EntityRef
+
+
+def read_path_question(
+    linker: Linker, body: str, question: str, link: Link
+) -> QueryIntent | Unclear | None:
+    """A question about a description read as a walk (see the module docstring), or None when
+    the question names fewer than two relations around one entity.
+
+    Args:
+        linker: the schema's and the graph's linker.
+        body: the question without fillers and closing punctuation.
+        question: the question as asked (kept in the intent).
+        link: links a mention to an entity or says what is unclear (the reader's ``_link``).
+    """
+    shaped = _shaped(linker, body)
+    if shaped is not None:
+        mention, relations = shaped
+        ref = link(mention)
+        if isinstance(ref, EntityRef) and not ref.new_entity:
+            if linker.view is not None:
+                relations = _with_implicit_hops(linker, linker.view, ref.name, relations)
+            return _intent(question, ref, relations)
+    named = _named(linker, body, question)
+    if named is not None:
+        return named
+    if shaped is not None:  # the words' shape, about an entity the graph does not know
+        mention, relations = shaped
+        ref = link(mention)
+        return ref if isinstance(ref, Unclear) else _intent(question, ref, relations)
+    return None
+
+
+def _intent(question: str, ref: EntityRef, relations: Sequence[str]) -> QueryIntent:
+    return QueryIntent(
+        question=question, subject=ref, via=tuple(relations[:-1]), relation=relations[-1]
+    )
+
+
+# ------------------------------------------------------------------ the shape of the words
+
+
+def _shaped(linker: Linker, body: str) -> tuple[str, list[str]] | None:
+    """(the entity's words, the relations innermost first) for "wh- is <description>" with a
+    description of two relations or more."""
+    m = _WH_BE.match(body.strip())
+    if m is None:
+        return None
+    mention, relations = _describe(linker, m.group("d"), 0)
+    if len(relations) < 2 or not mention.strip():
+        return None
+    return mention, relations
+
+
+def _describe(linker: Linker, text: str, depth: int) -> tuple[str, list[str]]:
+    """ "the R1 of X" -> X's reading + [R1]; "X's R" -> X's reading + [R]; else (text, [])."""
+    text = text.strip()
+    if depth >= MAX_HOPS:
+        return text, []
+    bare = _DET.sub("", text)
+    best: tuple[str, str] | None = None
+    for of in re.finditer(r"\s+of\s+", bare, _I):
+        left, right = bare[: of.start()], bare[of.end() :]
+        if "'" in left or "’" in left or not right.strip():
+            continue
+        relation = linker.relation(left)
+        if relation is not None:
+            best = (relation, right)  # the longest relation on the left wins
+    if best is not None:
+        mention, inner = _describe(linker, best[1], depth + 1)
+        return mention, [*inner, best[0]]
+    m = re.match(r"^(?P<x>.+)(?:'s|’s|s'|s’)\s+(?P<rel>[^'’]+)$", text)
+    if m:
+        relation = linker.relation(m.group("rel"))
+        if relation is not None:
+            mention, inner = _describe(linker, m.group("x"), depth + 1)
+            return mention, [*inner, relation]
+    return text, []
+
+
+# ------------------------------------------------------------- named entity + named relations
+
+
+def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
+    view = linker.view
+    if view is None or not _WH.search(body):
+        return None
+    anchor = _anchor(view, body)
+    if anchor is None:
+        return None
+    mentions = [m for m in linker.mentions(body) if m.end <= anchor.start or m.start >= anchor.end]
+    if len(mentions) < 2 or len(mentions) > MAX_HOPS:
+        return None
+    # the words' order, nearest the entity first: "the R1 of the R2 of X" walks R2, R1
+    before = sorted((m for m in mentions if m.end <= anchor.start), key=lambda m: -m.start)
+    after = [m for m in mentions if m.start >= anchor.end]
+    words = [*before, *after]
+    optional = {i for i, m in enumerate(words) if _RELATIVE.match(body[m.end :])}
+    # the relation first named by a noun is what is asked ("what is the capital of ...", not
+    # "in which city is located the capital of ..."): kept, unless named again
+    nouns = [i for i in range(len(words)) if words[i].kind == "noun"] or list(range(len(words)))
+    first = min(nouns, key=lambda i: words[i].start)
+    again = sum(1 for m in words if m.relation == words[first].relation) > 1
+    kept = set() if again else {first}
+    types = _RelationTypes.of(linker)
+    order = _walk_order(
+        view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
+    )
+    ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
+    return _intent(question, ref, order)
+
+
+def _anchor(view: GraphView, body: str) -> _Anchor | None:
+    """The longest run of words naming an entity of the graph (a proper name: a capital letter
+    or a digit in it), the last of equals."""
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(body)]
+    spans: dict[str, tuple[int, int]] = {}
+    for i in range(len(tokens)):
+        for j in range(i, min(i + 12, len(tokens))):
+            start, end = tokens[i][0], tokens[j][1]
+            cut = _POSSESSIVE_END.search(body[start:end])
+            ends = [end] if cut is None else [start + cut.start(), end]  # "Grey's Anatomy"
+            for stop in ends:
+                text = body[start:stop].strip("'’.")
+                if not text or not re.search(r"[A-Z0-9]", text):
+                    continue
+                for variant in {text, _DET.sub("", text)}:
+                    for name in (variant, variant.replace(" ", "_")):
+                        spans.setdefault(name, (start, stop))
+    if not spans:
+        return None
+    found = view.entities(list(spans))
+    best: _Anchor | None = None
+    for name, entity in found.items():
+        start, end = spans[name]
+        if best is None or (end - start, start) > (best.end - best.start, best.start):
+            best = _Anchor(start, end, EntityRef(name=entity.name, mention=name, score=1.0))
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class _RelationTypes:
+    """The types a schema gives its relations' subjects (``domain``) and objects (``range``),
+    each a set of type names (``"person|group"``); relations without both are untyped."""
+
+    domain: dict[str, frozenset[str]]
+    range: dict[str, frozenset[str]]
+
+    @staticmethod
+    def of(linker: Linker) -> _RelationTypes:
+        domain: dict[str, frozenset[str]] = {}
+        range_: dict[str, frozenset[str]] = {}
+        for rel in linker.schema.relations:
+            if rel.domain and rel.range:
+                domain[rel.name] = frozenset(t.strip() for t in rel.domain.split("|"))
+                range_[rel.name] = frozenset(t.strip() for t in rel.range.split("|"))
+        return _RelationTypes(domain, range_)
+
+    def entity(self, view: GraphView, entity: str) -> frozenset[str] | None:
+        """What the graph's facts about ``entity`` say it is: the types every typed fact
+        allows (its relation's domain as subject, range as object); None when its facts say
+        nothing or contradict each other."""
+        allowed: frozenset[str] | None = None
+        for fact in view.facts(subject=entity, limit=_TYPING_FACTS):
+            allowed = _narrow(allowed, self.domain.get(fact.relation))
+        for fact in view.facts(object=entity, limit=_TYPING_FACTS):
+            allowed = _narrow(allowed, self.range.get(fact.relation))
+        return allowed or None
+
+
+def _narrow(allowed: frozenset[str] | None, types: frozenset[str] | None) -> frozenset[str] | None:
+    if types is None:
+        return allowed
+    return types if allowed is None else allowed & types
+
+
+_TYPING_FACTS = 50
+
+
+def _walk_order(
+    view: GraphView,
+    start: str,
+    relations: list[str],
+    optional: set[int],
+    kept: set[int],
+    *,
+    types: _RelationTypes | None = None,
+) -> list[str]:
+    """The order in which to walk ``relations`` from ``start`` (see the module docstring):
+    ``relations`` are in the words' order; indices in ``optional`` are left out first, those
+    in ``kept`` never.
+
+    With ``types``, a hop the question leaves implicit is walked when the words' relation
+    does not fit what the graph's facts say the entity is ("the manager of <a song>": a song
+    has no manager, its performer has) and exactly one relation of the entity's facts fits
+    between them by the schema's types and leads to the words' relation; the order returned
+    then holds it."""
+    objects: dict[tuple[str, str], list[str]] = {}
+    implicit: dict[tuple[tuple[str, ...], str], str] = {}
+
+    def plain(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for entity in frontier:
+            key = (entity, relation)
+            if key not in objects:
+                objects[key] = [f.object for f in view.facts(subject=entity, relation=relation)]
+            out.extend(o for o in objects[key] if o not in out)
+        return tuple(out[:_FANOUT])
+
+    def step(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
+        reached = plain(frontier, relation)
+        if reached or types is None:
+            return reached
+        hop = _implicit_hop(view, types, frontier, relation, plain)
+        if hop is None:
+            return ()
+        implicit[(frontier, relation)] = hop
+        return plain(plain(frontier, hop), relation)
+
+    best: tuple[tuple[int, int, int, int, int], tuple[int, ...]] | None = None
+    droppable = sorted(
+        (i for i in range(len(relations)) if i not in kept), key=lambda i: (i not in optional, i)
+    )
+    for dropped in range(min(len(droppable), len(relations) - 2) + 1):
+        for leave_out in itertools.combinations(droppable, dropped):
+            used = [i for i in range(len(relations)) if i not in leave_out]
+            # a word heading a relative clause ("the country where ...") is dropped first
+            typed = -sum(1 for i in leave_out if i not in optional)
+            for order, reached in _orders(step, (start,), used, relations):
+                complete = reached == len(used)
+                # complete walks first, then those leaving out fewer of the words (type words
+                # first), then the farthest, then the fewest swaps of the words' order
+                rank = (int(complete), len(used), typed, reached, -_inversions(order))
+                if best is None or rank > best[0]:
+                    best = (rank, order)
+        if best is not None and best[0][0]:
+            break  # a complete walk that drops fewer words is the reading
+    if best is None:
+        return relations
+    walked = [relations[i] for i in best[1]]
+    if not implicit:
+        return walked
+    out: list[str] = []
+    frontier: tuple[str, ...] = (start,)
+    for relation in walked:  # the walk again, with the implicit hops it took
+        hop = implicit.get((frontier, relation)) if not plain(frontier, relation) else None
+        if hop is not None:
+            out.append(hop)
+            frontier = plain(frontier, hop)
+        out.append(relation)
+        frontier = plain(frontier, relation)
+    return out
+
+
+def _with_implicit_hops(
+    linker: Linker, view: GraphView, start: str, relations: list[str]
+) -> list[str]:
+    """``relations`` walked in their order from ``start``, with the hops the words leave
+    implicit where the schema's types make one the only fit (see ``_walk_order``)."""
+    types = _RelationTypes.of(linker)
+    if not types.domain:
+        return relations
+
+    def step(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for entity in frontier:
+            for f in view.facts(subject=entity, relation=relation):
+                if f.object not in out:
+                    out.append(f.object)
+        return tuple(out[:_FANOUT])
+
+    out: list[str] = []
+    frontier: tuple[str, ...] = (start,)
+    for number, relation in enumerate(relations):
+        reached = step(frontier, relation)
+        if not reached:
+            hop = _implicit_hop(view, types, frontier, relation, step)
+            if hop is None:
+                return out + relations[number:]  # the walk stops here: its missing hop
+            out.append(hop)
+            reached = step(step(frontier, hop), relation)
+        out.append(relation)
+        frontier = reached
+    return out
+
+
+def _implicit_hop(
+    view: GraphView,
+    types: _RelationTypes,
+    frontier: tuple[str, ...],
+    relation: str,
+    step: Callable[[tuple[str, ...], str], tuple[str, ...]],
+) -> str | None:
+    """The one relation to walk before ``relation`` from ``frontier`` when the words leave it
+    implicit (see ``_walk_order``), or None."""
+    wanted = types.domain.get(relation)
+    if wanted is None or len(frontier) != 1:
+        return None
+    entity = frontier[0]
+    known = types.entity(view, entity)
+    if known is None or known & wanted:
+        return None  # the relation fits the entity: the graph lacks the fact, say so
+    fitting = {
+        f.relation
+        for f in view.facts(subject=entity, limit=_TYPING_FACTS)
+        if f.relation != relation
+        and types.domain.get(f.relation, frozenset()) & known
+        and types.range.get(f.relation, frozenset()) & wanted
+    }
+    leading = [r for r in sorted(fitting) if step(step(frontier, r), relation)]
+    return leading[0] if len(leading) == 1 else None
+
+
+def _orders(
+    step: Callable[[tuple[str, ...], str], tuple[str, ...]],
+    frontier: tuple[str, ...],
+    left: list[int],
+    relations: list[str],
+) -> list[tuple[tuple[int, ...], int]]:
+    """Every order of ``left`` (indices into ``relations``) with how many hops of it the graph
+    walks from ``frontier``; an order stuck at a hop is given once, completed in the words'
+    order."""
+    if not left:
+        return [((), 0)]
+    out: list[tuple[tuple[int, ...], int]] = []
+    stuck: list[int] = []
+    seen: set[str] = set()
+    for i in left:
+        if relations[i] in seen:
+            continue  # the same relation twice: one order is enough
+        seen.add(relations[i])
+        reached = step(frontier, relations[i])
+        rest = [j for j in left if j != i]
+        if not reached:
+            stuck.append(i)
+            continue
+        out.extend(((i, *order), n + 1) for order, n in _orders(step, reached, rest, relations))
+    if not out and stuck:
+        out.append((tuple(left), 0))
+    return out
+
+
+def _inversions(order: tuple[int, ...]) -> int:
+    return sum(1 for a, b in itertools.combinations(order, 2) if a > b)
