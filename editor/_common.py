@@ -192,8 +192,8 @@ class ValueOptimization:
         kl_factor: weight of the KL term that keeps "{subject} is a" predictions stable.
         early_stop_loss: stop once the (weighted) target NLL falls below this.
         stop_probability: also stop once every main target token has at least this
-            probability and every avoided token at most ``1 - stop_probability`` (what greedy
-            generation needs, with a margin; None: only the loss stops early).
+            probability and every avoided token at most a quarter of ``1 - stop_probability``
+            (what greedy generation needs, with a margin; None: only the loss stops early).
         context_templates: prefixes ("{}" marks where the prompt goes).
         kl_prompts: essence prompts for the KL term.
         extra_weight: weight of the mean NLL of the request's ``extra_targets`` (GLAME-style
@@ -482,7 +482,7 @@ def _optimize(
             if hp.stop_probability is not None:
                 least = (-nll.detach())[main_mask].exp().min() if bool(main_mask.any()) else 1.0
                 most = p_avoid.detach().max() if avoid_rows else 0.0
-                if least >= hp.stop_probability and most <= 1 - hp.stop_probability:
+                if least >= hp.stop_probability and most <= (1 - hp.stop_probability) / 4:
                     break
             if steps == hp.num_grad_steps:
                 break

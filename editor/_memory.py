@@ -110,7 +110,7 @@ class FactMemoryParams:
 
     layer: int
     value: ValueOptimization = field(default_factory=ValueOptimization)
-    ridge: float = 1e-2
+    ridge: float = 0.1
     cov_ridge: float = 1e-3
     avoid_weight: float = 1.0
     prefixes_per_fact: int | None = 1
@@ -146,7 +146,7 @@ class FactMemoryParams:
 FACT_MEMORY_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
     ("llama", 30): {  # SmolLM2-135M
         "layer": 4,
-        "value": {"num_grad_steps": 25, "lr": 0.5, "stop_probability": 0.6},
+        "value": {"num_grad_steps": 50, "lr": 0.5, "stop_probability": 0.6},
     },
     ("llama", None): {"layer_fraction": 0.15, "value": {"stop_probability": 0.6}},
     ("gpt2", None): {"layer_fraction": 0.3, "value": {"stop_probability": 0.6}},

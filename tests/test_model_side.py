@@ -78,7 +78,16 @@ def test_edit_retraction_rollback_restart(tmp_path: Path, cache: Path) -> None:
         gone = ks.edit(retract=[EDIT], user="alice")
         (row,) = gone.report["model"]
         assert row["retracted"] == "Rome" and row["forgotten"] is True
-        assert not ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model.answer(PROMPT).startswith("Paris")
+        # the base model never said Rome: nothing to unlearn, the weights are the base again
+        assert _same(base, _weights(ks))
+
+        # a fact the model knew from pre-training, stated and then retracted, is unlearned
+        ks.edit([("France", "capital", "Paris")], user="alice")
+        gone = ks.edit(retract=[("France", "capital", "Paris")], user="alice")
+        (row,) = gone.report["model"]
+        assert row["before"].startswith("Paris") and row["forgotten"] is True
+        assert not ks.model.answer(PROMPT).startswith("Paris")
         retracted = _weights(ks)
         generation = ks.model.generation
     finally:

@@ -1,0 +1,248 @@
+"""How well the knowledge base's model agrees with its graph, and what keeping it so costs.
+
+End to end through the product (``KnowSync`` with its model; a fresh store and a fresh entry
+cache in a temporary folder unless ``--cache`` names one), in one run:
+
+1. a knowledge base of the demo KG's facts (``--subjects N``: the facts of its first N
+   subjects) plus ``--fictional N`` generated facts about made-up people and places the base
+   model cannot know, imported, then ``model sync``: seconds per 100 facts, peak memory;
+2. agreement by greedy generation on the cloze and on every paraphrase template (demo and
+   fictional facts apart), unrelated locality on the shipped probes, same-subject locality
+   (``knowsync model check``'s definition);
+3. one more edit on the synced knowledge base: seconds, and whether the model follows;
+4. a rollback of it: seconds, and whether the weights equal the synced ones bit for bit;
+5. retractions (``--retract N`` facts the synced model gives): the share whose object the
+   model no longer gives on the cloze and its paraphrases;
+6. ``--edits N`` chat-style edits through ``submit`` (supersessions, retractions, rollbacks in
+   turn), then the agreement again.
+
+Run alone (it uses both cores):  python bench/bench_sync.py --subjects 40 --fictional 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIRST = ["Zorvan", "Kellith", "Amrusa", "Tobrek", "Ilvena", "Quenmar", "Desoth", "Yarrel"]
+LAST = ["Vantrosk", "Helmquist", "Oduvane", "Parrowyn", "Skellig", "Moraventh", "Tullibrand"]
+TOWNS = ["Brisk Harrow", "Ostmere", "Valcourt Mills", "Drenvale", "Quillon Bay", "Farrowgate"]
+LANDS = ["Pellucida", "Orvania", "Kestrel Isles", "Marrowmark", "Tessaly Reach"]
+
+
+def fictional_rows(n: int, seed: int = 7) -> list[tuple[str, str, str]]:
+    """``n`` facts about made-up people and places (names the base model cannot know)."""
+    rng = random.Random(seed)
+    people = [f"{f}_{l}" for f in FIRST for l in LAST]
+    rng.shuffle(people)
+    rows: list[tuple[str, str, str]] = []
+    i = 0
+    while len(rows) < n:
+        person = people[i % len(people)]
+        i += 1
+        kind = i % 3
+        if kind == 0:
+            rows.append((person, "born_in", rng.choice(TOWNS).replace(" ", "_")))
+        elif kind == 1:
+            rows.append((person, "citizen_of", rng.choice(LANDS).replace(" ", "_")))
+        else:
+            rows.append((person, "father", rng.choice(people).replace(" ", "_")))
+    return rows[:n]
+
+
+def demo_rows(subjects: int | None) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for name in ("kg.csv", "kg2.csv"):
+        with (ROOT / "datasets" / "oneedit" / name).open(encoding="utf-8") as fh:
+            rows += [(r["head"], r["relation"], r["tail"]) for r in csv.DictReader(fh)]
+    if subjects is None:
+        return rows
+    keep = sorted({s for s, _, _ in rows})[:subjects]
+    return [r for r in rows if r[0] in set(keep)]
+
+
+def agreement(ks, facts, says, scorer) -> dict[str, float | int | None]:  # type: ignore[no-untyped-def]
+    """Share of (subject, relation) pairs whose cloze (and each paraphrase) the model answers
+    with one of the graph's objects."""
+    from knowsync._model_side import display_name
+
+    graph: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for f in facts:
+        graph[(f.subject, f.relation)].append(display_name(f.object))
+    schema = ks.schema
+    cloze = para = n_cloze = n_para = 0
+    for (subject, relation), objects in sorted(graph.items()):
+        rel = schema.find(relation)
+        if rel is None:
+            continue
+        for i, template in enumerate(rel.cloze_templates()):
+            ok, _ = says(scorer, template.replace("{subject}", display_name(subject)), objects)
+            if i == 0:
+                cloze, n_cloze = cloze + ok, n_cloze + 1
+            else:
+                para, n_para = para + ok, n_para + 1
+    return {
+        "cloze": cloze / n_cloze if n_cloze else None,
+        "paraphrase": para / n_para if n_para else None,
+        "pairs": n_cloze,
+        "paraphrase_prompts": n_para,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subjects", type=int, default=None, help="demo KG subjects (all)")
+    ap.add_argument("--fictional", type=int, default=0, help="generated facts to add")
+    ap.add_argument("--retract", type=int, default=5, help="facts to retract")
+    ap.add_argument("--edits", type=int, default=0, help="chat-style edits in sequence")
+    ap.add_argument("--cache", type=Path, default=None, help="entry cache (default: fresh)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    from editor import ProbeScorer, says
+    from knowsync import KnowSync
+    from knowsync._agreement import check_agreement
+    from knowsync._model_side import ModelSide, display_name
+
+    torch.set_num_threads(args.threads)
+    figures: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cache = args.cache or folder / "cache"
+        rows = demo_rows(args.subjects)
+        made_up = fictional_rows(args.fictional)
+        data = folder / "facts.csv"
+        with data.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["subject", "relation", "object"])
+            w.writerows(rows + made_up)
+        side = ModelSide(ledger_dir=folder / "ledger", cache_root=cache)
+        ks = KnowSync(f"sqlite:///{folder / 'kb.db'}", model=side)
+        try:
+            ks.import_file(data, user="bench")
+            facts = ks.state()
+            start = time.perf_counter()
+            synced = ks.sync_model(progress=not args.json)
+            seconds = time.perf_counter() - start
+            figures["facts_in_force"] = len(facts)
+            figures["synced"] = {k: synced[k] for k in ("subjects", "facts", "computed", "left")}
+            figures["sync_seconds"] = round(seconds, 1)
+            figures["seconds_per_100_facts"] = round(100 * seconds / max(1, synced["facts"]), 1)
+            scorer = ProbeScorer(side.loaded.model, side.loaded.tokenizer)
+            invented = {display_name(s) for s, _, _ in made_up}
+            demo = [f for f in facts if display_name(f.subject) not in invented]
+            fict = [f for f in facts if display_name(f.subject) in invented]
+            figures["demo"] = agreement(ks, demo, says, scorer)
+            if fict:
+                figures["fictional"] = agreement(ks, fict, says, scorer)
+            report = check_agreement(ks)
+            figures["locality"] = report.locality
+            figures["same_subject"] = report.same_subject
+            synced_weights = {
+                n: p.detach().clone() for n, p in side.loaded.model.named_parameters()
+            }
+
+            start = time.perf_counter()
+            one = ks.edit([("Atlantis", "capital", "Poseidonia")], user="bench")
+            figures["edit_seconds"] = round(time.perf_counter() - start, 1)
+            figures["edit_follows"] = [r.get("follows") for r in one.report.get("model", [])]
+            start = time.perf_counter()
+            assert one.edit_id is not None
+            ks.rollback(one.edit_id, user="bench")
+            figures["rollback_seconds"] = round(time.perf_counter() - start, 1)
+            figures["rollback_equals_synced_weights"] = all(
+                torch.equal(synced_weights[n], p) for n, p in side.loaded.model.named_parameters()
+            )
+
+            known = [f for f in demo if says(scorer, _cloze(ks, f), [display_name(f.object)])[0]][
+                : args.retract
+            ]
+            gone = 0
+            asked = 0
+            for fact in known:
+                ks.edit(retract=[(fact.subject, fact.relation, fact.object)], user="bench")
+            for fact in known:
+                rel = ks.schema.find(fact.relation)
+                assert rel is not None
+                for template in rel.cloze_templates():
+                    prompt = template.replace("{subject}", display_name(fact.subject))
+                    ok, _ = says(scorer, prompt, [display_name(fact.object)])
+                    gone += not ok
+                    asked += 1
+            figures["retraction"] = gone / asked if asked else None
+            figures["retraction_prompts"] = asked
+
+            if args.edits:
+                figures["sequence"] = _sequence(ks, demo, args.edits, says, scorer, agreement)
+        finally:
+            ks.close()
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        for key, value in figures.items():
+            print(f"{key:<32} {value}")
+    return 0
+
+
+def _cloze(ks, fact) -> str:  # type: ignore[no-untyped-def]
+    from knowsync._model_side import display_name
+
+    rel = ks.schema.find(fact.relation)
+    return str(rel.cloze_templates()[0]).replace("{subject}", display_name(fact.subject))
+
+
+def _sequence(ks, demo, n, says, scorer, agreement) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """``n`` chat-style edits in turn: a supersession of a fact's object by another fact's
+    object of the same relation, a retraction, a rollback of the previous edit."""
+    from knowsync._model_side import display_name
+
+    rng = random.Random(11)
+    by_relation: dict[str, list[str]] = defaultdict(list)
+    for f in demo:
+        by_relation[f.relation].append(f.object)
+    pool = [f for f in demo if len(set(by_relation[f.relation])) > 1 and f.kind.value == "asserted"]
+    last: int | None = None
+    done = {"supersede": 0, "retract": 0, "rollback": 0, "refused": 0}
+    start = time.perf_counter()
+    for i in range(n):
+        fact = rng.choice(pool)
+        what = ("supersede", "retract", "rollback")[i % 3]
+        if what == "rollback" and last is not None:
+            ks.rollback(last, user="bench")
+            last = None
+        elif what == "retract":
+            sub = ks.submit(
+                f"Remove that the {fact.relation.replace('_', ' ')} of "
+                f"{display_name(fact.subject)} is {display_name(fact.object)}.",
+                user="bench",
+            )
+            last = sub.edit_id if sub.decision == "accepted" else None
+            done["refused"] += sub.decision != "accepted"
+        else:
+            other = rng.choice([o for o in by_relation[fact.relation] if o != fact.object])
+            res = ks.edit([(fact.subject, fact.relation, other)], user="bench")
+            last = res.edit_id if res.accepted else None
+            done["refused"] += not res.accepted
+        done[what] += 1
+    seconds = time.perf_counter() - start
+    after = agreement(ks, ks.state(), says, scorer)
+    return {"edits": done, "seconds": round(seconds, 1), "agreement_after": after}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
