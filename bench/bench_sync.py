@@ -44,7 +44,7 @@ LANDS = ["Pellucida", "Orvania", "Kestrel Isles", "Marrowmark", "Tessaly Reach"]
 def fictional_rows(n: int, seed: int = 7) -> list[tuple[str, str, str]]:
     """``n`` facts about made-up people and places (names the base model cannot know)."""
     rng = random.Random(seed)
-    people = [f"{f}_{l}" for f in FIRST for l in LAST]
+    people = [f"{first}_{last}" for first in FIRST for last in LAST]
     rng.shuffle(people)
     rows: list[tuple[str, str, str]] = []
     i = 0
