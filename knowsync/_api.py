@@ -421,6 +421,18 @@ class KnowSync:
             )
         self._model_worker.wake()
 
+    def model_sync_state(self) -> dict[str, Any]:
+        """Where the model's view stands: ``backlog`` (changes it does not reflect yet),
+        ``syncing`` (a background sync runs or is due), ``generation`` (the journal id the
+        weights reflect) and ``error`` (the last background sync's failure)."""
+        worker = self._model_worker
+        return {
+            "backlog": len(self.model_backlog()) if self.model is not None else 0,
+            "syncing": worker is not None and worker.busy,
+            "generation": self.model.generation if self.model is not None else None,
+            "error": worker.last_error if worker is not None else None,
+        }
+
     def wait_for_model(self, timeout: float | None = None) -> bool:
         """Wait until the model reflects every change (queued mode; at once otherwise).
         Returns False on timeout."""

@@ -15,6 +15,7 @@ server, so code written against one works against the other (:class:`KnowledgeBa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
@@ -84,6 +85,8 @@ class KnowledgeBase(Protocol):
     ) -> list[EditRecord]: ...
 
     def get_edit(self, edit_id: int) -> EditRecord: ...
+
+    def wait_for_model(self, edit_id: int, timeout: float = 600.0) -> EditRecord: ...
 
     def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]: ...
 
@@ -278,6 +281,17 @@ class Session:
         """One journal entry."""
         self._ks.authorize(self.user, "read")
         return self._ks.get_edit(edit_id)
+
+    def wait_for_model(self, edit_id: int, timeout: float = 600.0) -> EditRecord:
+        """The journal entry once the model's background sync has covered it (its report's
+        ``model_state`` no longer ``pending``), or as it stands after ``timeout`` seconds."""
+        self._ks.authorize(self.user, "read")
+        deadline = time.monotonic() + timeout
+        record = self._ks.get_edit(edit_id)
+        while record.report.get("model_state") == "pending" and time.monotonic() < deadline:
+            self._ks.wait_for_model(min(1.0, max(0.0, deadline - time.monotonic())))
+            record = self._ks.get_edit(edit_id)
+        return record
 
     def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]:
         """The facts an edit added and retired."""

@@ -930,6 +930,17 @@ class Client:
         """
         return self.show(edit_id)[0]
 
+    def wait_for_model(self, edit_id: int, timeout: float = 600.0) -> EditRecord:
+        """The journal entry once the server's model has caught up with it (its report's
+        ``model_state`` no longer ``pending``: the server answers an edit as soon as the graph
+        has it), polling every second; as it stands after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        record = self.get_edit(edit_id)
+        while record.report.get("model_state") == "pending" and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            record = self.get_edit(edit_id)
+        return record
+
     def edit_changes(self, edit_id: int) -> tuple[list[Fact], list[Fact]]:
         """The facts an edit put in force and those it retired (``KnowSync.edit_changes``).
 

