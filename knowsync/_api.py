@@ -46,7 +46,7 @@ from kg import (
 )
 from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._accounts import Accounts
-from knowsync._model_side import ModelSide, ModelWorker, Probe, ViewSync
+from knowsync._model_side import ModelSide, ModelWorker, Probe, ViewSync, display_name
 from knowsync._outcomes import (
     Account,
     Answer,
@@ -415,11 +415,17 @@ class KnowSync:
         """Sync the model in the background from now on (and at once: the view may be behind
         the facts in force)."""
         if self._model_worker is None:
-            self._model_worker = ModelWorker(
-                lambda: self._sync_view(probe=self.model_backlog()[-_PROBED_EDITS:]),
-                lambda: bool(self.model_backlog()),
-            )
+            self._model_worker = ModelWorker(self._catch_up, lambda: bool(self.model_backlog()))
         self._model_worker.wake()
+
+    def _catch_up(self) -> None:
+        """One round of the background sync: the latest changes' subjects first (their
+        reports turn ``applied`` as soon as their facts are in the weights), then the rest
+        of the view."""
+        recent = self.model_backlog()[-_PROBED_EDITS:]
+        if recent:
+            self._sync_view(probe=recent, focus=True)
+        self._sync_view()
 
     def model_sync_state(self) -> dict[str, Any]:
         """Where the model's view stands: ``backlog`` (changes it does not reflect yet),
@@ -615,13 +621,16 @@ class KnowSync:
         *,
         probe: Sequence[int] = (),
         limit: int | None = None,
+        focus: bool = False,
         tick: Callable[[int, int], None] | None = None,
     ) -> ViewSync | None:
         """The one way the model changes: read the facts in force and the retired ones, sync
         the model's view with them, and record the outcome in every change waiting for it
         (``model_state``: applied, or failed with the reason; still pending while a limit
         leaves subjects out). ``probe``: changes whose facts are asked before and after
-        (their reports' ``model`` rows)."""
+        (their reports' ``model`` rows). ``focus``: compute only the probed changes' subjects
+        (with every subject already cached), and mark only those changes: the latest edits
+        reach the model before a long backlog does."""
         from editor import EditorError
 
         side = self.model
@@ -634,9 +643,11 @@ class KnowSync:
             schema = self._schema(view)
             waiting = _waiting_for_model(view)
             probes: dict[int, list[Probe]] = {}
+            touched: set[str] = set()
             for edit_id in probe:
                 added, gone = view.edit_changes(edit_id)
                 probes[edit_id] = side.probes(added, gone, schema)[:_PROBES_PER_EDIT]
+                touched.update(display_name(f.subject) for f in [*added, *gone])
         groups = side.groups(facts, retired, schema)
         before = {e: [side.answer(p.prompt) for p in ps] for e, ps in probes.items()}
         todo = side.missing(groups) if limit is None else min(limit, side.missing(groups))
@@ -651,16 +662,19 @@ class KnowSync:
         error: str | None = None
         result: ViewSync | None = None
         try:
-            result = side.sync(generation, groups, limit=limit, tick=step)
+            result = side.sync(
+                generation, groups, limit=limit, only=touched if focus else None, tick=step
+            )
         except EditorError as exc:
             error = str(exc)[:500]
         rows = {
             e: [_probe_row(p, b, side.answer(p.prompt)) for p, b in zip(ps, before[e], strict=True)]
             for e, ps in probes.items()
         }
-        complete = result is not None and not result.left
+        complete = result is not None and (focus or not result.left)
+        marked = set(probe) if focus else set(waiting) | set(probe)
         with self.store.write() as tx:
-            for edit_id in sorted(set(waiting) | set(probe)):
+            for edit_id in sorted(marked):
                 report = dict(tx.edit(edit_id).report)
                 if error is not None:
                     report["model_state"] = ModelWrite.FAILED

@@ -266,6 +266,7 @@ class ModelSide:
         groups: Sequence[SubjectFacts],
         *,
         limit: int | None = None,
+        only: set[str] | None = None,
         tick: Callable[[SubjectFacts, bool], None] | None = None,
     ) -> ViewSync:
         """Bring the weights up to date with ``groups`` (the facts in force after journal id
@@ -277,6 +278,8 @@ class ModelSide:
             limit: compute at most this many missing entries now; subjects beyond it stay out
                 of the view (``left``) until a later sync (entries are cached as they are
                 computed, so an interrupted sync goes on where it stopped).
+            only: compute missing entries of these subjects only (the others join the view
+                once cached): a background sync writes the latest changes first.
             tick: called after each group, with whether its entry was computed.
         """
         from editor import EditorError
@@ -290,7 +293,10 @@ class ModelSide:
             # goes on answering meanwhile, and waits only for the swap below
             for group in groups:
                 fresh = not self.memory.cached(group)
-                if fresh and budget is not None and budget <= 0:
+                if fresh and (
+                    (budget is not None and budget <= 0)
+                    or (only is not None and group.subject not in only)
+                ):
                     result.left += 1
                     continue
                 try:

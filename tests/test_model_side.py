@@ -162,6 +162,10 @@ def test_edits_made_without_a_model_are_synced_later(tmp_path: Path, cache: Path
 
 
 def test_queued_edits_answer_at_once_and_the_model_follows(tmp_path: Path, cache: Path) -> None:
+    """Queued (as `knowsync serve` runs): the edit returns once the graph has it; the worker
+    writes the latest changes' subjects first, then the backlog left by a graph-only run."""
+    with KnowSync(f"sqlite:///{tmp_path / 'kb.db'}") as graph_only:
+        earlier = graph_only.edit([("Spain", "capital", "Lisbon")], user="bob").edit_id
     ks = _kb(tmp_path / "kb.db", cache, queued=True)
     try:
         res = ks.edit([EDIT], user="alice")
@@ -170,7 +174,15 @@ def test_queued_edits_answer_at_once_and_the_model_follows(tmp_path: Path, cache
         record = ks.get_edit(res.edit_id)
         assert record.report["model_state"] == "applied"
         assert record.report["model"][0]["follows"] is True
+        assert ks.get_edit(earlier).report["model_state"] == "applied"
         assert ks.model is not None and ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model.answer("The capital of Spain is").startswith("Lisbon")
+        assert ks.model_sync_state() == {
+            "backlog": 0,
+            "syncing": False,
+            "generation": res.edit_id,
+            "error": None,
+        }
     finally:
         ks.close()
 
