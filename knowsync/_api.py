@@ -415,17 +415,24 @@ class KnowSync:
         """Sync the model in the background from now on (and at once: the view may be behind
         the facts in force)."""
         if self._model_worker is None:
-            self._model_worker = ModelWorker(self._catch_up, lambda: bool(self.model_backlog()))
+            self._model_worker = ModelWorker(self._catch_up, self._unsynced)
         self._model_worker.wake()
+
+    def _unsynced(self) -> bool:
+        """Whether a change still waits for a sync that has not been tried (a failed one
+        waits for the next change or `model sync`)."""
+        with self.store.read() as view:
+            return any(
+                r.report.get("model_state") != ModelWrite.FAILED
+                for r in (view.edit(i) for i in _waiting_for_model(view))
+            )
 
     def _catch_up(self) -> None:
         """One round of the background sync: the latest changes' subjects first (their
         reports turn ``applied`` as soon as their facts are in the weights), then the rest
         of the view."""
-        recent = self.model_backlog()[-_PROBED_EDITS:]
-        if recent:
-            self._sync_view(probe=recent, focus=True)
-        self._sync_view()
+        self._sync_view(probe=None, focus=True)
+        self._sync_view(probe=None)
 
     def model_sync_state(self) -> dict[str, Any]:
         """Where the model's view stands: ``backlog`` (changes it does not reflect yet),
@@ -619,7 +626,7 @@ class KnowSync:
     def _sync_view(
         self,
         *,
-        probe: Sequence[int] = (),
+        probe: Sequence[int] | None = (),
         limit: int | None = None,
         focus: bool = False,
         tick: Callable[[int, int], None] | None = None,
@@ -628,7 +635,8 @@ class KnowSync:
         the model's view with them, and record the outcome in every change waiting for it
         (``model_state``: applied, or failed with the reason; still pending while a limit
         leaves subjects out). ``probe``: changes whose facts are asked before and after
-        (their reports' ``model`` rows). ``focus``: compute only the probed changes' subjects
+        (their reports' ``model`` rows; None: the latest changes waiting, read in the same
+        snapshot as the facts). ``focus``: compute only the probed changes' subjects
         (with every subject already cached), and mark only those changes: the latest edits
         reach the model before a long backlog does."""
         from editor import EditorError
@@ -642,12 +650,15 @@ class KnowSync:
             retired = _retired_facts(view)
             schema = self._schema(view)
             waiting = _waiting_for_model(view)
+            if probe is None:
+                probe = waiting[-_PROBED_EDITS:]
             probes: dict[int, list[Probe]] = {}
-            touched: set[str] = set()
+            subjects_of: dict[int, set[str]] = {}
             for edit_id in probe:
                 added, gone = view.edit_changes(edit_id)
                 probes[edit_id] = side.probes(added, gone, schema)[:_PROBES_PER_EDIT]
-                touched.update(display_name(f.subject) for f in [*added, *gone])
+                subjects_of[edit_id] = {display_name(f.subject) for f in [*added, *gone]}
+        touched = set().union(*subjects_of.values()) if subjects_of else set()
         groups = side.groups(facts, retired, schema)
         before = {e: [side.answer(p.prompt) for p in ps] for e, ps in probes.items()}
         todo = side.missing(groups) if limit is None else min(limit, side.missing(groups))
@@ -676,9 +687,14 @@ class KnowSync:
         with self.store.write() as tx:
             for edit_id in sorted(marked):
                 report = dict(tx.edit(edit_id).report)
-                if error is not None:
+                lost = sorted(
+                    subjects_of.get(edit_id, set()) & set(result.failed if result else ())
+                )
+                if error is not None or lost:
                     report["model_state"] = ModelWrite.FAILED
-                    report["model_error"] = error
+                    report["model_error"] = error or "; ".join(
+                        f"{s}: {result.failed[s]}" for s in lost if result is not None
+                    )
                 elif complete:
                     report["model_state"] = ModelWrite.APPLIED
                     report.pop("model_error", None)
@@ -743,6 +759,8 @@ class KnowSync:
         """
         from tqdm.auto import tqdm
 
+        from editor import EditComputationError
+
         if self.model is None:
             raise InputError(
                 "no model is attached to this knowledge base; open it with model='default' "
@@ -765,8 +783,14 @@ class KnowSync:
                 result = self._sync_view(limit=limit, tick=tick)
             finally:
                 bar.close()
-        out = result.to_dict() if result is not None else {}
-        out["written"] = waiting if result is not None and not result.left else []
+        if result is None:
+            with self.store.read() as view:
+                last = view.edit(waiting[-1]).report if waiting else {}
+            raise EditComputationError(
+                f"the model sync failed: {last.get('model_error', 'see the journal')}"
+            )
+        out = result.to_dict()
+        out["written"] = waiting if not result.left else []
         return out
 
     def _rollback_model(self, results: list[EditResult]) -> None:
