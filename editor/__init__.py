@@ -8,6 +8,8 @@ Public surface (each name lives in a small private module):
 - statistics: :class:`SecondMomentStore`, :class:`Corpus`, :func:`load_corpus`
 - methods: :class:`EditMethod`, :class:`EditContext`, :class:`EditRequest`, :class:`Rome`,
   :class:`Memit`, :class:`AlphaEdit`; :class:`ModelEditor` ties model, statistics and ledger
+- the model as a view of the facts in force: :class:`FactMemory`, :class:`FactMemoryParams`,
+  :class:`SubjectFacts`, :class:`MemoryEntry` (per-subject values, one closed-form solve)
 - updates and the ledger: :class:`WeightUpdate`, :class:`LowRankDelta`, :class:`DeltaLedger`
 - evaluation: :func:`read_cases` (CounterFact, zsRE, MQuAKE), :func:`evaluate`,
   :class:`EvalReport`; GLAME-style propagation targets: :func:`propagation_targets`
@@ -80,8 +82,10 @@ _EXPORTS: dict[str, str] = {
     "load_model": "_model",
     "mquake_extra_targets": "_glame",
     "null_space_projector": "_alphaedit",
+    "optimize_subject_value": "_common",
     "propagation_targets": "_glame",
     "reach_line": "_eval",
+    "rotate_prefixes": "_common",
     "read_cases": "_eval",
     "release_free_heap": "_editor",
     "relation_noun": "_glame",
@@ -150,11 +154,13 @@ __all__ = [
     "load_model",
     "mquake_extra_targets",
     "null_space_projector",
+    "optimize_subject_value",
     "propagation_targets",
     "reach_line",
     "read_cases",
     "relation_noun",
     "release_free_heap",
+    "rotate_prefixes",
     "says",
     "shared_model",
     "starts_with_answer",

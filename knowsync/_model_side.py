@@ -145,6 +145,7 @@ class ModelSide:
                 )
             _OWNERS[id(self.loaded.model)] = self
         self.lock = threading.RLock()  # the live weights: answers and swaps
+        self.released = False
         self._sync_lock = threading.Lock()  # one sync at a time
         try:
             self.editor: ModelEditor = ModelEditor(
@@ -178,6 +179,7 @@ class ModelSide:
         """Give the model back: the live weights return to base (a persisted ledger keeps the
         view for the next start) and another knowledge base may take the model."""
         with self.lock:
+            self.released = True  # a background sync still running must not swap after this
             self._write_weights(self._base())
             self._disown()
 
@@ -316,6 +318,8 @@ class ModelSide:
             result.avoided = sum(len(g.avoid) for g in kept)
             digest = self._digest(kept) if kept else None
             with self.lock:
+                if self.released:
+                    raise InputError("the model was given back while it synced", field="model")
                 if digest != self.view_digest():
                     self._swap(generation, kept, digest)
                     result.changed = True

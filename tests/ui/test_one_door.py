@@ -52,8 +52,8 @@ GOVERNED = frozenset(
 SERVED = {
     # ``chunk_imports``: keyed batch-import chunks (``knowsync._chunks.ChunkImports``), which
     # import the rows through the account's session
-    "api.py": {"model", "model_status", "chunk_imports"},
-    "web.py": {"model", "model_status", "hops", "fanout"},
+    "api.py": {"model", "model_status", "model_sync_state", "chunk_imports"},
+    "web.py": {"model", "model_status", "model_sync_state", "hops", "fanout"},
     "_web_render.py": set(),
     "_guards.py": set(),
 }
