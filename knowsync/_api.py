@@ -608,18 +608,19 @@ class KnowSync:
 
     # ------------------------------------------------------------------- model
 
-    def _write_model(self, edit_id: int, *, live_only: bool = False) -> dict[str, Any]:
+    def _write_model(self, edit_id: int) -> dict[str, Any]:
         """Bring the model up to date after an applied change (edit, rollback, import): the
-        view of the facts then in force (:meth:`sync_model`), with the change's own facts
-        asked before and after, so that its report says truthfully whether the model now
-        gives them (``model``: rows with ``follows``, or ``forgotten`` for a retracted fact).
-        In queued mode the sync happens in the background and this only queues it. Returns
-        the change's report."""
+        change's own subjects are computed (with every subject already cached) and solved
+        into the view, its facts asked before and after, so that its report says truthfully
+        whether the model now gives them (``model``: rows with ``follows``, or ``forgotten``
+        for a retracted fact). A backlog of never-synced subjects waits for
+        :meth:`sync_model` (an edit does not pay for it). In queued mode the sync happens in
+        the background and this only queues it. Returns the change's report."""
         if self._model_worker is not None:
             self._model_worker.wake()
             with self.store.read() as view:
                 return dict(view.edit(edit_id).report)
-        self._sync_view(probe=[edit_id])
+        self._sync_view(probe=[edit_id], focus=True)
         with self.store.read() as view:
             return dict(view.edit(edit_id).report)
 
@@ -711,15 +712,16 @@ class KnowSync:
 
     def reconcile_model(self) -> dict[str, list[int]]:
         """Bring the model into agreement with the journal (at start-up, after a crash between
-        a graph commit and its model write): the view is synced with the facts in force, and
-        every change waiting for the model is marked. Returns ``{"written": [...]}``, the
-        changes that were waiting."""
+        a graph commit and its model write): the latest changes waiting for the model are
+        synced into the view (their subjects, with every subject already cached) and marked.
+        Returns ``{"written": [...]}``, the changes marked. A long backlog waits for
+        :meth:`sync_model`."""
         if self.model is None:
             return {"written": []}
         with self._write_lock:
             with self.store.read() as view:
-                waiting = _waiting_for_model(view)
-            self._sync_view()
+                waiting = _waiting_for_model(view)[-_PROBED_EDITS:]
+            self._sync_view(probe=waiting, focus=True)
         return {"written": waiting}
 
     def _interrupted_model_writes(self) -> bool:

@@ -51,7 +51,10 @@ def test_agreement_reports_what_the_model_says(tmp_path: Path, probes: Path) -> 
         ks.load_schema(SCHEMA, replace=True)
         ks.import_file(_csv(tmp_path, ["Italy,capital,Oslo", "Spain,currency,Peso"]), user="x")
         before = check_agreement(ks, locality=probes)  # imported, not synced yet
-        ks.edit([("Spain", "capital", "Lisbon")], user="alice")  # syncs every fact in force
+        res = ks.edit([("Spain", "capital", "Lisbon")], user="alice")  # its own subject
+        assert res.report["model"][0]["follows"] is True
+        assert ks.model_backlog() == [1]  # the import: an edit does not pay for the backlog
+        ks.sync_model()  # every fact in force
         report = check_agreement(ks, locality=probes)
     finally:
         ks.close()
@@ -60,7 +63,7 @@ def test_agreement_reports_what_the_model_says(tmp_path: Path, probes: Path) -> 
     assert report.counts["cloze"] == 3 and report.counts["paraphrase"] == 2
     assert report.relations["capital"]["pairs"] == 2
     said = {m["prompt"] for m in report.misses}
-    assert "The capital of Italy is" not in said  # imported, then synced with the edit
+    assert "The capital of Italy is" not in said  # imported, then synced
     assert "The capital of Spain is" not in said
     assert report.relations["capital"]["cloze"] == 1.0
     assert report.locality == 1.0 and report.counts["locality"] == 2
