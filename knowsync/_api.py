@@ -423,8 +423,7 @@ class KnowSync:
         waits for the next change or `model sync`)."""
         with self.store.read() as view:
             return any(
-                r.report.get("model_state") != ModelWrite.FAILED
-                for r in (view.edit(i) for i in _waiting_for_model(view))
+                r.report.get("model_state") != ModelWrite.FAILED for r in _waiting_records(view)
             )
 
     def _catch_up(self) -> None:
@@ -1499,14 +1498,19 @@ def _probe_row(probe: Probe, before: str, after: str) -> dict[str, Any]:
     return row
 
 
-def _waiting_for_model(view: GraphView) -> list[int]:
+def _waiting_records(view: GraphView) -> list[EditRecord]:
     """Applied changes the model's weights do not reflect yet, oldest first: made while no
     model was attached, waiting for the next sync, or whose sync failed."""
-    out = []
-    for record in view.edits(states=[EditState.APPLIED], limit=None, newest_first=False):
-        if record.report.get("model_state") not in (ModelWrite.APPLIED, ModelWrite.SKIPPED):
-            out.append(record.id)
-    return out
+    return [
+        record
+        for record in view.edits(states=[EditState.APPLIED], limit=None, newest_first=False)
+        if record.report.get("model_state") not in (ModelWrite.APPLIED, ModelWrite.SKIPPED)
+    ]
+
+
+def _waiting_for_model(view: GraphView) -> list[int]:
+    """The ids of :func:`_waiting_records`."""
+    return [record.id for record in _waiting_records(view)]
 
 
 def _retired_facts(view: GraphView) -> list[Fact]:

@@ -208,6 +208,13 @@ class ModelSide:
             return None
         return str(self.editor.ledger.update(generation).info.get("view", ""))
 
+    def view_subjects(self) -> set[str]:
+        """The subjects the view in the weights holds."""
+        generation = self.generation
+        if generation is None:
+            return set()
+        return set(self.editor.ledger.update(generation).info.get("subject_names", []))
+
     def groups(
         self, facts: Iterable[Fact], retired: Iterable[Fact], schema: Schema
     ) -> list[SubjectFacts]:
@@ -280,8 +287,9 @@ class ModelSide:
             limit: compute at most this many missing entries now; subjects beyond it stay out
                 of the view (``left``) until a later sync (entries are cached as they are
                 computed, so an interrupted sync goes on where it stopped).
-            only: compute missing entries of these subjects only (the others join the view
-                once cached): a background sync writes the latest changes first.
+            only: compute missing entries of these subjects and of those already in the view
+                only (subjects never synced join once cached): a change does not pay for a
+                backlog, and no subject already in the weights drops out of them.
             tick: called after each group, with whether its entry was computed.
         """
         from editor import EditorError
@@ -290,6 +298,7 @@ class ModelSide:
         result = ViewSync(generation=generation)
         kept: list[SubjectFacts] = []
         budget = limit
+        in_view = self.view_subjects() if only is not None else set()
         with self._sync_lock:
             # entries are computed on the memory's own copy of the base model: the live model
             # goes on answering meanwhile, and waits only for the swap below
@@ -297,7 +306,7 @@ class ModelSide:
                 fresh = not self.memory.cached(group)
                 if fresh and (
                     (budget is not None and budget <= 0)
-                    or (only is not None and group.subject not in only)
+                    or (only is not None and group.subject not in only | in_view)
                 ):
                     result.left += 1
                     continue
@@ -343,7 +352,9 @@ class ModelSide:
         if groups:
             solved = self.memory.update(groups)
             update = WeightUpdate(
-                deltas=solved.deltas, method=solved.method, info={**solved.info, "view": digest}
+                deltas=solved.deltas,
+                method=solved.method,
+                info={**solved.info, "view": digest, "subject_names": [g.subject for g in groups]},
             )
         old = list(ledger.in_force)
         try:

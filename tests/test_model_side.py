@@ -200,3 +200,28 @@ def test_two_knowledge_bases_cannot_share_one_model_in_a_process(tmp_path: Path)
 def test_an_unknown_method_is_refused() -> None:
     with pytest.raises(InputError, match="unknown way to keep the model 'rome'"):
         ModelSide(method="rome")
+
+
+def test_an_edit_keeps_the_subjects_in_the_view_and_leaves_the_backlog(
+    tmp_path: Path, cache: Path
+) -> None:
+    """An edit computes its own subjects and those already in the weights whose facts changed
+    meanwhile (an import), never dropping one; a subject never synced (nor cached) waits for
+    `model sync`."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "subject,relation,object\nFrance,president,Rufus_Firefly\nNarnia,capital,Cair_Paravel\n"
+    )
+    ks = _kb(tmp_path / "kb.db", cache)
+    try:
+        ks.edit([EDIT], user="alice")
+        assert ks.model is not None and ks.model.view_subjects() == {"France"}
+        ks.import_file(rows, user="alice")  # France's facts change; Narnia is new
+        ks.edit([("Italy", "capital", "Oslo")], user="alice")
+        assert ks.model.view_subjects() == {"France", "Italy"}
+        assert ks.model.answer(PROMPT).startswith("Rome")
+        assert ks.model.answer("The president of France is").startswith("Rufus Firefly")
+        assert not ks.model.answer("The capital of Narnia is").startswith("Cair Paravel")
+        assert ks.model_backlog()  # the import waits for a full sync
+    finally:
+        ks.close()
