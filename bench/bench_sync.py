@@ -108,6 +108,12 @@ def main() -> int:
     ap.add_argument("--edits", type=int, default=0, help="chat-style edits in sequence")
     ap.add_argument("--cache", type=Path, default=None, help="entry cache (default: fresh)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--view",
+        choices=("router", "solve"),
+        default="router",
+        help="how the entries reach the model: the subject router, or the closed-form solve",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -130,7 +136,8 @@ def main() -> int:
             w = csv.writer(fh)
             w.writerow(["subject", "relation", "object"])
             w.writerows(rows + made_up)
-        side = ModelSide(ledger_dir=folder / "ledger", cache_root=cache)
+        side = ModelSide(ledger_dir=folder / "ledger", cache_root=cache, view=args.view)
+        figures["view"] = side.label
         ks = KnowSync(f"sqlite:///{folder / 'kb.db'}", model=side)
         try:
             ks.import_file(data, user="bench")
@@ -155,6 +162,7 @@ def main() -> int:
             synced_weights = {
                 n: p.detach().clone() for n, p in side.loaded.model.named_parameters()
             }
+            synced_table = _router_table(side)
 
             start = time.perf_counter()
             one = ks.edit([("Atlantis", "capital", "Poseidonia")], user="bench")
@@ -164,9 +172,9 @@ def main() -> int:
             assert one.edit_id is not None
             ks.rollback(one.edit_id, user="bench")
             figures["rollback_seconds"] = round(time.perf_counter() - start, 1)
-            figures["rollback_equals_synced_weights"] = all(
+            figures["rollback_equals_synced"] = all(
                 torch.equal(synced_weights[n], p) for n, p in side.loaded.model.named_parameters()
-            )
+            ) and _same_table(synced_table, _router_table(side))
 
             known = [f for f in demo if says(scorer, _cloze(ks, f), [display_name(f.object)])[0]][
                 : args.retract
@@ -197,6 +205,25 @@ def main() -> int:
         for key, value in figures.items():
             print(f"{key:<32} {value}")
     return 0
+
+
+def _router_table(side):  # type: ignore[no-untyped-def]
+    """The subject router's table (names and a copy of the shifts), or None without one."""
+    router = side.router
+    if router is None:
+        return None
+    shifts = router.shifts
+    return (router.subjects, None if shifts is None else shifts.clone())
+
+
+def _same_table(a, b) -> bool:  # type: ignore[no-untyped-def]
+    import torch
+
+    if a is None or b is None:
+        return a is b
+    if a[0] != b[0] or (a[1] is None) != (b[1] is None):
+        return False
+    return a[1] is None or torch.equal(a[1], b[1])
 
 
 def _cloze(ks, fact) -> str:  # type: ignore[no-untyped-def]

@@ -9,7 +9,8 @@ Public surface (each name lives in a small private module):
 - methods: :class:`EditMethod`, :class:`EditContext`, :class:`EditRequest`, :class:`Rome`,
   :class:`Memit`, :class:`AlphaEdit`; :class:`ModelEditor` ties model, statistics and ledger
 - the model as a view of the facts in force: :class:`FactMemory`, :class:`FactMemoryParams`,
-  :class:`SubjectFacts`, :class:`MemoryEntry` (per-subject values, one closed-form solve)
+  :class:`SubjectFacts`, :class:`MemoryEntry` (per-subject values), :class:`SubjectRouter`
+  (each subject's value added where the input names it; or one closed-form solve)
 - updates and the ledger: :class:`WeightUpdate`, :class:`LowRankDelta`, :class:`DeltaLedger`
 - evaluation: :func:`read_cases` (CounterFact, zsRE, MQuAKE), :func:`evaluate`,
   :class:`EvalReport`; GLAME-style propagation targets: :func:`propagation_targets`
@@ -43,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "EvalCase": "_eval",
     "EvalReport": "_eval",
     "FACT_MEMORY_DEFAULTS": "_memory",
+    "FACT_MEMORY_VIEWS": "_memory",
     "FactMemory": "_memory",
     "FactMemoryParams": "_memory",
     "Hop": "_glame",
@@ -58,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "Probe": "_eval",
     "ProbeScorer": "_eval",
     "ROME_DEFAULTS": "_rome",
+    "SubjectRouter": "_router",
     "Rome": "_rome",
     "RomeHyperParams": "_rome",
     "SecondMomentStore": "_stats",

@@ -204,6 +204,9 @@ class ValueOptimization:
             bare "{}") each of the request's paraphrases is asked in; the prefixes make the
             edit hold in varied contexts, the paraphrases in varied phrasings, and asking every
             paraphrase in every prefix would multiply the cost per edit for little more.
+        cloze_first: in :func:`optimize_subject_value`, first fit each request's bare prompt
+            alone (one row per fact: cheap steps), then every row from there. The cost of a
+            step grows with the rows, and most of the way is the same for all of them.
     """
 
     num_grad_steps: int = 25
@@ -218,6 +221,7 @@ class ValueOptimization:
     extra_weight: float = 0.5
     extra_contexts: int = 2
     paraphrase_contexts: int = 1
+    cloze_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -300,9 +304,13 @@ def optimize_subject_value(
     avoid: Sequence[tuple[str, str]] = (),
     avoid_weight: float = 1.0,
     prefixes_per_request: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    keep: Sequence[str] = (),
+    keep_weight: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """One value for ``subject`` that makes the model give *every* request's target, and none of
-    the ``avoid`` objects (retracted facts).
+    the ``avoid`` objects (retracted facts), while prompts about the subject's other knowledge
+    (``keep``: templates with ``{}``) keep the unshifted model's next-token distribution
+    (``keep_weight`` times the mean KL over them).
 
     All requests share one subject, hence one key at the subject's last token: written one at a
     time, each would overwrite the last ("the president of America" answered with the first
@@ -344,7 +352,29 @@ def optimize_subject_value(
             avoid_rows.append(_Row(cloze, first, False))
     if avoid_rows:
         avoid_rows = [replace(r, share=avoid_weight / len(avoid_rows)) for r in avoid_rows]
-    return _optimize(ctx, subject, rows, avoid_rows, site, hp)
+    if not hp.cloze_first or not requests:
+        return _optimize(
+            ctx, subject, rows, avoid_rows, site, hp, keep=keep, keep_weight=keep_weight
+        )
+    # the bare prompt of each request (the first of its rows), then every row from there
+    firsts: list[_Row] = []
+    seen: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+    for r in rows:
+        key = (r.cloze.ids, r.target)
+        if not r.extra and key not in seen and len(firsts) < len(requests):
+            seen.add(key)
+            firsts.append(replace(r, share=1.0 / len(requests)))
+        if len(firsts) == len(requests):
+            break
+    _, _, first_info = _optimize(ctx, subject, firsts, [], site, hp, first_only=True)
+    start = first_info.pop("delta")
+    v_star, v_init, info = _optimize(
+        ctx, subject, rows, avoid_rows, site, hp, init=start, keep=keep, keep_weight=keep_weight
+    )
+    info["cloze_steps"] = first_info["steps"]
+    info["nll_before"] = first_info["nll_before"]
+    info["token_nll_before"] = first_info["token_nll_before"]
+    return v_star, v_init, info
 
 
 def rotate_prefixes(hp: ValueOptimization, i: int, count: int | None) -> ValueOptimization:
@@ -365,12 +395,25 @@ def _optimize(
     avoid_rows: list[_Row],
     site: str,
     hp: ValueOptimization,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    *,
+    init: torch.Tensor | None = None,
+    first_only: bool = False,
+    keep: Sequence[str] = (),
+    keep_weight: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """The optimisation behind :func:`optimize_value` and :func:`optimize_subject_value`:
     target rows (NLL, weighted by their shares), avoid rows (unlikelihood of their one token),
-    the KL and the decay terms."""
+    the KL and the decay terms. ``init`` starts ``delta`` there (not at zero); ``first_only``
+    also returns the final ``delta`` in ``info["delta"]`` (for a second run to start from)."""
     tok = ctx.tokenizer
-    kls = [encode_cloze(tok, t, subject) for t in hp.kl_prompts]
+    kl_templates = list(hp.kl_prompts) + (list(keep) if keep_weight > 0 else [])
+    kls = [encode_cloze(tok, t, subject) for t in kl_templates]
+    # each KL row's weight: the essence prompts share kl_factor, the keep prompts keep_weight
+    n_ess, n_keep = len(hp.kl_prompts), len(kl_templates) - len(hp.kl_prompts)
+    kl_weights = torch.tensor(
+        [hp.kl_factor / max(1, n_ess)] * n_ess + [keep_weight / max(1, n_keep)] * n_keep,
+        device=ctx.device,
+    )
     scored = rows + avoid_rows
     seqs = [list(r.cloze.ids) + list(r.target[:-1]) for r in scored] + [list(e.ids) for e in kls]
     # Tokens before the subject's last one do not depend on delta: their keys and values are
@@ -414,7 +457,10 @@ def _optimize(
 
     lm_head = ctx.spec.output_head(ctx.model)
     width = ctx.spec.hidden_size(ctx.model)
-    delta = torch.zeros(width, device=ctx.device, requires_grad=True)
+    delta = torch.zeros(width, device=ctx.device)
+    if init is not None:
+        delta = init.detach().to(ctx.device, torch.float32).clone()
+    delta.requires_grad_(True)
     state: dict[str, torch.Tensor] = {}
 
     def add_delta(output: Any, _name: str) -> Any:
@@ -442,13 +488,20 @@ def _optimize(
         return pred_logp, avoid_logp, kl_logp
 
     optimizer = torch.optim.Adam([delta], lr=hp.lr)
-    info: dict[str, float] = {}
+    info: dict[str, Any] = {}
     kl_init: torch.Tensor | None = None
     steps = 0
     main_tokens = max(1.0, float(main_mask.sum()))
     with frozen_parameters(ctx.model):
         for steps in range(1, hp.num_grad_steps + 1):
             optimizer.zero_grad()
+            if kl_init is None and init is not None:
+                # the KL's reference is the unshifted model, not where this run starts
+                with torch.no_grad():
+                    start = delta.detach().clone()
+                    delta.zero_()
+                    kl_init = forward()[2].detach().clone()
+                    delta.copy_(start)
             pred_logp, avoid_logp, kl_logp = forward()
             if kl_init is None:
                 kl_init = kl_logp.detach().clone()
@@ -457,9 +510,8 @@ def _optimize(
             # -log(1 - p) of each avoided token, computed stably from log p
             p_avoid = avoid_logp.gather(1, avoid_labels[:, None])[:, 0].exp()
             avoid_loss = (-torch.log1p(-p_avoid.clamp(max=1 - 1e-6)) * avoid_weights).sum()
-            kl_loss = hp.kl_factor * F.kl_div(
-                kl_init, kl_logp, log_target=True, reduction="batchmean"
-            )
+            kl_rows_loss = (kl_logp.exp() * (kl_logp - kl_init)).sum(-1)  # KL(now || base)
+            kl_loss = (kl_rows_loss * kl_weights).sum()
             v_init = state["v_init"]
             decay = hp.weight_decay * (delta.norm() / v_init.norm() ** 2)
             loss = nll_loss + avoid_loss + kl_loss + decay
@@ -498,6 +550,8 @@ def _optimize(
     v_star = (v_init + delta).detach()
     if not torch.isfinite(v_star).all():
         raise EditComputationError(f"value optimisation diverged for {subject!r}")
+    if first_only:
+        info["delta"] = delta.detach().clone()
     return v_star, v_init, info
 
 

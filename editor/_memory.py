@@ -56,6 +56,7 @@ from editor._update import LowRankDelta, WeightUpdate
 
 __all__ = [
     "FACT_MEMORY_DEFAULTS",
+    "FACT_MEMORY_VIEWS",
     "FactMemory",
     "FactMemoryParams",
     "MemoryEntry",
@@ -63,6 +64,10 @@ __all__ = [
 ]
 
 _FORMAT = 1
+#: The ledger's names of the two views (see :attr:`FactMemoryParams.view`).
+SOLVE_METHOD = "fact-memory"
+ROUTER_METHOD = "fact-router"
+FACT_MEMORY_VIEWS = {"router": ROUTER_METHOD, "solve": SOLVE_METHOD}
 
 
 @dataclass(frozen=True)
@@ -74,15 +79,18 @@ class SubjectFacts:
         requests: one per fact in force: its cloze templates and object (all about ``subject``).
         avoid: ``(template, object)`` pairs the model must no longer give (retracted facts),
             templates with ``{}`` for the subject.
+        keep: templates (``{}`` for the subject) of what the graph says nothing about: the
+            model's answers to them should stay as they were.
     """
 
     subject: str
     requests: tuple[EditRequest, ...] = ()
     avoid: tuple[tuple[str, str], ...] = ()
+    keep: tuple[str, ...] = ()
 
     def canonical(self) -> dict[str, Any]:
         """The group as plain data in a fixed order (what its cache key is made of)."""
-        return {
+        data: dict[str, Any] = {
             "subject": self.subject,
             "requests": sorted(
                 [r.prompt, list(r.paraphrases), r.target_new, [list(e) for e in r.extra_targets]]
@@ -90,6 +98,9 @@ class SubjectFacts:
             ),
             "avoid": sorted([t, o] for t, o in self.avoid),
         }
+        if self.keep:
+            data["keep"] = sorted(self.keep)
+        return data
 
 
 @dataclass(frozen=True)
@@ -104,8 +115,14 @@ class FactMemoryParams:
         cov_ridge: added to ``C`` as a share of its mean diagonal (a guard for a rank-deficient
             estimate).
         avoid_weight: weight of the unlikelihood of retracted objects.
+        keep_weight: weight of the KL that keeps a subject's ``keep`` prompts as the base
+            model answers them (0: not asked).
         prefixes_per_fact: each fact is asked in the bare prompt and this many context
             prefixes, in turn (None: in all of them; cost grows with facts times prefixes).
+        view: how the entries reach the model: ``"router"`` adds each subject's shift where
+            the input names it (:class:`editor.SubjectRouter`; no crowding, nothing else
+            moves), ``"solve"`` writes them all into the layer's matrix by the closed-form
+            solve above (kept for comparison: it trades facts for locality as subjects grow).
     """
 
     layer: int
@@ -113,7 +130,16 @@ class FactMemoryParams:
     ridge: float = 0.1
     cov_ridge: float = 1e-3
     avoid_weight: float = 1.0
+    keep_weight: float = 0.0
     prefixes_per_fact: int | None = 1
+    view: str = "router"
+
+    def __post_init__(self) -> None:
+        if self.view not in FACT_MEMORY_VIEWS:
+            raise ValueError(
+                f"unknown fact-memory view {self.view!r}; choose one of "
+                f"{', '.join(sorted(FACT_MEMORY_VIEWS))}"
+            )
 
     @classmethod
     def for_model(cls, spec: ArchitectureSpec, num_layers: int) -> FactMemoryParams:
@@ -129,7 +155,8 @@ class FactMemoryParams:
         extra = {
             k: v
             for k, v in row.items()
-            if k in ("ridge", "cov_ridge", "avoid_weight", "prefixes_per_fact")
+            if k
+            in ("ridge", "cov_ridge", "avoid_weight", "keep_weight", "prefixes_per_fact", "view")
         }
         return cls(layer=int(layer), value=value, **extra)
 
@@ -138,6 +165,7 @@ class FactMemoryParams:
         data = asdict(self)
         data.pop("ridge")  # the solve's, not the entries'
         data.pop("cov_ridge")
+        data.pop("view")
         text = json.dumps(data, sort_keys=True, default=list)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -216,7 +244,14 @@ class FactMemory:
         the settings and the second moments' source."""
         p = self.params
         text = json.dumps(
-            [self.loaded.model_key, p.digest(), p.ridge, p.cov_ridge, self.stats.corpus.sha256]
+            [
+                self.loaded.model_key,
+                p.digest(),
+                p.view,
+                p.ridge,
+                p.cov_ridge,
+                self.stats.corpus.sha256,
+            ]
         )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -261,6 +296,8 @@ class FactMemory:
             avoid=group.avoid,
             avoid_weight=hp.avoid_weight,
             prefixes_per_request=hp.prefixes_per_fact,
+            keep=group.keep,
+            keep_weight=hp.keep_weight,
         )
         key = self._key(ctx, group)
         info = {**info, "seconds": time.perf_counter() - start}
@@ -350,7 +387,9 @@ class FactMemory:
         *,
         tick: Callable[[SubjectFacts, bool], None] | None = None,
     ) -> WeightUpdate:
-        """The update that writes every group, solved over all of them at once.
+        """The update that writes every group: the router's table of shifts (``tensors
+        ["shifts"]``, one row per subject of ``info["routed"]``), or the matrix solved over all
+        of them at once.
 
         Args:
             groups: the subjects and their facts; their order does not matter.
@@ -375,10 +414,18 @@ class FactMemory:
                 tick(group, fresh)
         solve_start = time.perf_counter()
         deltas = {}
-        if entries:
-            deltas[self.param_name] = self.solve(entries)
+        tensors = {}
+        if self.params.view == "router":
+            method = ROUTER_METHOD
+            if entries:
+                tensors["shifts"] = torch.stack([e.shift for e in entries])
+        else:
+            method = SOLVE_METHOD
+            if entries:
+                deltas[self.param_name] = self.solve(entries)
         info = {
-            "method": "fact-memory",
+            "method": method,
+            "routed": subjects if method == ROUTER_METHOD else [],
             "layer": self.params.layer,
             "subjects": len(entries),
             "facts": sum(len(g.requests) for g in ordered),
@@ -387,7 +434,7 @@ class FactMemory:
             "solve_seconds": time.perf_counter() - solve_start,
             "seconds": time.perf_counter() - start,
         }
-        return WeightUpdate(deltas=deltas, method="fact-memory", info=info)
+        return WeightUpdate(deltas=deltas, method=method, info=info, tensors=tensors)
 
     def solve(self, entries: Sequence[MemoryEntry]) -> LowRankDelta:
         """``ΔW = R (Kᵀ C⁻¹ K + λ I)⁻¹ Kᵀ C⁻¹`` as low-rank factors (storage orientation).

@@ -109,6 +109,8 @@ class ModelSide:
         progress: show progress bars while computing statistics.
         params: the fact memory's settings (None: the defaults for the model).
         cache_root: where per-subject entries are cached (None: the editor's cache folder).
+        view: how the entries reach the model (``"router"``, the default, or ``"solve"``; see
+            :attr:`editor.FactMemoryParams.view`), over what ``params`` says.
 
     Raises:
         ModelLoadError: the model cannot be loaded.
@@ -125,8 +127,16 @@ class ModelSide:
         progress: bool = False,
         params: FactMemoryParams | None = None,
         cache_root: Path | None = None,
+        view: str | None = None,
     ) -> None:
-        from editor import FactMemory, ModelEditor, cache_dir, shared_model
+        from editor import (
+            FACT_MEMORY_VIEWS,
+            FactMemory,
+            ModelEditor,
+            SubjectRouter,
+            cache_dir,
+            shared_model,
+        )
 
         if method not in METHODS:
             raise InputError(
@@ -147,16 +157,23 @@ class ModelSide:
         self.lock = threading.RLock()  # the live weights: answers and swaps
         self.released = False
         self._sync_lock = threading.Lock()  # one sync at a time
+        self.router: SubjectRouter | None = None
         try:
             self.editor: ModelEditor = ModelEditor(
                 self.loaded, ledger_dir=ledger_dir, progress=progress
             )
             self.restored = self.editor.restore() if ledger_dir is not None else ()
             ledger = self.editor.ledger
-            # a ledger of per-edit deltas (written before the view): back to base, the next
-            # sync writes the view of the same facts
-            legacy = [i for i in ledger.in_force if ledger.update(i).method != "fact-memory"]
-            ledger.rollback_to(legacy)
+            if view is not None:
+                from dataclasses import replace
+
+                from editor import FactMemoryParams
+
+                spec = self.loaded.spec
+                base_params = params or FactMemoryParams.for_model(
+                    spec, spec.num_layers(self.loaded.model)
+                )
+                params = replace(base_params, view=view)
             self.memory: FactMemory = FactMemory(
                 self.loaded,
                 self.editor.stats,
@@ -164,7 +181,18 @@ class ModelSide:
                 cache_root=cache_root if cache_root is not None else cache_dir(),
                 base=_base_of(ledger, self.loaded, params),
             )
+            view_method = FACT_MEMORY_VIEWS[self.memory.params.view]
+            # a ledger of per-edit deltas (written before the view), or of the other view:
+            # back to base, the next sync writes this view of the same facts (from the same
+            # cached entries)
+            legacy = [i for i in ledger.in_force if ledger.update(i).method != view_method]
+            ledger.rollback_to(legacy)
+            if self.memory.params.view == "router":
+                self.router = SubjectRouter(self.loaded, self.memory.params.layer)
+            self._refresh_router()
         except BaseException:
+            if self.router is not None:
+                self.router.remove()
             self._disown()
             raise
 
@@ -173,7 +201,8 @@ class ModelSide:
         """The model as a person reads it: ``SmolLM2-135M-Instruct · fact memory (layer 4)``."""
         source = Path(self.loaded.source)
         name = source.name.split(".")[0] if source.suffix == ".gguf" else source.name
-        return f"{name or self.loaded.source} · fact memory (layer {self.memory.params.layer})"
+        kind = "subject memory" if self.router is not None else "fact memory"
+        return f"{name or self.loaded.source} · {kind} (layer {self.memory.params.layer})"
 
     def release(self) -> None:
         """Give the model back: the live weights return to base (a persisted ledger keeps the
@@ -181,6 +210,8 @@ class ModelSide:
         with self.lock:
             self.released = True  # a background sync still running must not swap after this
             self._write_weights(self._base())
+            if self.router is not None:
+                self.router.remove()
             self._disown()
 
     def _disown(self) -> None:
@@ -355,6 +386,7 @@ class ModelSide:
                 deltas=solved.deltas,
                 method=solved.method,
                 info={**solved.info, "view": digest, "subject_names": [g.subject for g in groups]},
+                tensors=solved.tensors,
             )
         old = list(ledger.in_force)
         try:
@@ -367,10 +399,22 @@ class ModelSide:
                     ledger.apply(edit_id, ledger.load_update(edit_id))
             raise
         finally:
+            self._refresh_router()
             release_free_heap()
         for edit_id in old:
             if edit_id != generation:
                 ledger.forget(edit_id)
+
+    def _refresh_router(self) -> None:
+        """Load the router's table from the view in force (empty at the base weights)."""
+        if self.router is None:
+            return
+        generation = self.generation
+        if generation is None:
+            self.router.clear()
+            return
+        update = self.editor.ledger.update(generation)
+        self.router.set(list(update.info.get("routed", [])), update.tensors.get("shifts"))
 
     def _relabel(self, generation: int) -> None:
         """The same view under a later journal id (an edit that changed nothing the model is
@@ -381,6 +425,7 @@ class ModelSide:
         ledger.rollback(old)
         ledger.apply(generation, update)
         ledger.forget(old)
+        self._refresh_router()
 
     # -------------------------------------------------------------------- reads
 
@@ -437,7 +482,11 @@ class ModelSide:
         saved = {n: params[n].detach().clone() for n in base}
         try:
             self._write_weights(base)
-            yield
+            if self.router is not None:
+                with self.router.disabled():
+                    yield
+            else:
+                yield
         finally:
             self._write_weights(saved)
 

@@ -340,13 +340,22 @@ def _cmd_model(args: argparse.Namespace) -> int:
     if args.ledger is not None and not (args.ledger / "ledger.json").is_file():
         return _error(f"{args.ledger} holds no ledger (ledger.json missing)")
 
-    from editor import DeltaLedger, export_model, load_model
+    from editor import FACT_MEMORY_VIEWS, DeltaLedger, export_model, load_model
 
     loaded = load_model(args.model)
     applied: tuple[int, ...] = ()
     if args.ledger is not None:
         ledger = DeltaLedger(loaded.model, args.ledger, model_key=loaded.model_key)
         applied = ledger.restore()
+        routed = [i for i in applied if ledger.update(i).method == FACT_MEMORY_VIEWS["router"]]
+        if routed:
+            return _error(
+                f"{args.ledger} holds a subject-memory view (edit {routed[-1]}): its facts are "
+                "added where the input names a subject, which a plain Hugging Face folder cannot "
+                "hold; open the store with `KnowSync(..., model='default')` to use that model, "
+                "or keep the model with the closed-form view (FactMemoryParams(view='solve')) "
+                "to export its weights"
+            )
     export_model(loaded.model, loaded.tokenizer, target)
     data = {
         "directory": str(target),

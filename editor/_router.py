@@ -1,0 +1,215 @@
+"""A side memory keyed by subject: each subject's shift, added where the input names it.
+
+The fact memory's closed-form solve (:mod:`editor._memory`) writes every subject's shift into
+one matrix; with more subjects the keys crowd one another and the solve trades the facts for
+locality. The router keeps the same per-subject entries but never mixes them: at the MLP output
+of the fact memory's layer, at the last token of every occurrence of a subject's name in the
+input (its token sequence, said after a space or at a word boundary), it adds exactly that
+subject's shift, the vector the value optimisation found. So
+
+- a prompt that names no subject in the view runs the base model, bit for bit (nothing else in
+  the model moves);
+- a subject's facts are what its own optimisation made them, whatever other subjects are in the
+  view (no crowding, however many);
+- the view is a table (subjects and their shifts), rebuilt exactly from the entries in force.
+
+Where names overlap ("Obama" and "Barack Obama"), the longest name ending at a token wins.
+During generation the router remembers the tokens of the sequence so far (per thread), so a
+name split across the prompt and generated tokens is found too.
+
+The router is installed as two hooks on the live model (a pre-hook on the decoder that reads
+the input ids, a hook on the MLP that adds the shifts); copies of the model (``deepcopy``)
+carry the hooks but they do nothing there.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from editor._arch import get_module
+from editor._hooks import primary_tensor, replace_primary
+from editor._model import LoadedModel
+
+__all__ = ["SubjectRouter"]
+
+
+class SubjectRouter:
+    """Adds per-subject shifts at one layer's MLP output, at each subject's last token.
+
+    Args:
+        loaded: the model to install the router on (its live module).
+        layer: the decoder block whose MLP output gets the shifts (the fact memory's layer).
+    """
+
+    def __init__(self, loaded: LoadedModel, layer: int) -> None:
+        self.loaded = loaded
+        self.layer = layer
+        model: Any = loaded.model
+        self._site = get_module(model, loaded.spec.mlp_out_name(layer))
+        self._decoder: nn.Module = model.get_decoder() if hasattr(model, "get_decoder") else model
+        self._names: tuple[str, ...] = ()
+        self._shifts: torch.Tensor | None = None
+        # last token id -> [(token ids, row in shifts, needs a word boundary before it)]
+        self._by_last: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
+        self._boundary: dict[int, bool] = {}
+        self._local = threading.local()
+        self._enabled = True
+        # plain functions, not bound methods: a deepcopy of the model copies its hooks, and a
+        # bound method would drag a copy of the router along (functions are copied as is)
+        before, after = self._before, self._after
+
+        def pre_hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            before(module, args, kwargs)
+
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+            return after(module, args, output)
+
+        self._handles = [
+            self._decoder.register_forward_pre_hook(pre_hook, with_kwargs=True),
+            self._site.register_forward_hook(hook),
+        ]
+
+    # ------------------------------------------------------------------ table
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The subjects in the table, in the order of their shifts."""
+        return self._names
+
+    @property
+    def shifts(self) -> torch.Tensor | None:
+        """The shifts (subjects x hidden size, float32, CPU), None when empty."""
+        return self._shifts
+
+    def set(self, subjects: Sequence[str], shifts: torch.Tensor | None) -> None:
+        """Replace the table: ``shifts[i]`` is added wherever ``subjects[i]`` is named.
+
+        Raises:
+            ValueError: when ``shifts`` is not one row per subject.
+        """
+        if not subjects:
+            self._names, self._shifts, self._by_last = (), None, {}
+            return
+        if shifts is None or shifts.ndim != 2 or shifts.shape[0] != len(subjects):
+            got = "none" if shifts is None else tuple(shifts.shape)
+            raise ValueError(f"{len(subjects)} subjects need {len(subjects)} shifts, got {got}")
+        tok = self.loaded.tokenizer
+        table: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
+        for row, name in enumerate(subjects):
+            forms = {
+                (tuple(tok(" " + name, add_special_tokens=False)["input_ids"]), False),
+                (tuple(tok(name, add_special_tokens=False)["input_ids"]), True),
+            }
+            for ids, boundary in forms:
+                if ids:
+                    table.setdefault(ids[-1], []).append((ids, row, boundary))
+        for entries in table.values():
+            entries.sort(key=lambda e: -len(e[0]))  # the longest name first
+        device = next(self.loaded.model.parameters()).device
+        self._names = tuple(subjects)
+        self._shifts = shifts.detach().to(device, torch.float32).contiguous()
+        self._by_last = table
+
+    def clear(self) -> None:
+        """Empty the table: the model answers as its base weights do."""
+        self.set((), None)
+
+    def remove(self) -> None:
+        """Take the hooks off the model for good."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self.clear()
+
+    @contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Run the block without the router (the base model's answers)."""
+        before, self._enabled = self._enabled, False
+        try:
+            yield
+        finally:
+            self._enabled = before
+
+    def matches(self, ids: Sequence[int]) -> list[tuple[int, str]]:
+        """Where ``ids`` names a subject: ``(index of its last token, subject)``."""
+        return [(col, self._names[row]) for col, row in self._find(list(ids), 0)]
+
+    # ------------------------------------------------------------------ hooks
+
+    def _before(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        state = self._local
+        state.pending = None
+        if module is not self._decoder or not self._enabled or self._shifts is None:
+            return
+        ids = kwargs.get("input_ids")
+        if ids is None and args and isinstance(args[0], torch.Tensor):
+            ids = args[0]
+        if ids is None:
+            return
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        past = int(cache.get_seq_length()) if cache is not None else 0
+        rows = ids.tolist()
+        history = getattr(state, "history", None)
+        if past and history is not None and len(history) == len(rows):
+            if all(len(h) == past for h in history):
+                rows = [h + r for h, r in zip(history, rows, strict=True)]
+                offset = past
+            else:
+                offset = 0
+        else:
+            offset = 0
+        state.history = rows
+        pending: list[tuple[int, int, int]] = []
+        for b, row in enumerate(rows):
+            pending += [(b, col - offset, idx) for col, idx in self._find(row, offset)]
+        state.pending = pending or None
+
+    def _after(self, module: nn.Module, _args: tuple[Any, ...], output: Any) -> Any:
+        pending = getattr(self._local, "pending", None)
+        if module is not self._site or not pending or self._shifts is None:
+            return output
+        hidden = primary_tensor(output)
+        b = torch.tensor([p[0] for p in pending], device=hidden.device)
+        t = torch.tensor([p[1] for p in pending], device=hidden.device)
+        rows = torch.tensor([p[2] for p in pending], device=hidden.device)
+        hidden = hidden.clone()
+        hidden[b, t] = hidden[b, t] + self._shifts[rows].to(hidden.dtype)
+        return replace_primary(output, hidden)
+
+    # ------------------------------------------------------------------ matching
+
+    def _find(self, row: list[int], start: int) -> list[tuple[int, int]]:
+        """``(column, table row)`` of each name ending at a column ``>= start``."""
+        out = []
+        table = self._by_last
+        for col in range(start, len(row)):
+            entries = table.get(row[col])
+            if not entries:
+                continue
+            for ids, idx, boundary in entries:
+                first = col - len(ids) + 1
+                if first < 0 or tuple(row[first : col + 1]) != ids:
+                    continue
+                if boundary and first > 0 and not self._is_boundary(row[first - 1]):
+                    continue
+                out.append((col, idx))
+                break
+        return out
+
+    def _is_boundary(self, token: int) -> bool:
+        """Whether a name may start right after ``token`` without a space (the token ends in
+        neither a letter nor a digit: punctuation, a newline, a special token)."""
+        known = self._boundary.get(token)
+        if known is None:
+            tok = self.loaded.tokenizer
+            text = str(tok.decode([token]))
+            special = token in set(getattr(tok, "all_special_ids", []) or [])
+            known = special or not text or not text[-1].isalnum()
+            self._boundary[token] = known
+        return known

@@ -1,0 +1,134 @@
+"""The subject router: each subject's shift added exactly where the input names it, and
+nowhere else (tiny llama, word-level tokenizer)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from editor import LoadedModel, SubjectRouter, architecture_for
+
+
+@pytest.fixture
+def loaded(tokenizer, model_factory) -> LoadedModel:  # type: ignore[no-untyped-def]
+    model = model_factory("llama")
+    model.eval()
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_key="tiny",
+        spec=architecture_for(model),
+        source="tiny",
+    )
+
+
+def _ids(loaded: LoadedModel, text: str) -> torch.Tensor:
+    return torch.tensor([loaded.tokenizer(text, add_special_tokens=False)["input_ids"]])
+
+
+def _logits(loaded: LoadedModel, text: str) -> torch.Tensor:
+    with torch.no_grad():
+        return loaded.model(input_ids=_ids(loaded, text)).logits[0]
+
+
+def test_a_prompt_without_a_subject_runs_the_base_model_bit_for_bit(loaded) -> None:  # type: ignore[no-untyped-def]
+    before = _logits(loaded, "The capital of France is Paris")
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Alice", "Bob"], torch.randn(2, 32) * 5)
+    assert torch.equal(_logits(loaded, "The capital of France is Paris"), before)
+
+
+def test_the_shift_lands_at_the_subjects_last_token_only(loaded) -> None:  # type: ignore[no-untyped-def]
+    text = "The wife of Bob is Carol"
+    before = _logits(loaded, text)
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob"], torch.randn(1, 32) * 5)
+    after = _logits(loaded, text)
+    col = router.matches(_ids(loaded, text)[0].tolist())
+    assert col == [(3, "Bob")]
+    # causal: positions before the subject are untouched, from the subject on they change
+    assert torch.equal(after[:3], before[:3])
+    assert not torch.allclose(after[3:], before[3:])
+
+
+def test_longest_name_wins_and_every_occurrence_is_found(loaded) -> None:  # type: ignore[no-untyped-def]
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Paris", "France Paris"], torch.zeros(2, 32))
+    ids = _ids(loaded, "Paris is near France Paris")[0].tolist()
+    assert router.matches(ids) == [(0, "Paris"), (4, "France Paris")]
+
+
+def test_clear_disabled_and_remove_give_the_base_model(loaded) -> None:  # type: ignore[no-untyped-def]
+    text = "The wife of Bob is Carol"
+    base = _logits(loaded, text)
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob"], torch.randn(1, 32) * 5)
+    with router.disabled():
+        assert torch.equal(_logits(loaded, text), base)
+    assert not torch.equal(_logits(loaded, text), base)
+    router.clear()
+    assert torch.equal(_logits(loaded, text), base)
+    router.set(["Bob"], torch.randn(1, 32) * 5)
+    router.remove()
+    assert torch.equal(_logits(loaded, text), base)
+
+
+def test_a_copy_of_the_model_carries_no_router(loaded) -> None:  # type: ignore[no-untyped-def]
+    text = "The wife of Bob is Carol"
+    base = _logits(loaded, text)
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob"], torch.randn(1, 32) * 5)
+    work = copy.deepcopy(loaded.model)
+    with torch.no_grad():
+        out = work(input_ids=_ids(loaded, text)).logits[0]
+    assert torch.equal(out, base)
+
+
+def test_cached_generation_matches_a_full_forward(loaded) -> None:  # type: ignore[no-untyped-def]
+    """Token by token with a cache, every generated token is what a full forward over the
+    sequence so far (the router applied to all of it) predicts."""
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob"], torch.randn(1, 32) * 5)
+    prompt = _ids(loaded, "The wife of Bob is")
+    n = prompt.shape[1]
+    with torch.no_grad():
+        out = loaded.model.generate(
+            input_ids=prompt,
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=4,
+            do_sample=False,
+            pad_token_id=0,
+        )
+        with router.disabled():
+            base = loaded.model.generate(
+                input_ids=prompt,
+                attention_mask=torch.ones_like(prompt),
+                max_new_tokens=4,
+                do_sample=False,
+                pad_token_id=0,
+            )
+        for i in range(n, out.shape[1]):
+            full = loaded.model(input_ids=out[:, :i]).logits[0, -1]
+            assert int(full.argmax()) == int(out[0, i])
+    assert not torch.equal(out, base)
+
+
+def test_a_name_completed_by_generated_tokens_is_found(loaded) -> None:  # type: ignore[no-untyped-def]
+    """A two-token name whose second token arrives in a cached step is still matched."""
+    router = SubjectRouter(loaded, layer=1)
+    shift = torch.randn(1, 32) * 5
+    router.set(["France Paris"], shift)
+    ids = _ids(loaded, "The capital France Paris is")
+    with torch.no_grad():
+        whole = loaded.model(input_ids=ids).logits[0, -1]
+        first = loaded.model(input_ids=ids[:, :3], use_cache=True)
+        step = loaded.model(input_ids=ids[:, 3:], cache=first.cache, use_cache=True).logits[0, -1]
+    assert torch.allclose(whole, step, atol=1e-5)
+
+
+def test_a_table_of_the_wrong_shape_is_refused(loaded) -> None:  # type: ignore[no-untyped-def]
+    router = SubjectRouter(loaded, layer=1)
+    with pytest.raises(ValueError, match="2 subjects need 2 shifts"):
+        router.set(["Alice", "Bob"], torch.zeros(3, 32))
