@@ -159,10 +159,7 @@ def main() -> int:
             report = check_agreement(ks)
             figures["locality"] = report.locality
             figures["same_subject"] = report.same_subject
-            synced_weights = {
-                n: p.detach().clone() for n, p in side.loaded.model.named_parameters()
-            }
-            synced_table = _router_table(side)
+            synced_state = side.served_state()
 
             start = time.perf_counter()
             one = ks.edit([("Atlantis", "capital", "Poseidonia")], user="bench")
@@ -172,9 +169,10 @@ def main() -> int:
             assert one.edit_id is not None
             ks.rollback(one.edit_id, user="bench")
             figures["rollback_seconds"] = round(time.perf_counter() - start, 1)
-            figures["rollback_equals_synced"] = all(
-                torch.equal(synced_weights[n], p) for n, p in side.loaded.model.named_parameters()
-            ) and _same_table(synced_table, _router_table(side))
+            after = side.served_state()
+            figures["rollback_equals_synced"] = after.keys() == synced_state.keys() and all(
+                torch.equal(synced_state[n], t) for n, t in after.items()
+            )
 
             known = [f for f in demo if says(scorer, _cloze(ks, f), [display_name(f.object)])[0]][
                 : args.retract
@@ -205,25 +203,6 @@ def main() -> int:
         for key, value in figures.items():
             print(f"{key:<32} {value}")
     return 0
-
-
-def _router_table(side):  # type: ignore[no-untyped-def]
-    """The subject router's table (names and a copy of the shifts), or None without one."""
-    router = side.router
-    if router is None:
-        return None
-    shifts = router.shifts
-    return (router.subjects, None if shifts is None else shifts.clone())
-
-
-def _same_table(a, b) -> bool:  # type: ignore[no-untyped-def]
-    import torch
-
-    if a is None or b is None:
-        return a is b
-    if a[0] != b[0] or (a[1] is None) != (b[1] is None):
-        return False
-    return a[1] is None or torch.equal(a[1], b[1])
 
 
 def _cloze(ks, fact) -> str:  # type: ignore[no-untyped-def]

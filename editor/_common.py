@@ -340,9 +340,11 @@ def optimize_subject_value(
         raise EditComputationError(f"one subject per value: {subject!r}, not {others}")
     tok = ctx.tokenizer
     rows: list[_Row] = []
+    bare: list[_Row] = []
     for i, request in enumerate(requests):
         own = _target_rows(tok, request, rotate_prefixes(hp, i, prefixes_per_request))
         rows += [replace(r, share=r.share / len(requests)) for r in own]
+        bare.append(own[0])  # the prompt itself, no prefix
     avoid_rows: list[_Row] = []
     contexts = hp.context_templates[: max(1, hp.paraphrase_contexts)]
     for template, obj in avoid:
@@ -357,15 +359,7 @@ def optimize_subject_value(
             ctx, subject, rows, avoid_rows, site, hp, keep=keep, keep_weight=keep_weight
         )
     # the bare prompt of each request (the first of its rows), then every row from there
-    firsts: list[_Row] = []
-    seen: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
-    for r in rows:
-        key = (r.cloze.ids, r.target)
-        if not r.extra and key not in seen and len(firsts) < len(requests):
-            seen.add(key)
-            firsts.append(replace(r, share=1.0 / len(requests)))
-        if len(firsts) == len(requests):
-            break
+    firsts = [replace(r, share=1.0 / len(requests)) for r in bare]
     _, _, first_info = _optimize(ctx, subject, firsts, [], site, hp, first_only=True)
     start = first_info.pop("delta")
     v_star, v_init, info = _optimize(

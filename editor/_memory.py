@@ -174,7 +174,14 @@ class FactMemoryParams:
 FACT_MEMORY_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
     ("llama", 30): {  # SmolLM2-135M
         "layer": 4,
-        "value": {"num_grad_steps": 50, "lr": 0.5, "stop_probability": 0.6},
+        "keep_weight": 1.0,
+        "value": {
+            "num_grad_steps": 50,
+            "lr": 0.5,
+            "stop_probability": 0.6,
+            "cloze_first": True,
+            "clamp_norm_factor": 10.0,
+        },
     },
     ("llama", None): {"layer_fraction": 0.15, "value": {"stop_probability": 0.6}},
     ("gpt2", None): {"layer_fraction": 0.3, "value": {"stop_probability": 0.6}},
@@ -415,17 +422,22 @@ class FactMemory:
         solve_start = time.perf_counter()
         deltas = {}
         tensors = {}
+        routed: list[str] = []
         if self.params.view == "router":
             method = ROUTER_METHOD
-            if entries:
-                tensors["shifts"] = torch.stack([e.shift for e in entries])
+            # a zero shift changes nothing (a retracted object the model never gave): the
+            # subject stays out of the table, and the model is the base one for it, bit for bit
+            kept = [(s, e) for s, e in zip(subjects, entries, strict=True) if bool(e.shift.any())]
+            routed = [s for s, _ in kept]
+            if kept:
+                tensors["shifts"] = torch.stack([e.shift for _, e in kept])
         else:
             method = SOLVE_METHOD
             if entries:
                 deltas[self.param_name] = self.solve(entries)
         info = {
             "method": method,
-            "routed": subjects if method == ROUTER_METHOD else [],
+            "routed": routed,
             "layer": self.params.layer,
             "subjects": len(entries),
             "facts": sum(len(g.requests) for g in ordered),

@@ -58,8 +58,7 @@ class SubjectRouter:
         # last token id -> [(token ids, row in shifts, needs a word boundary before it)]
         self._by_last: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
         self._boundary: dict[int, bool] = {}
-        self._local = threading.local()
-        self._enabled = True
+        self._local = threading.local()  # per thread: the sequence so far, enabled or not
         # plain functions, not bound methods: a deepcopy of the model copies its hooks, and a
         # bound method would drag a copy of the router along (functions are copied as is)
         before, after = self._before, self._after
@@ -70,9 +69,19 @@ class SubjectRouter:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
             return after(module, args, output)
 
+        local = self._local
+        decoder = self._decoder
+
+        def post_hook(module: nn.Module, _args: tuple[Any, ...], output: Any) -> None:
+            # the cache this run filled (made inside the forward when none was passed): the
+            # next call continues the sequence if it passes this same cache
+            if module is decoder:
+                local.cache = getattr(output, "cache", getattr(output, "past_key_values", None))
+
         self._handles = [
             self._decoder.register_forward_pre_hook(pre_hook, with_kwargs=True),
             self._site.register_forward_hook(hook),
+            self._decoder.register_forward_hook(post_hook),
         ]
 
     # ------------------------------------------------------------------ table
@@ -129,12 +138,14 @@ class SubjectRouter:
 
     @contextmanager
     def disabled(self) -> Iterator[None]:
-        """Run the block without the router (the base model's answers)."""
-        before, self._enabled = self._enabled, False
+        """Run the block without the router (the base model's answers), in this thread."""
+        state = self._local
+        before = getattr(state, "enabled", True)
+        state.enabled = False
         try:
             yield
         finally:
-            self._enabled = before
+            state.enabled = before
 
     def matches(self, ids: Sequence[int]) -> list[tuple[int, str]]:
         """Where ``ids`` names a subject: ``(index of its last token, subject)``."""
@@ -145,7 +156,8 @@ class SubjectRouter:
     def _before(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         state = self._local
         state.pending = None
-        if module is not self._decoder or not self._enabled or self._shifts is None:
+        enabled = getattr(state, "enabled", True)
+        if module is not self._decoder or not enabled or self._shifts is None:
             return
         ids = kwargs.get("input_ids")
         if ids is None and args and isinstance(args[0], torch.Tensor):
@@ -155,15 +167,19 @@ class SubjectRouter:
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         past = int(cache.get_seq_length()) if cache is not None else 0
         rows = ids.tolist()
+        offset = 0
         history = getattr(state, "history", None)
-        if past and history is not None and len(history) == len(rows):
-            if all(len(h) == past for h in history):
-                rows = [h + r for h, r in zip(history, rows, strict=True)]
-                offset = past
-            else:
-                offset = 0
-        else:
-            offset = 0
+        # a continuation of the sequence this thread ran last (the same cache, grown by what
+        # was run): match names across the boundary; anything else starts afresh
+        if (
+            past
+            and history is not None
+            and getattr(state, "cache", None) is cache
+            and len(history) == len(rows)
+            and all(len(h) == past for h in history)
+        ):
+            rows = [h + r for h, r in zip(history, rows, strict=True)]
+            offset = past
         state.history = rows
         pending: list[tuple[int, int, int]] = []
         for b, row in enumerate(rows):

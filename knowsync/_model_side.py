@@ -239,6 +239,19 @@ class ModelSide:
             return None
         return str(self.editor.ledger.update(generation).info.get("view", ""))
 
+    def served_state(self) -> dict[str, Any]:
+        """Every tensor the served model is made of: the parameters, and each routed subject's
+        shift (``"router::<subject>"``); copies, so that two states compare with
+        ``torch.equal`` (a rollback equals a fresh sync of the same facts)."""
+        state: dict[str, Any] = {
+            n: p.detach().clone() for n, p in self.loaded.model.named_parameters()
+        }
+        router = self.router
+        if router is not None and router.shifts is not None:
+            for name, shift in zip(router.subjects, router.shifts, strict=True):
+                state[f"router::{name}"] = shift.detach().clone()
+        return state
+
     def view_subjects(self) -> set[str]:
         """The subjects the view in the weights holds."""
         generation = self.generation
@@ -285,6 +298,11 @@ class ModelSide:
             if templates is None:
                 continue
             avoid[fact.subject].update((t, display_name(fact.object)) for t in templates)
+        held: dict[str, set[str]] = defaultdict(set)
+        for subject, relation in slots:
+            held[subject].add(relation)
+        for fact in retired:
+            held[fact.subject].add(fact.relation)
         out = []
         for subject in sorted(set(requests) | set(avoid)):
             out.append(
@@ -292,6 +310,7 @@ class ModelSide:
                     subject=display_name(subject),
                     requests=tuple(sorted(requests.get(subject, []), key=lambda r: r.prompt)),
                     avoid=tuple(sorted(avoid.get(subject, set()))),
+                    keep=_keep_templates(schema, subject, held[subject]),
                 )
             )
         return _merge_same_names(out)
@@ -522,6 +541,36 @@ def _templates(schema: Schema, relation: str) -> tuple[str, ...] | None:
     return tuple(t.replace("{subject}", "{}") for t in rel.cloze_templates())
 
 
+#: How many prompts about a subject's other knowledge each entry keeps as the base model
+#: answers them (see :func:`_keep_templates`).
+KEEP_PER_SUBJECT = 4
+
+
+def _keep_templates(schema: Schema, subject: str, held: set[str]) -> tuple[str, ...]:
+    """Prompts about what the graph says nothing of for ``subject`` (relations it holds no fact
+    for, their first cloze template; none that one of its own facts is asked with), whose
+    answers its shift must leave as they were: :data:`KEEP_PER_SUBJECT` of them, chosen by a
+    hash of subject and relation so that the choice is fixed, varies from subject to subject,
+    and changes for few subjects when the schema gains a relation."""
+    own: set[str] = set()
+    held_keys: set[str] = set()
+    for name in held:
+        rel = schema.find(name)
+        if rel is not None:
+            held_keys.add(rel.name)
+            own.update(t.replace("{subject}", "{}") for t in rel.cloze_templates())
+    candidates = []
+    for rel in schema.relations:
+        if rel.name in held_keys:
+            continue
+        template = rel.cloze_templates()[0].replace("{subject}", "{}")
+        if template in own:
+            continue
+        rank = hashlib.sha256(f"{subject}\x00{rel.name}".encode()).hexdigest()
+        candidates.append((rank, template))
+    return tuple(sorted(t for _, t in sorted(candidates)[:KEEP_PER_SUBJECT]))
+
+
 def _merge_same_names(groups: list[SubjectFacts]) -> list[SubjectFacts]:
     """Entities that are said the same (``New_York`` and ``New York``) share one subject in
     the model: their groups become one."""
@@ -538,6 +587,7 @@ def _merge_same_names(groups: list[SubjectFacts]) -> list[SubjectFacts]:
             subject=group.subject,
             requests=prev.requests + tuple(r for r in group.requests if r.prompt not in prompts),
             avoid=tuple(sorted(set(prev.avoid) | set(group.avoid))),
+            keep=prev.keep,
         )
     return list(merged.values())
 

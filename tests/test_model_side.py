@@ -44,8 +44,9 @@ def _kb(path: Path, cache: Path, **kw: object) -> KnowSync:
 
 
 def _weights(ks: KnowSync) -> dict[str, torch.Tensor]:
+    """The served model's tensors: the parameters and the routed subjects' shifts."""
     assert ks.model is not None
-    return {n: p.detach().clone() for n, p in ks.model.loaded.model.named_parameters()}
+    return ks.model.served_state()
 
 
 def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
