@@ -76,7 +76,10 @@ class SubjectRouter:
             # the cache this run filled (made inside the forward when none was passed): the
             # next call continues the sequence if it passes this same cache
             if module is decoder:
-                local.cache = getattr(output, "cache", getattr(output, "past_key_values", None))
+                if hasattr(output, "cache"):
+                    local.cache = output.cache
+                else:  # older transformers
+                    local.cache = getattr(output, "past_key_values", None)
 
         self._handles = [
             self._decoder.register_forward_pre_hook(pre_hook, with_kwargs=True),
