@@ -462,9 +462,7 @@ def _optimize(
         if "v_init" not in state:
             state["v_init"] = hidden[0, lookup_cols[0]].detach().float().clone()
         hidden = hidden.clone()
-        hidden[lookup_rows, lookup_cols] = hidden[lookup_rows, lookup_cols] + delta.to(
-            hidden.dtype
-        )
+        hidden[lookup_rows, lookup_cols] = hidden[lookup_rows, lookup_cols] + delta.to(hidden.dtype)
         return replace_primary(output, hidden)
 
     def forward() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
