@@ -609,7 +609,7 @@ class KnowSync:
 
     def _write_model(self, edit_id: int) -> dict[str, Any]:
         """Bring the model up to date after an applied change (edit, rollback, import): the
-        change's own subjects are computed (with every subject already cached) and solved
+        change's own subjects are computed (with every subject already cached) and put
         into the view, its facts asked before and after, so that its report says truthfully
         whether the model now gives them (``model``: rows with ``follows``, or ``forgotten``
         for a retracted fact). A backlog of never-synced subjects waits for
@@ -744,7 +744,7 @@ class KnowSync:
     ) -> dict[str, Any]:
         """Bring the model up to date with every fact in force that it can be asked about
         (asserted, inverse and derived; imported ones too): per subject, an entry from the
-        cache or computed now, then one solve. Entries are cached as they are computed, so an
+        cache or computed now, then the view built from them. Entries are cached as they are computed, so an
         interrupted sync goes on where it stopped.
 
         Args:

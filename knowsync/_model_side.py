@@ -1,12 +1,13 @@
-"""The model half of a knowledge base: a view of the facts in force, written into the weights.
+"""The model half of a knowledge base: a view of the facts in force.
 
-The weights the knowledge base serves are a function of the facts in force (and the base
-model): :class:`editor.FactMemory` keeps, per subject, what is expensive to compute (its key and
-the shift that makes the model give all its facts, and none of its retracted objects), and one
-closed-form solve over every subject gives the update. An edit, a retraction, an import and a
-rollback all mean the same here: :meth:`ModelSide.sync` the view with the facts then in force.
-The delta ledger keeps the update in force under the journal id it reflects (the view's
-*generation*), so that a restart restores the same weights bit for bit.
+The model the knowledge base serves is a function of the facts in force (and the base model):
+:class:`editor.FactMemory` keeps, per subject, what is expensive to compute (the shift that
+makes the model give all its facts, and none of its retracted objects), and the subject memory
+(:class:`editor.SubjectRouter`) adds each shift where the input names its subject (or, with
+``view="solve"``, one closed-form solve writes them all into a matrix). An edit, a retraction,
+an import and a rollback all mean the same here: :meth:`ModelSide.sync` the view with the facts
+then in force. The delta ledger keeps the view in force under the journal id it reflects (the
+view's *generation*), so that a restart restores the same model bit for bit.
 
 Importing this module does not import torch; constructing a ``ModelSide`` loads the model.
 """
@@ -328,10 +329,10 @@ class ModelSide:
         only: set[str] | None = None,
         tick: Callable[[SubjectFacts, bool], None] | None = None,
     ) -> ViewSync:
-        """Bring the weights up to date with ``groups`` (the facts in force after journal id
-        ``generation``): entries from the cache or computed, one solve, and the update swapped
-        into the ledger. The weights change only if it all succeeds; a subject whose entry
-        cannot be computed is left out and reported.
+        """Bring the model up to date with ``groups`` (the facts in force after journal id
+        ``generation``): entries from the cache or computed, the view built from them and
+        swapped into the ledger. The model changes only if it all succeeds; a subject whose
+        entry cannot be computed is left out and reported.
 
         Args:
             limit: compute at most this many missing entries now; subjects beyond it stay out

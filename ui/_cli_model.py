@@ -138,8 +138,10 @@ def register(
         description="The model's weights are a view of the facts in force: every asserted, "
         "inverse and derived fact whose relation has a cloze template (a default one is made "
         "from a relation's name), imported ones included, and none of the retracted objects. "
-        "Per subject the expensive part is computed once and cached (keyed by the subject's "
-        "facts and the base model), then one solve writes them all. A progress bar shows the "
+        "Per subject the expensive part (the shift that makes the model give its facts) is "
+        "computed once and cached (keyed by the subject's facts and the base model); the "
+        "subject memory then adds each shift where the input names its subject. A progress "
+        "bar shows the "
         "time left; interrupting keeps what was computed, and the next sync goes on from there.",
     )
     y.add_argument(
