@@ -744,8 +744,8 @@ class KnowSync:
     ) -> dict[str, Any]:
         """Bring the model up to date with every fact in force that it can be asked about
         (asserted, inverse and derived; imported ones too): per subject, an entry from the
-        cache or computed now, then the view built from them. Entries are cached as they are computed, so an
-        interrupted sync goes on where it stopped.
+        cache or computed now, then the view built from them. Entries are cached as they are
+        computed, so an interrupted sync goes on where it stopped.
 
         Args:
             limit: compute at most this many subjects' entries now (the view then holds the
