@@ -289,7 +289,7 @@ def _model_line(sub: Mapping[str, Any], report: Mapping[str, Any], *, model_load
     if state == "pending":
         return (
             f"<p>{badge('Model: pending', 'info')}the graph has it; the model is being brought "
-            "up to date in the background (History shows when it follows).</p>"
+            "up to date in the background (this message updates when it is done).</p>"
         )
     if state == "skipped":
         return (

@@ -418,6 +418,10 @@ def build(
                             elem_id="ks-chat-input",
                         )
                         send = gr.Button("Send", variant="primary", scale=1, min_width=80)
+                    # chat answers whose model write is still queued: [message index, the
+                    # submission]; a timer re-renders each in place once its model part is done
+                    awaiting = gr.State([])
+                    chat_timer = gr.Timer(2.0, active=False)
                 with gr.Column(scale=1, min_width=240):
                     gr.HTML(
                         '<div class="ks-side"><b>How it works</b><br>Each sentence is '
@@ -792,17 +796,19 @@ def build(
         def do_send(
             text: str,
             messages: list[dict[str, Any]],
+            waiting: list[list[Any]],
             sess: SignedIn | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
         ) -> tuple[Any, ...]:
             text = (text or "").strip()
             if not text:
-                return gr.skip(), gr.skip(), gr.skip()
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             door = _need(ks, sess, "ask")
             messages = [*messages, {"role": "user", "content": said_html(text)}]
             progress(0.1, desc="Reading, checking and applying…")
             focus: str | None = None
             options: list[dict[str, str]] = []
+            waiting = list(waiting or [])
             try:
                 if _can(ks, sess, "submit"):
                     sub = door.submit(text).to_dict()
@@ -811,30 +817,85 @@ def build(
                 content = submission_html(sub, model_loaded=_model(ks) is not None)
                 focus = _first_subject(sub)
                 options = [{"value": s, "label": s} for s in sub.get("suggestions") or []]
+                if (sub.get("report") or {}).get("model_state") == "pending":
+                    waiting.append([len(messages), sub])  # the reply's index once appended
             except KnowsyncError as exc:
                 content = callout(f"{type(exc).__name__}: {exc}", "bad")
             reply: dict[str, Any] = {"role": "assistant", "content": content}
             if options:
                 reply["options"] = options
-            return [*messages, reply], "", gr.update(value=focus) if focus else gr.skip()
+            return (
+                [*messages, reply],
+                "",
+                gr.update(value=focus) if focus else gr.skip(),
+                waiting,
+                gr.Timer(active=bool(waiting)),
+            )
+
+        def do_chat_tick(
+            messages: list[dict[str, Any]], waiting: list[list[Any]], sess: SignedIn | None
+        ) -> tuple[Any, ...]:
+            """Re-render, in place, each answer whose queued model write has finished (the
+            journal's report then holds the model's before/after rows, or the failure)."""
+            if not waiting or sess is None or _session_ended(ks, sess):
+                return gr.skip(), [], gr.Timer(active=False)
+            door = _need(ks, sess, "read")
+            messages = list(messages or [])
+            still: list[list[Any]] = []
+            changed = False
+            for index, sub in waiting:
+                edit_id = sub.get("edit_id")
+                shown = messages[index] if 0 <= index < len(messages) else None
+                if (
+                    edit_id is None
+                    or shown is None
+                    or f"edit #{edit_id}" not in str(shown.get("content", ""))
+                ):
+                    continue  # the conversation was cleared meanwhile
+                try:
+                    report = door.get_edit(int(edit_id)).report
+                except KnowsyncError:
+                    continue
+                if report.get("model_state") == "pending":
+                    still.append([index, sub])
+                    continue
+                done = {**sub, "report": report, "model": report.get("model") or []}
+                html = submission_html(done, model_loaded=_model(ks) is not None)
+                messages[index] = {**shown, "content": html}
+                changed = True
+            return (
+                messages if changed else gr.skip(),
+                still,
+                gr.Timer(active=bool(still)),
+            )
+
+        chat_timer.tick(
+            do_chat_tick,
+            [chatbot, awaiting, session],
+            [chatbot, awaiting, chat_timer],
+            show_progress="hidden",
+        )
 
         def after_send(sess: SignedIn | None) -> tuple[str, str]:
             return _header(ks, sess), my_edits_view(sess)
 
-        chat_outputs = [chatbot, chat_in, entity]
+        chat_outputs = [chatbot, chat_in, entity, awaiting, chat_timer]
         for trigger in (send.click, chat_in.submit):
-            guarded(trigger(do_send, [chat_in, chatbot, session], chat_outputs)).success(
+            guarded(trigger(do_send, [chat_in, chatbot, awaiting, session], chat_outputs)).success(
                 after_send, [session], [header, my_edits], show_progress="hidden"
             )
 
         def do_option(
-            messages: list[dict[str, Any]], sess: SignedIn | None, evt: gr.SelectData
+            messages: list[dict[str, Any]],
+            waiting: list[list[Any]],
+            sess: SignedIn | None,
+            evt: gr.SelectData,
         ) -> tuple[Any, ...]:
-            return do_send(str(evt.value), messages, sess)
+            return do_send(str(evt.value), messages, waiting, sess)
 
-        guarded(chatbot.option_select(do_option, [chatbot, session], chat_outputs)).success(
-            after_send, [session], [header, my_edits], show_progress="hidden"
-        )
+        guarded(
+            chatbot.option_select(do_option, [chatbot, awaiting, session], chat_outputs)
+        ).success(after_send, [session], [header, my_edits], show_progress="hidden")
 
         # ---------------------------------------------------------- graph
 

@@ -1,6 +1,7 @@
 """The web app with the real default model, as `make run` serves it: a chat edit is applied at
-once while the model is brought up to date in the background, the header says when the model
-has caught up, and a question then gets the graph's answer and the model's own, which agree.
+once while the model is brought up to date in the background, its message updates in place when
+the model follows, the header says when the model has caught up, and a question then gets the
+graph's answer and the model's own, which agree.
 Slow (one subject's optimisation on CPU)."""
 
 from __future__ import annotations
@@ -44,10 +45,17 @@ def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
     box.press("Enter")
     chat = tab.locator("#ks-chat")
     expect(chat.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible(timeout=60_000)
+    message = chat.locator(".ks-msg").last
+    expect(message.get_by_text("Model: pending")).to_be_visible()  # the graph first
+    shot(tab, "19-real-model-pending")
     assert model_app.ks.wait_for_model(timeout=600)
     (record,) = model_app.ks.history(limit=1)
     assert record.report["model_state"] == "applied"
     assert record.report["model"][0]["follows"] is True  # measured after the sync
+    # the same message, updated in place once the model follows (no reload)
+    expect(message.get_by_text("Model: follows")).to_be_visible(timeout=30_000)
+    expect(message.get_by_text("Rome").last).to_be_visible()
+    shot(tab, "19-real-model-follows-in-place")
 
     tab.reload()
     header = tab.locator("#ks-header")
