@@ -207,6 +207,9 @@ class ValueOptimization:
         cloze_first: in :func:`optimize_subject_value`, first fit each request's bare prompt
             alone (one row per fact: cheap steps), then every row from there. The cost of a
             step grows with the rows, and most of the way is the same for all of them.
+        stop_on_greedy: also stop once, on every row, each target token is the most likely
+            next token by ``greedy_margin`` (in log-probability) over the next likeliest, and
+            no avoided object is the most likely: what greedy generation needs.
     """
 
     num_grad_steps: int = 25
@@ -222,6 +225,8 @@ class ValueOptimization:
     extra_contexts: int = 2
     paraphrase_contexts: int = 1
     cloze_first: bool = False
+    stop_on_greedy: bool = False
+    greedy_margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -529,6 +534,18 @@ def _optimize(
                 least = (-nll.detach())[main_mask].exp().min() if bool(main_mask.any()) else 1.0
                 most = p_avoid.detach().max() if avoid_rows else 0.0
                 if least >= hp.stop_probability and most <= (1 - hp.stop_probability) / 4:
+                    break
+            if hp.stop_on_greedy and bool(main_mask.any()):
+                # greedy generation gives every target (each token the most likely next one,
+                # by a margin) and no avoided object is the most likely
+                logp = pred_logp.detach()[main_mask]
+                wanted = logp.gather(1, pred_labels[main_mask][:, None])[:, 0]
+                rival = logp.scatter(1, pred_labels[main_mask][:, None], float("-inf")).max(1)
+                greedy = bool((wanted - rival.values >= hp.greedy_margin).all())
+                avoided = not avoid_rows or bool(
+                    (avoid_logp.detach().argmax(1) != avoid_labels).all()
+                )
+                if greedy and avoided:
                     break
             if steps == hp.num_grad_steps:
                 break

@@ -174,12 +174,12 @@ class FactMemoryParams:
 FACT_MEMORY_DEFAULTS: dict[tuple[str, int | None], dict[str, Any]] = {
     ("llama", 30): {  # SmolLM2-135M
         "layer": 4,
-        "keep_weight": 1.0,
+        "keep_weight": 0.0,
         "value": {
             "num_grad_steps": 50,
-            "lr": 0.5,
-            "stop_probability": 0.6,
-            "cloze_first": True,
+            "lr": 1.0,
+            "stop_probability": None,
+            "stop_on_greedy": True,
             "clamp_norm_factor": 10.0,
         },
     },
