@@ -838,7 +838,7 @@ def build(
             """Re-render, in place, each answer whose queued model write has finished (the
             journal's report then holds the model's before/after rows, or the failure)."""
             if not waiting or sess is None or _session_ended(ks, sess):
-                return gr.skip(), [], gr.Timer(active=False)
+                return gr.skip(), [], gr.Timer(active=False), gr.skip()
             door = _need(ks, sess, "read")
             messages = list(messages or [])
             still: list[list[Any]] = []
@@ -867,12 +867,13 @@ def build(
                 messages if changed else gr.skip(),
                 still,
                 gr.Timer(active=bool(still)),
+                _header(ks, sess) if changed else gr.skip(),  # the backlog it shows moved too
             )
 
         chat_timer.tick(
             do_chat_tick,
             [chatbot, awaiting, session],
-            [chatbot, awaiting, chat_timer],
+            [chatbot, awaiting, chat_timer, header],
             show_progress="hidden",
         )
 

@@ -55,10 +55,11 @@ def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
     # the same message, updated in place once the model follows (no reload)
     expect(message.get_by_text("Model: follows")).to_be_visible(timeout=30_000)
     expect(message.get_by_text("Rome").last).to_be_visible()
+    header = tab.locator("#ks-header")
+    expect(header.get_by_text(re.compile("up to date with the graph"))).to_be_visible()
     shot(tab, "19-real-model-follows-in-place")
 
     tab.reload()
-    header = tab.locator("#ks-header")
     expect(header.get_by_text(re.compile("up to date with the graph"))).to_be_visible()
     box = tab.locator("#ks-chat-input textarea")
     box.fill("What is the capital of France?")
