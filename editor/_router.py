@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -37,6 +37,15 @@ from editor._hooks import primary_tensor, replace_primary
 from editor._model import LoadedModel
 
 __all__ = ["SubjectRouter"]
+
+
+class _Table(NamedTuple):
+    """The routed subjects, their shifts, and the names' token ids by their last token:
+    ``last token -> [(token ids, row in shifts, needs a word boundary before it)]``."""
+
+    names: tuple[str, ...]
+    shifts: torch.Tensor | None
+    by_last: dict[int, list[tuple[tuple[int, ...], int, bool]]]
 
 
 class SubjectRouter:
@@ -53,10 +62,8 @@ class SubjectRouter:
         model: Any = loaded.model
         self._site = get_module(model, loaded.spec.mlp_out_name(layer))
         self._decoder: nn.Module = model.get_decoder() if hasattr(model, "get_decoder") else model
-        self._names: tuple[str, ...] = ()
-        self._shifts: torch.Tensor | None = None
-        # last token id -> [(token ids, row in shifts, needs a word boundary before it)]
-        self._by_last: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
+        # one immutable table, swapped whole (a forward on another thread reads it once)
+        self._table = _Table((), None, {})
         self._boundary: dict[int, bool] = {}
         self._local = threading.local()  # per thread: the sequence so far, enabled or not
         # plain functions, not bound methods: a deepcopy of the model copies its hooks, and a
@@ -92,12 +99,12 @@ class SubjectRouter:
     @property
     def subjects(self) -> tuple[str, ...]:
         """The subjects in the table, in the order of their shifts."""
-        return self._names
+        return self._table.names
 
     @property
     def shifts(self) -> torch.Tensor | None:
         """The shifts (subjects x hidden size, float32, CPU), None when empty."""
-        return self._shifts
+        return self._table.shifts
 
     def set(self, subjects: Sequence[str], shifts: torch.Tensor | None) -> None:
         """Replace the table: ``shifts[i]`` is added wherever ``subjects[i]`` is named.
@@ -106,7 +113,7 @@ class SubjectRouter:
             ValueError: when ``shifts`` is not one row per subject.
         """
         if not subjects:
-            self._names, self._shifts, self._by_last = (), None, {}
+            self._table = _Table((), None, {})
             return
         if shifts is None or shifts.ndim != 2 or shifts.shape[0] != len(subjects):
             got = "none" if shifts is None else tuple(shifts.shape)
@@ -124,9 +131,9 @@ class SubjectRouter:
         for entries in table.values():
             entries.sort(key=lambda e: -len(e[0]))  # the longest name first
         device = next(self.loaded.model.parameters()).device
-        self._names = tuple(subjects)
-        self._shifts = shifts.detach().to(device, torch.float32).contiguous()
-        self._by_last = table
+        self._table = _Table(
+            tuple(subjects), shifts.detach().to(device, torch.float32).contiguous(), table
+        )
 
     def clear(self) -> None:
         """Empty the table: the model answers as its base weights do."""
@@ -152,7 +159,8 @@ class SubjectRouter:
 
     def matches(self, ids: Sequence[int]) -> list[tuple[int, str]]:
         """Where ``ids`` names a subject: ``(index of its last token, subject)``."""
-        return [(col, self._names[row]) for col, row in self._find(list(ids), 0)]
+        table = self._table
+        return [(col, table.names[row]) for col, row in self._find(table, list(ids), 0)]
 
     # ------------------------------------------------------------------ hooks
 
@@ -160,7 +168,8 @@ class SubjectRouter:
         state = self._local
         state.pending = None
         enabled = getattr(state, "enabled", True)
-        if module is not self._decoder or not enabled or self._shifts is None:
+        table = self._table
+        if module is not self._decoder or not enabled or table.shifts is None:
             return
         ids = kwargs.get("input_ids")
         if ids is None and args and isinstance(args[0], torch.Tensor):
@@ -186,27 +195,28 @@ class SubjectRouter:
         state.history = rows
         pending: list[tuple[int, int, int]] = []
         for b, row in enumerate(rows):
-            pending += [(b, col - offset, idx) for col, idx in self._find(row, offset)]
-        state.pending = pending or None
+            pending += [(b, col - offset, idx) for col, idx in self._find(table, row, offset)]
+        state.pending = (table.shifts, pending) if pending else None
 
     def _after(self, module: nn.Module, _args: tuple[Any, ...], output: Any) -> Any:
-        pending = getattr(self._local, "pending", None)
-        if module is not self._site or not pending or self._shifts is None:
+        found = getattr(self._local, "pending", None)
+        if module is not self._site or not found:
             return output
+        shifts, pending = found
         hidden = primary_tensor(output)
         b = torch.tensor([p[0] for p in pending], device=hidden.device)
         t = torch.tensor([p[1] for p in pending], device=hidden.device)
         rows = torch.tensor([p[2] for p in pending], device=hidden.device)
         hidden = hidden.clone()
-        hidden[b, t] = hidden[b, t] + self._shifts[rows].to(hidden.dtype)
+        hidden[b, t] = hidden[b, t] + shifts[rows].to(hidden.dtype)
         return replace_primary(output, hidden)
 
     # ------------------------------------------------------------------ matching
 
-    def _find(self, row: list[int], start: int) -> list[tuple[int, int]]:
+    def _find(self, view: _Table, row: list[int], start: int) -> list[tuple[int, int]]:
         """``(column, table row)`` of each name ending at a column ``>= start``."""
         out = []
-        table = self._by_last
+        table = view.by_last
         for col in range(start, len(row)):
             entries = table.get(row[col])
             if not entries:
