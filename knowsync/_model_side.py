@@ -199,7 +199,7 @@ class ModelSide:
 
     @property
     def label(self) -> str:
-        """The model as a person reads it: ``SmolLM2-135M-Instruct · fact memory (layer 4)``."""
+        """The model as a person reads it: ``SmolLM2-135M-Instruct · subject memory (layer 4)``."""
         source = Path(self.loaded.source)
         name = source.name.split(".")[0] if source.suffix == ".gguf" else source.name
         kind = "subject memory" if self.router is not None else "fact memory"
