@@ -304,6 +304,8 @@ class ModelSide:
             held[subject].add(relation)
         for fact in retired:
             held[fact.subject].add(fact.relation)
+        # keep prompts only when they are asked (they are part of an entry's cache key)
+        keeping = self.memory.params.keep_weight > 0
         out = []
         for subject in sorted(set(requests) | set(avoid)):
             out.append(
@@ -311,7 +313,7 @@ class ModelSide:
                     subject=display_name(subject),
                     requests=tuple(sorted(requests.get(subject, []), key=lambda r: r.prompt)),
                     avoid=tuple(sorted(avoid.get(subject, set()))),
-                    keep=_keep_templates(schema, subject, held[subject]),
+                    keep=_keep_templates(schema, subject, held[subject]) if keeping else (),
                 )
             )
         return _merge_same_names(out)

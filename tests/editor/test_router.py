@@ -33,6 +33,16 @@ def _logits(loaded: LoadedModel, text: str) -> torch.Tensor:
         return loaded.model(input_ids=_ids(loaded, text)).logits[0]
 
 
+def _greedy(loaded: LoadedModel, prompt: torch.Tensor) -> torch.Tensor:
+    return loaded.model.generate(  # type: ignore[no-any-return]
+        input_ids=prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=4,
+        do_sample=False,
+        pad_token_id=0,
+    )
+
+
 def test_a_prompt_without_a_subject_runs_the_base_model_bit_for_bit(loaded) -> None:  # type: ignore[no-untyped-def]
     before = _logits(loaded, "The capital of France is Paris")
     router = SubjectRouter(loaded, layer=1)
@@ -94,21 +104,9 @@ def test_cached_generation_matches_a_full_forward(loaded) -> None:  # type: igno
     prompt = _ids(loaded, "The wife of Bob is")
     n = prompt.shape[1]
     with torch.no_grad():
-        out = loaded.model.generate(
-            input_ids=prompt,
-            attention_mask=torch.ones_like(prompt),
-            max_new_tokens=4,
-            do_sample=False,
-            pad_token_id=0,
-        )
+        out = _greedy(loaded, prompt)
         with router.disabled():
-            base = loaded.model.generate(
-                input_ids=prompt,
-                attention_mask=torch.ones_like(prompt),
-                max_new_tokens=4,
-                do_sample=False,
-                pad_token_id=0,
-            )
+            base = _greedy(loaded, prompt)
         for i in range(n, out.shape[1]):
             full = loaded.model(input_ids=out[:, :i]).logits[0, -1]
             assert int(full.argmax()) == int(out[0, i])
