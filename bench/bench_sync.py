@@ -193,7 +193,9 @@ def main() -> int:
             figures["retraction_prompts"] = asked
 
             if args.edits:
-                figures["sequence"] = _sequence(ks, demo, args.edits, says, scorer, agreement)
+                figures["sequence"] = _sequence(
+                    ks, demo, args.edits, says, scorer, agreement, progress=not args.json
+                )
         finally:
             ks.close()
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -212,9 +214,10 @@ def _cloze(ks, fact) -> str:  # type: ignore[no-untyped-def]
     return str(rel.cloze_templates()[0]).replace("{subject}", display_name(fact.subject))
 
 
-def _sequence(ks, demo, n, says, scorer, agreement) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _sequence(ks, demo, n, says, scorer, agreement, progress=False) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """``n`` chat-style edits in turn: a supersession of a fact's object by another fact's
     object of the same relation, a retraction, a rollback of the previous edit."""
+    from knowsync._agreement import check_agreement
     from knowsync._model_side import display_name
 
     rng = random.Random(11)
@@ -225,7 +228,9 @@ def _sequence(ks, demo, n, says, scorer, agreement) -> dict[str, object]:  # typ
     last: int | None = None
     done = {"supersede": 0, "retract": 0, "rollback": 0, "refused": 0}
     start = time.perf_counter()
+    took: list[float] = []
     for i in range(n):
+        began = time.perf_counter()
         fact = rng.choice(pool)
         what = ("supersede", "retract", "rollback")[i % 3]
         if what == "rollback" and last is not None:
@@ -245,9 +250,22 @@ def _sequence(ks, demo, n, says, scorer, agreement) -> dict[str, object]:  # typ
             last = res.edit_id if res.accepted else None
             done["refused"] += not res.accepted
         done[what] += 1
+        took.append(time.perf_counter() - began)
+        if progress:
+            print(f"  edit {i + 1}/{n} {what}: {took[-1]:.1f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
     after = agreement(ks, ks.state(), says, scorer)
-    return {"edits": done, "seconds": round(seconds, 1), "agreement_after": after}
+    report = check_agreement(ks)
+    took.sort()
+    return {
+        "edits": done,
+        "seconds": round(seconds, 1),
+        "seconds_per_edit_median": round(took[len(took) // 2], 1),
+        "seconds_per_edit_max": round(took[-1], 1),
+        "agreement_after": after,
+        "locality_after": report.locality,
+        "same_subject_after": report.same_subject,
+    }
 
 
 if __name__ == "__main__":

@@ -31,7 +31,14 @@ from knowsync._resources import datasets_dir
 if TYPE_CHECKING:
     from knowsync._api import KnowSync
 
-__all__ = ["AgreementReport", "check_agreement", "locality_probes"]
+__all__ = [
+    "RECORDS_KEPT",
+    "AgreementReport",
+    "check_agreement",
+    "check_history",
+    "locality_probes",
+    "record_check",
+]
 
 _MISSES_KEPT = 50
 _SAME_SUBJECT_PER = 2
@@ -278,3 +285,64 @@ def _same_subject(
         words = base.split()
         tally.add(ask(prompt, [" ".join(words[:2])])[0] if words else True)
     return tally.share, tally.asked
+
+
+# ---------------------------------------------------------------- the record over time
+
+#: Documents of this kind hold one completed check each, keyed by when it finished (ISO time,
+#: so that the key order is the time order).
+_RECORD_KIND = "agreement"
+#: Checks kept; the oldest go first.
+RECORDS_KEPT = 500
+_MEASURES = ("cloze", "paraphrase", "locality", "same_subject")
+
+
+def record_check(
+    ks: KnowSync,
+    report: AgreementReport,
+    *,
+    user: str,
+    relation: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Keep ``report``'s figures in the knowledge base (with who asked, the journal id the
+    weights reflected and whether the check covered every fact), dropping the oldest records
+    beyond :data:`RECORDS_KEPT`; returns the record."""
+    from kg import now_iso
+
+    side = ks.model
+    record: dict[str, Any] = {
+        "at": now_iso(),
+        "by": user,
+        "model": side.label if side is not None else None,
+        "generation": side.generation if side is not None else None,
+        "edits_in_force": len(report.edits_in_force),
+        "partial": relation is not None or limit is not None,
+        "relation": relation,
+        "limit": limit,
+        **{m: getattr(report, m) for m in _MEASURES},
+        "counts": dict(report.counts),
+        "relations": {
+            name: {k: row.get(k) for k in ("pairs", "cloze", "paraphrase")}
+            for name, row in sorted(report.relations.items())
+        },
+    }
+    with ks.store.write() as tx:
+        tx.put_doc(_RECORD_KIND, record["at"], record)
+        keys = [k for k, _ in tx.docs(_RECORD_KIND)]
+        for key in keys[: max(0, len(keys) - RECORDS_KEPT)]:
+            tx.delete_doc(_RECORD_KIND, key)
+    return record
+
+
+def check_history(ks: KnowSync, limit: int = 100) -> list[dict[str, Any]]:
+    """The last ``limit`` recorded checks, oldest first.
+
+    Raises:
+        InputError: a limit below 1.
+    """
+    if limit < 1:
+        raise InputError("limit must be at least 1", field="limit")
+    with ks.store.read() as view:
+        records = [value for _, value in view.docs(_RECORD_KIND)]
+    return records[-limit:]

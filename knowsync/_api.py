@@ -58,12 +58,13 @@ from knowsync._outcomes import (
     Role,
     Submission,
 )
-from knowsync._resources import cache_root, default_schema
+from knowsync._resources import cache_root, default_schema, local_user
 from knowsync._review import Review
 from knowsync._submissions import ImportRules, Readers, Submissions
 
 if TYPE_CHECKING:
     from interpreter import ChatBackend, Intent
+    from knowsync._agreement import AgreementReport
     from knowsync._chunks import ChunkImports, FaultHook
 
 __all__ = ["Decision", "EditResult", "ImportReport", "KnowSync"]
@@ -741,6 +742,7 @@ class KnowSync:
         *,
         limit: int | None = None,
         progress: bool = False,
+        tick: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """Bring the model up to date with every fact in force that it can be asked about
         (asserted, inverse and derived; imported ones too): per subject, an entry from the
@@ -751,6 +753,7 @@ class KnowSync:
             limit: compute at most this many subjects' entries now (the view then holds the
                 rest only once a later sync computed them).
             progress: a progress bar (with the time left) on stderr.
+            tick: called with the subjects computed so far and the number to compute.
 
         Returns:
             ``ViewSync.to_dict()`` plus ``"written"``: the changes that were waiting for it.
@@ -772,16 +775,18 @@ class KnowSync:
             raise InputError(f"limit must not be negative, got {limit}", field="limit")
         bar = tqdm(desc="model sync", unit="subject", disable=not progress)
 
-        def tick(done: int, total: int) -> None:
+        def step(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
+            if tick is not None:
+                tick(done, total)
 
         with self._write_lock:
             with self.store.read() as view:
                 waiting = _waiting_for_model(view)
             try:
-                result = self._sync_view(limit=limit, tick=tick)
+                result = self._sync_view(limit=limit, tick=step)
             finally:
                 bar.close()
         if result is None:
@@ -793,6 +798,34 @@ class KnowSync:
         out = result.to_dict()
         out["written"] = waiting if not result.left else []
         return out
+
+    def check_model(
+        self,
+        *,
+        relation: str | None = None,
+        limit: int | None = None,
+        tick: Callable[[int, int], None] | None = None,
+        user: str | None = None,
+    ) -> AgreementReport:
+        """Measure how far the model agrees with the graph (see
+        :func:`knowsync._agreement.check_agreement`) and keep the figures in the knowledge
+        base, so that the agreement can be followed over time (:meth:`model_checks`).
+
+        Raises:
+            InputError: no model is attached, an unknown relation, or a bad limit.
+        """
+        from knowsync._agreement import check_agreement, record_check
+
+        report = check_agreement(self, relation=relation, limit=limit, tick=tick)
+        record_check(self, report, user=user or local_user(), relation=relation, limit=limit)
+        return report
+
+    def model_checks(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The last ``limit`` recorded agreement checks, oldest first: when, by whom, the
+        shares overall and per relation (see :func:`knowsync._agreement.record_check`)."""
+        from knowsync._agreement import check_history
+
+        return check_history(self, limit)
 
     def _rollback_model(self, results: list[EditResult]) -> None:
         """The model half of rollbacks just committed in the graph: the view is synced with the

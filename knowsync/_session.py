@@ -18,12 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from kg import ConflictPolicy, EditRecord, Fact, InputError, Lock, Schema
 from knowsync._outcomes import Account, Answer, EditResult, ImportReport, Role, Submission
 
 if TYPE_CHECKING:
+    from knowsync._agreement import AgreementReport
     from knowsync._api import KnowSync
     from knowsync.client import Client
 
@@ -376,6 +377,33 @@ class Session:
         """The relation schema in use."""
         self._ks.authorize(self.user, "read")
         return self._ks.schema
+
+    # ------------------------------------------------------------------ the model
+
+    def model_checks(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The recorded agreement checks, oldest first (see ``KnowSync.model_checks``)."""
+        self._ks.authorize(self.user, "read")
+        return self._ks.model_checks(limit)
+
+    def check_model(
+        self,
+        *,
+        relation: str | None = None,
+        limit: int | None = None,
+        tick: Callable[[int, int], None] | None = None,
+    ) -> AgreementReport:
+        """Measure and record the model's agreement with the graph (a curator's action: it
+        holds the model for minutes; see ``KnowSync.check_model``)."""
+        self._ks.authorize(self.user, "review")
+        return self._ks.check_model(relation=relation, limit=limit, tick=tick, user=self.user)
+
+    def sync_model(
+        self, *, limit: int | None = None, tick: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
+        """Bring the model up to date with every fact in force (a curator's action; see
+        ``KnowSync.sync_model``)."""
+        self._ks.authorize(self.user, "review")
+        return self._ks.sync_model(limit=limit, tick=tick)
 
     # ------------------------------------------------------------------ locks
 

@@ -179,6 +179,15 @@ def register(
     c.add_argument("--relation", default=None, help="only this relation")
     c.add_argument("--limit", type=_positive_int, default=None, help="at most N pairs")
     c.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+    h = m_sub.add_parser(
+        "history",
+        parents=[common],
+        help="the agreement checks recorded so far, oldest first",
+        description="Every `model check` (and every check started in the web app) keeps its "
+        "figures in the store: when, by whom, the journal id the weights reflected, and the "
+        "shares overall and per relation. This lists them without loading the model.",
+    )
+    h.add_argument("--limit", type=_positive_int, default=20, help="the last N checks (20)")
     return {"eval": _cmd_eval, "model": _cmd_model}
 
 
@@ -332,6 +341,8 @@ def _cmd_model(args: argparse.Namespace) -> int:
         return _cmd_sync(args)
     if args.model_command == "check":
         return _cmd_check(args)
+    if args.model_command == "history":
+        return _cmd_history(args)
     if args.model_command != "export":  # pragma: no cover - argparse enforces the choices
         return _error(f"unknown model command {args.model_command!r}")
     target: Path = args.directory
@@ -420,6 +431,40 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_OK if not result["failed"] else 1
 
 
+def _cmd_history(args: argparse.Namespace) -> int:
+    from kg import KnowsyncError
+    from knowsync import KnowSync
+
+    try:
+        ks = KnowSync(args.store, schema=args.schema, create=False, model=None)
+    except KnowsyncError as exc:
+        return _error(str(exc))
+    try:
+        records = ks.model_checks(args.limit)
+    except KnowsyncError as exc:
+        return _error(str(exc))
+    finally:
+        ks.close()
+
+    def pct(x: float | None) -> str:
+        return "   —  " if x is None else f"{100 * x:5.1f}%"
+
+    lines = [
+        f"{'checked at (UTC)':<20} {'by':<12} {'edit':>5} {'cloze':>7} {'paraphr.':>8} "
+        f"{'locality':>8} {'same-subj.':>10}"
+    ]
+    for r in records:
+        lines.append(
+            f"{str(r['at'])[:19]:<20} {str(r['by'])[:12]:<12} {r['generation'] or 0:>5} "
+            f"{pct(r['cloze']):>7} {pct(r['paraphrase']):>8} {pct(r['locality']):>8} "
+            f"{pct(r['same_subject']):>10}" + ("  (partial)" if r.get("partial") else "")
+        )
+    if not records:
+        lines = ["no agreement check recorded yet: run `knowsync model check`"]
+    _emit(args, records, lines)
+    return EXIT_OK
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     import os
 
@@ -427,7 +472,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     from kg import KnowsyncError
     from knowsync import KnowSync
-    from knowsync._agreement import check_agreement
 
     model = args.model or os.environ.get("KNOWSYNC_MODEL") or "default"
     if model == "none":
@@ -447,7 +491,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        report = check_agreement(ks, relation=args.relation, limit=args.limit, tick=tick)
+        report = ks.check_model(relation=args.relation, limit=args.limit, tick=tick)
     except KnowsyncError as exc:
         return _error(str(exc))
     finally:

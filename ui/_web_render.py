@@ -16,7 +16,9 @@ from typing import Any
 from kg import EditKind, EditRecord, EditState, Fact, FactKind
 
 __all__ = [
+    "AGREEMENT_MEASURES",
     "CSS",
+    "agreement_html",
     "callout",
     "edit_card",
     "edit_summary",
@@ -43,6 +45,11 @@ CSS = """
 #ks-header .ks-brand span { color: var(--ks-accent); }
 #ks-header .ks-stats { color: var(--ks-muted); font-size: 0.9rem; }
 #ks-header .ks-spacer { flex: 1; }
+.ks-tiles { display: flex; gap: 12px; flex-wrap: wrap; margin: 10px 0 4px 0; }
+.ks-tile { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 14px;
+           min-width: 150px; }
+.ks-tile-v { font-size: 1.6rem; font-weight: 700; }
+.ks-tile-k { color: var(--ks-muted); font-size: 0.85rem; }
 .ks-user { font-size: 0.9rem; }
 .ks-role { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 0.78rem;
            background: #e0e7ff; color: #3730a3; margin-left: 4px; font-weight: 600; }
@@ -442,6 +449,79 @@ def submission_html(sub: Mapping[str, Any], *, model_loaded: bool) -> str:
 
 
 # ------------------------------------------------------------------ journal
+
+
+def _pct(x: object) -> str:
+    return "—" if not isinstance(x, (int, float)) else f"{100 * float(x):.1f}%"
+
+
+#: The four figures of an agreement check, as the page names them, and what each one means.
+AGREEMENT_MEASURES = (
+    ("cloze", "cloze", "facts in force the model completes with the graph's object"),
+    ("paraphrase", "paraphrase", "the same, asked in the relation's other phrasings"),
+    ("locality", "unrelated locality", "unrelated facts the model still gets right"),
+    ("same_subject", "same-subject locality", "other knowledge of edited subjects kept"),
+)
+
+
+def agreement_html(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    model: str | None,
+    backlog: int,
+    generation: int | None,
+) -> str:
+    """The Model tab's summary: the latest recorded check (when, by whom, what the weights
+    reflected, its four figures) and where the model stands now."""
+    if model is None:
+        now = callout(
+            "No model is loaded in this server, so the agreement cannot be measured here; "
+            "checks recorded earlier (`knowsync model check`) are shown below.",
+            "warn",
+        )
+    elif backlog:
+        now = callout(
+            f"Model: {model}. {backlog} change(s) are not in its weights yet; a check now "
+            "measures the weights as they are.",
+            "warn",
+        )
+    else:
+        now = callout(f"Model: {model}. Its weights reflect every change in the graph.", "ok")
+    if not records:
+        return now + callout(
+            "No agreement check is recorded yet. A curator can run one here (“Check "
+            "agreement now”), or anyone with the store: `knowsync model check`.",
+            "info",
+        )
+    last = records[-1]
+    scope = (
+        " (partial: "
+        + (
+            f"relation {esc(last.get('relation'))}"
+            if last.get("relation")
+            else f"first {esc(last.get('limit'))} pairs"
+        )
+        + ")"
+        if last.get("partial")
+        else ""
+    )
+    stale = ""
+    if generation is not None and last.get("generation") != generation:
+        stale = " The weights have changed since; run a check to see them now."
+    tiles = "".join(
+        f'<div class="ks-tile" title="{esc(help_)}"><div class="ks-tile-v">'
+        f'{_pct(last.get(key))}</div><div class="ks-tile-k">{esc(name)}</div></div>'
+        for key, name, help_ in AGREEMENT_MEASURES
+    )
+    counts = last.get("counts") or {}
+    head = (
+        f"<div><b>Latest check</b> {esc(short_time(str(last.get('at', ''))))} UTC by "
+        f"{esc(last.get('by'))}{scope}: the weights reflected edit "
+        f"#{esc(last.get('generation') or 0)} ({esc(last.get('edits_in_force', 0))} in "
+        f"force); {esc(counts.get('cloze', 0))} subject/relation pairs, "
+        f"{esc(counts.get('locality', 0))} unrelated probes.{esc(stale)}</div>"
+    )
+    return now + f'<div class="ks-agreement">{head}<div class="ks-tiles">{tiles}</div></div>'
 
 
 def edit_summary(record: EditRecord) -> str:

@@ -52,7 +52,9 @@ from knowsync import KnowSync, PermissionDenied, local_user
 from knowsync._session import Session
 from ui._guards import SignInThrottle
 from ui._web_render import (
+    AGREEMENT_MEASURES,
     CSS,
+    agreement_html,
     callout,
     edit_card,
     edit_summary,
@@ -164,6 +166,52 @@ def _session_ended(ks: KnowSync, session: SignedIn) -> str | None:
     return None if door.user == session["name"] else "the token names another account"
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def agreement_over_time(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The recorded checks of every fact (partial ones left out: they measure a part) as
+    one row per check and figure, for the line chart. Checks are evenly spaced and named by
+    when they ran (checks days apart and minutes apart read the same way)."""
+    rows = []
+    seen: dict[str, int] = {}
+    for r in records:
+        if r.get("partial"):
+            continue
+        label = short_time(str(r["at"]))
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:  # two checks in one second stay two points
+            label = f"{label} ({seen[label]})"
+        rows += [
+            {
+                "checked (UTC)": label,
+                "agreement (%)": round(100 * float(r[key]), 1),
+                "measure": name,
+            }
+            for key, name, _ in AGREEMENT_MEASURES
+            if r.get(key) is not None
+        ]
+    return pd.DataFrame(rows, columns=["checked (UTC)", "agreement (%)", "measure"])
+
+
+def agreement_by_relation(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The latest check's figures per relation, for the bar chart."""
+    columns = ["relation", "cloze (%)", "paraphrase (%)", "pairs"]
+    if not records:
+        return pd.DataFrame([], columns=columns)
+
+    def pct(x: Any) -> float | None:
+        return None if x is None else round(100 * float(x), 1)
+
+    rows = [
+        [name, pct(row.get("cloze")), pct(row.get("paraphrase")), row.get("pairs")]
+        for name, row in (records[-1].get("relations") or {}).items()
+        if row.get("cloze") is not None
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _door(ks: KnowSync, session: SignedIn) -> Session:
     """The one door for the signed-in account (see :class:`knowsync._session.Session`)."""
     return Session(ks, session["name"])
@@ -223,7 +271,8 @@ def _header(ks: KnowSync, session: SignedIn | None) -> str:
     return (
         '<div id="ks-header"><div class="ks-brand">know<span>sync</span></div>'
         f'<div class="ks-stats">{facts:,} facts ({derived:,} derived) · '
-        f"{stats.get('entities', 0):,} entities · {stats.get('edits', 0):,} journal entries · "
+        f"{stats.get('entities', 0):,} entities · "
+        f"{_plural(stats.get('edits', 0), 'journal entry', 'journal entries')} · "
         f'{model_txt}</div><div class="ks-spacer"></div>{user}</div>'
     )
 
@@ -554,6 +603,47 @@ def build(
                     with gr.Column():
                         gr.Markdown("**Original model** (base weights)")
                         p_base = gr.HTML(elem_classes=["ks-probe"])
+            with gr.Tab("Model", id="model") as model_tab:
+                m_summary = gr.HTML(elem_id="ks-agreement-summary")
+                with gr.Row():
+                    m_check = gr.Button(
+                        "Check agreement now",
+                        variant="primary",
+                        visible=False,
+                        scale=0,
+                        min_width=200,
+                        elem_id="ks-model-check",
+                    )
+                    m_sync = gr.Button(
+                        "Sync the model now",
+                        visible=False,
+                        scale=0,
+                        min_width=200,
+                        elem_id="ks-model-sync",
+                    )
+                    m_refresh = gr.Button("Refresh", scale=0, min_width=100)
+                m_msg = gr.HTML(elem_id="ks-model-msg")
+                with gr.Row():
+                    m_time = gr.LinePlot(
+                        x="checked (UTC)",
+                        y="agreement (%)",
+                        color="measure",
+                        title="Agreement over time (checks of every fact)",
+                        y_lim=[0, 100],
+                        height=320,
+                        elem_id="ks-agreement-time",
+                    )
+                    m_relations = gr.BarPlot(
+                        x="relation",
+                        y="cloze (%)",
+                        title="Per relation, latest check (cloze)",
+                        y_lim=[0, 100],
+                        sort="y",
+                        x_label_angle=-40,
+                        tooltip=["relation", "cloze (%)", "paraphrase (%)", "pairs"],
+                        height=320,
+                        elem_id="ks-agreement-relations",
+                    )
             with gr.Tab("Import", id="import", visible=False) as import_tab:
                 gr.Markdown(
                     "Upload a CSV (`head,relation,tail` or `subject,relation,object`) or JSONL "
@@ -790,6 +880,85 @@ def build(
             """A registered action, followed by :func:`do_expire` when it fails."""
             event.failure(do_expire, [session], signout_outputs, show_progress="hidden")
             return event
+
+        # ---------------------------------------------------- the Model tab (agreement)
+
+        def model_view(sess: SignedIn | None) -> tuple[Any, ...]:
+            """The summary, the two charts and the curator's buttons, from the recorded
+            checks (:meth:`knowsync._session.Session.model_checks`)."""
+            door = _need(ks, sess, "read")
+            records = door.model_checks(200)
+            sync = ks.model_sync_state()
+            loaded = _model(ks) is not None
+            summary = agreement_html(
+                records,
+                model=ks.model_status.label if loaded else None,
+                backlog=int(sync["backlog"]),
+                generation=sync["generation"],
+            )
+            curator = loaded and _can(ks, sess, "review")
+            return (
+                summary,
+                agreement_over_time(records),
+                agreement_by_relation(records),
+                gr.update(visible=curator),
+                gr.update(visible=curator),
+            )
+
+        model_outputs = [m_summary, m_time, m_relations, m_check, m_sync]
+        model_tab.select(model_view, [session], model_outputs)
+        m_refresh.click(model_view, [session], model_outputs)
+
+        def do_check(
+            sess: SignedIn | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+        ) -> tuple[Any, ...]:
+            door = _need(ks, sess, "review")
+
+            def tick(done: int, total: int) -> None:
+                progress((done, total), desc="Asking the model", unit="prompts")
+
+            try:
+                report = door.check_model(tick=tick)
+                msg = callout(
+                    f"Checked {report.counts.get('cloze', 0)} subject/relation pairs and "
+                    f"{report.counts.get('locality', 0)} unrelated probes; the figures are "
+                    "recorded below.",
+                    "ok",
+                )
+            except KnowsyncError as exc:
+                msg = callout(f"The check failed: {exc}", "bad")
+            return (msg, *model_view(sess))
+
+        def do_sync(
+            sess: SignedIn | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
+        ) -> tuple[Any, ...]:
+            door = _need(ks, sess, "review")
+
+            def tick(done: int, total: int) -> None:
+                progress((done, total), desc="Writing the facts into the model", unit="subjects")
+
+            try:
+                out = door.sync_model(tick=tick)
+                failed = out.get("failed") or {}
+                msg = callout(
+                    f"The model holds {out.get('facts', 0)} facts of {out.get('subjects', 0)} "
+                    f"subjects ({out.get('computed', 0)} subjects computed now"
+                    + (
+                        f", {len(failed)} failed: {', '.join(sorted(failed))[:300]}"
+                        if failed
+                        else ""
+                    )
+                    + "). Check the agreement to see how far it follows them.",
+                    "warn" if failed else "ok",
+                )
+            except KnowsyncError as exc:
+                msg = callout(f"The sync failed: {exc}", "bad")
+            return (msg, *model_view(sess))
+
+        guarded(m_check.click(do_check, [session], [m_msg, *model_outputs]))
+        guarded(m_sync.click(do_sync, [session], [m_msg, *model_outputs]))
 
         # ---------------------------------------------------------- chat
 

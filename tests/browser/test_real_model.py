@@ -68,3 +68,25 @@ def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
     expect(said.get_by_text("The model says")).to_be_visible(timeout=60_000)
     expect(said.get_by_text("agrees")).to_be_visible()
     shot(tab, "20-real-model-agrees")
+
+
+def test_a_curator_checks_the_agreement_in_the_model_tab(tab: Page, model_app: App) -> None:
+    """After the edit above: the Model tab's check asks the real model every fact in force
+    and the unrelated probes, and records what it measured."""
+    tab.goto(model_app.url)
+    tab.get_by_role("tab", name="Model").click()
+    summary = tab.locator("#ks-agreement-summary")
+    expect(summary.get_by_text("Its weights reflect every change")).to_be_visible()
+    tab.locator("#ks-model-check").click()
+    expect(
+        tab.locator("#ks-model-msg").get_by_text(re.compile(r"Checked \d+ subject/relation pairs"))
+    ).to_be_visible(timeout=300_000)
+    (record,) = model_app.ks.model_checks()
+    # "The capital of France is" -> Rome, as the graph says
+    assert record["relations"]["capital"]["cloze"] == 1.0
+    assert record["counts"]["locality"] > 0 and record["locality"] is not None
+    expect(summary.locator(".ks-tile").first).to_contain_text(f"{100 * record['cloze']:.1f}%")
+    expect(
+        tab.locator("#ks-agreement-relations canvas, #ks-agreement-relations svg").first
+    ).to_be_visible()
+    shot(tab, "25-real-model-agreement-check")

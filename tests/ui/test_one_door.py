@@ -45,6 +45,8 @@ GOVERNED = frozenset(
         "revoke_tokens",
         "load_schema",
         "add_alias",
+        "sync_model",
+        "check_model",
     }
 )
 
@@ -63,6 +65,8 @@ SERVED = {
 OWNER_CALLS = {
     ("cli.py", "import_file"),
     ("cli.py", "load_schema"),
+    ("_cli_model.py", "sync_model"),
+    ("_cli_model.py", "check_model"),
     ("_cli_service.py", "add_user"),
     ("_cli_service.py", "users"),
     ("_cli_service.py", "set_role"),

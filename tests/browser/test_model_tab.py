@@ -1,0 +1,46 @@
+"""The Model tab: the model-versus-graph agreement as recorded checks, over time and per
+relation; what a reader sees without a model loaded (the check itself, with the real model,
+is in test_real_model.py)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from knowsync._agreement import AgreementReport, record_check
+from tests.browser.conftest import App, shot
+from tests.browser.test_web import open_tab, sign_in
+
+
+def _report(cloze: float) -> AgreementReport:
+    relations = {"capital": cloze, "spouse": cloze / 2, "born_in": 1.0}
+    return AgreementReport(
+        relations={
+            name: {"pairs": 3, "cloze": share, "paraphrase": share, "paraphrase_asked": 6}
+            for name, share in relations.items()
+        },
+        cloze=cloze,
+        paraphrase=cloze - 0.1,
+        locality=1.0,
+        same_subject=0.5,
+        counts={"cloze": 9, "paraphrase": 18, "locality": 49, "same_subject": 6},
+        edits_in_force=[1],
+    )
+
+
+def test_the_model_tab_charts_the_recorded_checks(page: Page, app: App) -> None:
+    for share in (0.4, 0.7, 0.9):
+        record_check(app.ks, _report(share), user="carol")
+    sign_in(page, app, "vera")
+    open_tab(page, "Model")
+    summary = page.locator("#ks-agreement-summary")
+    expect(summary.get_by_text("No model is loaded")).to_be_visible()
+    expect(summary.get_by_text("Latest check")).to_be_visible()
+    expect(summary.locator(".ks-tile").first).to_contain_text("90.0%")
+    expect(summary.locator(".ks-tile").nth(3)).to_contain_text("same-subject locality")
+    # both charts are drawn (Vega renders them as canvas or SVG)
+    for chart in ("#ks-agreement-time", "#ks-agreement-relations"):
+        expect(page.locator(f"{chart} canvas, {chart} svg").first).to_be_visible()
+    # no model here, and a viewer may not start a check either
+    expect(page.locator("#ks-model-check")).to_have_count(0)
+    expect(page.locator("#ks-model-sync")).to_have_count(0)
+    shot(page, "24-model-agreement")
