@@ -304,9 +304,15 @@ def _model_text(ks: KnowSync) -> str:
     return "no model loaded (graph only)"
 
 
-def _entity_choices(door: Session, limit: int = 5000) -> list[str]:
-    """Entity names for the pickers."""
-    return sorted(door.search_entities("", limit=limit))
+#: How many names an entity picker offers at a time: the page never holds the whole list, it
+#: asks the server for the names matching what is typed (type-ahead).
+TYPE_AHEAD = 50
+
+
+def _entity_choices(door: Session, text: str = "") -> list[str]:
+    """Entity names for a picker: those whose name contains ``text`` (however it is spelt:
+    case, spaces and underscores folded), shortest first, at most :data:`TYPE_AHEAD`."""
+    return door.search_entities(text.strip()[:200], limit=TYPE_AHEAD)
 
 
 def _recent_edit_ids(door: Session, count: int = 10) -> set[int]:
@@ -1103,6 +1109,22 @@ def build(
 
         draw_inputs = [entity, hops, fanout, session]
         draw_outputs = [graph, graph_facts, graph_edits]
+
+        def do_type_ahead(typed: gr.KeyUpData, sess: SignedIn | None) -> Any:
+            """The names matching what is typed so far, asked of the server at each key."""
+            if not sess or _session_ended(ks, sess):
+                return gr.skip()
+            return gr.update(choices=_entity_choices(_door(ks, sess), str(typed.input_value)))
+
+        for picker in (entity, h_entity):
+            picker.key_up(
+                do_type_ahead,
+                [session],
+                [picker],
+                show_progress="hidden",
+                trigger_mode="always_last",
+                queue=False,
+            )
         guarded(draw.click(do_draw, draw_inputs, draw_outputs))
         guarded(entity.select(do_draw, draw_inputs, draw_outputs))
         guarded(hops.release(do_draw, draw_inputs, draw_outputs))

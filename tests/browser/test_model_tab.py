@@ -44,3 +44,21 @@ def test_the_model_tab_charts_the_recorded_checks(page: Page, app: App) -> None:
     expect(page.locator("#ks-model-check")).to_have_count(0)
     expect(page.locator("#ks-model-sync")).to_have_count(0)
     shot(page, "24-model-agreement")
+
+
+def test_the_entity_pickers_ask_the_server_as_you_type(page: Page, app: App) -> None:
+    """The Graph tab's picker no longer loads every name at sign-in: it offers a few and asks
+    the server for the names matching what is typed (any spelling)."""
+    first = set(app.ks.search_entities("", limit=50))
+    longest = max((f.subject for f in app.ks.state()), key=len)
+    assert longest not in first  # only the server's type-ahead can offer it
+    sign_in(page, app, "vera")
+    open_tab(page, "Graph")
+    field = page.locator("#ks-entity input")
+    field.click()
+    field.press_sequentially(longest.replace("_", " ").lower()[:12], delay=40)
+    expect(page.get_by_role("option", name=longest)).to_be_visible()
+    page.get_by_role("option", name=longest).click()
+    page.get_by_role("button", name="Draw").click()
+    expect(page.locator(f'#ks-graph g[data-entity="{longest}"]')).to_be_visible()
+    shot(page, "26-graph-type-ahead")
