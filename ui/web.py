@@ -680,7 +680,25 @@ def build(
                     u_name = gr.Textbox(label="Name", max_lines=1)
                     u_role = gr.Dropdown(ROLES, value="editor", label="Role")
                     u_add = gr.Button("Add user", variant="primary", scale=0, min_width=100)
-                u_msg = gr.HTML()
+                gr.Markdown("**Change an account**")
+                with gr.Row(equal_height=True):
+                    u_pick = gr.Dropdown(
+                        label="Account", choices=[], scale=2, elem_id="ks-user-pick"
+                    )
+                    u_new_role = gr.Dropdown(ROLES, value=None, label="New role", scale=1)
+                    u_set_role = gr.Button("Set role", scale=0, min_width=100)
+                with gr.Row(equal_height=True):
+                    u_label = gr.Textbox(
+                        label="Label of a new token (optional)",
+                        placeholder="laptop, import script…",
+                        max_lines=1,
+                        scale=2,
+                    )
+                    u_token = gr.Button("New token", scale=0, min_width=110)
+                    u_revoke = gr.Button("Revoke its tokens", variant="stop", scale=0)
+                    u_disable = gr.Button("Disable", variant="stop", scale=0, min_width=90)
+                    u_enable = gr.Button("Enable", scale=0, min_width=90)
+                u_msg = gr.HTML(elem_id="ks-users-msg")
 
         # ====================================================== handlers
 
@@ -1417,17 +1435,95 @@ def build(
 
         # ---------------------------------------------------------- users
 
-        def do_users(sess: SignedIn | None) -> pd.DataFrame:
-            return users_frame(_need(ks, sess, "admin"))
+        def do_users(sess: SignedIn | None) -> tuple[Any, ...]:
+            door = _need(ks, sess, "admin")
+            return users_frame(door), gr.update(choices=door.account_names())
 
-        guarded(users_tab.select(do_users, [session], [u_table]))
+        guarded(users_tab.select(do_users, [session], [u_table, u_pick]))
+        account_out = [u_msg, u_table, u_pick]
+
+        def account_action(
+            act: Callable[[Session, str], str],
+        ) -> Callable[..., tuple[Any, ...]]:
+            """An admin's action on the picked account (the rules, such as keeping one active
+            admin, are the door's): its message, then the table and the names again."""
+
+            def run(name: str | None, sess: SignedIn | None) -> tuple[Any, ...]:
+                door = _need(ks, sess, "admin")
+                if not name:
+                    return callout("Pick an account first.", "warn"), gr.skip(), gr.skip()
+                try:
+                    msg = act(door, name)
+                except KnowsyncError as exc:
+                    return callout(str(exc), "bad"), gr.skip(), gr.skip()
+                return msg, users_frame(door), gr.update(choices=door.account_names())
+
+            return run
+
+        def set_role(role: str | None) -> Callable[[Session, str], str]:
+            def act(door: Session, name: str) -> str:
+                if not role:
+                    return callout("Pick the new role first.", "warn")
+                account = door.set_role(name, role)
+                return callout(f"{account.name} is now {account.role.value}.", "ok")
+
+            return act
+
+        def new_token(label: str) -> Callable[[Session, str], str]:
+            def act(door: Session, name: str) -> str:
+                tok = door.new_token(name, label=(label or "").strip())
+                return callout(
+                    f"A new token for <b>{esc(name)}</b>, shown this once: <code>{esc(tok)}</code>"
+                    " (their other tokens still work until revoked).",
+                    "ok",
+                    raw=True,
+                )
+
+            return act
+
+        def revoke(door: Session, name: str) -> str:
+            n = door.revoke_tokens(name)
+            return callout(
+                f"Revoked {n} token(s) of {name}: whoever signed in with them is signed out "
+                "at their next action; a new token lets them in again.",
+                "ok",
+            )
+
+        def disable(door: Session, name: str) -> str:
+            door.disable_user(name)
+            return callout(
+                f"{name} is disabled and their tokens are revoked; their journal entries stay, "
+                "attributed to them.",
+                "ok",
+            )
+
+        def enable(door: Session, name: str) -> str:
+            door.enable_user(name)
+            return callout(f"{name} is enabled again; they need a new token to sign in.", "ok")
+
+        guarded(
+            u_set_role.click(
+                lambda name, role, sess: account_action(set_role(role))(name, sess),
+                [u_pick, u_new_role, session],
+                account_out,
+            )
+        )
+        guarded(
+            u_token.click(
+                lambda name, label, sess: account_action(new_token(label))(name, sess),
+                [u_pick, u_label, session],
+                account_out,
+            )
+        )
+        for button, act in ((u_revoke, revoke), (u_disable, disable), (u_enable, enable)):
+            guarded(button.click(account_action(act), [u_pick, session], account_out))
 
         def do_add_user(uname: str, role: str, sess: SignedIn | None) -> tuple[Any, ...]:
             door = _need(ks, sess, "admin")
             try:
                 account, tok = door.add_user(uname.strip(), role)
             except KnowsyncError as exc:
-                return callout(str(exc), "bad"), gr.skip()
+                return callout(str(exc), "bad"), gr.skip(), gr.skip()
             return (
                 callout(
                     f"Added <b>{esc(account.name)}</b> ({esc(account.role.value)}). Their token, "
@@ -1436,9 +1532,10 @@ def build(
                     raw=True,
                 ),
                 users_frame(door),
+                gr.update(choices=door.account_names()),
             )
 
-        guarded(u_add.click(do_add_user, [u_name, u_role, session], [u_msg, u_table]))
+        guarded(u_add.click(do_add_user, [u_name, u_role, session], account_out))
 
         del tabs  # selected by the tabs' own clicks
     for block in app.blocks.values():  # where Gradio keeps this app's files: its uploads
