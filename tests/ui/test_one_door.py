@@ -45,6 +45,11 @@ GOVERNED = frozenset(
         "revoke_tokens",
         "load_schema",
         "add_alias",
+        "conversation",
+        "remember",
+        "forget_conversation",
+        "notices",
+        "mark_notices_seen",
     }
 )
 
