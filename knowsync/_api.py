@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -46,15 +46,19 @@ from kg import (
 )
 from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._accounts import Accounts
+from knowsync._conversation import Conversations
+from knowsync._inbox import Inbox
 from knowsync._model_side import ModelSide, ModelWorker, Probe, ViewSync, display_name
 from knowsync._outcomes import (
     Account,
     Answer,
+    ChatMessage,
     Decision,
     EditResult,
     ImportReport,
     ModelStatus,
     ModelWrite,
+    Notice,
     Role,
     Submission,
 )
@@ -104,9 +108,12 @@ class KnowSync:
     The composition root: the graph half (edits, rollbacks, imports, reads) and the model half
     are its own; the service's parts are composed here, each given what it needs: accounts
     (:attr:`accounts`, :class:`knowsync._accounts.Accounts`), review (:attr:`review`,
-    :class:`knowsync._review.Review`) and submissions (:attr:`submissions`,
+    :class:`knowsync._review.Review`), submissions (:attr:`submissions`,
     :class:`knowsync._submissions.Submissions`: sentences, triples, questions and imports
-    under an account's rules). The methods of the same names hand on to them.
+    under an account's rules), the accounts' conversations (:attr:`conversations`,
+    :class:`knowsync._conversation.Conversations`) and their notices of review decisions
+    (:attr:`inbox`, :class:`knowsync._inbox.Inbox`). The methods of the same names hand on to
+    them.
 
     Args:
         store: a store, or a store URL (None: ``$KNOWSYNC_STORE`` or the per-user default).
@@ -205,6 +212,8 @@ class KnowSync:
             import_file=self.import_file,
             rollback=lambda edit_id, user: self.rollback(edit_id, user=user),
         )
+        self.conversations = Conversations(self.store, self.accounts, self._service_lock)
+        self.inbox = Inbox(self.store, self.accounts, self._service_lock)
         self._model_worker: ModelWorker | None = None
         self._queued = queued
         self.model: ModelSide | None = self._model_side(model, method, ledger_dir)
@@ -287,6 +296,28 @@ class KnowSync:
     def reject(self, edit_id: int, *, user: str, reason: str) -> Submission:
         """See :meth:`knowsync._review.Review.reject`."""
         return self.review.reject(edit_id, user=user, reason=reason)
+
+    def conversation(self, *, user: str) -> list[ChatMessage]:
+        """See :meth:`knowsync._conversation.Conversations.get`."""
+        return self.conversations.get(user)
+
+    def remember(
+        self, messages: Sequence[ChatMessage | Mapping[str, object]], *, user: str
+    ) -> list[ChatMessage]:
+        """See :meth:`knowsync._conversation.Conversations.put`."""
+        return self.conversations.put(user, messages)
+
+    def forget_conversation(self, *, user: str) -> bool:
+        """See :meth:`knowsync._conversation.Conversations.clear`."""
+        return self.conversations.clear(user)
+
+    def notices(self, *, user: str, include_seen: bool = False, limit: int = 50) -> list[Notice]:
+        """See :meth:`knowsync._inbox.Inbox.notices`."""
+        return self.inbox.notices(user, include_seen=include_seen, limit=limit)
+
+    def mark_notices_seen(self, up_to: str | None = None, *, user: str) -> str:
+        """See :meth:`knowsync._inbox.Inbox.mark_seen`."""
+        return self.inbox.mark_seen(user, up_to)
 
     def authorize(self, user: str | Account, action: str, *, edit_id: int | None = None) -> Account:
         """See :meth:`knowsync._accounts.Accounts.authorize`."""

@@ -3,10 +3,11 @@ service's two errors. One definition each, shared by :class:`knowsync.KnowSync`,
 and :class:`knowsync.Client`; this module needs nothing beyond ``kg``'s types, so a client-only
 install imports it without the server stack.
 
-:class:`Account`, :class:`EditResult`, :class:`ImportReport` and :class:`Submission` are
-pydantic dataclasses: the HTTP API answers with them (so its OpenAPI schema describes them)
-and the client reads the answers back with their adapters (:data:`ACCOUNT`,
-:data:`EDIT_RESULT`, :data:`IMPORT_REPORT`, :data:`SUBMISSION`), which check each field.
+:class:`Account`, :class:`EditResult`, :class:`ImportReport`, :class:`Notice` and
+:class:`Submission` are pydantic dataclasses: the HTTP API answers with them (so its OpenAPI
+schema describes them) and the client reads the answers back with their adapters
+(:data:`ACCOUNT`, :data:`EDIT_RESULT`, :data:`IMPORT_REPORT`, :data:`NOTICE`,
+:data:`SUBMISSION`), which check each field.
 :class:`Answer` still has its own JSON reader in the client and its own HTTP model.
 """
 
@@ -30,16 +31,19 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from typing_extensions import TypedDict
 
 from kg._errors import KnowsyncError
-from kg._types import Fact
+from kg._types import EditState, Fact
 
 __all__ = [
     "ACCOUNT",
     "EDIT_RESULT",
     "IMPORT_REPORT",
+    "NOTICE",
     "SUBMISSION",
     "Account",
     "Answer",
     "AuthError",
+    "ChatMessage",
+    "ChatRole",
     "Decision",
     "EditResult",
     "HoldKind",
@@ -47,6 +51,7 @@ __all__ = [
     "ModelState",
     "ModelStatus",
     "ModelWrite",
+    "Notice",
     "PermissionDenied",
     "Role",
     "Submission",
@@ -365,6 +370,70 @@ class Submission:
 #: Reads a submission from its JSON (``Submission.to_dict``), checking each field; its answer
 #: is read by whoever reads an :class:`Answer` (``knowsync.client.answer_from_dict``).
 SUBMISSION: TypeAdapter[Submission] = TypeAdapter(Submission)
+
+
+ChatRole = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of an account's conversation with the knowledge base, as its chat shows it
+    (``content`` is what the chat renders: the web app's messages are HTML it escaped itself).
+    Checked where it enters (``knowsync._conversation.check_messages``)."""
+
+    role: ChatRole
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@pydantic_dataclass(frozen=True)
+class Notice:
+    """A curator's decision on one of the account's held edits, as the journal records it
+    (the entry's ``report["review"]``).
+
+    Attributes:
+        edit_id: the held edit.
+        decision: ``approved`` or ``rejected``.
+        by: the curator who decided.
+        at: when (ISO time, UTC).
+        reason: why, as the curator wrote it (may be empty for an approval).
+        state: the edit's state now: an approved edit is ``applied``, or ``refused`` when the
+            rules refused it once planned again; a rejected one is ``refused``.
+        summary: what the edit asked, on one line (``+ S R O; − S R O``).
+        seen: whether the account has marked it seen (``mark_notices_seen``).
+    """
+
+    edit_id: int
+    decision: Literal["approved", "rejected"]
+    by: str
+    at: str
+    reason: str
+    state: EditState
+    summary: str
+    seen: bool = False
+
+    def describe(self) -> str:
+        """``Edit #12 rejected by carol: not in the source``."""
+        why = f": {self.reason}" if self.reason else ""
+        return f"Edit #{self.edit_id} {self.decision} by {self.by}{why}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "edit_id": self.edit_id,
+            "decision": self.decision,
+            "by": self.by,
+            "at": self.at,
+            "reason": self.reason,
+            "state": self.state.value,
+            "summary": self.summary,
+            "seen": self.seen,
+        }
+
+
+#: Reads a notice from its JSON (``Notice.to_dict``), checking each field.
+NOTICE: TypeAdapter[Notice] = TypeAdapter(Notice)
 
 
 ModelState = Literal["none", "loading", "ready", "failed"]

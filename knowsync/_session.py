@@ -16,12 +16,21 @@ server, so code written against one works against the other (:class:`KnowledgeBa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from kg import ConflictPolicy, EditRecord, Fact, InputError, Lock, Schema
-from knowsync._outcomes import Account, Answer, EditResult, ImportReport, Role, Submission
+from knowsync._outcomes import (
+    Account,
+    Answer,
+    ChatMessage,
+    EditResult,
+    ImportReport,
+    Notice,
+    Role,
+    Submission,
+)
 
 if TYPE_CHECKING:
     from knowsync._agreement import AgreementReport
@@ -119,6 +128,10 @@ class KnowledgeBase(Protocol):
     def approve(self, edit_id: int, *, reason: str = "") -> Submission: ...
 
     def reject(self, edit_id: int, *, reason: str) -> Submission: ...
+
+    def notices(self, *, include_seen: bool = False, limit: int = 50) -> list[Notice]: ...
+
+    def mark_notices_seen(self, up_to: str | None = None) -> str: ...
 
     def users(self) -> list[Account]: ...
 
@@ -447,6 +460,45 @@ class Session:
     def reject(self, edit_id: int, *, reason: str) -> Submission:
         """Refuse a held edit, with a reason the submitter can read."""
         return self._ks.reject(edit_id, user=self.user, reason=reason)
+
+    # ---------------------------------------------------- the account's own
+
+    def conversation(self) -> list[ChatMessage]:
+        """The account's conversation with the knowledge base as kept, oldest message first
+        (see :mod:`knowsync._conversation`); only its own."""
+        return self._ks.conversation(user=self.user)
+
+    def remember(self, messages: Sequence[ChatMessage | Mapping[str, object]]) -> list[ChatMessage]:
+        """Keep ``messages`` as the account's conversation, in place of the one kept; returns
+        what is kept (the latest messages, within the bounds).
+
+        Raises:
+            InputError: a message is not ``{"role": "user" | "assistant", "content": str}``,
+                or is too long.
+        """
+        return self._ks.remember(messages, user=self.user)
+
+    def forget_conversation(self) -> bool:
+        """Forget the account's conversation; whether one was kept."""
+        return self._ks.forget_conversation(user=self.user)
+
+    def notices(self, *, include_seen: bool = False, limit: int = 50) -> list[Notice]:
+        """The curators' decisions on the account's held edits, newest first: those not yet
+        marked seen, or with ``include_seen`` the latest ones (see :mod:`knowsync._inbox`).
+
+        Raises:
+            InputError: a bad ``limit``.
+        """
+        return self._ks.notices(user=self.user, include_seen=include_seen, limit=limit)
+
+    def mark_notices_seen(self, up_to: str | None = None) -> str:
+        """Mark the decisions made until ``up_to`` (an ISO time, the ``at`` of the newest
+        notice shown; None: now) as seen; returns the mark in force.
+
+        Raises:
+            InputError: ``up_to`` is not an ISO time.
+        """
+        return self._ks.mark_notices_seen(up_to, user=self.user)
 
     # --------------------------------------------------------------- accounts
 

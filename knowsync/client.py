@@ -68,12 +68,14 @@ from knowsync._outcomes import (
     ACCOUNT,
     EDIT_RESULT,
     IMPORT_REPORT,
+    NOTICE,
     SUBMISSION,
     Account,
     Answer,
     AuthError,
     EditResult,
     ImportReport,
+    Notice,
     PermissionDenied,
     Role,
     Submission,
@@ -205,6 +207,11 @@ def submission_from_dict(d: Mapping[str, Any]) -> Submission:
     return SUBMISSION.validate_python(
         {**d, "answer": None if answer is None else answer_from_dict(answer)}
     )
+
+
+def notice_from_dict(d: Mapping[str, Any]) -> Notice:
+    """A :class:`Notice` from its JSON (``Notice.to_dict``), checked by its type."""
+    return NOTICE.validate_python(dict(d))
 
 
 def result_from_dict(d: Mapping[str, Any]) -> EditResult:
@@ -1038,6 +1045,26 @@ class Client:
                 "POST", f"/review/{int(edit_id)}/reject", safe=False, json_body={"reason": reason}
             )
         )
+
+    def notices(self, *, include_seen: bool = False, limit: int = 50) -> list[Notice]:
+        """The curators' decisions on this account's held edits, newest first: those not yet
+        marked seen, or with ``include_seen`` the latest ones.
+
+        Raises:
+            InputError: a bad ``limit``.
+        """
+        data = self._get("/notices", include_seen=include_seen, limit=limit)
+        return [notice_from_dict(n) for n in data]
+
+    def mark_notices_seen(self, up_to: str | None = None) -> str:
+        """Mark the decisions made until ``up_to`` (an ISO time; None: now) as seen; returns
+        the mark in force (it never moves back, so repeating it is safe).
+
+        Raises:
+            InputError: ``up_to`` is not an ISO time.
+        """
+        data = self._request("POST", "/notices/seen", safe=True, json_body={"up_to": up_to})
+        return str(data["seen_up_to"])
 
     def locks(self, entity: str | None = None) -> list[Lock]:
         """Locks, all or those on one entity."""

@@ -29,6 +29,7 @@ def test_knowsync_exports() -> None:
         "KnowsyncError",
         "Lock",
         "NotFoundError",
+        "Notice",
         "PermissionDenied",
         "Relation",
         "Role",

@@ -207,6 +207,14 @@ class SignInThrottle:
             wait = times[-self.failures] + self.window - self._clock()
         raise TooManyAttempts(max(1, math.ceil(wait)))
 
+    def left(self, address: str) -> int | None:
+        """How many more failures ``address`` may have before it is paused (None: the
+        throttle is off)."""
+        if not self.failures:
+            return None
+        with self._lock:
+            return max(0, self.failures - len(self._recent(address)))
+
     def failed(self, address: str) -> None:
         """Count a failed authentication from ``address``."""
         if not self.failures:

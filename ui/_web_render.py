@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kg import EditKind, EditRecord, EditState, Fact, FactKind
+from knowsync._outcomes import Notice
 
 __all__ = [
     "AGREEMENT_MEASURES",
@@ -27,6 +28,7 @@ __all__ = [
     "graph_svg",
     "held_reason",
     "import_report",
+    "notices_html",
     "rollback_report",
     "said_html",
     "short_time",
@@ -101,6 +103,13 @@ table.ks-table, table.ks-table th, table.ks-table td { border-left: none !import
 .ks-side { color: var(--ks-muted); font-size: 0.9rem; }
 .ks-said { white-space: pre-wrap; }
 .ks-probe { min-height: 90px; font-size: 1.05rem; }
+.ks-notices ul { margin: 4px 0 0 0; padding-left: 0; list-style: none; }
+.ks-notices li { margin: 0 0 6px 0; padding: 4px 6px; border-radius: 6px; color: inherit; }
+.ks-notices li.ks-new { background: #eff6ff; border-left: 3px solid var(--ks-accent); }
+.ks-notices .ks-approved { color: var(--ks-ok); font-weight: 600; }
+.ks-notices .ks-rejected { color: var(--ks-bad); font-weight: 600; }
+button.ks-link { background: none; border: none; padding: 0; color: var(--ks-accent);
+                 text-decoration: underline; cursor: pointer; font: inherit; }
 """
 
 
@@ -522,6 +531,35 @@ def agreement_html(
         f"{esc(counts.get('locality', 0))} unrelated probes.{esc(stale)}</div>"
     )
     return now + f'<div class="ks-agreement">{head}<div class="ks-tiles">{tiles}</div></div>'
+
+
+def notices_html(notices: Sequence[Notice]) -> str:
+    """The chat's notice area: the curators' decisions on the account's held edits, newest
+    first, the unseen ones marked new; each names its edit with a button (``data-edit``)
+    that the page turns into a select event."""
+    title = "<b>Review decisions on your edits</b>"
+    if not notices:
+        return f'<div class="ks-side ks-notices">{title}<br>None yet.</div>'
+    new = sum(not n.seen for n in notices)
+    if new:
+        title += f" {badge(f'{new} new', 'info')}"
+    items = []
+    for n in notices:
+        why = f": {esc(n.reason)}" if n.reason else ""
+        # an approved edit the rules then refused (re-planned against the graph as it is)
+        now = "applied" if n.decision == "approved" else "refused"
+        outcome = (
+            "" if n.state.value == now else f' <span class="ks-note">(now {n.state.value})</span>'
+        )
+        items.append(
+            f'<li class="ks-notice{" ks-new" if not n.seen else ""}">'
+            f'<button type="button" class="ks-link" data-edit="{n.edit_id}">Edit '
+            f"#{n.edit_id}</button> "
+            f'<span class="ks-{n.decision}">{n.decision}</span> by <b>{esc(n.by)}</b>{why}'
+            f'{outcome}<br><span class="ks-note">{esc(n.summary)} · '
+            f"{esc(short_time(n.at))} UTC</span></li>"
+        )
+    return f'<div class="ks-side ks-notices">{title}<ul>{"".join(items)}</ul></div>'
 
 
 def edit_summary(record: EditRecord) -> str:

@@ -84,11 +84,13 @@ from kg._io import BadRow, detect_format, read_rows
 from knowsync import KnowSync, __version__
 from knowsync._api import EditResult, ImportReport
 from knowsync._chunks import FaultHook
+from knowsync._inbox import MAX_NOTICES
 from knowsync._outcomes import (
     Account,
     Answer,
     AuthError,
     ModelState,
+    Notice,
     PermissionDenied,
     Role,
     Submission,
@@ -297,6 +299,19 @@ class RoleIn(_Strict):
 
 class TokenIn(_Strict):
     label: str = Field("", max_length=200)
+
+
+class SeenIn(_Strict):
+    up_to: str | None = Field(
+        None,
+        max_length=64,
+        description="an ISO time: the `at` of the newest notice shown (null: now)",
+    )
+
+
+class SeenOut(BaseModel):
+    user: str
+    seen_up_to: str = Field(description="decisions made until this time are seen")
 
 
 class LockIn(_Strict):
@@ -1106,6 +1121,32 @@ def create_app(
     @writes.endpoint
     def reject(edit_id: EditId, body: RejectIn, who: Curator) -> Submission:
         return who.reject(edit_id, reason=body.reason)
+
+    @app.get(
+        f"{v1}/notices",
+        tags=["review"],
+        summary="the curators' decisions on your held edits, newest first",
+        description="Read from the journal. By default only the decisions not yet marked "
+        "seen; include_seen=true gives the latest ones with their `seen` flag.",
+        responses=_ERRORS,
+    )
+    def notices(
+        who: Asker,
+        include_seen: bool = False,
+        limit: Annotated[int, Query(ge=1, le=MAX_NOTICES)] = 50,
+    ) -> list[Notice]:
+        return who.notices(include_seen=include_seen, limit=limit)
+
+    @app.post(
+        f"{v1}/notices/seen",
+        tags=["review"],
+        summary="mark the decisions made until a time as seen",
+        responses=_ERRORS,
+    )
+    @writes.endpoint
+    def mark_notices_seen(who: Asker, body: Annotated[SeenIn | None, Body()] = None) -> SeenOut:
+        mark = who.mark_notices_seen(body.up_to if body is not None else None)
+        return SeenOut(user=who.user, seen_up_to=mark)
 
     @app.get(f"{v1}/locks", tags=["review"], summary="locks", responses=_ERRORS)
     def locks(who: Viewer, entity: str | None = None) -> list[LockOut]:

@@ -15,6 +15,13 @@ revoked token or a disabled account signs the session out at its next action). N
 fetched from the internet: system fonts, no analytics, and the graph is an inline SVG laid out
 here.
 
+The chat is kept with the knowledge base as the account's conversation (``Session.remember``
+after each exchange and each in-place update of an answer; the chat's clear button forgets it)
+and shown again at the next sign-in, in any browser; nobody else's is ever shown. Beside it, a
+notice area lists the curators' decisions on the account's held edits (``Session.notices``,
+read from the journal), new ones marked until "Mark as read"; a notice's button opens its edit
+in the History tab.
+
 Files: the import takes only files uploaded through the page (a request naming a server path
 where an upload belongs is refused before anything is read or copied); an upload is deleted
 once imported, uploads are capped in size and kept in a folder of the server's own that goes when
@@ -49,8 +56,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kg import EditKind, EditState, InputError, KnowsyncError
 from knowsync import KnowSync, PermissionDenied, local_user
+from knowsync._conversation import MAX_MESSAGE_CHARS
 from knowsync._session import Session
-from ui._guards import SignInThrottle
+from ui._guards import SignInThrottle, TooManyAttempts
 from ui._web_render import (
     AGREEMENT_MEASURES,
     CSS,
@@ -63,6 +71,7 @@ from ui._web_render import (
     graph_svg,
     held_reason,
     import_report,
+    notices_html,
     rollback_report,
     said_html,
     short_time,
@@ -114,6 +123,15 @@ element.addEventListener('click', (e) => {
   if (node) trigger('select', {index: 0, value: node.getAttribute('data-entity')});
 });
 """
+# a notice's button -> a select event carrying the edit's id
+_NOTICES_JS = """
+element.addEventListener('click', (e) => {
+  const item = e.target.closest('[data-edit]');
+  if (item) trigger('select', {index: 0, value: item.getAttribute('data-edit')});
+});
+"""
+#: the notices the chat's side shows at least (the unseen ones, and the latest seen ones)
+_NOTICES_SHOWN = 5
 
 
 class SignedIn(TypedDict):
@@ -348,6 +366,40 @@ def _until(value: str) -> str | None:
     return f"{value}T23:59:59.999999+00:00" if len(value) == 10 else value
 
 
+def _message_text(content: object) -> str:
+    """The text of a chat message's content: a string, or the text parts of the list the
+    chat hands its messages back in."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type", "text") == "text"
+        )
+    return ""
+
+
+def _kept_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The chat's messages as the conversation keeps them: role and content only (the
+    suggestions of a past question are not kept); an answer too long to keep is replaced
+    by a note."""
+    out: list[dict[str, str]] = []
+    for message in messages:
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            continue
+        content = _message_text(message.get("content"))
+        if len(content) > MAX_MESSAGE_CHARS:
+            content = callout(
+                "This answer was too long to keep; the History tab shows its edit.", "info"
+            )
+        out.append({"role": str(role), "content": content})
+    return out
+
+
 def _edit_id(value: float | int | str | None) -> int | None:
     try:
         return int(float(value)) if value is not None and value != "" else None
@@ -478,6 +530,17 @@ def build(
                     awaiting = gr.State([])
                     chat_timer = gr.Timer(2.0, active=False)
                 with gr.Column(scale=1, min_width=240):
+                    notices = gr.HTML(elem_id="ks-notices", js_on_load=_NOTICES_JS)
+                    notices_seen = gr.Button(
+                        "Mark as read",
+                        size="sm",
+                        visible=False,
+                        elem_id="ks-notices-seen",
+                    )
+                    # the ``at`` of the newest unseen notice shown: what "Mark as read" marks
+                    notices_mark = gr.State(None)
+                    # a curator's decision reaches an author who is signed in meanwhile
+                    notices_timer = gr.Timer(20.0)
                     gr.HTML(
                         '<div class="ks-side"><b>How it works</b><br>Each sentence is '
                         "read into triples, checked against the graph, and either applied "
@@ -773,6 +836,31 @@ def build(
             )
             return f'<div class="ks-side"><b>Your latest edits</b><ul>{lines}</ul></div>'
 
+        def notices_panel(sess: SignedIn | None) -> tuple[Any, Any, str | None]:
+            """The notice area (the decisions on the account's held edits: every unseen one,
+            and the latest seen ones up to a handful), its "Mark as read" button, and the
+            ``at`` of the newest unseen notice shown."""
+            if not sess or not _can(ks, sess, "submit"):  # no edits of their own, no notices
+                return "", gr.update(visible=False), None
+            door = _door(ks, sess)
+            unseen = door.notices(limit=50)
+            shown = (
+                unseen
+                if len(unseen) >= _NOTICES_SHOWN
+                else door.notices(include_seen=True, limit=_NOTICES_SHOWN)
+            )
+            mark = max((n.at for n in unseen), default=None)
+            return notices_html(shown), gr.update(visible=mark is not None), mark
+
+        def keep(door: Session, messages: list[dict[str, Any]]) -> str:
+            """Keep the chat as the account's conversation; "" once kept, else a note saying
+            why it was not (the answer shown stands either way)."""
+            try:
+                door.remember(_kept_messages(messages))
+            except KnowsyncError as exc:
+                return callout(f"This conversation could not be kept: {exc}", "warn")
+            return ""
+
         def probe_note() -> str:
             if _model(ks) is None:
                 return callout(
@@ -800,17 +888,24 @@ def build(
                     sign_ins.failed(address)
                     raise
             except KnowsyncError as exc:
+                left = None if isinstance(exc, TooManyAttempts) else sign_ins.left(address)
+                if left:
+                    why = f" ({left} more failed attempt(s) from here and sign-in pauses)"
+                elif left == 0:
+                    why = f" (sign-in from here now pauses for up to {sign_ins.window:.0f} s)"
+                else:
+                    why = ""
                 return (
                     None,
-                    callout(f"Could not sign in: {exc}", "bad"),
-                    *[gr.skip()] * 14,
+                    callout(f"Could not sign in: {exc}{why}", "bad"),
+                    *[gr.skip()] * (len(signin_outputs) - 2),
                 )
             session_ = SignedIn(name=account.name, role=account.role.value, token=tok.strip())
             return enter(session_, signout=True)
 
         def do_open_mode() -> tuple[Any, ...]:
             if not open_mode or not Session.open_mode(ks):
-                return tuple(gr.skip() for _ in range(16))
+                return tuple(gr.skip() for _ in signin_outputs)
             return enter(SignedIn(name=local_user(), role="admin", token=None), signout=False)
 
         def enter(sess: SignedIn, *, signout: bool) -> tuple[Any, ...]:
@@ -819,6 +914,7 @@ def build(
             users = [ANYONE, *door.account_names()] if _can(ks, sess, "read") else [ANYONE]
             frame, _ = history_frame(door, None, None, "", "")
             curator = _can(ks, sess, "review")
+            conversation = [m.to_dict() for m in door.conversation()]
             return (
                 sess,
                 "",
@@ -842,6 +938,9 @@ def build(
                         else "Ask a question (your role can read, not edit)"
                     )
                 ),
+                conversation,  # chatbot: the account's own, as kept
+                [],  # awaiting: nothing of another session's
+                *notices_panel(sess),
             )
 
         signin_outputs = [
@@ -861,6 +960,11 @@ def build(
             my_edits,
             p_note,
             chat_in,
+            chatbot,
+            awaiting,
+            notices,
+            notices_seen,
+            notices_mark,
         ]
         signin.click(do_signin, [token], signin_outputs)
         token.submit(do_signin, [token], signin_outputs)
@@ -885,10 +989,29 @@ def build(
                 gr.update(visible=False),
                 _header(ks, None),
                 [],
+                [],
+                "",
+                gr.update(visible=False),
+                None,
                 "",
             )
 
-        signout_outputs = [session, token, login_col, main_col, signout, header, chatbot, login_msg]
+        # the chat and the notices go with the session (they stay kept for the next sign-in);
+        # ``login_msg`` last: do_expire puts its reason there
+        signout_outputs = [
+            session,
+            token,
+            login_col,
+            main_col,
+            signout,
+            header,
+            chatbot,
+            awaiting,
+            notices,
+            notices_seen,
+            notices_mark,
+            login_msg,
+        ]
         signout.click(do_signout, None, signout_outputs)
 
         def do_expire(sess: SignedIn | None) -> tuple[Any, ...]:
@@ -1017,8 +1140,10 @@ def build(
             reply: dict[str, Any] = {"role": "assistant", "content": content}
             if options:
                 reply["options"] = options
+            messages = [*messages, reply]
+            reply["content"] += keep(door, messages)
             return (
-                [*messages, reply],
+                messages,
                 "",
                 gr.update(value=focus) if focus else gr.skip(),
                 waiting,
@@ -1035,7 +1160,7 @@ def build(
             door = _need(ks, sess, "read")
             messages = list(messages or [])
             still: list[list[Any]] = []
-            changed = False
+            changed: int | None = None  # the last message re-rendered
             for index, sub in waiting:
                 edit_id = sub.get("edit_id")
                 shown = messages[index] if 0 <= index < len(messages) else None
@@ -1055,12 +1180,17 @@ def build(
                 done = {**sub, "report": report, "model": report.get("model") or []}
                 html = submission_html(done, model_loaded=_model(ks) is not None)
                 messages[index] = {**shown, "content": html}
-                changed = True
+                changed = index
+            if changed is not None:  # the kept conversation is updated in place too
+                problem = keep(door, messages)
+                if problem:
+                    messages[changed] = {**messages[changed], "content": html + problem}
             return (
-                messages if changed else gr.skip(),
+                messages if changed is not None else gr.skip(),
                 still,
                 gr.Timer(active=bool(still)),
-                _header(ks, sess) if changed else gr.skip(),  # the backlog it shows moved too
+                # the backlog it shows moved too
+                _header(ks, sess) if changed is not None else gr.skip(),
             )
 
         chat_timer.tick(
@@ -1070,13 +1200,14 @@ def build(
             show_progress="hidden",
         )
 
-        def after_send(sess: SignedIn | None) -> tuple[str, str]:
-            return _header(ks, sess), my_edits_view(sess)
+        def after_send(sess: SignedIn | None) -> tuple[Any, ...]:
+            return _header(ks, sess), my_edits_view(sess), *notices_panel(sess)
 
+        after_outputs = [header, my_edits, notices, notices_seen, notices_mark]
         chat_outputs = [chatbot, chat_in, entity, awaiting, chat_timer]
         for trigger in (send.click, chat_in.submit):
             guarded(trigger(do_send, [chat_in, chatbot, awaiting, session], chat_outputs)).success(
-                after_send, [session], [header, my_edits], show_progress="hidden"
+                after_send, [session], after_outputs, show_progress="hidden"
             )
 
         def do_option(
@@ -1089,7 +1220,37 @@ def build(
 
         guarded(
             chatbot.option_select(do_option, [chatbot, awaiting, session], chat_outputs)
-        ).success(after_send, [session], [header, my_edits], show_progress="hidden")
+        ).success(after_send, [session], after_outputs, show_progress="hidden")
+
+        def do_clear_chat(sess: SignedIn | None) -> list[Any]:
+            """The chat's clear button: the kept conversation goes too."""
+            _need(ks, sess, "ask").forget_conversation()
+            return []
+
+        guarded(chatbot.clear(do_clear_chat, [session], [awaiting]))
+
+        # ---------------------------------------------------------- notices
+
+        def do_notices(sess: SignedIn | None) -> tuple[Any, ...]:
+            if sess is None or _session_ended(ks, sess):
+                return gr.skip(), gr.skip(), gr.skip()
+            return notices_panel(sess)
+
+        notices_timer.tick(
+            do_notices, [session], [notices, notices_seen, notices_mark], show_progress="hidden"
+        )
+
+        def do_notices_seen(mark: str | None, sess: SignedIn | None) -> tuple[Any, ...]:
+            door = _need(ks, sess, "ask")
+            if mark:
+                door.mark_notices_seen(mark)
+            return notices_panel(sess)
+
+        guarded(
+            notices_seen.click(
+                do_notices_seen, [notices_mark, session], [notices, notices_seen, notices_mark]
+            )
+        )
 
         # ---------------------------------------------------------- graph
 
@@ -1193,6 +1354,15 @@ def build(
         guarded(h_open.click(do_open, [h_id, session], [h_detail, h_rollback, h_effect]))
         guarded(h_id.submit(do_open, [h_id, session], [h_detail, h_rollback, h_effect]))
         guarded(h_table.select(do_pick_row, [session], [h_id, h_detail, h_rollback, h_effect]))
+
+        def do_open_notice(sess: SignedIn | None, evt: gr.SelectData) -> tuple[Any, ...]:
+            """A notice's edit, opened in the History tab."""
+            edit_id = _edit_id(evt.value)
+            return (gr.Tabs(selected="history"), edit_id, *do_open(edit_id, sess))
+
+        guarded(
+            notices.select(do_open_notice, [session], [tabs, h_id, h_detail, h_rollback, h_effect])
+        )
 
         def do_rollback(
             value: float | None,
@@ -1537,7 +1707,6 @@ def build(
 
         guarded(u_add.click(do_add_user, [u_name, u_role, session], account_out))
 
-        del tabs  # selected by the tabs' own clicks
     for block in app.blocks.values():  # where Gradio keeps this app's files: its uploads
         block.GRADIO_CACHE = uploads
     blocks: gr.Blocks = app

@@ -15,6 +15,7 @@ from controller import EditRefused, RollbackRefused
 from kg import EditKind, InputError, NotFoundError, StoreError, UnknownRelationError
 from knowsync import Client, Decision
 from knowsync._outcomes import AuthError, PermissionDenied, Role
+from knowsync._session import Session
 from knowsync.client import CHECKPOINT_SUFFIX, ServerError, error_from_response
 
 from .conftest import Env, write_rows
@@ -137,6 +138,11 @@ def test_submit_ask_and_review(env: Env, http: TestClient, editor: Client) -> No
             editor.review_queue()
         rejected = curator.reject(held.edit_id or 0, reason="keep Paris")
         assert rejected.decision == "rejected"
+        [notice] = editor.notices()
+        assert notice.describe() == f"Edit #{held.edit_id} rejected by curator: keep Paris"
+        assert notice == Session(env.kb, "editor").notices()[0]  # as the local door says
+        assert editor.mark_notices_seen(notice.at) == notice.at
+        assert editor.notices() == [] and editor.notices(include_seen=True)[0].seen
         assert curator.unlock(lock.id).id == lock.id
         again = editor.edit([("France", "capital", "Nice")])
         assert again.accepted

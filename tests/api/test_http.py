@@ -78,6 +78,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/schema", None, "viewer"),
     ("GET", "/locks", None, "viewer"),
     ("GET", "/export?format=jsonl", None, "viewer"),
+    ("GET", "/notices", None, "viewer"),
+    ("POST", "/notices/seen", {"up_to": None}, "viewer"),
     ("POST", "/submit", {"text": "The capital of Spain is Madrid"}, "editor"),
     ("POST", "/triples", {"assert": [["Spain", "capital", "Madrid"]]}, "editor"),
     (
@@ -651,6 +653,36 @@ def test_review_reject_with_reason(env: Env, http: TestClient) -> None:
         http.post(f"{V1}/review/{held}/approve", headers=env.auth("curator")), 400, "invalid_input"
     )
     assert "not waiting" in err["message"]
+
+
+def test_notices_tell_the_author_and_are_marked_seen(env: Env, http: TestClient) -> None:
+    held = held_edit(env, http)
+    author, url = env.auth("editor"), f"{V1}/notices"
+    assert http.get(url, headers=author).json() == []
+    http.post(f"{V1}/review/{held}/reject", json={"reason": "source?"}, headers=env.auth("curator"))
+    [notice] = http.get(url, headers=author).json()
+    assert notice == {
+        "edit_id": held,
+        "decision": "rejected",
+        "by": "curator",
+        "at": notice["at"],
+        "reason": "source?",
+        "state": "refused",
+        "summary": "+ France capital Nice",
+        "seen": False,
+    }
+    assert http.get(url, headers=env.auth("curator")).json() == []  # only the author's
+    r = http.post(f"{url}/seen", json={"up_to": notice["at"]}, headers=author)
+    assert r.status_code == 200 and r.json() == {"user": "editor", "seen_up_to": notice["at"]}
+    assert http.get(url, headers=author).json() == []
+    seen = http.get(url, params={"include_seen": "true"}, headers=author).json()
+    assert [(n["edit_id"], n["seen"]) for n in seen] == [(held, True)]
+    assert http.post(f"{url}/seen", headers=author).status_code == 200  # no body: now
+    err = assert_error(
+        http.post(f"{url}/seen", json={"up_to": "soon"}, headers=author), 400, "invalid_input"
+    )
+    assert err["field"] == "up_to"
+    assert_error(http.get(url, params={"limit": 0}, headers=author), 422, "invalid_payload")
 
 
 # ----------------------------------------------------------------------- users

@@ -33,9 +33,10 @@ def sign_in(page: Page, token: str) -> None:
 
 def test_failed_sign_ins_pause_the_address(tab: Page, guarded: App) -> None:
     tab.goto(guarded.url)
-    for n in range(5):
+    for n in range(5):  # each answer waited for: a click while one is pending is dropped
         sign_in(tab, f"guess-{n}")
-        expect(tab.get_by_text("Could not sign in").last).to_be_visible()
+        said = f"{4 - n} more failed attempt(s)" if n < 4 else "now pauses for up to 60 s"
+        expect(tab.get_by_text(said).last).to_be_visible()
     sign_in(tab, guarded.tokens["alice"])  # the right token, but the address is paused
     expect(tab.get_by_text("too many failed sign-ins").last).to_be_visible()
     expect(tab.get_by_text("signed in as alice")).to_have_count(0)

@@ -47,6 +47,11 @@ GOVERNED = frozenset(
         "add_alias",
         "sync_model",
         "check_model",
+        "conversation",
+        "remember",
+        "forget_conversation",
+        "notices",
+        "mark_notices_seen",
     }
 )
 

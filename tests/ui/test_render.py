@@ -115,3 +115,33 @@ def test_a_walk_shows_each_hop_and_the_missing_one() -> None:
     html = re.sub(r"<[^>]+>", " ", submission_html({"answer": _walk(missing)}, model_loaded=False))
     assert "the graph has no `wife` for Joe_Biden" in html
     assert "2. missing: the graph has no `wife` for Joe_Biden" in html
+
+
+def test_notices_name_the_decision_who_and_why_escaped() -> None:
+    from kg import EditState
+    from knowsync._outcomes import Notice
+    from ui._web_render import notices_html
+
+    def notice(edit_id: int, decision: Any, state: EditState, seen: bool) -> Notice:
+        return Notice(
+            edit_id=edit_id,
+            decision=decision,
+            by="carol",
+            at="2030-01-01T00:00:00.000000+00:00",
+            reason="<b>no</b> source",
+            state=state,
+            summary="+ a b c",
+            seen=seen,
+        )
+
+    html = notices_html(
+        [
+            notice(9, "approved", EditState.REFUSED, False),  # refused once planned again
+            notice(4, "rejected", EditState.REFUSED, True),
+        ]
+    )
+    assert "1 new" in html and html.count('class="ks-notice ks-new"') == 1
+    assert '<button type="button" class="ks-link" data-edit="9">Edit #9</button>' in html
+    assert "&lt;b&gt;no&lt;/b&gt; source" in html and "<b>no</b>" not in html
+    assert html.count("(now refused)") == 1  # said only where the outcome differs
+    assert "None yet." in notices_html([])
