@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,7 @@ def serving(app: Any, *, log_level: str = "critical") -> Iterator[str]:
     yields its URL and stops it on exit."""
     import uvicorn
 
+    before = set(threading.enumerate())
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
@@ -151,3 +154,27 @@ def serving(app: Any, *, log_level: str = "critical") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+        _stop_worker_threads(set(threading.enumerate()) - before)
+
+
+def _stop_worker_threads(threads: set[threading.Thread]) -> None:
+    """Stop the thread-pool workers a stopped server left behind, and collect what they held.
+
+    AnyIO's workers (where a server runs its blocking handlers) outlive the server's event loop
+    by up to ten idle seconds and hold it; freed later, the loop's ResourceWarning was raised
+    in whichever test happened to collect it. Stopped (the server's other threads given five
+    seconds to end) and collected here, nothing of one server outlives its test."""
+    workers = [t for t in threads if t.is_alive() and t.name == "AnyIO worker thread"]
+    for worker in workers:
+        queue = getattr(worker, "queue", None)
+        if queue is not None:
+            with contextlib.suppress(Exception):
+                queue.put(None, timeout=1)  # a worker ends on None
+    deadline = time.monotonic() + 5  # and give the server's other threads a moment to end
+    for leftover in threads:
+        leftover.join(
+            timeout=max(0.0, deadline - time.monotonic()) if leftover not in workers else 10
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
