@@ -110,7 +110,13 @@ def test_clarifying_suggestions_are_requests_that_read(
     assert sub.decision == "needs_clarification"
     assert expected in sub.suggestions
     for suggestion in sub.suggestions:  # a click on any of them is understood
-        assert demo.submit(suggestion, user="editor").decision != "needs_clarification"
+        clicked = demo.submit(suggestion, user="editor")
+        if clicked.decision == "needs_clarification":
+            # understood, and it names a place the graph lacks (Kenya): confirming it is the
+            # next click, and that one goes through
+            assert clicked.report["new_entities"] == ["Kenya"], clicked.to_dict()
+            clicked = demo.submit(clicked.suggestions[0], user="editor")
+        assert clicked.decision != "needs_clarification", clicked.to_dict()
 
 
 def test_viewers_may_ask_but_not_edit(demo: KnowSync) -> None:
@@ -349,11 +355,17 @@ def test_a_name_spelt_close_to_a_known_one_is_asked_about_not_swapped() -> None:
         ]
         with ks.store.read() as view:  # nothing stored
             assert view.facts(subject="Fooland") == [] and view.entities(["Zed_Nickk"]) == {}
-        # either click reads: the known entity, or the name as written (a new entity)
-        assert ks.submit(sub.suggestions[1], user="curator").decision == "accepted"
+        # either click reads: the known entity, or the name as written (a new entity); the
+        # subject is new to the graph too, so the click asks to confirm it, and the next one
+        # (both names quoted) applies
+        confirm = ks.submit(sub.suggestions[1], user="curator")
+        assert confirm.decision == "needs_clarification" and confirm.edit_id is None
+        assert confirm.report == {"new_entities": ["Fooland"]}
+        assert confirm.suggestions == ['The nickname of "Fooland" is "Zed_Nickk"']
+        assert ks.submit(confirm.suggestions[0], user="curator").decision == "accepted"
         assert _objects(ks, "Fooland", "nickname") == ["Zed_Nickk"]
         # a name differing only in punctuation and spacing is the same name
-        same = ks.submit("The nickname of Quuxia is Zed Nick.", user="curator")
+        same = ks.submit("The nickname of Quuxia is Zed Nick.", user="curator", new_names=True)
         assert same.decision == "accepted", same.to_dict()
         assert _objects(ks, "Quuxia", "nickname") == ["Zed_Nick"]
     finally:
