@@ -7,7 +7,8 @@ of the unguarded engine it decides and applies an edit with. The interfaces reac
 :class:`knowsync._session.Session` (``KnowSync.submit`` and the others hand on to it): no
 interface has logic of its own.
 
-What it does: reading sentences, the one decision on an edit (the toxic filter, the rules, the
+What it does: reading sentences (a name new to the graph enters it only when confirmed:
+quoted, or ``new_names``), the one decision on an edit (the toxic filter, the rules, the
 hold rules of :func:`knowsync._review.hold_reasons`) with idempotency, imports under the
 account's rules (:class:`ImportRules`), rollback requests, and questions (``ask``).
 
@@ -373,6 +374,9 @@ class Submissions:
 
     Decisions for an edit (``submit``/``submit_triples``):
 
+    - a sentence naming an entity new to the graph, unquoted and unconfirmed (no
+      ``new_names``) -> needs_clarification naming every new name, nothing journaled (triples
+      and imports are data: their names need no confirmation);
     - toxic (the filter) -> rejected, journaled as refused with the verdict;
     - refused by the controller (a contradiction, an unknown fact to retract) -> rejected,
       journaled as refused with the controller's reasons;
