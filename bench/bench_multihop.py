@@ -112,13 +112,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 session = Session(ks, USER)
                 for rewrite in case["requested_rewrite"]:
                     edits_total += 1
-                    sub = session.submit(_sentence(rewrite))
+                    # MQuAKE's edits name new objects by design (a counterfactual's target is
+                    # often not in the case's graph): the person confirms new names up front
+                    sub = session.submit(_sentence(rewrite), new_names=True)
                     if sub.decision == "needs_clarification":
                         # "did you mean <a known name>?": the person means the name as written
                         as_written = [s for s in sub.suggestions if '"' in s]
                         if as_written:
                             clarified += 1
-                            sub = session.submit(as_written[-1])
+                            sub = session.submit(as_written[-1], new_names=True)
                     wanted_fact = (
                         _fold(rewrite["subject"]),
                         by_pid[rewrite["relation_id"]],

@@ -34,7 +34,7 @@ from interpreter._intents import (
 from interpreter._interpreter import Interpreter
 from interpreter._linker import PHRASES, EntityLink, Linker, RelationPhrase, entity_question
 from interpreter._local import FEW_SHOT, KINDS, LocalModelBackend, LocalReading
-from interpreter._spans import MAX_NAME_CHARS, MAX_NAME_WORDS, span_problem
+from interpreter._spans import MAX_NAME_CHARS, MAX_NAME_WORDS, is_quoted_name, span_problem
 
 __all__ = [
     "FEW_SHOT",
@@ -69,5 +69,6 @@ __all__ = [
     "check_text",
     "entity_question",
     "intent_adapter",
+    "is_quoted_name",
     "span_problem",
 ]

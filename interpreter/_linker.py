@@ -387,9 +387,13 @@ class Linker:
         for v in variants + [v.replace(" ", "_") for v in variants]:
             if v in found:
                 return EntityLink(EntityRef(name=found[v].name, mention=mention, score=1.0))
-        if _is_literal(bare) or _is_quoted(mention):
-            # a quoted name is meant as written: no fuzzy guess ('"Obma" was born in Paris')
+        if _is_literal(bare):
             return EntityLink(_new(bare, mention))
+        if _is_quoted(mention):
+            # a quoted name is meant as written: no fuzzy guess ('"Obma" was born in Paris'),
+            # and the name it proposes is the one the same words give unquoted ("The Big
+            # Apple"), so that quoting a new name to confirm it creates that very name
+            return EntityLink(_new(proposed, mention))
         return self._fuzzy(view, bare or text, mention, proposed)
 
     def _fuzzy(self, view: GraphView, text: str, mention: str, proposed: str) -> EntityLink:

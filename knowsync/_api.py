@@ -233,9 +233,9 @@ class KnowSync:
         """See :meth:`knowsync._submissions.Submissions.parse`."""
         return self.submissions.parse(text)
 
-    def submit(self, text: str, *, user: str) -> Submission:
+    def submit(self, text: str, *, user: str, new_names: bool = False) -> Submission:
         """See :meth:`knowsync._submissions.Submissions.submit`."""
-        return self.submissions.submit(text, user=user)
+        return self.submissions.submit(text, user=user, new_names=new_names)
 
     def submit_triples(
         self,

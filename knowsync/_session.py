@@ -47,7 +47,7 @@ class KnowledgeBase(Protocol):
 
     def whoami(self) -> Account: ...
 
-    def submit(self, text: str) -> Submission: ...
+    def submit(self, text: str, *, new_names: bool = False) -> Submission: ...
 
     def edit(
         self,
@@ -199,9 +199,11 @@ class Session:
 
     # ------------------------------------------------------------------ edits
 
-    def submit(self, text: str) -> Submission:
-        """Act on a sentence: an edit, a retraction, a question or an undo."""
-        return self._ks.submit(text, user=self.user)
+    def submit(self, text: str, *, new_names: bool = False) -> Submission:
+        """Act on a sentence: an edit, a retraction, a question or an undo. An edit that
+        names entities new to the graph (unquoted) asks to confirm them, unless
+        ``new_names`` confirms them (see :meth:`knowsync._submissions.Submissions.submit`)."""
+        return self._ks.submit(text, user=self.user, new_names=new_names)
 
     def submit_triples(
         self,

@@ -7,7 +7,8 @@ of the unguarded engine it decides and applies an edit with. The interfaces reac
 :class:`knowsync._session.Session` (``KnowSync.submit`` and the others hand on to it): no
 interface has logic of its own.
 
-What it does: reading sentences, the one decision on an edit (the toxic filter, the rules, the
+What it does: reading sentences (a name new to the graph enters it only when confirmed:
+quoted, or ``new_names``), the one decision on an edit (the toxic filter, the rules, the
 hold rules of :func:`knowsync._review.hold_reasons`) with idempotency, imports under the
 account's rules (:class:`ImportRules`), rollback requests, and questions (``ask``).
 
@@ -20,9 +21,11 @@ journal:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +44,7 @@ from controller import (
 from interpreter import (
     ChatBackend,
     EditIntent,
+    EntityRef,
     Intent,
     Interpreter,
     LocalModelBackend,
@@ -48,6 +52,7 @@ from interpreter import (
     RetractIntent,
     RollbackIntent,
     Unclear,
+    is_quoted_name,
 )
 from kg import (
     ConflictPolicy,
@@ -139,6 +144,59 @@ def _triples(items: Sequence[Sequence[str]], what: str) -> list[tuple[str, str, 
             )
         out.append((item[0], item[1], item[2]))
     return out
+
+
+# a value, not a name: a number, a year, a date as the graph keeps it (1961-08-04)
+_VALUE = re.compile(r"^[+-]?\d[\d.,]*$|^\d{4}-\d{2}-\d{2}$")
+
+
+def _unconfirmed(intent: EditIntent) -> list[EntityRef]:
+    """The names an edit would create that the user has not confirmed: subjects and objects
+    new to the graph (``EntityRef.new_entity``, as the linker found them: an exact, case-,
+    spacing- or punctuation-folded match of a name or alias is not new), in text order, less
+    names written in double quotes (a quoted name is meant as written) and values (numbers,
+    years, dates), which are not names."""
+    out: list[EntityRef] = []
+    for triple in intent.triples:
+        for ref in (triple.subject, triple.object):
+            if ref.new_entity and not is_quoted_name(ref.mention) and not _VALUE.match(ref.name):
+                out.append(ref)
+    return out
+
+
+def _said(ref: EntityRef) -> str:
+    """A new name as the user wrote it (the mention), else as it would be created."""
+    return ref.mention.strip() or ref.name.replace("_", " ")
+
+
+def _and(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _quotings(text: str, mentions: list[str], most: int = 8) -> Iterator[str]:
+    """``text`` with each of ``mentions`` in double quotes, at most ``most`` ways: a mention
+    may stand in the text more than once ("The nickname of Joe Biden is Joe"), so each way
+    quotes another choice of places, leftmost first; none when a mention is not in the text
+    as written."""
+    names = list(dict.fromkeys(m for m in mentions if m))
+    if not names:
+        return
+    places: list[list[tuple[int, int]]] = []
+    for name in names:
+        pattern = rf'(?<![\w"“]){re.escape(name)}(?![\w"”])'
+        found = [(m.start(), m.end()) for m in re.finditer(pattern, text)]
+        if not found:
+            return
+        places.append(found)
+    for choice in itertools.islice(itertools.product(*places), most):
+        spans = sorted(choice)
+        if any(a[1] > b[0] for a, b in itertools.pairwise(spans)):
+            continue  # two names over the same words
+        out = text
+        for start, end in reversed(spans):
+            out = f'{out[:start]}"{out[start:end]}"{out[end:]}'
+        yield out
 
 
 def _key_doc(user: str, key: str) -> str:
@@ -316,6 +374,9 @@ class Submissions:
 
     Decisions for an edit (``submit``/``submit_triples``):
 
+    - a sentence naming an entity new to the graph, unquoted and unconfirmed (no
+      ``new_names``) -> needs_clarification naming every new name, nothing journaled (triples
+      and imports are data: their names need no confirmation);
     - toxic (the filter) -> rejected, journaled as refused with the verdict;
     - refused by the controller (a contradiction, an unknown fact to retract) -> rejected,
       journaled as refused with the controller's reasons;
@@ -411,11 +472,22 @@ class Submissions:
 
     # ------------------------------------------------------------------ submit
 
-    def submit(self, text: str, *, user: str) -> Submission:
+    def submit(self, text: str, *, user: str, new_names: bool = False) -> Submission:
         """Read a sentence and act on it: an edit or removal goes through the filter, the
         conflict rules and review (see the class docstring); a question is answered; an undo
         rolls back (the user's last edit still in force, or one by id); an unclear request
         asks back.
+
+        A name new to the graph enters it only when the user confirms it: an edit naming an
+        entity the graph does not have, written without double quotes, is not applied unless
+        ``new_names`` is set; the answer is needs_clarification naming every new name, with
+        the sentence with those names quoted as the one-click confirmation (see
+        :meth:`_confirm_new_names`). Removals, questions and undos create no names.
+
+        Args:
+            text: the sentence.
+            user: the acting account.
+            new_names: the user confirms the names of this edit that are new to the graph.
 
         Raises:
             InputError: the text is empty, too long, or has control characters; a triple the
@@ -427,6 +499,9 @@ class Submissions:
         intent = self._read(text)
         data = {"type": intent.kind, **intent.model_dump(mode="json")}
         if isinstance(intent, EditIntent):
+            asked = None if new_names else self._confirm_new_names(text, intent, data, user)
+            if asked is not None:
+                return asked
             return self._submit_edit(intent.as_triples(), [], user=user, sentence=text, intent=data)
         if isinstance(intent, RetractIntent):
             return self._submit_edit([], intent.as_triples(), user=user, sentence=text, intent=data)
@@ -442,6 +517,60 @@ class Submissions:
             question=intent.message,
             suggestions=self._rewrites(text, intent),
             reason=f"missing: {intent.missing}",
+        )
+
+    def _confirm_new_names(
+        self, text: str, intent: EditIntent, data: dict[str, Any], user: str
+    ) -> Submission | None:
+        """The question an edit asks before it creates names the user has not confirmed, or
+        None when it creates none (see :func:`_unconfirmed`).
+
+        Beside the fuzzy link's "did you mean ...?" (an :class:`interpreter.Unclear` the
+        interpreter answers, turned into a question by ``submit``), this is the other half of
+        one rule: no name enters the graph by a guess. The one-click answer is the sentence
+        with the new names in double quotes, offered when the rules read it as the same edit
+        with every new name confirmed (or when a model read the sentence, whose reading the
+        rules cannot check).
+
+        Raises:
+            PermissionDenied: the user may not submit edits (they are not asked to confirm).
+        """
+        new = _unconfirmed(intent)
+        if not new:
+            return None
+        self.authorize(user, "submit")
+        names = list(dict.fromkeys(ref.name for ref in new))
+        said = [_said(ref) for ref in new]
+        listed = _and(list(dict.fromkeys(said)))
+        if len(names) == 1:
+            question = (
+                f"{listed} is not in the graph yet. Create it as a new entity? Say it again with "
+                f'the name in double quotes ("{said[0]}") to confirm, or check the spelling.'
+            )
+        else:
+            question = (
+                f"{listed} are not in the graph yet. Create them as new entities? Say it again "
+                "with the names in double quotes to confirm, or check the spelling."
+            )
+        suggestions: list[str] = []
+        with self.store.read() as view:
+            rules = Interpreter(self._schema(view), backend=None)
+            for quoted in _quotings(text, [ref.mention.strip() for ref in new]):
+                again = rules.read(quoted, view)
+                if intent.reader == "model" or (
+                    isinstance(again, EditIntent)
+                    and again.as_triples() == intent.as_triples()
+                    and not _unconfirmed(again)
+                ):
+                    suggestions.append(quoted)
+                    break
+        return Submission(
+            Decision.NEEDS_CLARIFICATION,
+            intent=data,
+            report={"new_entities": names},
+            question=question,
+            suggestions=suggestions,
+            reason="new names to confirm: " + ", ".join(names),
         )
 
     def _rewrites(self, text: str, intent: Unclear) -> list[str]:

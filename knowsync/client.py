@@ -539,16 +539,23 @@ class Client:
 
     # ----------------------------------------------------------------- edits
 
-    def submit(self, text: str) -> Submission:
+    def submit(self, text: str, *, new_names: bool = False) -> Submission:
         """Act on a sentence: an edit, a retraction or a question (``KnowSync.submit``).
+
+        Args:
+            text: the sentence.
+            new_names: confirm the names of the edit that are new to the graph; without it
+                (and without double quotes around them) such an edit is answered
+                needs_clarification and changes nothing.
 
         Raises:
             InputError: the text is empty or too long.
             PermissionDenied: the account may not submit.
         """
-        return submission_from_dict(
-            self._request("POST", "/submit", safe=False, json_body={"text": text})
-        )
+        body: dict[str, Any] = {"text": text}
+        if new_names:  # sent only when set: a server from before the flag knows no such field
+            body["new_names"] = True
+        return submission_from_dict(self._request("POST", "/submit", safe=False, json_body=body))
 
     def submit_triples(
         self,

@@ -248,6 +248,12 @@ class TripleIn(_Strict):
 
 class SubmitText(_Strict):
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH, description="a sentence to act on")
+    new_names: bool = Field(
+        False,
+        description="confirm the names of the edit that are new to the graph; without it (and "
+        "without double quotes around them) the answer is needs_clarification naming them, and "
+        "nothing changes",
+    )
 
 
 class SubmitTriples(_Strict):
@@ -847,13 +853,17 @@ def create_app(
         f"{v1}/submit",
         tags=["edits"],
         summary="act on a sentence (an edit, a retraction or a question)",
+        description="An edit that names entities new to the graph, written without double "
+        "quotes, is answered needs_clarification: the question names them, the suggestions "
+        "hold the sentence with them quoted (quoted names count as confirmed), and nothing "
+        "changes; new_names: true confirms them.",
         responses=_ERRORS,
     )
     @writes.endpoint
     def submit(body: SubmitText, who: Me) -> Submission:
         # what the sentence asks decides the role it needs (ask, submit, rollback): the
         # service authorizes it once it has read the sentence
-        return who.submit(body.text)
+        return who.submit(body.text, new_names=body.new_names)
 
     @app.post(
         f"{v1}/triples",

@@ -204,6 +204,12 @@ def _parser() -> argparse.ArgumentParser:
         "submit", parents=[common], help="act on a sentence: an edit, a retraction, a question"
     )
     s.add_argument("text", help='e.g. "Actually, the capital of Australia is Canberra"')
+    s.add_argument(
+        "--new-names",
+        action="store_true",
+        help="confirm the names the edit makes that are new to the graph (without it, or "
+        "double quotes around them, such an edit asks and changes nothing)",
+    )
 
     s = sub.add_parser(
         "parse",
@@ -535,7 +541,7 @@ def _cmd_edit(args: argparse.Namespace) -> int:
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     with _kb(args, create=True) as kb:
-        sub = kb.submit(args.text)
+        sub = kb.submit(args.text, new_names=args.new_names)
     data = sub.to_dict()
     _emit(args, data, _submission_text(data))
     return EXIT_OK if sub.decision in ("accepted", "needs_review") else EXIT_REFUSED

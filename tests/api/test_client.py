@@ -124,7 +124,12 @@ def test_ask_carries_the_chain_of_a_walk(editor: Client) -> None:
 
 
 def test_submit_ask_and_review(env: Env, http: TestClient, editor: Client) -> None:
-    sub = editor.submit("The capital of France is Paris")
+    asked = editor.submit("The capital of France is Paris")  # both names are new
+    assert asked.decision == "needs_clarification" and asked.edit_id is None
+    assert asked.report == {"new_entities": ["France", "Paris"]}
+    with pytest.raises(NotFoundError):  # nothing was created
+        editor.facts("France")
+    sub = editor.submit("The capital of France is Paris", new_names=True)
     assert sub.decision == "accepted" and sub.edit_id
     answer = editor.ask("What is the capital of France?")
     assert answer.graph == ["Paris"] and answer.facts[0].object == "Paris"

@@ -283,8 +283,19 @@ def test_store_failures_are_json_and_transient_ones_503(env: Env, http: TestClie
 
 
 def test_submit_text_then_read_it_back(env: Env, http: TestClient) -> None:
+    text = "The capital of France is Paris"  # both names new to the graph
+    r = http.post(f"{V1}/submit", json={"text": text}, headers=env.auth("editor"))
+    asked = r.json()
+    assert r.status_code == 200 and asked["decision"] == "needs_clarification", asked
+    assert "'France' and 'Paris' are not in the graph yet" in asked["question"]
+    assert asked["suggestions"] == ['The capital of "France" is "Paris"']
+    assert asked["edit_id"] is None and env.kb.history(limit=None) == []
+    flag = http.get("/openapi.json").json()["components"]["schemas"]["SubmitText"]
+    assert flag["properties"]["new_names"]["type"] == "boolean" and "new_names" not in flag.get(
+        "required", []
+    )
     r = http.post(
-        f"{V1}/submit", json={"text": "The capital of France is Paris"}, headers=env.auth("editor")
+        f"{V1}/submit", json={"text": text, "new_names": True}, headers=env.auth("editor")
     )
     sub = r.json()
     assert r.status_code == 200 and sub["decision"] == "accepted" and sub["edit_id"]

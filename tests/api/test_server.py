@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kg import EditKind, EditState, Schema, StoreError
+from kg import EditKind, EditState, NotFoundError, Schema, StoreError
 from knowsync import Client, KnowSync
 from knowsync.client import CHECKPOINT_SUFFIX, ServerError
 from ui.cli import main
@@ -83,7 +83,14 @@ def test_cli_against_the_server(
     assert isinstance(shown, dict) and shown["put_in_force"][0]["object"] == "Paris"
     code, answer = run("ask", "What is the capital of France?")
     assert code == 0 and isinstance(answer, dict) and answer["graph"] == ["Paris"]
-    code, sub = run("submit", "The capital of Spain is Madrid")
+    # Spain and Madrid are new to the graph: asked about, then confirmed with --new-names
+    code, asked = run("submit", "The capital of Spain is Madrid")
+    assert code == 1 and isinstance(asked, dict) and asked["decision"] == "needs_clarification"
+    assert asked["report"] == {"new_entities": ["Spain", "Madrid"]} and asked["edit_id"] is None
+    assert asked["suggestions"] == ['The capital of "Spain" is "Madrid"']
+    with pytest.raises(NotFoundError):  # nothing was created
+        env.kb.facts("Spain")
+    code, sub = run("submit", "--new-names", "The capital of Spain is Madrid")
     assert code == 0 and isinstance(sub, dict) and sub["decision"] == "accepted"
     code, steps = run("rollback", str(sub["edit_id"]))
     assert code == 0 and isinstance(steps, list) and steps[0]["rollback_of"] == sub["edit_id"]

@@ -49,7 +49,7 @@ def test_opens_into_the_chat_as_the_local_user_until_accounts_exist(
     expect(tab.locator("#ks-signin")).to_be_hidden()
     expect(tab.get_by_role("button", name="Sign out")).to_be_hidden()
     box = tab.locator("#ks-chat-input textarea")
-    box.fill("The nickname of Barack_Obama is Barry")
+    box.fill('The nickname of Barack_Obama is "Barry"')  # quoted: a new name, confirmed
     box.press("Enter")
     expect(tab.locator("#ks-chat").get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
     shot(tab, "10-open-mode-chat")

@@ -41,7 +41,7 @@ def model_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
     tab.goto(model_app.url)
     box = tab.locator("#ks-chat-input textarea")
-    box.fill("The capital of France is Rome.")
+    box.fill('The capital of "France" is "Rome".')  # the graph is empty: new names, quoted
     box.press("Enter")
     chat = tab.locator("#ks-chat")
     expect(chat.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible(timeout=60_000)

@@ -144,11 +144,11 @@ def test_a_forged_server_path_is_neither_read_nor_imported_nor_served(
 def test_a_cascade_is_refused_when_it_would_undo_another_users_edit(page: Page, app: App) -> None:
     ks = app.ks
     sign_in(page, app, "alice")
-    say(page, "The father of Zed_Alpha is Yan_Beta")
+    say(page, 'The father of "Zed_Alpha" is "Yan_Beta"')  # new names, confirmed by quotes
     expect(page.locator("#ks-chat").get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
     mine = ks.history(user="alice", limit=1)[0].id
     # bob's edit reads alice's fact: its grandfather fact is composed from it
-    theirs = ks.submit("The father of Yan_Beta is Xav_Gamma", user="bob").edit_id
+    theirs = ks.submit("The father of Yan_Beta is Xav_Gamma", user="bob", new_names=True).edit_id
     assert theirs is not None
 
     open_tab(page, "History")
@@ -278,7 +278,7 @@ def test_a_session_ends_when_its_token_is_revoked_or_its_account_disabled(
     else:
         app.ks.disable_user(user, by=None)
         reason = "disabled"
-    say(page, "The nickname of Barack_Obama is Barry")
+    say(page, 'The nickname of Barack_Obama is "Barry"')
     expect(page.locator("#ks-signin")).to_be_visible()
     told = page.get_by_text(re.compile(f"signed out.*{reason}", re.IGNORECASE))
     expect(told.first).to_be_visible()
@@ -294,7 +294,7 @@ def test_a_forged_call_from_a_revoked_session_changes_nothing(
     user = new_account(app, "eve")
     assert queue.call("do_signin", app.tokens[user])["success"]
     app.ks.revoke_tokens(user)
-    outcome = queue.call("do_send", "The nickname of Barack_Obama is Barry", [], None)
+    outcome = queue.call("do_send", 'The nickname of Barack_Obama is "Barry"', [], None)
     assert not outcome["success"]
     assert app.ks.history(user=user, limit=5) == []
 

@@ -56,7 +56,7 @@ def test_sign_in_and_roles(page: Page, app: App) -> None:
 
 def test_edit_in_chat_see_graph_roll_back(page: Page, app: App) -> None:
     sign_in(page, app, "alice")
-    say(page, "The nickname of Barack_Obama is Barry")
+    say(page, 'The nickname of Barack_Obama is "Barry"')  # quoted: a new name, confirmed
     chat = page.locator("#ks-chat")
     expect(chat.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
     expect(chat.get_by_text("New entities")).to_be_visible()
@@ -96,6 +96,25 @@ def test_clarifying_question_offers_suggestions(page: Page, app: App) -> None:
     before = chat.locator(".message").count()
     options.first.click()
     expect(chat.locator(".message")).not_to_have_count(before)
+
+
+def test_a_new_name_is_created_with_one_click(page: Page, app: App) -> None:
+    sign_in(page, app, "bob")
+    say(page, "The nickname of Michelle Obama is Zephyra")
+    chat = page.locator("#ks-chat")
+    expect(chat.get_by_text("'Zephyra' is not in the graph yet.")).to_be_visible()
+    nicknames = [f.object for f in app.ks.facts("Michelle_Obama") if f.relation == "nickname"]
+    assert "Zephyra" not in nicknames and app.ks.history(user="bob", limit=5) == []
+    confirm = chat.locator("button.option")
+    expect(confirm).to_have_count(1)
+    expect(confirm).to_have_text('The nickname of Michelle Obama is "Zephyra"')
+    shot(page, "06-chat-new-name-asked")
+    confirm.click()
+    expect(chat.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
+    expect(chat.get_by_text("New entities")).to_have_count(2)  # asked about, then created
+    shot(page, "07-chat-new-name-created")
+    nicknames = [f.object for f in app.ks.facts("Michelle_Obama") if f.relation == "nickname"]
+    assert "Zephyra" in nicknames
 
 
 def test_curator_approves_a_held_edit(page: Page, app: App, browser: Browser) -> None:

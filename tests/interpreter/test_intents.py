@@ -77,6 +77,7 @@ def test_exported_members() -> None:
         "LocalModelBackend",
         "LocalReading",
         "entity_question",
+        "is_quoted_name",
         "MAX_TEXT_LENGTH",
         "MAX_NAME_CHARS",
         "MAX_NAME_WORDS",

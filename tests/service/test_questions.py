@@ -123,9 +123,9 @@ def test_a_missing_hop_is_named(songs: KnowSync) -> None:
 
 
 def test_the_walk_follows_the_facts_in_force_after_an_edit(songs: KnowSync) -> None:
-    sub = songs.submit("Hey Jude was performed by Madonna", user="curator")
+    sub = songs.submit("Hey Jude was performed by Madonna", user="curator", new_names=True)
     assert sub.decision == "accepted"
-    songs.submit("The manager of Madonna is Guy Oseary", user="curator")
+    songs.submit('The manager of Madonna is "Guy Oseary"', user="curator")  # quoted: confirmed
     answer = songs.ask("Who is the manager of the performer of Hey Jude?")
     assert answer.graph == ["Guy_Oseary"]
     assert _walked(answer.chain)[0] == (1, "Hey_Jude", "performer", "Madonna")

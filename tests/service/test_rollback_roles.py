@@ -24,7 +24,7 @@ def chain(ks: KnowSync) -> tuple[int, int, int]:
         ("editor", "The father of Yan_Beta is Xav_Gamma"),
         ("editor2", "The father of Xav_Gamma is Wil_Delta"),
     ):
-        sub = ks.submit(sentence, user=user)
+        sub = ks.submit(sentence, user=user, new_names=True)  # the names are made up
         assert sub.decision == "accepted" and sub.edit_id is not None, sub
         ids.append(sub.edit_id)
     return ids[0], ids[1], ids[2]
@@ -51,7 +51,7 @@ def test_an_import_batch_rollback_checks_what_it_cascades_into(
     rows.write_text("head,relation,tail\nZed_Alpha,father,Yan_Beta\n", encoding="utf-8")
     report = demo.import_file(rows, user="editor")
     # editor2's edit composes a grandfather fact from the imported one
-    sub = demo.submit("The father of Yan_Beta is Xav_Gamma", user="editor2")
+    sub = demo.submit("The father of Yan_Beta is Xav_Gamma", user="editor2", new_names=True)
     assert sub.decision == "accepted" and sub.edit_id is not None, sub
     with pytest.raises(PermissionDenied, match=rf"edit {sub.edit_id} is editor2's"):
         demo.rollback_batch(report.batch, user="editor", check_roles=True)

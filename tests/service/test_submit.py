@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
 from kg import EditState, InputError, NotFoundError, UnknownRelationError
 from knowsync import KnowSync
 from knowsync._outcomes import PermissionDenied, Submission
+from knowsync._session import Session
 from knowsync._submissions import _key_doc
 from tests.service.conftest import FakeModel
 
@@ -110,7 +112,13 @@ def test_clarifying_suggestions_are_requests_that_read(
     assert sub.decision == "needs_clarification"
     assert expected in sub.suggestions
     for suggestion in sub.suggestions:  # a click on any of them is understood
-        assert demo.submit(suggestion, user="editor").decision != "needs_clarification"
+        clicked = demo.submit(suggestion, user="editor")
+        if clicked.decision == "needs_clarification":
+            # understood, and it names a place the graph lacks (Kenya): confirming it is the
+            # next click, and that one goes through
+            assert clicked.report["new_entities"] == ["Kenya"], clicked.to_dict()
+            clicked = demo.submit(clicked.suggestions[0], user="editor")
+        assert clicked.decision != "needs_clarification", clicked.to_dict()
 
 
 def test_viewers_may_ask_but_not_edit(demo: KnowSync) -> None:
@@ -349,12 +357,141 @@ def test_a_name_spelt_close_to_a_known_one_is_asked_about_not_swapped() -> None:
         ]
         with ks.store.read() as view:  # nothing stored
             assert view.facts(subject="Fooland") == [] and view.entities(["Zed_Nickk"]) == {}
-        # either click reads: the known entity, or the name as written (a new entity)
-        assert ks.submit(sub.suggestions[1], user="curator").decision == "accepted"
+        # either click reads: the known entity, or the name as written (a new entity); the
+        # subject is new to the graph too, so the click asks to confirm it, and the next one
+        # (both names quoted) applies
+        confirm = ks.submit(sub.suggestions[1], user="curator")
+        assert confirm.decision == "needs_clarification" and confirm.edit_id is None
+        assert confirm.report == {"new_entities": ["Fooland"]}
+        assert confirm.suggestions == ['The nickname of "Fooland" is "Zed_Nickk"']
+        assert ks.submit(confirm.suggestions[0], user="curator").decision == "accepted"
         assert _objects(ks, "Fooland", "nickname") == ["Zed_Nickk"]
         # a name differing only in punctuation and spacing is the same name
-        same = ks.submit("The nickname of Quuxia is Zed Nick.", user="curator")
+        same = ks.submit("The nickname of Quuxia is Zed Nick.", user="curator", new_names=True)
         assert same.decision == "accepted", same.to_dict()
         assert _objects(ks, "Quuxia", "nickname") == ["Zed_Nick"]
     finally:
         ks.close()
+
+
+# ------------------------------------------------------------------ a new name is confirmed
+
+
+def _journal(ks: KnowSync) -> tuple[dict[str, int], list[int]]:
+    return ks.stats(), [e.id for e in ks.history(limit=None)]
+
+
+def test_a_new_name_is_asked_about_and_nothing_changes(demo: KnowSync) -> None:
+    before = _journal(demo)
+    sub = demo.submit("The capital of America is Poseidonia", user="editor")
+    assert sub.decision == "needs_clarification" and sub.edit_id is None
+    assert sub.question and sub.question.startswith(
+        "'Poseidonia' is not in the graph yet. Create it as a new entity?"
+    )
+    assert sub.report == {"new_entities": ["Poseidonia"]}  # America is known: not asked about
+    assert sub.reason == "new names to confirm: Poseidonia"
+    assert sub.suggestions == ['The capital of America is "Poseidonia"']  # the one click
+    assert sub.intent["type"] == "edit"  # what was read, shown with the question
+    assert _journal(demo) == before
+    with demo.store.read() as view:
+        assert view.entities(["Poseidonia"]) == {}
+
+
+def test_every_new_name_is_named_at_once_and_the_quoted_sentence_applies(demo: KnowSync) -> None:
+    text = "Joe Biden is married to Jill Biden and the capital of Narnia is Cair Paravel"
+    sub = demo.submit(text, user="curator")
+    assert sub.decision == "needs_clarification"
+    assert sub.report == {"new_entities": ["Narnia", "Cair_Paravel"]}
+    assert sub.question and "'Narnia' and 'Cair Paravel' are not in the graph yet" in sub.question
+    assert sub.suggestions == [
+        'Joe Biden is married to Jill Biden and the capital of "Narnia" is "Cair Paravel"'
+    ]
+    applied = demo.submit(sub.suggestions[0], user="curator")
+    assert applied.decision == "accepted", applied.to_dict()
+    assert _objects(demo, "Narnia", "capital") == ["Cair_Paravel"]
+    assert _objects(demo, "Joe_Biden", "spouse") == ["Jill_Biden"]
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ('The capital of "Atlantis" is "Poseidonia"', False),  # quoted names are confirmed
+        ("The capital of Atlantis is Poseidonia", True),
+    ],
+)
+def test_a_new_name_quoted_or_confirmed_is_created(demo: KnowSync, text: str, flag: bool) -> None:
+    sub = demo.submit(text, user="editor", new_names=flag)
+    assert sub.decision == "accepted" and sub.edit_id is not None, sub.to_dict()
+    assert sorted(sub.report["new_entities"]) == ["Atlantis", "Poseidonia"]
+    assert _objects(demo, "Atlantis", "capital") == ["Poseidonia"]
+
+
+def test_the_quoted_answer_creates_the_name_the_sentence_proposed(demo: KnowSync) -> None:
+    """Quoting a name to confirm it does not change it: "The Big Apple" stays The_Big_Apple,
+    and a name also standing inside a known one ("Joe" in "Joe Biden") is quoted where it is
+    the new name."""
+    for text, name in (
+        ("The capital of Atlantis is The Big Apple", "The_Big_Apple"),
+        ("The nickname of Joe Biden is Joe", "Joe"),
+    ):
+        sub = demo.submit(text, user="curator")
+        assert name in sub.report["new_entities"], sub.to_dict()
+        [click] = sub.suggestions
+        applied = demo.submit(click, user="curator")
+        assert applied.decision == "accepted", (click, applied.to_dict())
+        assert name in applied.report["new_entities"]
+
+
+def test_names_the_graph_has_and_values_are_not_asked_about(demo: KnowSync) -> None:
+    # case and spacing folded: America, New_York
+    sub = demo.submit("the capital of america is new york", user="curator")
+    assert sub.decision == "accepted", sub.to_dict()
+    assert _objects(demo, "America", "capital") == ["New_York"]
+    # a date is a value, not a name
+    born = demo.submit("Joe Biden was born on November 20, 1942", user="curator")
+    assert born.decision == "accepted", born.to_dict()
+    assert _objects(demo, "Joe_Biden", "birth_date") == ["1942-11-20"]
+
+
+def test_confirming_new_names_does_not_swap_a_near_miss(demo: KnowSync) -> None:
+    before = _journal(demo)
+    sub = demo.submit("The wife of Joe Biden is Jill Bidenn", user="curator", new_names=True)
+    assert sub.decision == "needs_clarification" and sub.edit_id is None
+    assert sub.question and "did you mean Jill_Biden?" in sub.question
+    assert 'The wife of Joe Biden is "Jill Bidenn"' in sub.suggestions  # the name as written
+    assert _journal(demo) == before
+
+
+def test_removals_and_questions_never_ask_about_names(demo: KnowSync) -> None:
+    asked = demo.submit("What is the capital of Atlantis?", user="viewer")
+    assert asked.decision == "accepted" and asked.answer is not None
+    gone = demo.submit("Remove that the capital of Atlantis is Poseidonia", user="editor")
+    # refused by the rules as a fact the graph does not hold, not asked about
+    assert gone.decision == "rejected" and gone.question is None
+    assert gone.reason and "not a known fact" in gone.reason and not gone.report["new_entities"]
+    with demo.store.read() as view:
+        assert view.entities(["Atlantis", "Poseidonia"]) == {}
+
+
+def test_a_viewer_is_refused_rather_than_asked(demo: KnowSync) -> None:
+    with pytest.raises(PermissionDenied, match="needs the role editor"):
+        demo.submit("The capital of Atlantis is Poseidonia", user="viewer")
+
+
+def test_triples_and_imports_are_data_and_need_no_confirmation(
+    demo: KnowSync, tmp_path: Path
+) -> None:
+    sub = demo.submit_triples([("Atlantis", "capital", "Poseidonia")], user="editor")
+    assert sub.decision == "accepted" and sub.report["new_entities"] == ["Atlantis", "Poseidonia"]
+    rows = tmp_path / "rows.csv"
+    rows.write_text("head,relation,tail\nLemuria,capital,Mu_City\n", encoding="utf-8")
+    report = demo.import_as("editor", rows)
+    assert report.added == 1 and _objects(demo, "Lemuria", "capital") == ["Mu_City"]
+
+
+def test_the_session_carries_the_confirmation(demo: KnowSync) -> None:
+    door = Session(demo, "editor")
+    text = "The capital of Atlantis is Poseidonia"
+    assert door.submit(text).decision == "needs_clarification"
+    assert door.submit(text, new_names=True).decision == "accepted"
+    assert _objects(demo, "Atlantis", "capital") == ["Poseidonia"]

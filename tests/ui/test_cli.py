@@ -266,3 +266,20 @@ def test_ask_shows_the_chain_of_a_walk_and_the_missing_hop(
     data = json.loads(out)
     assert data["path"] == ["president", "wife"] and data["missing"] is None
     assert [c["object"] for c in data["chain"]] == ["Joe_Biden", "Jill_Biden"]
+
+
+def test_submit_asks_about_new_names_until_confirmed(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "import", str(DATASETS / "oneedit" / "kg.csv"))
+    code, out, _ = run(capsys, "submit", "The capital of America is Poseidonia")
+    assert code == 1 and "'Poseidonia' is not in the graph yet" in out
+    assert 'try: The capital of America is "Poseidonia"' in out  # the quoted sentence
+    code, out, _ = run(capsys, "facts", "America", "--json")
+    assert "Poseidonia" not in out
+    code, out, _ = run(
+        capsys, "submit", "--new-names", "The capital of America is Poseidonia", "--json"
+    )
+    result = json.loads(out)
+    assert code == 0 and result["decision"] == "accepted"
+    assert result["report"]["new_entities"] == ["Poseidonia"]
