@@ -35,6 +35,12 @@ POSSESSIVE = frozenset({"his", "her", "its", "their"})
 _OBJECT = frozenset({"him", "them"})
 _WORD = re.compile(r"[A-Za-z]+(?:'s)?")
 _RELATION_WORDS = 4  # the most words of a relation noun after a possessive ("place of birth")
+# Words a possessive never stands before ("His was born in ...", "her and ..."): it needs a noun.
+_NOT_A_NOUN = re.compile(
+    r"^(?:is|was|are|were|be|been|has|have|had|will|would|shall|should|can|could|may|might|"
+    r"must|does|did|do|and|or|but|not|of|in|on|at|to|by|for|from|with|as|that|which|who)$",
+    re.IGNORECASE,
+)
 
 
 def is_pronoun(text: str) -> bool:
@@ -65,7 +71,8 @@ def find_pronoun(
     Returns:
         A subject pronoun opening the clause ("She studied at ..."), a possessive opening it
         ("Her husband is ...") or a possessive before a relation noun anywhere ("... is his
-        wife"); None when there is none. A pronoun before a capitalised word is part of a title.
+        wife"); None when there is none. A pronoun before a capitalised word is part of a title;
+        a possessive before a verb or a function word ("His was ...") is no possessive.
     """
     words = list(_WORD.finditer(clause))
     for i, m in enumerate(words):
@@ -78,10 +85,13 @@ def find_pronoun(
         following = words[i + 1 : i + 1 + _RELATION_WORDS]
         if not following or following[0].group(0)[0].isupper():
             continue  # "It Takes Two", "His Dark Materials": a title; or nothing after it
-        opens = not clause[: m.start()].strip()
-        if opens:
-            return Pronoun(word, m.start(), m.end(), lower in POSSESSIVE)
-        if lower in POSSESSIVE and _before_relation(clause, following, relation):
+        if lower in PERSONAL:
+            if not clause[: m.start()].strip():
+                return Pronoun(word, m.start(), m.end(), False)
+            continue
+        if _NOT_A_NOUN.match(following[0].group(0)):
+            continue
+        if not clause[: m.start()].strip() or _before_relation(clause, following, relation):
             return Pronoun(word, m.start(), m.end(), True)
     return None
 
