@@ -224,7 +224,7 @@ class RuleReader:
             (re.compile(_template_pattern(t), _I), rel)
             for t, rel in sorted(linker.statements, key=lambda s: -len(s[0]))
         ]
-        self._types = RelationTypes.of(linker)
+        self._types: RelationTypes | None = None  # built when a pronoun needs it
 
     @property
     def view(self) -> GraphView | None:
@@ -691,14 +691,15 @@ class RuleReader:
         if not isinstance(parsed, list):
             return None
         key = self._key(mention)
+        types = self._relation_types()
         for fact in parsed:
             subject = self._key(fact.subject)
             obj = self._key(fact.object) if fact.object else None
             if subject == key and obj == key:
                 return f"that would make {mention} {mention}'s own {fact.relation}"
             for role, at, allowed in (
-                ("subject", subject, self._types.domain),
-                ("object", obj, self._types.range),
+                ("subject", subject, types.domain),
+                ("object", obj, types.range),
             ):
                 wanted = allowed.get(fact.relation)
                 if at != key or wanted is None:
@@ -722,7 +723,13 @@ class RuleReader:
         view = self.view
         if view is None or not view.entities([name]):
             return None
-        return self._types.entity(view, name)
+        return self._relation_types().entity(view, name)
+
+    def _relation_types(self) -> RelationTypes:
+        """The schema's relation types, built on the first pronoun that needs them."""
+        if self._types is None:
+            self._types = RelationTypes.of(self.linker)
+        return self._types
 
     @staticmethod
     def _topic(clause: str, facts: list[RawFact]) -> str | None:
