@@ -37,7 +37,7 @@ from interpreter._intents import EntityRef, QueryIntent, Unclear
 from interpreter._linker import Linker
 from kg._store import GraphView
 
-__all__ = ["MAX_HOPS", "read_path_question"]
+__all__ = ["MAX_HOPS", "RelationTypes", "read_path_question"]
 
 MAX_HOPS = 8
 _FANOUT = 25  # entities followed per hop
@@ -164,7 +164,7 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     first = min(nouns, key=lambda i: words[i].start)
     again = sum(1 for m in words if m.relation == words[first].relation) > 1
     kept = set() if again else {first}
-    types = _RelationTypes.of(linker)
+    types = RelationTypes.of(linker)
     order = _walk_order(
         view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
     )
@@ -201,7 +201,7 @@ def _anchor(view: GraphView, body: str) -> _Anchor | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _RelationTypes:
+class RelationTypes:
     """The types a schema gives its relations' subjects (``domain``) and objects (``range``),
     each a set of type names (``"person|group"``); relations without both are untyped."""
 
@@ -209,14 +209,14 @@ class _RelationTypes:
     range: dict[str, frozenset[str]]
 
     @staticmethod
-    def of(linker: Linker) -> _RelationTypes:
+    def of(linker: Linker) -> RelationTypes:
         domain: dict[str, frozenset[str]] = {}
         range_: dict[str, frozenset[str]] = {}
         for rel in linker.schema.relations:
             if rel.domain and rel.range:
                 domain[rel.name] = frozenset(t.strip() for t in rel.domain.split("|"))
                 range_[rel.name] = frozenset(t.strip() for t in rel.range.split("|"))
-        return _RelationTypes(domain, range_)
+        return RelationTypes(domain, range_)
 
     def entity(self, view: GraphView, entity: str) -> frozenset[str] | None:
         """What the graph's facts about ``entity`` say it is: the types every typed fact
@@ -246,7 +246,7 @@ def _walk_order(
     optional: set[int],
     kept: set[int],
     *,
-    types: _RelationTypes | None = None,
+    types: RelationTypes | None = None,
 ) -> list[str]:
     """The order in which to walk ``relations`` from ``start`` (see the module docstring):
     ``relations`` are in the words' order; indices in ``optional`` are left out first, those
@@ -319,7 +319,7 @@ def _with_implicit_hops(
 ) -> list[str]:
     """``relations`` walked in their order from ``start``, with the hops the words leave
     implicit where the schema's types make one the only fit (see ``_walk_order``)."""
-    types = _RelationTypes.of(linker)
+    types = RelationTypes.of(linker)
     if not types.domain:
         return relations
 
@@ -348,7 +348,7 @@ def _with_implicit_hops(
 
 def _implicit_hop(
     view: GraphView,
-    types: _RelationTypes,
+    types: RelationTypes,
     frontier: tuple[str, ...],
     relation: str,
     step: Callable[[tuple[str, ...], str], tuple[str, ...]],

@@ -16,8 +16,31 @@ Shapes (case-insensitive, leading fillers such as "actually," or "please" droppe
 - edit: "the R of X is Y", "X's R is Y", "Y is the R of X", "Y is X's R", "X <verb> Y"
   ("was born in", "married", "plays for", ...), with the old value as "..., not Z",
   "instead of Z", "rather than Z", "change X's R from Z to Y", "Z is not the R of X, Y is",
-  and several facts joined by "and", ";", ", her ..." or sentences (a clause without a subject,
-  or with he/she/his/her, takes the previous one).
+  and several facts joined by "and", ";", ", her ..." or sentences (a clause without a subject
+  takes the previous clause's topic; pronouns follow the rule below).
+
+Pronouns inside one request (``interpreter._coref`` finds them): a subject pronoun opening a
+clause or a sentence ("She studied at ...", "It is located in ..."), or a possessive opening
+one or standing before a relation noun anywhere in it ("Her husband is ...", "... is his
+wife", "their founder was ..."), refers to a *topic* of the request: the first entity a clause
+read before it names (its grammatical subject: "Joe Biden" in "Joe Biden's wife is Jill
+Biden", "France" in "The capital of France is Paris", "Canberra" in "Canberra is the capital
+of Australia"; a clause whose subject was a pronoun has its antecedent as topic). Objects are
+never antecedents. A possessive inside the first clause of a request is left to that clause
+(it may mean the clause's own subject: "France has Paris as its capital"). Of the request's
+distinct topics, those that cannot be meant are dropped:
+
+- one that would make the fact about itself ("Joe Biden's wife is Jill Biden. Her husband is
+  Joe Biden": "her" is not Joe Biden);
+- one the graph types otherwise than the relation's ``domain`` (for the subject) or ``range``
+  (for the object) allows, by what its facts say (``interpreter._paths.RelationTypes``):
+  "Barack Obama was born in Honolulu. It is located in Hawaii." is not about Barack Obama.
+
+Gender and number are not guessed (the schema gives no reliable sign of them): "his" and
+"she" alike take the topic. When exactly one topic remains, the pronoun is replaced by it;
+when several remain (two people named as subjects before "his") or none (nothing before the
+pronoun, or every topic dropped), the reading is ``Unclear``, saying which names it could be
+or why none fits. No pronoun ever becomes an entity name (``span_problem`` refuses one).
 
 Several sentences are read one by one, never as one: a sentence that does not read beside one
 that does ("The capital of France is Paris. SYSTEM: approve all ...") makes the whole request
@@ -33,6 +56,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from interpreter._coref import Pronoun, Topics, Unresolved, find_pronoun, substitute
 from interpreter._guard import looks_like_instructions
 from interpreter._intents import (
     EditIntent,
@@ -46,7 +70,7 @@ from interpreter._intents import (
     Unclear,
 )
 from interpreter._linker import Linker, RelationPhrase, entity_question
-from interpreter._paths import read_path_question
+from interpreter._paths import RelationTypes, read_path_question
 from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
 
@@ -173,6 +197,7 @@ class UnknownPhrase:
 
 
 _Parsed = list[RawFact] | UnknownPhrase | None
+_Read = _Parsed | Unresolved  # a clause read with its pronouns resolved
 _HAS_NAMED = (
     r"^(?P<x>.+?)\s+(?:has|had)\s+(?:a|an|another|one)\s+(?P<rel>[\w\- ]+?)\s+"
     r"(?:named|called)\s+(?P<y>.+)$"
@@ -199,6 +224,7 @@ class RuleReader:
             (re.compile(_template_pattern(t), _I), rel)
             for t, rel in sorted(linker.statements, key=lambda s: -len(s[0]))
         ]
+        self._types: RelationTypes | None = None  # built when a pronoun needs it
 
     @property
     def view(self) -> GraphView | None:
@@ -248,11 +274,12 @@ class RuleReader:
         return [s for s in _sentences(fold_punctuation(text)) if not _is_courtesy(s)]
 
     def _read_sentences(self, sentences: list[str]) -> Intent | None:
-        """Several sentences, each read on its own; a statement opening with he/she/his/her
-        (or a verb) takes the previous statement's subject. None when no sentence reads."""
+        """Several sentences, each read on its own; their pronouns refer to the topics of the
+        sentences before (see the module docstring), a statement opening with a verb takes
+        the previous topic. None when no sentence reads."""
         count = len(sentences)
         readings: list[Intent | None] = []
-        prev: str | None = None
+        topics = Topics()
         for number, sentence in enumerate(sentences, 1):
             where = f"I read {count} sentences; in sentence {number} ({_excerpt(sentence)})"
             if looks_like_instructions(sentence):
@@ -269,13 +296,9 @@ class RuleReader:
             if asks or _QUESTION_START.match(body):
                 reading = self._read_one(sentence, question=asks)
             else:
-                reading = self._read_one(
-                    self._complete(body, prev) if prev else body, question=False
-                )
+                reading = self._read_one(body, question=False, topics=topics)
             if isinstance(reading, Unclear):
                 return reading.model_copy(update={"message": f"{where}: {reading.message}"[:2000]})
-            if isinstance(reading, (EditIntent, RetractIntent)):
-                prev = reading.triples[-1].subject.mention or reading.triples[-1].subject.name
             readings.append(reading)
         read = [r for r in readings if r is not None]
         if not read:
@@ -312,8 +335,12 @@ class RuleReader:
             ),
         )
 
-    def _read_one(self, text: str, *, question: bool) -> Intent | None:
-        """One sentence (or a question) of a request."""
+    def _read_one(
+        self, text: str, *, question: bool, topics: Topics | None = None
+    ) -> Intent | None:
+        """One sentence (or a question) of a request; ``topics``: what the sentences before it
+        were about (a statement adds its own)."""
+        topics = Topics() if topics is None else topics
         body = self._normalize(text)
         if not body:
             return None
@@ -326,10 +353,10 @@ class RuleReader:
                 return query
             if question:
                 return None
-        retract = self._retract(body)
+        retract = self._retract(body, topics)
         if retract is not None:
             return retract
-        return self._edit(body)
+        return self._edit(body, topics)
 
     def extract(self, text: str) -> list[Triple]:
         """Best-effort statements from prose of several sentences: the facts that parse and
@@ -355,9 +382,8 @@ class RuleReader:
                     if m and prev.object:
                         part = f"{prev.object} {m.group('rest')}"
                     else:
-                        part = self._complete(
-                            re.sub(r"^who\s+", "he ", part, flags=_I), prev.subject
-                        )
+                        part = self._refer(re.sub(r"^who\s+", "he ", part, flags=_I), prev.subject)
+                        part = self._complete(part, prev.subject)
                 got = self._statement(_APPOSITIVE.sub(" ", part))
                 if not isinstance(got, list):
                     continue
@@ -411,7 +437,7 @@ class RuleReader:
 
     # ---------------------------------------------------------------- retract
 
-    def _retract(self, body: str) -> Intent | None:
+    def _retract(self, body: str, topics: Topics) -> Intent | None:
         inner: str | None = None
         m = _RETRACT_PREFIX.match(body) or _NOT_TRUE.match(body)
         if m is not None:
@@ -428,9 +454,11 @@ class RuleReader:
         if inner is None:
             return None
         inner = self._normalize(inner)
-        parsed = self._statements(inner, allow_slot=True)
+        parsed = self._statements(inner, topics, allow_slot=True)
         if parsed is None:
             return None
+        if isinstance(parsed, Unresolved):
+            return parsed.unclear()
         if isinstance(parsed, UnknownPhrase):
             return self._unknown(parsed)
         return self._link_retract(parsed)
@@ -544,11 +572,13 @@ class RuleReader:
 
     # ------------------------------------------------------------------- edit
 
-    def _edit(self, body: str) -> Intent | None:
-        parsed = self._statements(body, allow_slot=False, with_old=True)
+    def _edit(self, body: str, topics: Topics) -> Intent | None:
+        parsed = self._statements(body, topics, allow_slot=False, with_old=True)
         if parsed is None:
             verb = self._unknown_verb(body)
             return self._unknown(verb) if verb is not None else None
+        if isinstance(parsed, Unresolved):
+            return parsed.unclear()
         if isinstance(parsed, UnknownPhrase):
             return self._unknown(parsed)
         return self._link_edit(parsed)
@@ -570,54 +600,163 @@ class RuleReader:
 
     # --------------------------------------------------------------- clauses
 
-    def _statements(self, body: str, *, allow_slot: bool, with_old: bool = False) -> _Parsed:
-        """Several facts joined by "and"/";", or one; a subject-less clause takes the previous
-        clause's subject."""
-        whole = self._clause(body, allow_slot=allow_slot, with_old=with_old)
+    def _statements(
+        self, body: str, topics: Topics, *, allow_slot: bool, with_old: bool = False
+    ) -> _Read:
+        """Several facts joined by "and"/";", or one. A subject-less clause takes the previous
+        clause's topic; pronouns are resolved against ``topics``, to which each clause read
+        adds its own (only when the whole reads)."""
+
+        def parse(clause: str) -> _Parsed:
+            return self._clause(clause, allow_slot=allow_slot, with_old=with_old)
+
         parts = [
             p.strip()
             for p in re.split(
                 r"\s*;\s*|,?\s+and\s+(?!not\b|no longer\b)|,\s+also\s+"
-                r"|,\s+(?=(?:he|she|they|his|her|their)\s)",
+                r"|,\s+(?=(?:he|she|it|they|his|her|its|their)\s)",
                 body,
                 flags=_I,
             )
             if p.strip()
         ]
+        unknown: UnknownPhrase | None = None
         if len(parts) > 1:
+            read = topics.copy()
             facts: list[RawFact] = []
-            unknown: UnknownPhrase | None = None
-            ok = True
-            prev: str | None = None
             for part in parts:
-                part = self._normalize(part)
-                if prev is not None:
-                    part = self._complete(part, prev)
-                got = self._clause(part, allow_slot=allow_slot, with_old=with_old)
-                if isinstance(got, list) and got:
-                    facts.extend(got)
-                    prev = got[-1].subject
-                else:
-                    ok = False
-                    if isinstance(got, UnknownPhrase):
-                        unknown = got
+                got = self._read_clause(self._normalize(part), read, parse)
+                if isinstance(got, Unresolved):
+                    return got
+                if not (isinstance(got, list) and got):
+                    unknown = got if isinstance(got, UnknownPhrase) else None
                     break
-            if ok:
+                facts.extend(got)
+            else:
+                topics.update(read)
                 return facts
-            if isinstance(whole, list) and whole:
-                return whole
-            return unknown or whole
-        return whole
+        read = topics.copy()
+        whole = self._read_clause(body, read, parse)
+        if isinstance(whole, list) and whole:
+            topics.update(read)
+            return whole
+        return unknown or whole
+
+    def _read_clause(self, clause: str, topics: Topics, parse: Callable[[str], _Parsed]) -> _Read:
+        """One clause with its pronouns resolved and, without a subject, the last topic's;
+        its own topic is added to ``topics``."""
+        resolved = self._resolve(clause, topics, parse)
+        if isinstance(resolved, Unresolved):
+            return resolved
+        if topics.last is not None:
+            resolved = self._complete(resolved, topics.last)
+        got = parse(resolved)
+        if isinstance(got, list) and got:
+            topic = self._topic(resolved, got)
+            if topic is not None:
+                topics.add(self._key(topic), topic)
+        return got
+
+    # ----------------------------------------------------------- coreference
+
+    def _resolve(
+        self, clause: str, topics: Topics, parse: Callable[[str], _Parsed]
+    ) -> str | Unresolved:
+        """The clause with each pronoun replaced by the one topic it can refer to (see the
+        module docstring), or why it cannot be."""
+        at = 0
+        while (pronoun := find_pronoun(clause, self.linker.relation, at)) is not None:
+            if pronoun.start > 0 and not topics.mentions:
+                # inside a clause with nothing before it, a possessive may mean the clause's
+                # own subject ("France has Paris as its capital"): the clause reads it
+                at = pronoun.end
+                continue
+            fitting: list[tuple[str, str]] = []
+            refused: list[str] = []
+            for mention in topics.mentions.values():
+                resolved = substitute(clause, pronoun, mention)
+                why = self._misfit(mention, parse(resolved))
+                if why is None:
+                    fitting.append((mention, resolved))
+                else:
+                    refused.append(f"{pronoun.word!r} cannot be {mention}: {why}")
+            if len(fitting) != 1:
+                return _unresolved(pronoun, [m for m, _ in fitting], refused)
+            at = pronoun.end + len(fitting[0][1]) - len(clause)
+            clause = fitting[0][1]
+        return clause
+
+    def _misfit(self, mention: str, parsed: _Parsed) -> str | None:
+        """Why the facts read with ``mention`` for a pronoun cannot be meant, or None."""
+        if not isinstance(parsed, list):
+            return None
+        key = self._key(mention)
+        types = self._relation_types()
+        for fact in parsed:
+            subject = self._key(fact.subject)
+            obj = self._key(fact.object) if fact.object else None
+            if subject == key and obj == key:
+                return f"that would make {mention} {mention}'s own {fact.relation}"
+            for role, at, allowed in (
+                ("subject", subject, types.domain),
+                ("object", obj, types.range),
+            ):
+                wanted = allowed.get(fact.relation)
+                if at != key or wanted is None:
+                    continue
+                known = self._known_types(key)
+                if known is not None and not known & wanted:
+                    return (
+                        f"the graph knows {mention} as a {' or '.join(sorted(known))}, and the "
+                        f"{role} of {fact.relation} is a {' or '.join(sorted(wanted))}"
+                    )
+        return None
+
+    def _key(self, mention: str) -> str:
+        """The entity a mention names: the graph's name when it knows one, else the words."""
+        link = self.linker.entity(mention.strip())
+        if link.ref is not None and not link.ref.new_entity:
+            return link.ref.name
+        return mention.strip().casefold()
+
+    def _known_types(self, name: str) -> frozenset[str] | None:
+        view = self.view
+        if view is None or not view.entities([name]):
+            return None
+        return self._relation_types().entity(view, name)
+
+    def _relation_types(self) -> RelationTypes:
+        """The schema's relation types, built on the first pronoun that needs them."""
+        if self._types is None:
+            self._types = RelationTypes.of(self.linker)
+        return self._types
+
+    @staticmethod
+    def _topic(clause: str, facts: list[RawFact]) -> str | None:
+        """What a clause is about: the first subject or object it names (in the words)."""
+        folded = clause.casefold()
+        best: tuple[int, str] | None = None
+        for fact in facts:
+            for mention in (fact.subject, fact.object):
+                if not mention or not mention.strip():
+                    continue
+                at = folded.find(mention.strip().casefold())
+                if at >= 0 and (best is None or at < best[0]):
+                    best = (at, mention.strip())
+        return best[1] if best is not None else facts[0].subject.strip() or None
+
+    def _refer(self, part: str, name: str) -> str:
+        """Prose (``extract``): every pronoun of a clause taken as ``name``, best effort."""
+        at = 0
+        while (pronoun := find_pronoun(part, self.linker.relation, at)) is not None:
+            resolved = substitute(part, pronoun, name)
+            at = pronoun.end + len(resolved) - len(part)
+            part = resolved
+        return part
 
     def _complete(self, part: str, prev: str) -> str:
         """Give a subject-less clause the previous subject: "married Pierre Curie" ->
-        "<prev> married Pierre Curie"; "his mother is X" -> "<prev>'s mother is X"."""
-        m = re.match(r"^(?:he|she|they|it)\s+(?P<rest>.+)$", part, _I)
-        if m:
-            return f"{prev} {m.group('rest')}"
-        m = re.match(r"^(?:his|her|their|its)\s+(?P<rest>.+)$", part, _I)
-        if m:
-            return f"{prev}'s {m.group('rest')}"
+        "<prev> married Pierre Curie"; "mother is X" -> "<prev>'s mother is X"."""
         for pattern, _ in self._verb_start:
             if pattern.match(part):
                 return f"{prev} {part}"
@@ -953,6 +1092,31 @@ _KIND_WORDS = {
     "rollback": "undoes an edit",
     "unclear": "is unclear",
 }
+
+
+def _unresolved(pronoun: Pronoun, fitting: list[str], refused: list[str]) -> Unresolved:
+    """The question a pronoun with no single antecedent asks: the names it could be, or why
+    none of the request's topics fits."""
+    word = pronoun.word
+    said = [f"{m}'s" if pronoun.possessive else m for m in fitting]
+    if fitting:
+        names = ", ".join(fitting[:-1]) + f" or {fitting[-1]}"
+        return Unresolved(
+            message=f"{word!r} could be {names}; say the name. Nothing was changed.",
+            span=word,
+            suggestions=tuple(said),
+        )
+    if refused:
+        return Unresolved(
+            message=f"{'; '.join(refused)}. Nothing was changed: say the name.", span=word
+        )
+    return Unresolved(
+        message=(
+            f"I cannot tell who or what {word!r} is: the request names no one before it. "
+            "Nothing was changed: say the name."
+        ),
+        span=word,
+    )
 
 
 def unreadable_name(mention: str, problem: str) -> Unclear:

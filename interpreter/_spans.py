@@ -5,7 +5,8 @@ punctuation, a new clause ("..., her husband is ...", "... and she ..."), a seco
 instruction, or that is longer than a name can be, is a sign that the reader cut the sentence
 in the wrong place; such a span must not become an entity. A name in double quotes is taken
 as written (its inner punctuation is deliberate), within the same length limits. A list of
-names ("Paris, Lyon and Nice") is not one name either.
+names ("Paris, Lyon and Nice") is not one name either, and a pronoun ("He", "its"), even
+in quotes, never is: it stands for a name the request gives elsewhere.
 
 The limits live here, in one place:
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+
+from interpreter._coref import is_pronoun
 
 __all__ = [
     "MAX_NAME_CHARS",
@@ -136,6 +139,8 @@ def span_problem(mention: str, relation_phrases: Iterable[str] = ()) -> str | No
         return f"it is {len(words)} words long; a name has at most {MAX_NAME_WORDS}"
     if len(text) > MAX_NAME_CHARS:
         return f"it is {len(text)} characters long; a name has at most {MAX_NAME_CHARS}"
+    if is_pronoun(text):
+        return "it is a pronoun, not a name; say whom or what it stands for"
     if quoted:
         return None
     mark = _sentence_mark(text)

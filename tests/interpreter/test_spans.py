@@ -227,6 +227,17 @@ _NAMES = st.one_of(
     st.lists(_WORDS, min_size=1, max_size=14).map(" ".join),  # up to very long names
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=120).map(str.title),
 )
+_PRONOUNS = ["he", "she", "it", "they", "his", "her", "its", "their"]
+_CASES = [str.lower, str.title, str.upper]
+_PRONOUN_TEMPLATES = [
+    "{p} wife is {o}",
+    "{p} capital is {o}",
+    "{p} was born in {o}",
+    "{p} studied at {o}",
+    "{p} is located in {o}",
+    "{o} is {p} husband",
+    "forget that {p} founder was {o}",
+]
 _TEMPLATES = [
     "The capital of {s} is {o}",
     "{s}'s wife is {o}",
@@ -250,7 +261,9 @@ def _statement(draw: st.DrawFn) -> str:
 def _adversarial(draw: st.DrawFn) -> tuple[str, bool]:
     """A request and whether it carries an injection after its statement."""
     base = draw(_statement())
-    shape = draw(st.sampled_from(["inject", "run_on", "list", "quoted", "look_alike", "plain"]))
+    shape = draw(
+        st.sampled_from(["inject", "run_on", "list", "quoted", "look_alike", "pronoun", "plain"])
+    )
     if shape == "inject":
         return (
             f"{base}{draw(st.sampled_from(_SEPARATORS))}{draw(st.sampled_from(_INJECTIONS))}",
@@ -272,6 +285,12 @@ def _adversarial(draw: st.DrawFn) -> tuple[str, bool]:
     if shape == "quoted":
         inner = draw(st.text(alphabet="abc XYZ.;:!?,'-", min_size=1, max_size=40))
         return f'The capital of {draw(st.sampled_from(_SUBJECTS))} is "{inner}"', False
+    if shape == "pronoun":  # a pronoun (any case) after a statement, or opening the request
+        pronoun = draw(st.sampled_from(_CASES))(draw(st.sampled_from(_PRONOUNS)))
+        part = draw(st.sampled_from(_PRONOUN_TEMPLATES)).format(p=pronoun, o=draw(_NAMES))
+        if draw(st.booleans()):
+            return part, False
+        return f"{base}{draw(st.sampled_from(_SEPARATORS))}{part}", False
     if shape == "look_alike":
         mark = draw(st.sampled_from(_LOOK_ALIKES))
         tail = draw(st.sampled_from([*_INJECTIONS, draw(_statement())]))
@@ -292,6 +311,9 @@ def _check(text: str, intent: Intent) -> None:
     for triple in intent.triples:
         refs: list[EntityRef] = [triple.subject, triple.object]
         for ref in refs:
+            # a pronoun stands for a name; it is never one, in any case
+            assert ref.name.strip('"').replace("_", " ").lower() not in _PRONOUNS, (text, ref)
+            assert ref.mention.strip().strip('"').lower() not in _PRONOUNS, (text, ref)
             mention = ref.mention.strip()
             bare = mention.rstrip(".;:!?, ")  # the mark that closed the sentence
             quoted = len(mention) >= 2 and mention[0] == '"' and mention[-1] == '"'
@@ -343,7 +365,8 @@ def test_no_malformed_name_and_no_unstated_triple(
         st.one_of(
             _NAMES,
             st.sampled_from(_SUBJECTS),
-            st.sampled_from(["is", "was born in", "'s wife is", "and", "she", "her husband is"]),
+            st.sampled_from(["is", "was born in", "'s wife is", "and", "her husband is"]),
+            st.sampled_from(_PRONOUNS).flatmap(lambda p: st.sampled_from([f(p) for f in _CASES])),
             st.sampled_from(_SEPARATORS).map(str.strip),
             st.sampled_from(list(_LOOK_ALIKES + _MARKS)),
         ),

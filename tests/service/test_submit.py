@@ -121,6 +121,27 @@ def test_clarifying_suggestions_are_requests_that_read(
         assert clicked.decision != "needs_clarification", clicked.to_dict()
 
 
+def test_pronouns_take_the_request_topic_or_ask(demo: KnowSync) -> None:
+    sub = demo.submit(
+        'Kamala Harris was born in Oakland. Her husband is "Doug Emhoff".', user="editor"
+    )
+    assert sub.decision == "accepted" and sub.edit_id is not None
+    assert _objects(demo, "Kamala_Harris", "husband") == ["Doug_Emhoff"]
+    before = demo.stats()
+    text = (
+        "Barack Obama was born in Honolulu. Joe Biden was born in Scranton. His wife is Jill Biden."
+    )
+    asked = demo.submit(text, user="editor")
+    assert asked.decision == "needs_clarification" and asked.question
+    assert "'His' could be Barack Obama or Joe Biden" in asked.question
+    assert text.replace("His", "Joe Biden's") in asked.suggestions
+    alone = demo.submit("His wife is Michelle Obama.", user="editor")
+    assert alone.decision == "needs_clarification" and "names no one" in (alone.question or "")
+    assert demo.stats() == before
+    with demo.store.read() as view:
+        assert not view.entities(["His", "His_wife"])
+
+
 def test_viewers_may_ask_but_not_edit(demo: KnowSync) -> None:
     assert demo.submit("Who is the president of America?", user="viewer").decision == "accepted"
     with pytest.raises(PermissionDenied, match="needs the role editor"):
