@@ -26,6 +26,7 @@ __all__ = [
     "edit_card",
     "edit_summary",
     "esc",
+    "fact_history_html",
     "facts_table",
     "graph_svg",
     "held_reason",
@@ -42,7 +43,7 @@ __all__ = [
 CSS = """
 :root { --ks-accent: #2563eb; --ks-ok: #15803d; --ks-warn: #b45309; --ks-bad: #b91c1c;
         --ks-derived: #7c3aed; --ks-recent: #ea580c; --ks-muted: #64748b; }
-.gradio-container { max-width: 1280px !important; }
+.gradio-container { max-width: min(1600px, 100%) !important; }
 #ks-header { display: flex; align-items: center; gap: 16px; padding: 4px 2px 8px 2px;
              border-bottom: 1px solid var(--border-color-primary); margin-bottom: 6px; }
 #ks-header .ks-brand { font-size: 1.35rem; font-weight: 700; letter-spacing: -0.01em; }
@@ -105,7 +106,8 @@ table.ks-table, table.ks-table th, table.ks-table td { border-left: none !import
                margin-right: 6px; border-top: 2px solid #64748b; }
 .ks-legend i.d { border-top: 2px dashed var(--ks-derived); }
 .ks-legend i.r { border-top: 3px solid var(--ks-recent); }
-.ks-side { color: var(--ks-muted); font-size: 0.9rem; }
+.ks-side { color: var(--ks-muted); font-size: 0.9rem; overflow-wrap: anywhere; min-width: 0; }
+.ks-side .ks-triple { white-space: normal; }
 .ks-said { white-space: pre-wrap; }
 .ks-probe { min-height: 90px; font-size: 1.05rem; }
 .ks-notices ul { margin: 4px 0 0 0; padding-left: 0; list-style: none; }
@@ -567,6 +569,23 @@ def notices_html(notices: Sequence[Notice]) -> str:
     return f'<div class="ks-side ks-notices">{title}<ul>{"".join(items)}</ul></div>'
 
 
+def fact_history_html(triple: Sequence[str], entries: Sequence[tuple[EditRecord, str]]) -> str:
+    """The journal entries of one fact, newest first, each with what it did to the fact
+    (asserted, derived, superseded, retracted, restored, undone) and a button (``data-edit``)
+    that the page turns into a select event opening the edit in History."""
+    title = f"<b>Journal entries of</b> {triple_html(*triple)}"
+    if not entries:
+        return f'<div class="ks-side ks-notices">{title}<br>None found.</div>'
+    items = [
+        f'<li><button type="button" class="ks-link" data-edit="{record.id}">Edit '
+        f"#{record.id}</button> <b>{esc(did)}</b> by {esc(record.user)}"
+        f'<br><span class="ks-note">{esc(edit_summary(record))} · '
+        f"{esc(short_time(record.created_at))} UTC · {esc(state_label(record))}</span></li>"
+        for record, did in entries
+    ]
+    return f'<div class="ks-side ks-notices">{title}<ul>{"".join(items)}</ul></div>'
+
+
 def edit_summary(record: EditRecord) -> str:
     """One line of plain text saying what a journal entry does."""
     req = record.request
@@ -987,7 +1006,7 @@ def _rings(
     for d in range(deepest - 1, 0, -1):
         cap[d] = cap[d + 1] - wide[d] - _RING_GAP_X
     short = wide[0] + 1.5 * _RING_GAP_X - cap[1]
-    if short > 0:  # too many rings of wide names for the view: the view widens
+    if short > 0:  # too many rings of wide names for the view: the view widens (text shrinks)
         cap = {d: c + short for d, c in cap.items()}
     gap = 14.0 * loose
     pos: dict[str, tuple[float, float]] = {center: (0.0, 0.0)}
