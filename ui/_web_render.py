@@ -8,9 +8,11 @@ comes from the graph or a user is escaped. No state, no I/O.
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kg import EditKind, EditRecord, EditState, Fact, FactKind
@@ -24,6 +26,7 @@ __all__ = [
     "edit_card",
     "edit_summary",
     "esc",
+    "fact_history_html",
     "facts_table",
     "graph_svg",
     "held_reason",
@@ -40,7 +43,7 @@ __all__ = [
 CSS = """
 :root { --ks-accent: #2563eb; --ks-ok: #15803d; --ks-warn: #b45309; --ks-bad: #b91c1c;
         --ks-derived: #7c3aed; --ks-recent: #ea580c; --ks-muted: #64748b; }
-.gradio-container { max-width: 1280px !important; }
+.gradio-container { max-width: min(1600px, 100%) !important; }
 #ks-header { display: flex; align-items: center; gap: 16px; padding: 4px 2px 8px 2px;
              border-bottom: 1px solid var(--border-color-primary); margin-bottom: 6px; }
 #ks-header .ks-brand { font-size: 1.35rem; font-weight: 700; letter-spacing: -0.01em; }
@@ -91,16 +94,20 @@ table.ks-table, table.ks-table th, table.ks-table td { border-left: none !import
     border-right: none !important; border-top: none !important; }
 .ks-graph { border: 1px solid var(--border-color-primary); border-radius: 10px;
             background: #fcfcfd; overflow: auto; }
-.ks-graph svg { display: block; width: 100%; height: auto; }
-.ks-graph [data-entity] { cursor: pointer; }
+.ks-graph svg { display: block; width: 100%; min-width: 960px; height: auto; margin: 0 auto; }
+.ks-graph [data-entity], .ks-graph [data-fact] { cursor: pointer; }
 .ks-graph [data-entity]:hover rect { stroke: var(--ks-accent); stroke-width: 2; }
+.ks-graph .ks-hit { fill: none; stroke: transparent; stroke-width: 12; pointer-events: stroke; }
+.ks-graph .ks-fact:hover .ks-line { stroke-width: 3; }
+.ks-graph .ks-edge-label:hover rect { stroke-opacity: 1; }
 .ks-legend { display: flex; gap: 18px; font-size: 0.85rem; color: var(--ks-muted);
              padding: 6px 2px; flex-wrap: wrap; }
 .ks-legend i { display: inline-block; width: 26px; height: 0; vertical-align: middle;
                margin-right: 6px; border-top: 2px solid #64748b; }
 .ks-legend i.d { border-top: 2px dashed var(--ks-derived); }
 .ks-legend i.r { border-top: 3px solid var(--ks-recent); }
-.ks-side { color: var(--ks-muted); font-size: 0.9rem; }
+.ks-side { color: var(--ks-muted); font-size: 0.9rem; overflow-wrap: anywhere; min-width: 0; }
+.ks-side .ks-triple { white-space: normal; }
 .ks-said { white-space: pre-wrap; }
 .ks-probe { min-height: 90px; font-size: 1.05rem; }
 .ks-notices ul { margin: 4px 0 0 0; padding-left: 0; list-style: none; }
@@ -562,6 +569,23 @@ def notices_html(notices: Sequence[Notice]) -> str:
     return f'<div class="ks-side ks-notices">{title}<ul>{"".join(items)}</ul></div>'
 
 
+def fact_history_html(triple: Sequence[str], entries: Sequence[tuple[EditRecord, str]]) -> str:
+    """The journal entries of one fact, newest first, each with what it did to the fact
+    (asserted, derived, superseded, retracted, restored, undone) and a button (``data-edit``)
+    that the page turns into a select event opening the edit in History."""
+    title = f"<b>Journal entries of</b> {triple_html(*triple)}"
+    if not entries:
+        return f'<div class="ks-side ks-notices">{title}<br>None found.</div>'
+    items = [
+        f'<li><button type="button" class="ks-link" data-edit="{record.id}">Edit '
+        f"#{record.id}</button> <b>{esc(did)}</b> by {esc(record.user)}"
+        f'<br><span class="ks-note">{esc(edit_summary(record))} · '
+        f"{esc(short_time(record.created_at))} UTC · {esc(state_label(record))}</span></li>"
+        for record, did in entries
+    ]
+    return f'<div class="ks-side ks-notices">{title}<ul>{"".join(items)}</ul></div>'
+
+
 def edit_summary(record: EditRecord) -> str:
     """One line of plain text saying what a journal entry does."""
     req = record.request
@@ -760,85 +784,265 @@ def facts_table(facts: Sequence[Fact], recent: set[int]) -> str:
 
 
 # -------------------------------------------------------------------- graph
+# The picture is laid out in a view box of one width whatever it shows, so its text keeps one
+# size: a 2-node picture is not blown up to the page's width, and a crowded one is not shrunk;
+# it grows in height instead when its rings need the room.
 
-_NODE_H = 30
-_CHAR_W = 7.2  # average glyph width of 13px system sans
+_VIEW_W = 1200.0
+_NODE_H = 30.0
+_NODE_FONT = 14
+_EDGE_FONT = 12
+_LABEL_H = 18.0
+_MARGIN = 16.0  # between the picture's edge and anything drawn
+_RING_GAP_X = 90.0  # horizontal room between the side nodes of two rings, for edge labels
+_NARROW = frozenset("iljtfrI.,:;'!|()[] -")
+_WIDE = frozenset("mwMWOQGDHNU@%&")
+
+
+def _text_w(text: str, size: float, *, bold: bool = False) -> float:
+    """A generous estimate of a line's width in a system sans (DejaVu Sans, the widest of the
+    usual ones, included), so that a box drawn around it holds it."""
+    ems = 0.0
+    for ch in text:
+        if ch in _NARROW:
+            ems += 0.34
+        elif ch in _WIDE:
+            ems += 0.92
+        elif ch.isupper():
+            ems += 0.74
+        elif ch.isdigit():
+            ems += 0.64
+        else:
+            ems += 0.62
+    return ems * size * (1.08 if bold else 1.0)
 
 
 def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def _node_w(name: str) -> float:
-    return max(64.0, len(_label(name)) * _CHAR_W + 22)
+def _node_w(name: str, *, bold: bool = False) -> float:
+    return max(64.0, _text_w(_label(name), _NODE_FONT, bold=bold) + 26)
 
 
-def _layout(center: str, facts: Sequence[Fact]) -> dict[str, tuple[float, float]]:
-    """A radial layout: the entity in the middle, each further hop on a wider ring, each node
-    placed near the angle of the neighbour that reached it (so branches do not cross)."""
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def _overlap(a: Box, b: Box, gap: float = 0.0) -> bool:
+    """Whether two boxes come closer than ``gap``."""
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+
+
+def _box(x: float, y: float, w: float, h: float) -> Box:
+    return (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+
+
+@dataclass(frozen=True)
+class _EdgeShape:
+    """One fact's arrow: a quadratic curve from ``start`` through ``control`` to ``end`` (a
+    straight line when the control is the midpoint), and its label's centre and width."""
+
+    fact: Fact
+    start: tuple[float, float]
+    control: tuple[float, float]
+    end: tuple[float, float]
+    label_at: tuple[float, float]
+    label_w: float
+
+    @property
+    def label_box(self) -> Box:
+        return _box(*self.label_at, self.label_w, _LABEL_H)
+
+
+@dataclass(frozen=True)
+class _Picture:
+    """A laid-out neighbourhood: node centres and widths, edge shapes, the view box (x, y, w,
+    h) holding all of it, and whether every edge label found a place clear of the others."""
+
+    center: str
+    pos: dict[str, tuple[float, float]]
+    widths: dict[str, float]
+    edges: list[_EdgeShape]
+    view: Box
+    clear: bool
+
+    def node_box(self, name: str) -> Box:
+        return _box(*self.pos[name], self.widths[name], _NODE_H)
+
+
+def _tree(center: str, facts: Sequence[Fact]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Breadth-first from the centre over facts in either direction: each entity's hop and
+    the entities it reached first (sorted, so the picture does not depend on fact order)."""
     adj: dict[str, set[str]] = defaultdict(set)
     for f in facts:
         adj[f.subject].add(f.object)
         adj[f.object].add(f.subject)
     depth = {center: 0}
-    parent: dict[str, str] = {}
+    children: dict[str, list[str]] = defaultdict(list)
     queue = deque([center])
     while queue:
         node = queue.popleft()
         for nxt in sorted(adj[node]):
             if nxt not in depth:
                 depth[nxt] = depth[node] + 1
-                parent[nxt] = node
+                children[node].append(nxt)
                 queue.append(nxt)
-    rings: dict[int, list[str]] = defaultdict(list)
-    for node, d in depth.items():
-        rings[d].append(node)
-    pos: dict[str, tuple[float, float]] = {center: (0.0, 0.0)}
-    angle: dict[str, float] = {center: -math.pi / 2}
-    radius = 0.0
-    for d in sorted(k for k in rings if k > 0):
-        nodes = rings[d]
-        if d == 1:  # evenly around the entity, starting at the top
-            nodes.sort()
-            wanted = [-math.pi / 2 + 2 * math.pi * i / len(nodes) for i in range(len(nodes))]
-        else:  # near the neighbour that reached them, pushed apart only as far as needed
-            nodes.sort(key=lambda n: (angle[parent[n]], n))
-            wanted = [angle[parent[n]] for n in nodes]
-        arcs = [_node_w(n) * 0.75 + 34 for n in nodes]  # the arc length a node needs
-        radius = max(radius + 170.0, sum(arcs) / (2 * math.pi), 150.0 * d)
-        placed = _spread(wanted, [a / radius for a in arcs])
-        for n, a in zip(nodes, placed, strict=True):
-            angle[n] = a
-            # a flattened ellipse fits the wide labels of a landscape page better
-            pos[n] = (radius * 1.35 * math.cos(a), radius * math.sin(a))
-    for node in adj:  # not reached: cannot happen for a neighbourhood, but stay total
-        pos.setdefault(node, (0.0, 0.0))
-    return pos
+    for node in sorted(adj):  # not reached from the centre: hang it off the centre
+        if node not in depth:
+            depth[node] = 1
+            children[center].append(node)
+    return depth, children
+
+
+def _wedges(center: str, children: Mapping[str, list[str]]) -> dict[str, float]:
+    """Each node's wanted angle: the middle of a wedge of its parent's, sized by how many
+    leaves hang below it, so that branches keep to their own side and do not cross."""
+    leaves: dict[str, int] = {}
+
+    def count(node: str) -> int:
+        leaves[node] = max(1, sum(count(c) for c in children.get(node, [])))
+        return leaves[node]
+
+    count(center)
+    angle: dict[str, float] = {}
+    first = children.get(center, [])
+    # the first branch's middle at the top
+    start = -math.pi / 2 - (math.pi * leaves[first[0]] / leaves[center] if first else 0.0)
+    stack = [(center, start, start + 2 * math.pi)]
+    while stack:
+        node, a0, a1 = stack.pop()
+        angle[node] = (a0 + a1) / 2
+        kids = children.get(node, [])
+        total = sum(leaves[k] for k in kids)
+        at = a0
+        for kid in kids:
+            span = (a1 - a0) * leaves[kid] / total
+            stack.append((kid, at, at + span))
+            at += span
+    return angle
+
+
+def _arc_need(theta: float, rx: float, ry: float, w: float, h: float, gap: float) -> float:
+    """The angle a w x h box needs on the ellipse (rx, ry) at parameter ``theta``: its extent
+    along the ellipse's tangent there, plus ``gap``, over the ellipse's speed there."""
+    tx, ty = -rx * math.sin(theta), ry * math.cos(theta)
+    speed = math.hypot(tx, ty) or 1.0
+    extent = abs(w * tx / speed) + abs(h * ty / speed) + gap
+    return extent / speed
+
+
+def _hung(x: float, y: float, rx: float, ry: float, w: float) -> Box:
+    """A node's box hung outward from its point (x, y) of the ellipse (rx, ry), along the
+    ellipse's normal there, until its side facing the centre touches the point: arrows to
+    the other points of the ring then pass it by."""
+    nx, ny = x / (rx * rx), y / (ry * ry)
+    norm = math.hypot(nx, ny) or 1.0
+    nx, ny = nx / norm, ny / norm
+    reach = abs(nx) * w / 2 + abs(ny) * _NODE_H / 2
+    return _box(x + nx * reach, y + ny * reach, w, _NODE_H)
+
+
+def _polar_to_param(phi: float, rx: float, ry: float) -> float:
+    """The parameter of the point of the ellipse (rx cos t, ry sin t) that lies at polar angle
+    ``phi`` from its centre, kept within the same turn as ``phi``."""
+    t = math.atan2(rx * math.sin(phi), ry * math.cos(phi))
+    return t + 2 * math.pi * round((phi - t) / (2 * math.pi))
 
 
 def _spread(wanted: list[float], widths: list[float]) -> list[float]:
-    """Angles as close to ``wanted`` (sorted) as possible with consecutive nodes at least
-    the mean of their angular widths apart: a few sweeps that push overlapping pairs apart."""
+    """Angles as close to ``wanted`` (ascending, within one turn) as possible with neighbours,
+    the last and the first included, at least the mean of their angular widths apart.
+
+    Sweeps push overlapping pairs apart; when that leaves the ends too close round the turn,
+    the nodes are packed in order with the spare angle shared out evenly instead."""
     out = list(wanted)
     count = len(out)
     if count < 2:
         return out
-    for _ in range(60):
+    for _ in range(200):
         moved = False
         for i in range(count - 1):
-            gap = (widths[i] + widths[i + 1]) / 2
-            deficit = gap - (out[i + 1] - out[i])
-            if deficit > 1e-6:
+            deficit = (widths[i] + widths[i + 1]) / 2 - (out[i + 1] - out[i])
+            if deficit > 1e-9:
                 out[i] -= deficit / 2
                 out[i + 1] += deficit / 2
                 moved = True
         if not moved:
             break
-    return out
+    if out[-1] - out[0] + (widths[0] + widths[-1]) / 2 <= 2 * math.pi + 1e-9:
+        return out
+    gaps = [(widths[i] + widths[(i + 1) % count]) / 2 for i in range(count)]
+    spare = max(0.0, 2 * math.pi - sum(gaps)) / count
+    packed = [0.0]
+    for g in gaps[:-1]:
+        packed.append(packed[-1] + g + spare)
+    shift = sum(w - p for w, p in zip(wanted, packed, strict=True)) / count
+    return [p + shift for p in packed]
 
 
-def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+def _rings(
+    center: str,
+    depth: Mapping[str, int],
+    wanted: Mapping[str, float],
+    widths: Mapping[str, float],
+    loose: float,
+    view_w: float,
+) -> dict[str, tuple[float, float]]:
+    """Each hop on an ellipse around the centre. An ellipse is as wide as the view allows
+    (leaving room for the outer rings' side nodes) and grows in height until its nodes, at
+    angles as near their wedges' as they fit, clear each other and the inner rings."""
+    rings: dict[int, list[str]] = defaultdict(list)
+    for node, d in depth.items():
+        if d:
+            rings[d].append(node)
+    if not rings:
+        return {center: (0.0, 0.0)}
+    deepest = max(rings)
+    # a node hangs outward from its point of the ring, so a ring's side reaches out by its
+    # widest node; the next ring starts beyond that
+    wide = {d: max(widths[n] for n in rings[d]) for d in rings}
+    wide[0] = widths[center] / 2
+    cap = {deepest: view_w / 2 - _MARGIN - wide[deepest]}
+    for d in range(deepest - 1, 0, -1):
+        cap[d] = cap[d + 1] - wide[d] - _RING_GAP_X
+    short = wide[0] + 1.5 * _RING_GAP_X - cap[1]
+    if short > 0:  # too many rings of wide names for the view: the view widens (text shrinks)
+        cap = {d: c + short for d, c in cap.items()}
+    gap = 14.0 * loose
+    pos: dict[str, tuple[float, float]] = {center: (0.0, 0.0)}
+    placed: list[Box] = [_box(0.0, 0.0, widths[center], _NODE_H)]
+    ry_prev, rx_prev = 0.0, 0.0
+    for d in range(1, deepest + 1):
+        nodes = sorted(rings[d], key=lambda n: (wanted[n], n))
+        angles = [wanted[n] for n in nodes]
+        ry = max(ry_prev + (_NODE_H + 4 * _LABEL_H) * loose, 150.0 * loose)
+        low_rx = rx_prev + wide[d - 1] + _RING_GAP_X * (1.5 if d == 1 else 0.5)
+        for _ in range(200):
+            rx = min(cap[d], max(ry * 1.8, low_rx))
+            # the point of the ellipse seen from the centre in the wedge's direction
+            wish = [_polar_to_param(a, rx, ry) for a in angles]
+            spread = wish
+            for _ in range(4):  # each node's angular need where the last spread put it
+                need = [
+                    _arc_need(a, rx, ry, widths[n], _NODE_H, gap)
+                    for a, n in zip(spread, nodes, strict=True)
+                ]
+                spread = _spread(wish, need)
+            boxes = [
+                _hung(rx * math.cos(a), ry * math.sin(a), rx, ry, widths[n])
+                for a, n in zip(spread, nodes, strict=True)
+            ]
+            crowded = any(
+                _overlap(b, other, gap / 2) for i, b in enumerate(boxes) for other in boxes[:i]
+            ) or any(_overlap(b, other, gap) for b in boxes for other in placed)
+            if not crowded:
+                break
+            ry *= 1.05
+        for n, b in zip(nodes, boxes, strict=True):
+            pos[n] = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+        placed += boxes
+        ry_prev, rx_prev = ry, rx
+    return pos
 
 
 def _clip(x: float, y: float, dx: float, dy: float, w: float, h: float) -> tuple[float, float]:
@@ -849,50 +1053,24 @@ def _clip(x: float, y: float, dx: float, dy: float, w: float, h: float) -> tuple
     return x + dx * t, y + dy * t
 
 
-def graph_svg(
-    center: str,
-    facts: Sequence[Fact],
-    *,
-    recent: set[int] | None = None,
-    width: int = 1100,
-) -> str:
-    """The neighbourhood of ``center`` as an inline SVG: labelled arrows subject -> object;
-    asserted facts solid, derived (inverse, composed) dashed violet, facts of recent edits
-    thick orange. Nodes carry ``data-entity`` so a click can re-centre the graph."""
-    recent = recent or set()
-    if not facts:
-        return (
-            f'<div class="ks-graph" style="padding:24px">{esc(center)} has no facts in force.</div>'
-        )
-    pos = _layout(center, facts)
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    pad_x = max(_node_w(n) for n in pos) / 2 + 30
-    min_x, max_x = min(xs) - pad_x, max(xs) + pad_x
-    min_y, max_y = min(ys) - 50, max(ys) + 50
-    vw, vh = max_x - min_x, max_y - min_y
-    out = [
-        f'<div class="ks-graph"><svg xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="{min_x:.0f} {min_y:.0f} {vw:.0f} {vh:.0f}" '
-        f'style="max-width:{max(width, int(vw))}px;min-height:{min(520, int(vh))}px" '
-        f'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="13">',
-        "<defs>",
-    ]
-    colours = {"a": "#64748b", "d": "#7c3aed", "r": "#ea580c"}
-    for key, colour in colours.items():
-        out.append(
-            f'<marker id="ks-arrow-{key}" viewBox="0 0 10 10" refX="9" refY="5" '
-            f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
-            f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
-        )
-    out.append("</defs>")
-    # parallel edges between one pair bend apart; label positions are remembered to nudge
+# where along an edge its label may go (the middle first), and how far off the line
+_LABEL_TS = (0.5, 0.6, 0.4, 0.68, 0.32, 0.76, 0.24, 0.55, 0.45, 0.82, 0.18)
+_LABEL_OFFSETS = (0.0, 11.0, -11.0, 22.0, -22.0)
+
+
+def _edges(
+    pos: Mapping[str, tuple[float, float]], widths: Mapping[str, float], facts: Sequence[Fact]
+) -> tuple[list[_EdgeShape], bool]:
+    """Each fact's curve, and a place for its label on or beside it that keeps clear of every
+    node, every label placed before it and the view's sides. False with the shapes when some
+    label found no such place (it is then put at its edge's middle)."""
+    nodes = [_box(*pos[n], widths[n], _NODE_H) for n in sorted(pos)]
+    labels: list[Box] = []
+    shapes: list[_EdgeShape] = []
+    clear = True
+    limit = max(abs(p[0]) + widths[n] / 2 for n, p in pos.items())
+    limit = max(limit, _VIEW_W / 2 - _MARGIN)
     pair_count: dict[frozenset[str], int] = defaultdict(int)
-    labels: list[str] = []
-    boxes = [
-        (x - _node_w(n) / 2, y - _NODE_H / 2, x + _node_w(n) / 2, y + _NODE_H / 2)
-        for n, (x, y) in pos.items()
-    ]
     for f in sorted(facts, key=lambda f: (f.kind is not FactKind.ASSERTED, str(f.triple))):
         if f.subject == f.object:
             continue
@@ -903,46 +1081,135 @@ def graph_svg(
         dx, dy = x2 - x1, y2 - y1
         length = math.hypot(dx, dy) or 1.0
         nx, ny = -dy / length, dx / length
-        # alternate sides, growing: 0, +1, -1, +2, ...; keep the side stable per direction
+        # parallel edges of one pair bend apart: 0, +1, -1, +2, ...; the side kept per direction
         sign = 1 if f.subject < f.object else -1
-        bend = (0 if k == 0 else ((k + 1) // 2) * (1 if k % 2 else -1)) * 34.0 * sign
+        bend = (0 if k == 0 else ((k + 1) // 2) * (1 if k % 2 else -1)) * 40.0 * sign
         cx, cy = (x1 + x2) / 2 + nx * bend, (y1 + y2) / 2 + ny * bend
-        sx, sy = _clip(x1, y1, cx - x1, cy - y1, _node_w(f.subject) + 4, _NODE_H + 4)
-        ex, ey = _clip(x2, y2, cx - x2, cy - y2, _node_w(f.object) + 8, _NODE_H + 8)
+        sx, sy = _clip(x1, y1, cx - x1, cy - y1, widths[f.subject] + 4, _NODE_H + 4)
+        ex, ey = _clip(x2, y2, cx - x2, cy - y2, widths[f.object] + 10, _NODE_H + 10)
+        tw = _text_w(f.relation, _EDGE_FONT, bold=True) + 12
+        spot: tuple[float, float] | None = None
+        for t in _LABEL_TS:
+            # B(t) = (1-t)^2 P0 + 2t(1-t) C + t^2 P2
+            bx = (1 - t) ** 2 * sx + 2 * t * (1 - t) * cx + t * t * ex
+            by = (1 - t) ** 2 * sy + 2 * t * (1 - t) * cy + t * t * ey
+            for off in _LABEL_OFFSETS:
+                lx, ly = bx + nx * off, by + ny * off
+                box = _box(lx, ly, tw, _LABEL_H)
+                if box[0] < -limit or box[2] > limit:
+                    continue
+                if any(_overlap(box, b, 3.0) for b in nodes) or any(
+                    _overlap(box, b, 2.0) for b in labels
+                ):
+                    continue
+                spot = (lx, ly)
+                break
+            if spot is not None:
+                break
+        if spot is None:
+            clear = False
+            spot = ((sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4)
+        labels.append(_box(*spot, tw, _LABEL_H))
+        shapes.append(_EdgeShape(f, (sx, sy), (cx, cy), (ex, ey), spot, tw))
+    return shapes, clear
+
+
+# how much looser and wider the rings are laid out each time a label found no room
+_ATTEMPTS = ((1.0, 1.0), (1.3, 1.0), (1.0, 1.15), (1.3, 1.15), (1.3, 1.3), (1.6, 1.3))
+
+
+def _layout(center: str, facts: Sequence[Fact]) -> _Picture:
+    """Concentric rings by hop, each node in a wedge of its parent's sized by its subtree;
+    then every edge label placed clear of the nodes and the other labels. Where some label
+    finds no room, the rings are laid out again looser (up to a few times). Deterministic:
+    the same facts in any order give the same picture."""
+    depth, children = _tree(center, facts)
+    wanted = _wedges(center, children)
+    widths = {n: _node_w(n, bold=n == center) for n in depth}
+    pos: dict[str, tuple[float, float]] = {}
+    shapes: list[_EdgeShape] = []
+    clear = False
+    for loose, wider in _ATTEMPTS:
+        pos = _rings(center, depth, wanted, widths, loose, _VIEW_W * wider)
+        shapes, clear = _edges(pos, widths, facts)
+        if clear:
+            break
+    boxes = [_box(*pos[n], widths[n], _NODE_H) for n in pos] + [s.label_box for s in shapes]
+    half = max(_VIEW_W / 2, max(max(-b[0], b[2]) for b in boxes) + _MARGIN)
+    top = min(b[1] for b in boxes) - _MARGIN
+    bottom = max(b[3] for b in boxes) + _MARGIN
+    return _Picture(center, pos, widths, shapes, (-half, top, 2 * half, bottom - top), clear)
+
+
+def _fact_key(fact: Fact) -> str:
+    """A fact's triple as the ``data-fact`` attribute carries it (JSON: [s, r, o])."""
+    return json.dumps(list(fact.triple), ensure_ascii=False)
+
+
+def graph_svg(center: str, facts: Sequence[Fact], *, recent: set[int] | None = None) -> str:
+    """The neighbourhood of ``center`` as an inline SVG: labelled arrows subject -> object;
+    asserted facts solid, derived (inverse, composed) dashed violet, facts of recent edits
+    thick orange. Nodes carry ``data-entity`` (a click re-centres the graph), arrows and their
+    labels ``data-fact`` (a click lists the fact's journal entries)."""
+    recent = recent or set()
+    if not facts:
+        return (
+            f'<div class="ks-graph" style="padding:24px">{esc(center)} has no facts in force.</div>'
+        )
+    pic = _layout(center, facts)
+    vx, vy, vw, vh = pic.view
+    out = [
+        f'<div class="ks-graph"><svg xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="{vx:.0f} {vy:.0f} {vw:.0f} {vh:.0f}" data-width="{vw:.0f}" '
+        f'style="max-width:{vw * 1.15:.0f}px" '
+        'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" '
+        f'font-size="{_NODE_FONT}">',
+        "<defs>",
+    ]
+    colours = {"a": "#64748b", "d": "#7c3aed", "r": "#ea580c"}
+    for key, colour in colours.items():
+        out.append(
+            f'<marker id="ks-arrow-{key}" viewBox="0 0 10 10" refX="9" refY="5" '
+            f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+        )
+    out.append("</defs>")
+    labels: list[str] = []
+    for shape in pic.edges:
+        f = shape.fact
         if f.edit_id in recent:
             key, extra, weight = "r", "", 3.0
         elif f.kind.derived:
             key, extra, weight = "d", ' stroke-dasharray="6 4"', 1.6
         else:
             key, extra, weight = "a", "", 1.4
-        out.append(
-            f'<path d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}" fill="none" '
-            f'stroke="{colours[key]}" stroke-width="{weight}"{extra} '
-            f'marker-end="url(#ks-arrow-{key})"><title>{esc(f.triple)} '
-            f"({esc(f.kind.value)}, edit #{esc(f.edit_id)} by {esc(f.user)})</title></path>"
+        (sx, sy), (cx, cy), (ex, ey) = shape.start, shape.control, shape.end
+        d = f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}"
+        title = (
+            f"<title>{esc(f.triple)} ({esc(f.kind.value)}, edit #{esc(f.edit_id)} by "
+            f"{esc(f.user)}) · click for its history</title>"
         )
-        # the curve's midpoint: B(1/2) = (P0 + 2C + P2) / 4
-        lx, ly = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
-        text = f.relation
-        tw = len(text) * 6.6 + 10
-        for step in (0, 1, -1, 2, -2, 3, -3):  # slide along the edge's normal until it fits
-            tx, ty = lx + nx * step * 16, ly + ny * step * 16
-            box = (tx - tw / 2, ty - 9, tx + tw / 2, ty + 8)
-            if not any(_overlap(box, other) for other in boxes):
-                lx, ly = tx, ty
-                break
-        boxes.append((lx - tw / 2, ly - 9, lx + tw / 2, ly + 8))
+        data = f'data-fact="{esc(_fact_key(f))}"'
+        out.append(
+            f'<g class="ks-fact" {data}>{title}<path class="ks-hit" d="{d}"/>'
+            f'<path class="ks-line" d="{d}" fill="none" stroke="{colours[key]}" '
+            f'stroke-width="{weight}"{extra} marker-end="url(#ks-arrow-{key})"/></g>'
+        )
+        lx, ly = shape.label_at
+        x0, y0, _, _ = shape.label_box
         style = ' font-style="italic"' if f.kind.derived else ""
         bold = ' font-weight="700"' if key == "r" else ""
         labels.append(
-            f'<g class="ks-edge-label"><rect x="{lx - tw / 2:.1f}" y="{ly - 9:.1f}" '
-            f'width="{tw:.1f}" height="17" rx="4" fill="#ffffff" fill-opacity="0.92"/>'
-            f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="12" '
-            f'fill="{colours[key]}"{style}{bold}>{esc(text)}</text></g>'
+            f'<g class="ks-edge-label" {data}>{title}<rect x="{x0:.1f}" y="{y0:.1f}" '
+            f'width="{shape.label_w:.1f}" height="{_LABEL_H:.0f}" rx="4" fill="#ffffff" '
+            f'fill-opacity="0.95" stroke="{colours[key]}" stroke-opacity="0.25"/>'
+            f'<text x="{lx:.1f}" y="{ly + 4.2:.1f}" text-anchor="middle" '
+            f'font-size="{_EDGE_FONT}" fill="{colours[key]}"{style}{bold}>{esc(f.relation)}'
+            "</text></g>"
         )
     out.extend(labels)
-    for node, (x, y) in sorted(pos.items(), key=lambda item: item[0] == center):
-        w = _node_w(node)
+    for node, (x, y) in sorted(pic.pos.items(), key=lambda item: (item[0] == center, item[0])):
+        w = pic.widths[node]
         is_center = node == center
         fill, stroke, colour = (
             ("#2563eb", "#1d4ed8", "#ffffff") if is_center else ("#ffffff", "#94a3b8", "#0f172a")
@@ -951,15 +1218,15 @@ def graph_svg(
         out.append(
             f'<g data-entity="{esc(node)}"><title>{esc(node)}</title>'
             f'<rect x="{x - w / 2:.1f}" y="{y - _NODE_H / 2:.1f}" width="{w:.1f}" '
-            f'height="{_NODE_H}" rx="15" fill="{fill}" stroke="{stroke}" stroke-width="1.2"/>'
-            f'<text x="{x:.1f}" y="{y + 4.5:.1f}" text-anchor="middle" fill="{colour}"{bold_name}>'
+            f'height="{_NODE_H:.0f}" rx="15" fill="{fill}" stroke="{stroke}" stroke-width="1.2"/>'
+            f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" fill="{colour}"{bold_name}>'
             f"{esc(_label(node))}</text></g>"
         )
     out.append("</svg></div>")
     legend = (
         '<div class="ks-legend"><span><i></i>asserted</span><span><i class="d"></i>derived '
         '(inverse, composed)</span><span><i class="r"></i>changed by a recent edit</span>'
-        f"<span>{len(pos)} entities · {len(facts)} facts · "
-        "click an entity to centre it</span></div>"
+        f"<span>{len(pic.pos)} entities · {len(facts)} facts · click an entity to centre it, "
+        "an arrow or its label for the fact's history</span></div>"
     )
     return "".join(out) + legend

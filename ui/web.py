@@ -54,7 +54,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kg import EditKind, EditState, InputError, KnowsyncError
+from kg import EditKind, EditRecord, EditState, InputError, KnowsyncError, Triple
 from knowsync import KnowSync, PermissionDenied, local_user
 from knowsync._conversation import MAX_MESSAGE_CHARS
 from knowsync._session import Session
@@ -67,6 +67,7 @@ from ui._web_render import (
     edit_card,
     edit_summary,
     esc,
+    fact_history_html,
     facts_table,
     graph_svg,
     held_reason,
@@ -116,14 +117,25 @@ QUEUE_HEADERS = ["#", "when (UTC)", "user", "change", "why it waits"]
 USER_HEADERS = ["name", "role", "created", "by", "disabled"]
 ROLES = ["viewer", "editor", "curator", "admin"]
 ANYONE = "(anyone)"
-# graph click -> a select event carrying the entity's name
+# graph click -> a select event: on an entity, index 0 and its name; on an arrow or its
+# label, index 1 and the fact's triple [s, r, o]
 _GRAPH_JS = """
 element.addEventListener('click', (e) => {
   const node = e.target.closest('[data-entity]');
-  if (node) trigger('select', {index: 0, value: node.getAttribute('data-entity')});
+  if (node) {
+    trigger('select', {index: 0, value: node.getAttribute('data-entity')});
+    return;
+  }
+  const fact = e.target.closest('[data-fact]');
+  if (fact) trigger('select', {index: 1, value: JSON.parse(fact.getAttribute('data-fact'))});
 });
 """
-# a notice's button -> a select event carrying the edit's id
+# after a fact's journal entries are listed below a tall picture: bring them into view
+_SHOW_FACT_JS = """
+() => { const el = document.getElementById('ks-graph-side');
+        if (el) el.scrollIntoView({block: 'nearest', behavior: 'instant'}); }
+"""
+# a notice's (or a journal entry's) button -> a select event carrying the edit's id
 _NOTICES_JS = """
 element.addEventListener('click', (e) => {
   const item = e.target.closest('[data-edit]');
@@ -228,6 +240,36 @@ def agreement_by_relation(records: list[dict[str, Any]]) -> pd.DataFrame:
         if row.get("cloze") is not None
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _fact_journal(door: Session, triple: Triple, limit: int = 200) -> list[tuple[EditRecord, str]]:
+    """The journal entries that changed one fact, newest first (among the latest ``limit``
+    about its subject), each with what it did to the fact: asserted, derived, superseded,
+    retracted, restored or undone.
+
+    Raises:
+        NotFoundError: the subject is no entity.
+    """
+    out = []
+    for record in door.history(triple.subject, limit=limit):
+        added, removed = door.edit_changes(record.id)
+        put = [f for f in added if f.triple == triple]
+        retired = [f for f in removed if f.triple == triple]
+        undo = record.kind is EditKind.ROLLBACK
+        if put:
+            did = "restored (undo)" if undo else "derived" if put[0].kind.derived else "asserted"
+        elif retired:
+            other = any(
+                f.subject == triple.subject
+                and f.relation == triple.relation
+                and f.object != triple.object
+                for f in added
+            )
+            did = "undone" if undo else "superseded" if other else "retracted"
+        else:
+            continue
+        out.append((record, did))
+    return out
 
 
 def _door(ks: KnowSync, session: SignedIn) -> Session:
@@ -505,6 +547,7 @@ def build(
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
                         label="Conversation",
+                        show_label=False,  # its floating label covered messages scrolled under it
                         height=560,
                         buttons=["copy"],
                         feedback_options=None,
@@ -570,7 +613,7 @@ def build(
                     with gr.Column(scale=3), gr.Accordion("Facts in this picture", open=False):
                         graph_facts = gr.HTML()
                     with gr.Column(scale=2):
-                        graph_edits = gr.HTML()
+                        graph_edits = gr.HTML(elem_id="ks-graph-side", js_on_load=_NOTICES_JS)
             with gr.Tab("History", id="history") as history_tab:
                 with gr.Row(equal_height=True):
                     h_user = gr.Dropdown(
@@ -598,8 +641,12 @@ def build(
                             "what the edit changed.</div>"
                         )
                     with gr.Column(scale=1, min_width=240):
-                        h_id = gr.Number(
-                            label="Edit #", precision=0, value=None, elem_id="ks-history-id"
+                        # a text box: Gradio's number box shows 0 when it holds nothing
+                        h_id = gr.Textbox(
+                            label="Edit #",
+                            max_lines=1,
+                            placeholder="a number",
+                            elem_id="ks-history-id",
                         )
                         h_open = gr.Button("Open")
                         h_cascade = gr.Checkbox(
@@ -630,8 +677,11 @@ def build(
                             '<div class="ks-note">Click a waiting edit to review it.</div>'
                         )
                     with gr.Column(scale=2, min_width=260):
-                        r_id = gr.Number(
-                            label="Edit #", precision=0, value=None, elem_id="ks-review-id"
+                        r_id = gr.Textbox(
+                            label="Edit #",
+                            max_lines=1,
+                            placeholder="a number",
+                            elem_id="ks-review-id",
                         )
                         r_reason = gr.Textbox(
                             label="Reason (kept in the journal; required to reject)",
@@ -651,7 +701,7 @@ def build(
                         l_reason = gr.Textbox(label="Reason", max_lines=1)
                         l_lock = gr.Button("Lock", scale=0, min_width=80)
                     with gr.Row(equal_height=True):
-                        l_id = gr.Number(label="Lock #", precision=0, value=None)
+                        l_id = gr.Textbox(label="Lock #", max_lines=1, placeholder="a number")
                         l_unlock = gr.Button("Unlock", scale=0, min_width=80)
                         l_msg = gr.HTML()
             with gr.Tab("Probe", id="probe"):
@@ -1273,7 +1323,9 @@ def build(
                 return callout(str(exc), "bad"), "", ""
             recent = _recent_edit_ids(door)
             edits = "".join(
-                f"<li>#{r.id} {esc(edit_summary(r))} <span class='ks-note'>"
+                f'<li><button type="button" class="ks-link" data-edit="{r.id}">'
+                f"Edit #{r.id}</button> "
+                f"{esc(edit_summary(r))} <span class='ks-note'>"
                 f"{esc(r.user)}, {esc(short_time(r.created_at))} · {esc(state_label(r))}"
                 "</span></li>"
                 for r in records
@@ -1316,7 +1368,27 @@ def build(
             name = str(evt.value)
             return (gr.update(value=name), *do_draw(name, n_hops, n_fanout, sess))
 
-        guarded(graph.select(do_recentre, [hops, fanout, session], [entity, *draw_outputs]))
+        def do_graph_click(
+            n_hops: float, n_fanout: float, sess: SignedIn | None, evt: gr.SelectData
+        ) -> tuple[Any, ...]:
+            """A click on an entity re-centres the picture; on an arrow or its label, the
+            side lists that fact's journal entries."""
+            if evt.index == 1:
+                door = _need(ks, sess, "read")
+                value = evt.value
+                if not (isinstance(value, list) and len(value) == 3):
+                    return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                triple = Triple(*(str(v) for v in value))
+                try:
+                    entries = _fact_journal(door, triple)
+                except KnowsyncError as exc:
+                    return gr.skip(), gr.skip(), gr.skip(), callout(str(exc), "bad")
+                return gr.skip(), gr.skip(), gr.skip(), fact_history_html(triple, entries)
+            return do_recentre(n_hops, n_fanout, sess, evt)
+
+        guarded(
+            graph.select(do_graph_click, [hops, fanout, session], [entity, *draw_outputs])
+        ).then(None, js=_SHOW_FACT_JS)
 
         # ---------------------------------------------------------- history
 
@@ -1329,7 +1401,7 @@ def build(
         guarded(h_filter.click(do_filter, filter_inputs, [h_table, h_msg]))
         guarded(history_tab.select(do_filter, filter_inputs, [h_table, h_msg]))
 
-        def do_open(value: float | None, sess: SignedIn | None) -> tuple[Any, ...]:
+        def do_open(value: str | float | None, sess: SignedIn | None) -> tuple[Any, ...]:
             door = _need(ks, sess, "read")
             edit_id = _edit_id(value)
             if edit_id is None:
@@ -1360,12 +1432,15 @@ def build(
             edit_id = _edit_id(evt.value)
             return (gr.Tabs(selected="history"), edit_id, *do_open(edit_id, sess))
 
-        guarded(
-            notices.select(do_open_notice, [session], [tabs, h_id, h_detail, h_rollback, h_effect])
-        )
+        for edit_links in (notices, graph_edits):
+            guarded(
+                edit_links.select(
+                    do_open_notice, [session], [tabs, h_id, h_detail, h_rollback, h_effect]
+                )
+            )
 
         def do_rollback(
-            value: float | None,
+            value: str | float | None,
             cascade: bool,
             sess: SignedIn | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
@@ -1413,7 +1488,7 @@ def build(
         guarded(r_refresh.click(do_queue, [session], [r_table, r_count, locks_html]))
         guarded(review_tab.select(do_queue, [session], [r_table, r_count, locks_html]))
 
-        def do_review_open(value: float | None, sess: SignedIn | None) -> str:
+        def do_review_open(value: str | float | None, sess: SignedIn | None) -> str:
             door = _need(ks, sess, "review")
             edit_id = _edit_id(value)
             if edit_id is None:
@@ -1434,7 +1509,7 @@ def build(
 
         def decide(verb: str) -> Callable[..., tuple[Any, ...]]:
             def handler(
-                value: float | None,
+                value: str | float | None,
                 reason: str,
                 sess: SignedIn | None,
                 progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
@@ -1482,7 +1557,7 @@ def build(
                 return callout(str(exc), "bad"), gr.skip()
             return callout(f"Locked: {lock.describe()}", "ok"), locks_view(door)
 
-        def do_unlock(value: float | None, sess: SignedIn | None) -> tuple[str, str]:
+        def do_unlock(value: str | float | None, sess: SignedIn | None) -> tuple[str, str]:
             door = _need(ks, sess, "lock")
             lock_id = _edit_id(value)
             if lock_id is None:
