@@ -97,7 +97,7 @@ def test_dense_pictures_keep_labels_apart_and_inside(page: Page, app: App, tmp_p
 
 def test_a_click_on_an_arrow_lists_its_facts_journal(page: Page, app: App) -> None:
     sign_in(page, app, "alice")
-    say(page, "The nickname of Barack_Obama is Barry")
+    say(page, 'The nickname of Barack_Obama is "Barry"')  # quoted: a name new to the graph
     expect(page.locator("#ks-chat").get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
     edit_id = app.ks.history(user="alice", limit=1)[0].id
 
@@ -170,7 +170,7 @@ def test_the_import_summary_accounts_for_every_row(page: Page, app: App, tmp_pat
 def test_the_page_uses_the_width_and_side_entries_wrap(page: Page, app: App) -> None:
     page.set_viewport_size({"width": 1400, "height": 900})
     sign_in(page, app, "bob")
-    long = "The nickname of Barack_Obama is Supercalifragilisticexpialidociousandthensomemore"
+    long = 'The nickname of Barack_Obama is "Supercalifragilisticexpialidociousandthensomemore"'
     say(page, long)
     expect(page.locator("#ks-chat").get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible()
     right = page.evaluate(
