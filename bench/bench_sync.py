@@ -237,9 +237,14 @@ def _sequence(ks, demo, n, says, scorer, agreement, progress=False) -> dict[str,
             ks.rollback(last, user="bench")
             last = None
         elif what == "retract":
+            # said as the relation's own cloze says it ("Remove that David Aganzo is
+            # affiliated to Rayo Vallecano."), not built from its name ("the is affiliated
+            # to of ...", which the reader rightly refuses)
+            rel = ks.schema.find(fact.relation)
+            said = str(rel.cloze_templates()[0]) if rel is not None else "The {subject} is"
+            said = said.replace("{subject}", display_name(fact.subject))
             sub = ks.submit(
-                f"Remove that the {fact.relation.replace('_', ' ')} of "
-                f"{display_name(fact.subject)} is {display_name(fact.object)}.",
+                f"Remove that {said[:1].lower()}{said[1:]} {display_name(fact.object)}.",
                 user="bench",
             )
             last = sub.edit_id if sub.decision == "accepted" else None
