@@ -233,6 +233,8 @@ def _sequence(ks, demo, n, says, scorer, agreement, progress=False) -> dict[str,
         began = time.perf_counter()
         fact = rng.choice(pool)
         what = ("supersede", "retract", "rollback")[i % 3]
+        if what == "rollback" and last is None:
+            what = "supersede"  # nothing of ours to roll back (the last edit was refused)
         if what == "rollback" and last is not None:
             ks.rollback(last, user="bench")
             last = None
