@@ -224,14 +224,27 @@ def _sequence(ks, demo, n, says, scorer, agreement, progress=False) -> dict[str,
     by_relation: dict[str, list[str]] = defaultdict(list)
     for f in demo:
         by_relation[f.relation].append(f.object)
-    pool = [f for f in demo if len(set(by_relation[f.relation])) > 1 and f.kind.value == "asserted"]
+    subjects = {f.subject for f in demo}
+
+    def in_force() -> list:  # type: ignore[type-arg]
+        """The demo subjects' asserted facts in force now (an earlier turn may have
+        superseded or retracted what the first state held)."""
+        return [
+            f
+            for f in ks.state()
+            if f.subject in subjects
+            and f.kind.value == "asserted"
+            and len(set(by_relation[f.relation])) > 1
+        ]
+
     last: int | None = None
+    why: dict[str, int] = defaultdict(int)
     done = {"supersede": 0, "retract": 0, "rollback": 0, "refused": 0}
     start = time.perf_counter()
     took: list[float] = []
     for i in range(n):
         began = time.perf_counter()
-        fact = rng.choice(pool)
+        fact = rng.choice(sorted(in_force(), key=lambda f: (f.subject, f.relation, f.object)))
         what = ("supersede", "retract", "rollback")[i % 3]
         if what == "rollback" and last is None:
             what = "supersede"  # nothing of ours to roll back (the last edit was refused)
@@ -251,11 +264,15 @@ def _sequence(ks, demo, n, says, scorer, agreement, progress=False) -> dict[str,
             )
             last = sub.edit_id if sub.decision == "accepted" else None
             done["refused"] += sub.decision != "accepted"
+            if sub.decision != "accepted":
+                why[f"{sub.decision}: {(sub.reason or '')[:80]}"] += 1
         else:
             other = rng.choice([o for o in by_relation[fact.relation] if o != fact.object])
             res = ks.edit([(fact.subject, fact.relation, other)], user="bench")
             last = res.edit_id if res.accepted else None
             done["refused"] += not res.accepted
+            if not res.accepted:
+                why[f"edit refused: {'; '.join(res.reasons)[:80]}"] += 1
         done[what] += 1
         took.append(time.perf_counter() - began)
         if progress:
@@ -266,6 +283,7 @@ def _sequence(ks, demo, n, says, scorer, agreement, progress=False) -> dict[str,
     took.sort()
     return {
         "edits": done,
+        "refusals": dict(why),
         "seconds": round(seconds, 1),
         "seconds_per_edit_median": round(took[len(took) // 2], 1),
         "seconds_per_edit_max": round(took[-1], 1),
