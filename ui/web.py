@@ -1345,7 +1345,11 @@ def build(
             """The names matching what is typed so far, asked of the server at each key."""
             if not sess or _session_ended(ks, sess):
                 return gr.skip()
-            return gr.update(choices=_entity_choices(_door(ks, sess), str(typed.input_value)))
+            try:
+                names = _entity_choices(_door(ks, sess), str(typed.input_value or ""))
+            except KnowsyncError:  # may no longer read: the next action says why
+                return gr.skip()
+            return gr.update(choices=names)
 
         for picker in (entity, h_entity):
             picker.key_up(
