@@ -222,14 +222,18 @@ def agreement_over_time(records: list[dict[str, Any]]) -> pd.DataFrame:
             for key, name, _ in AGREEMENT_MEASURES
             if r.get(key) is not None
         ]
-    return pd.DataFrame(rows, columns=["checked (UTC)", "agreement (%)", "measure"])
+    # typed even when empty: a chart first drawn from an untyped (object) column reads the
+    # shares as categories and keeps doing so after the data arrives
+    frame = pd.DataFrame(rows, columns=["checked (UTC)", "agreement (%)", "measure"])
+    return frame.astype({"checked (UTC)": str, "agreement (%)": float, "measure": str})
 
 
 def agreement_by_relation(records: list[dict[str, Any]]) -> pd.DataFrame:
     """The latest check's figures per relation, for the bar chart."""
     columns = ["relation", "cloze (%)", "paraphrase (%)", "pairs"]
+    types = {"relation": str, "cloze (%)": float, "paraphrase (%)": float, "pairs": float}
     if not records:
-        return pd.DataFrame([], columns=columns)
+        return pd.DataFrame([], columns=columns).astype(types)
 
     def pct(x: Any) -> float | None:
         return None if x is None else round(100 * float(x), 1)
@@ -239,7 +243,7 @@ def agreement_by_relation(records: list[dict[str, Any]]) -> pd.DataFrame:
         for name, row in (records[-1].get("relations") or {}).items()
         if row.get("cloze") is not None
     ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=columns).astype(types)
 
 
 def _fact_journal(door: Session, triple: Triple, limit: int = 200) -> list[tuple[EditRecord, str]]:
