@@ -73,6 +73,7 @@ from interpreter._linker import Linker, RelationPhrase, entity_question
 from interpreter._paths import RelationTypes, read_path_question
 from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
+from kg._types import MONTHS
 
 __all__ = ["RawFact", "RuleReader", "UnknownPhrase", "split_sentences", "unreadable_name"]
 
@@ -157,26 +158,12 @@ _NUMBERS = {
         ]
     )
 }
+# month names and their three-letter abbreviations ("Aug", and "Sept") -> the month's number
 _MONTHS = {
-    m: i + 1
-    for i, ms in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ]
-    )
-    for m in ms
-}
+    form: number
+    for number, name in enumerate(MONTHS, 1)
+    for form in (name.lower(), name.lower()[:3])
+} | {"sept": 9}
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from kg._schema import Relation, Rule, Schema, SchemaFile
 from kg._sqlite import SQLiteStore
 from kg._store import GraphStore, GraphTxn, GraphView
 from kg._types import (
+    MONTHS,
     Cardinality,
     ConflictPolicy,
     EditKind,
@@ -37,12 +38,14 @@ from kg._types import (
     TouchKey,
     Triple,
     now_iso,
+    spoken_date,
 )
 from kg._url import open_store
 
 __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_RELATION_LENGTH",
+    "MONTHS",
     "BackendError",
     "Cardinality",
     "ConflictPolicy",
@@ -79,4 +82,5 @@ __all__ = [
     "now_iso",
     "open_store",
     "relation_key",
+    "spoken_date",
 ]

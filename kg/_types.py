@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 __all__ = [
+    "MONTHS",
     "Cardinality",
     "ConflictPolicy",
     "EditKind",
@@ -20,7 +22,38 @@ __all__ = [
     "TouchKey",
     "Triple",
     "now_iso",
+    "spoken_date",
 ]
+
+#: The months, January first: one table for how dates are read (the interpreter turns "August
+#: 4, 1961" into the graph's ``1961-08-04``) and said (:func:`spoken_date`).
+MONTHS: tuple[str, ...] = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
+
+
+def spoken_date(value: str) -> str | None:
+    """An ISO date as prose says it (``1961-08-04`` -> ``August 4, 1961``, ``1961-08`` ->
+    ``August 1961``), or None when ``value`` is not one."""
+    date = _ISO_DATE.fullmatch(value)
+    if date is None or not 1 <= int(date.group(2)) <= 12:
+        return None
+    year, month, day = int(date.group(1)), MONTHS[int(date.group(2)) - 1], date.group(3)
+    if day is None:
+        return f"{month} {year}"
+    return f"{month} {int(day)}, {year}" if 1 <= int(day) <= 31 else None
 
 
 def now_iso() -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 import time
 from collections import defaultdict
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kg import Fact, FactKind, InputError, Schema
+from kg import Fact, FactKind, InputError, Schema, spoken_date
 
 if TYPE_CHECKING:
     from editor import FactMemory, FactMemoryParams, LoadedModel, ModelEditor, SubjectFacts
@@ -45,37 +44,12 @@ _OWNERS_LOCK = threading.Lock()
 _WRITTEN_KINDS = (FactKind.ASSERTED, FactKind.COMPOSED, FactKind.INVERSE)
 
 
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
-
-
 def display_name(entity: str) -> str:
     """How an entity is said in a sentence: ``Barack_Obama`` -> ``Barack Obama``, an ISO date
     as prose says it (``1961-08-04`` -> ``August 4, 1961``, ``1961-08`` -> ``August 1961``):
     what the model is taught and checked with is what a text would say."""
     text = " ".join(entity.replace("_", " ").split())
-    date = _ISO_DATE.fullmatch(text)
-    if date is not None and 1 <= int(date.group(2)) <= 12:
-        month = _MONTHS[int(date.group(2)) - 1]
-        day = date.group(3)
-        if day is None:
-            return f"{month} {int(date.group(1))}"
-        if 1 <= int(day) <= 31:
-            return f"{month} {int(day)}, {int(date.group(1))}"
-    return text
+    return spoken_date(text) or text
 
 
 @dataclass(frozen=True)
