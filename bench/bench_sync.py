@@ -114,12 +114,19 @@ def main() -> int:
         default="router",
         help="how the entries reach the model: the subject router, or the closed-form solve",
     )
+    ap.add_argument(
+        "--gate-margin",
+        default="default",
+        help="the router gate's margin (a number, 'none' for no gate, or 'default')",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
+    from dataclasses import replace
+
     import torch
 
-    from editor import ProbeScorer, says
+    from editor import FactMemoryParams, ProbeScorer, says, shared_model
     from knowsync import KnowSync
     from knowsync._agreement import check_agreement
     from knowsync._model_side import ModelSide, display_name
@@ -136,7 +143,18 @@ def main() -> int:
             w = csv.writer(fh)
             w.writerow(["subject", "relation", "object"])
             w.writerows(rows + made_up)
-        side = ModelSide(ledger_dir=folder / "ledger", cache_root=cache, view=args.view)
+        loaded = shared_model()
+        params = FactMemoryParams.for_model(loaded.spec, loaded.spec.num_layers(loaded.model))
+        if args.gate_margin != "default":
+            margin = None if args.gate_margin == "none" else float(args.gate_margin)
+            params = replace(params, gate_margin=margin)
+        side = ModelSide(
+            loaded=loaded,
+            ledger_dir=folder / "ledger",
+            cache_root=cache,
+            view=args.view,
+            params=params,
+        )
         figures["view"] = side.label
         ks = KnowSync(f"sqlite:///{folder / 'kb.db'}", model=side)
         try:
@@ -159,6 +177,20 @@ def main() -> int:
             report = check_agreement(ks)
             figures["locality"] = report.locality
             figures["same_subject"] = report.same_subject
+            router = side.router
+            if router is not None and router.gate is not None:
+                # the same view without its gate: every shift wherever its subject is named
+                gate = router.gate
+                router.set(router.subjects, router.shifts)
+                try:
+                    plain = check_agreement(ks)
+                    figures["without_gate"] = {
+                        "demo": agreement(ks, demo, says, scorer),
+                        "locality": plain.locality,
+                        "same_subject": plain.same_subject,
+                    }
+                finally:
+                    router.set(router.subjects, router.shifts, gate)
             synced_state = side.served_state()
 
             start = time.perf_counter()

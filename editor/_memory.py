@@ -29,6 +29,7 @@ gives, because it *is* that sync.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -48,6 +49,8 @@ from editor._common import (
     rotate_prefixes,
 )
 from editor._errors import EditComputationError
+from editor._gate import GATE_FILLERS, GateTable, build_gate
+from editor._hooks import StopForward, Trace
 from editor._model import LoadedModel
 from editor._protocol import EditContext
 from editor._request import EditRequest
@@ -123,6 +126,11 @@ class FactMemoryParams:
             the input names it (:class:`editor.SubjectRouter`; no crowding, nothing else
             moves), ``"solve"`` writes them all into the layer's matrix by the closed-form
             solve above (kept for comparison: it trades facts for locality as subjects grow).
+        gate_margin: the router adds a subject's shift only to prompts asking one of its
+            facts' questions (:mod:`editor._gate`): within this much cosine similarity of the
+            closest question the schema knows. None: no gate (every prompt naming it).
+        gate_floor: below this similarity to every question the schema knows, a prompt is one
+            the gate cannot place, and the shift is added.
     """
 
     layer: int
@@ -133,6 +141,8 @@ class FactMemoryParams:
     keep_weight: float = 0.0
     prefixes_per_fact: int | None = 1
     view: str = "router"
+    gate_margin: float | None = 0.03
+    gate_floor: float = 0.6
 
     def __post_init__(self) -> None:
         if self.view not in FACT_MEMORY_VIEWS:
@@ -156,7 +166,16 @@ class FactMemoryParams:
             k: v
             for k, v in row.items()
             if k
-            in ("ridge", "cov_ridge", "avoid_weight", "keep_weight", "prefixes_per_fact", "view")
+            in (
+                "ridge",
+                "cov_ridge",
+                "avoid_weight",
+                "keep_weight",
+                "prefixes_per_fact",
+                "view",
+                "gate_margin",
+                "gate_floor",
+            )
         }
         return cls(layer=int(layer), value=value, **extra)
 
@@ -166,6 +185,8 @@ class FactMemoryParams:
         data.pop("ridge")  # the solve's, not the entries'
         data.pop("cov_ridge")
         data.pop("view")
+        data.pop("gate_margin")  # the router's, not the entries'
+        data.pop("gate_floor")
         text = json.dumps(data, sort_keys=True, default=list)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -231,6 +252,7 @@ class FactMemory:
         self._cov_factor: torch.Tensor | None = None
         self._work: torch.nn.Module | None = None
         self._compute_lock = threading.Lock()
+        self._prompt_keys: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ entries
 
@@ -258,6 +280,7 @@ class FactMemory:
                 p.ridge,
                 p.cov_ridge,
                 self.stats.corpus.sha256,
+                *([p.gate_margin, p.gate_floor] if p.gate_margin is not None else []),
             ]
         )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -392,14 +415,17 @@ class FactMemory:
         self,
         groups: Sequence[SubjectFacts],
         *,
+        bank: Sequence[str] = (),
         tick: Callable[[SubjectFacts, bool], None] | None = None,
     ) -> WeightUpdate:
         """The update that writes every group: the router's table of shifts (``tensors
-        ["shifts"]``, one row per subject of ``info["routed"]``), or the matrix solved over all
-        of them at once.
+        ["shifts"]``, one row per subject of ``info["routed"]``, and what its gate is built
+        from in ``info["gate"]``), or the matrix solved over all of them at once.
 
         Args:
             groups: the subjects and their facts; their order does not matter.
+            bank: the questions the gate knows (cloze templates with ``{}``: every relation's
+                in the schema); see :mod:`editor._gate`.
             tick: called after each group with the group and whether it was computed (not
                 cached), for a progress bar.
 
@@ -423,14 +449,22 @@ class FactMemory:
         deltas = {}
         tensors = {}
         routed: list[str] = []
+        gate: dict[str, Any] | None = None
         if self.params.view == "router":
             method = ROUTER_METHOD
             # a zero shift changes nothing (a retracted object the model never gave): the
             # subject stays out of the table, and the model is the base one for it, bit for bit
-            kept = [(s, e) for s, e in zip(subjects, entries, strict=True) if bool(e.shift.any())]
-            routed = [s for s, _ in kept]
+            kept = [(g, e) for g, e in zip(ordered, entries, strict=True) if bool(e.shift.any())]
+            routed = [g.subject for g, _ in kept]
             if kept:
                 tensors["shifts"] = torch.stack([e.shift for _, e in kept])
+            if kept and self.params.gate_margin is not None:
+                gate = {
+                    "bank": sorted(set(bank)),
+                    "own": [_own_templates(g) for g, _ in kept],
+                    "margin": self.params.gate_margin,
+                    "floor": self.params.gate_floor,
+                }
         else:
             method = SOLVE_METHOD
             if entries:
@@ -446,7 +480,56 @@ class FactMemory:
             "solve_seconds": time.perf_counter() - solve_start,
             "seconds": time.perf_counter() - start,
         }
+        if gate is not None:
+            info["gate"] = gate
         return WeightUpdate(deltas=deltas, method=method, info=info, tensors=tensors)
+
+    # --------------------------------------------------------------------- gate
+
+    def gate_table(self, info: dict[str, Any]) -> GateTable | None:
+        """The router's gate for a view (its update's ``info``; None: the view has no gate).
+
+        The keys are read on the base model, each prompt alone (so that a key does not depend
+        on what else is read with it), and remembered: a rebuilt view reads only new prompts.
+        """
+        gate = info.get("gate")
+        routed = info.get("routed") or []
+        if not gate or not routed:
+            return None
+        bank = list(gate["bank"])
+        own = gate["own"]
+        bank_prompts = [_fill(t, name) for t in bank for name in GATE_FILLERS]
+        index = {t: i for i, t in enumerate(bank)}
+        own_keys = []
+        held = []
+        for subject, templates in zip(routed, own, strict=True):
+            own_keys.append(self.prompt_keys([_fill(t, subject) for t in templates]))
+            held.append(sorted(index[t] for t in templates if t in index))
+        return build_gate(
+            self.prompt_keys(bank_prompts),
+            len(bank),
+            own_keys,
+            held,
+            margin=float(gate["margin"]),
+            floor=float(gate["floor"]),
+            device=self.loaded.device,
+        )
+
+    def prompt_keys(self, prompts: Sequence[str]) -> torch.Tensor:
+        """The base model's key (this layer's MLP output projection input) at each prompt's
+        last token, one row per prompt (float32, CPU)."""
+        spec = self.loaded.spec
+        width = int(self.base.shape[0] if spec.mlp_out_transposed else self.base.shape[1])
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._prompt_keys]
+        if missing:
+            with self._compute_lock:
+                ctx = self._context()
+                site = ctx.spec.mlp_out_name(self.params.layer)
+                for prompt in missing:
+                    self._prompt_keys[prompt] = _last_key(ctx, site, prompt)
+        if not prompts:
+            return torch.zeros(0, width)
+        return torch.stack([self._prompt_keys[p] for p in prompts])
 
     def solve(self, entries: Sequence[MemoryEntry]) -> LowRankDelta:
         """``ΔW = R (Kᵀ C⁻¹ K + λ I)⁻¹ Kᵀ C⁻¹`` as low-rank factors (storage orientation).
@@ -475,6 +558,32 @@ class FactMemory:
             cov = cov + ridge * torch.eye(cov.shape[0], dtype=cov.dtype)
             self._cov_factor = torch.linalg.cholesky(cov)
         return self._cov_factor
+
+
+def _own_templates(group: SubjectFacts) -> list[str]:
+    """The questions a subject's entry answers: its facts' templates and its retracted ones'."""
+    out: set[str] = set()
+    for request in group.requests:
+        out.add(request.prompt)
+        out.update(request.paraphrase_templates())
+    out.update(t for t, _ in group.avoid)
+    return sorted(out)
+
+
+def _fill(template: str, subject: str) -> str:
+    return template.replace("{}", subject)
+
+
+def _last_key(ctx: EditContext, site: str, prompt: str) -> torch.Tensor:
+    ids = ctx.tokenizer(prompt, return_tensors="pt")["input_ids"].to(ctx.device)
+    with (
+        torch.no_grad(),
+        Trace(ctx.model, site, retain_input=True, retain_output=False, stop=True) as trace,
+        contextlib.suppress(StopForward),
+    ):
+        ctx.model(input_ids=ids, use_cache=False)
+    assert trace.input is not None
+    return trace.input[0, -1].detach().to("cpu", torch.float32)
 
 
 def _in_context(context: str, template: str) -> str:

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from editor._arch import get_module
+from editor._gate import GateTable
 from editor._hooks import primary_tensor, replace_primary
 from editor._model import LoadedModel
 
@@ -40,12 +41,14 @@ __all__ = ["SubjectRouter"]
 
 
 class _Table(NamedTuple):
-    """The routed subjects, their shifts, and the names' token ids by their last token:
-    ``last token -> [(token ids, row in shifts, needs a word boundary before it)]``."""
+    """The routed subjects, their shifts, the names' token ids by their last token
+    (``last token -> [(token ids, row in shifts, needs a word boundary before it)]``) and the
+    gate that keeps each shift to its subject's own questions (None: always added)."""
 
     names: tuple[str, ...]
     shifts: torch.Tensor | None
     by_last: dict[int, list[tuple[tuple[int, ...], int, bool]]]
+    gate: GateTable | None = None
 
 
 class SubjectRouter:
@@ -106,11 +109,24 @@ class SubjectRouter:
         """The shifts (subjects x hidden size, float32, CPU), None when empty."""
         return self._table.shifts
 
-    def set(self, subjects: Sequence[str], shifts: torch.Tensor | None) -> None:
-        """Replace the table: ``shifts[i]`` is added wherever ``subjects[i]`` is named.
+    @property
+    def gate(self) -> GateTable | None:
+        """The gate in force (None: every shift is added wherever its subject is named)."""
+        return self._table.gate
+
+    def set(
+        self,
+        subjects: Sequence[str],
+        shifts: torch.Tensor | None,
+        gate: GateTable | None = None,
+    ) -> None:
+        """Replace the table: ``shifts[i]`` is added wherever ``subjects[i]`` is named (and,
+        with a ``gate``, the prompt asks one of that subject's questions; see
+        :mod:`editor._gate`).
 
         Raises:
-            ValueError: when ``shifts`` is not one row per subject.
+            ValueError: when ``shifts`` is not one row per subject, or the gate has another
+                number of subjects.
         """
         if not subjects:
             self._table = _Table((), None, {})
@@ -118,6 +134,8 @@ class SubjectRouter:
         if shifts is None or shifts.ndim != 2 or shifts.shape[0] != len(subjects):
             got = "none" if shifts is None else tuple(shifts.shape)
             raise ValueError(f"{len(subjects)} subjects need {len(subjects)} shifts, got {got}")
+        if gate is not None and gate.held.shape[0] != len(subjects):
+            raise ValueError(f"{len(subjects)} subjects, but a gate for {gate.held.shape[0]}")
         tok = self.loaded.tokenizer
         table: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
         for row, name in enumerate(subjects):
@@ -132,7 +150,7 @@ class SubjectRouter:
             entries.sort(key=lambda e: -len(e[0]))  # the longest name first
         device = next(self.loaded.model.parameters()).device
         self._table = _Table(
-            tuple(subjects), shifts.detach().to(device, torch.float32).contiguous(), table
+            tuple(subjects), shifts.detach().to(device, torch.float32).contiguous(), table, gate
         )
 
     def clear(self) -> None:
@@ -196,17 +214,28 @@ class SubjectRouter:
         pending: list[tuple[int, int, int]] = []
         for b, row in enumerate(rows):
             pending += [(b, col - offset, idx) for col, idx in self._find(table, row, offset)]
-        state.pending = (table.shifts, pending) if pending else None
+        if not pending:
+            state.pending = None
+            return
+        state.pending = (table, pending, _last_columns(kwargs.get("attention_mask"), ids))
 
-    def _after(self, module: nn.Module, _args: tuple[Any, ...], output: Any) -> Any:
+    def _after(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         found = getattr(self._local, "pending", None)
         if module is not self._site or not found:
             return output
-        shifts, pending = found
+        table, pending, last = found
+        shifts = table.shifts
         hidden = primary_tensor(output)
         b = torch.tensor([p[0] for p in pending], device=hidden.device)
         t = torch.tensor([p[1] for p in pending], device=hidden.device)
         rows = torch.tensor([p[2] for p in pending], device=hidden.device)
+        if table.gate is not None and args and isinstance(args[0], torch.Tensor):
+            # the key at each prompt's last token (this layer's input, before any shift)
+            keys = args[0][b, torch.tensor([last[i] for i in b.tolist()], device=b.device)]
+            keep = table.gate.allows(keys, rows)
+            if not bool(keep.any()):
+                return output
+            b, t, rows = b[keep], t[keep], rows[keep]
         hidden = hidden.clone()
         hidden[b, t] = hidden[b, t] + shifts[rows].to(hidden.dtype)
         return replace_primary(output, hidden)
@@ -242,3 +271,15 @@ class SubjectRouter:
             known = special or not text or not text[-1].isalnum()
             self._boundary[token] = known
         return known
+
+
+def _last_columns(mask: Any, ids: torch.Tensor) -> list[int]:
+    """Each row's last real column in this forward's input (right padding skipped; without a
+    two-dimensional mask, the last column)."""
+    n = int(ids.shape[-1])
+    if not isinstance(mask, torch.Tensor) or mask.ndim != 2:
+        return [n - 1] * int(ids.shape[0])
+    cur = mask[:, -n:]
+    cols = torch.arange(n, device=cur.device)
+    last = torch.where(cur.bool(), cols, torch.full_like(cols, -1)).amax(dim=1)
+    return [int(c) if c >= 0 else n - 1 for c in last.tolist()]

@@ -48,7 +48,14 @@ from kg._io import BadRow, export_format, fact_lines, read_rows, replacing
 from knowsync._accounts import Accounts
 from knowsync._conversation import Conversations
 from knowsync._inbox import Inbox
-from knowsync._model_side import ModelSide, ModelWorker, Probe, ViewSync, display_name
+from knowsync._model_side import (
+    ModelSide,
+    ModelWorker,
+    Probe,
+    ViewSync,
+    display_name,
+    gate_bank,
+)
 from knowsync._outcomes import (
     Account,
     Answer,
@@ -706,7 +713,12 @@ class KnowSync:
         result: ViewSync | None = None
         try:
             result = side.sync(
-                generation, groups, limit=limit, only=touched if focus else None, tick=step
+                generation,
+                groups,
+                limit=limit,
+                only=touched if focus else None,
+                bank=gate_bank(schema),
+                tick=step,
             )
         except EditorError as exc:
             error = str(exc)[:500]

@@ -15,6 +15,7 @@ Importing this module does not import torch; constructing a ``ModelSide`` loads 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -254,6 +255,9 @@ class ModelSide:
         if router is not None and router.shifts is not None:
             for name, shift in zip(router.subjects, router.shifts, strict=True):
                 state[f"router::{name}"] = shift.detach().clone()
+            if router.gate is not None:
+                for name, tensor in router.gate.tensors().items():
+                    state[f"router::gate::{name}"] = tensor.detach().clone()
         return state
 
     def view_subjects(self) -> set[str]:
@@ -332,6 +336,7 @@ class ModelSide:
         *,
         limit: int | None = None,
         only: set[str] | None = None,
+        bank: Sequence[str] = (),
         tick: Callable[[SubjectFacts, bool], None] | None = None,
     ) -> ViewSync:
         """Bring the model up to date with ``groups`` (the facts in force after journal id
@@ -346,6 +351,7 @@ class ModelSide:
             only: compute missing entries of these subjects and of those already in the view
                 only (subjects never synced join once cached): a change does not pay for a
                 backlog, and no subject already in the weights drops out of them.
+            bank: the questions the router's gate knows (:func:`gate_bank` of the schema).
             tick: called after each group, with whether its entry was computed.
         """
         from editor import EditorError
@@ -381,32 +387,40 @@ class ModelSide:
             result.subjects = len(kept)
             result.facts = sum(len(g.requests) for g in kept)
             result.avoided = sum(len(g.avoid) for g in kept)
-            digest = self._digest(kept) if kept else None
+            digest = self._digest(kept, bank) if kept else None
             with self.lock:
                 if self.released:
                     raise InputError("the model was given back while it synced", field="model")
                 if digest != self.view_digest():
-                    self._swap(generation, kept, digest)
+                    self._swap(generation, kept, digest, bank)
                     result.changed = True
                 elif self.generation is not None and self.generation != generation:
                     self._relabel(generation)
         result.seconds = time.perf_counter() - start
         return result
 
-    def _digest(self, groups: Sequence[SubjectFacts]) -> str:
+    def _digest(self, groups: Sequence[SubjectFacts], bank: Sequence[str] = ()) -> str:
         h = hashlib.sha256(self.memory.solve_digest().encode())
+        if self.memory.params.view == "router" and self.memory.params.gate_margin is not None:
+            h.update(json.dumps(sorted(set(bank))).encode())
         for digest in sorted(self.memory.digest(g) for g in groups):
             h.update(digest.encode())
         return h.hexdigest()
 
-    def _swap(self, generation: int, groups: Sequence[SubjectFacts], digest: str | None) -> None:
+    def _swap(
+        self,
+        generation: int,
+        groups: Sequence[SubjectFacts],
+        digest: str | None,
+        bank: Sequence[str] = (),
+    ) -> None:
         """Replace the view in the ledger (no groups: back to the base weights)."""
         from editor import WeightUpdate, release_free_heap
 
         ledger = self.editor.ledger
         update = None
         if groups:
-            solved = self.memory.update(groups)
+            solved = self.memory.update(groups, bank=bank)
             update = WeightUpdate(
                 deltas=solved.deltas,
                 method=solved.method,
@@ -439,7 +453,11 @@ class ModelSide:
             self.router.clear()
             return
         update = self.editor.ledger.update(generation)
-        self.router.set(list(update.info.get("routed", [])), update.tensors.get("shifts"))
+        self.router.set(
+            list(update.info.get("routed", [])),
+            update.tensors.get("shifts"),
+            self.memory.gate_table(update.info),
+        )
 
     def _relabel(self, generation: int) -> None:
         """The same view under a later journal id (an edit that changed nothing the model is
@@ -537,6 +555,15 @@ def _base_of(ledger: Any, loaded: LoadedModel, params: FactMemoryParams | None) 
     p = params or FactMemoryParams.for_model(spec, spec.num_layers(loaded.model))
     name = spec.mlp_out_weight_name(p.layer)
     return ledger.base(name) if name in ledger.touched() else None
+
+
+def gate_bank(schema: Schema) -> list[str]:
+    """Every question the schema knows (each relation's cloze templates, ``{}`` for the
+    subject): what the router's gate tells a subject's own questions from."""
+    out: set[str] = set()
+    for rel in schema.relations:
+        out.update(t.replace("{subject}", "{}") for t in rel.cloze_templates())
+    return sorted(out)
 
 
 def _templates(schema: Schema, relation: str) -> tuple[str, ...] | None:
