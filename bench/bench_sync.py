@@ -119,6 +119,12 @@ def main() -> int:
         default="default",
         help="the router gate's margin (a number, 'none' for no gate, or 'default')",
     )
+    ap.add_argument(
+        "--split",
+        choices=("subject", "fact", "default"),
+        default="default",
+        help="one entry per subject, or per subject and relation (default: the model's)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -148,6 +154,8 @@ def main() -> int:
         if args.gate_margin != "default":
             margin = None if args.gate_margin == "none" else float(args.gate_margin)
             params = replace(params, gate_margin=margin)
+        if args.split != "default":
+            params = replace(params, split=args.split)
         side = ModelSide(
             loaded=loaded,
             ledger_dir=folder / "ledger",

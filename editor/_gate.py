@@ -82,6 +82,11 @@ class GateTable:
         Returns:
             A bool tensor, one per entry of ``rows``.
         """
+        return self.decide(query, rows)[0]
+
+    def decide(self, query: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`allows`, and how closely each prompt asks the row's own questions (its
+        best similarity; the router keeps the closest of a subject's rows at one token)."""
         q = torch.nn.functional.normalize(query.float() - self.mean, dim=-1)
         neg = torch.tensor(float("-inf"), device=q.device)
         # the closest of the subject's own questions, and of the others (-inf: none)
@@ -94,7 +99,7 @@ class GateTable:
         mine = torch.where(owner[None, :] == rows[:, None], own_sims, neg).amax(dim=1)
         theirs = torch.maximum(theirs, mine)
         best = torch.maximum(theirs, others)
-        return (best < self.floor) | (theirs >= others - self.margin)
+        return (best < self.floor) | (theirs >= others - self.margin), theirs
 
 
 def build_gate(

@@ -131,6 +131,11 @@ class FactMemoryParams:
             closest question the schema knows. None: no gate (every prompt naming it).
         gate_floor: below this similarity to every question the schema knows, a prompt is one
             the gate cannot place, and the shift is added.
+        split: ``"subject"``: one entry per subject, its shift teaching all the subject's facts
+            at once; ``"fact"``: one entry per subject and relation, each fact's shift taught
+            alone, and the router's gate picks the one the prompt asks (so facts of one
+            subject never pull on each other, and a new fact costs its own optimisation only).
+            How the knowledge base groups its facts; the entries themselves do not change.
     """
 
     layer: int
@@ -142,13 +147,20 @@ class FactMemoryParams:
     prefixes_per_fact: int | None = 1
     view: str = "router"
     gate_margin: float | None = 0.03
-    gate_floor: float = 0.6
+    gate_floor: float = 0.5
+    split: str = "fact"
 
     def __post_init__(self) -> None:
         if self.view not in FACT_MEMORY_VIEWS:
             raise ValueError(
                 f"unknown fact-memory view {self.view!r}; choose one of "
                 f"{', '.join(sorted(FACT_MEMORY_VIEWS))}"
+            )
+        if self.split not in ("subject", "fact"):
+            raise ValueError(f"unknown split {self.split!r}; choose 'subject' or 'fact'")
+        if self.split == "fact" and (self.view != "router" or self.gate_margin is None):
+            raise ValueError(
+                "one entry per fact needs the router with its gate (view 'router', a gate margin)"
             )
 
     @classmethod
@@ -175,6 +187,7 @@ class FactMemoryParams:
                 "view",
                 "gate_margin",
                 "gate_floor",
+                "split",
             )
         }
         return cls(layer=int(layer), value=value, **extra)
@@ -187,6 +200,7 @@ class FactMemoryParams:
         data.pop("view")
         data.pop("gate_margin")  # the router's, not the entries'
         data.pop("gate_floor")
+        data.pop("split")
         text = json.dumps(data, sort_keys=True, default=list)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -253,6 +267,7 @@ class FactMemory:
         self._work: torch.nn.Module | None = None
         self._compute_lock = threading.Lock()
         self._prompt_keys: dict[str, torch.Tensor] = {}
+        self._disk_keys: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ entries
 
@@ -279,6 +294,7 @@ class FactMemory:
                 p.view,
                 p.ridge,
                 p.cov_ridge,
+                p.split,
                 self.stats.corpus.sha256,
                 *([p.gate_margin, p.gate_floor] if p.gate_margin is not None else []),
             ]
@@ -435,8 +451,10 @@ class FactMemory:
         start = time.perf_counter()
         ordered = sorted(groups, key=lambda g: (g.subject, self.digest(g)))
         subjects = [g.subject for g in ordered]
-        if len(set(subjects)) != len(subjects):
+        if self.params.split == "subject" and len(set(subjects)) != len(subjects):
             raise EditComputationError("each subject may appear in one group only")
+        if len({self.digest(g) for g in ordered}) != len(ordered):
+            raise EditComputationError("the same group appears twice")
         entries: list[MemoryEntry] = []
         computed = 0
         for group in ordered:
@@ -523,13 +541,54 @@ class FactMemory:
         missing = [p for p in dict.fromkeys(prompts) if p not in self._prompt_keys]
         if missing:
             with self._compute_lock:
-                ctx = self._context()
-                site = ctx.spec.mlp_out_name(self.params.layer)
-                for prompt in missing:
-                    self._prompt_keys[prompt] = _last_key(ctx, site, prompt)
+                stored = self._stored_keys()
+                found = {p: stored[_key_name(p)] for p in missing if _key_name(p) in stored}
+                self._prompt_keys.update(found)
+                todo = [p for p in missing if p not in found]
+                if todo:
+                    ctx = self._context()
+                    site = ctx.spec.mlp_out_name(self.params.layer)
+                    for prompt in todo:
+                        key = _last_key(ctx, site, prompt)
+                        self._prompt_keys[prompt] = key
+                        stored[_key_name(prompt)] = key
+                    self._store_keys(stored)
         if not prompts:
             return torch.zeros(0, width)
         return torch.stack([self._prompt_keys[p] for p in prompts])
+
+    @property
+    def _keys_path(self) -> Path | None:
+        if self.cache_root is None:
+            return None
+        folder = self.cache_root / "fact-memory" / self.loaded.model_key[:32]
+        return folder / f"keys-layer{self.params.layer:03d}.safetensors"
+
+    def _stored_keys(self) -> dict[str, torch.Tensor]:
+        """The prompt keys cached on disk (read once), by :func:`_key_name`."""
+        if self._disk_keys is None:
+            self._disk_keys = {}
+            path = self._keys_path
+            if path is not None and path.is_file():
+                from safetensors.torch import load_file
+
+                # a torn or foreign file: the keys are read again
+                with contextlib.suppress(OSError, ValueError, RuntimeError):
+                    self._disk_keys = dict(load_file(str(path)))
+        return self._disk_keys
+
+    def _store_keys(self, keys: dict[str, torch.Tensor]) -> None:
+        import os
+
+        from safetensors.torch import save_file
+
+        path = self._keys_path
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        save_file({k: v.contiguous() for k, v in keys.items()}, str(tmp))
+        os.replace(tmp, path)
 
     def solve(self, entries: Sequence[MemoryEntry]) -> LowRankDelta:
         """``ΔW = R (Kᵀ C⁻¹ K + λ I)⁻¹ Kᵀ C⁻¹`` as low-rank factors (storage orientation).
@@ -568,6 +627,11 @@ def _own_templates(group: SubjectFacts) -> list[str]:
         out.update(request.paraphrase_templates())
     out.update(t for t, _ in group.avoid)
     return sorted(out)
+
+
+def _key_name(prompt: str) -> str:
+    """A prompt's name in the key cache."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:40]
 
 
 def _fill(template: str, subject: str) -> str:

@@ -147,7 +147,7 @@ class SubjectRouter:
                 if ids:
                     table.setdefault(ids[-1], []).append((ids, row, boundary))
         for entries in table.values():
-            entries.sort(key=lambda e: -len(e[0]))  # the longest name first
+            entries.sort(key=lambda e: (-len(e[0]), e[0], e[2], e[1]))  # the longest name first
         device = next(self.loaded.model.parameters()).device
         self._table = _Table(
             tuple(subjects), shifts.detach().to(device, torch.float32).contiguous(), table, gate
@@ -232,10 +232,12 @@ class SubjectRouter:
         if table.gate is not None and args and isinstance(args[0], torch.Tensor):
             # the key at each prompt's last token (this layer's input, before any shift)
             keys = args[0][b, torch.tensor([last[i] for i in b.tolist()], device=b.device)]
-            keep = table.gate.allows(keys, rows)
-            if not bool(keep.any()):
+            allowed, score = table.gate.decide(keys, rows)
+            keep = _best_per_place(b.tolist(), t.tolist(), allowed.tolist(), score.tolist())
+            if not keep:
                 return output
-            b, t, rows = b[keep], t[keep], rows[keep]
+            index = torch.tensor(keep, device=b.device)
+            b, t, rows = b[index], t[index], rows[index]
         hidden = hidden.clone()
         hidden[b, t] = hidden[b, t] + shifts[rows].to(hidden.dtype)
         return replace_primary(output, hidden)
@@ -243,20 +245,21 @@ class SubjectRouter:
     # ------------------------------------------------------------------ matching
 
     def _find(self, view: _Table, row: list[int], start: int) -> list[tuple[int, int]]:
-        """``(column, table row)`` of each name ending at a column ``>= start``."""
+        """``(column, table row)`` of each name ending at a column ``>= start`` (every row of
+        the name, when the table holds one row per fact of a subject)."""
         out = []
         table = view.by_last
         for col in range(start, len(row)):
             entries = table.get(row[col])
             if not entries:
                 continue
-            for ids, idx, boundary in entries:
+            for ids, _row, boundary in entries:
                 first = col - len(ids) + 1
                 if first < 0 or tuple(row[first : col + 1]) != ids:
                     continue
                 if boundary and first > 0 and not self._is_boundary(row[first - 1]):
                     continue
-                out.append((col, idx))
+                out += [(col, i) for same, i, b in entries if same == ids and b == boundary]
                 break
         return out
 
@@ -271,6 +274,22 @@ class SubjectRouter:
             known = special or not text or not text[-1].isalnum()
             self._boundary[token] = known
         return known
+
+
+def _best_per_place(
+    b: list[int], t: list[int], allowed: list[bool], score: list[float]
+) -> list[int]:
+    """Of the allowed rows at each place (batch row, column), the one the prompt asks most
+    closely (the first on a tie): one subject's facts never add up at one token."""
+    best: dict[tuple[int, int], int] = {}
+    for i, ok in enumerate(allowed):
+        if not ok:
+            continue
+        place = (b[i], t[i])
+        j = best.get(place)
+        if j is None or score[i] > score[j]:
+            best[place] = i
+    return sorted(best.values())
 
 
 def _last_columns(mask: Any, ids: torch.Tensor) -> list[int]:

@@ -816,7 +816,7 @@ class KnowSync:
             )
         if limit is not None and limit < 0:
             raise InputError(f"limit must not be negative, got {limit}", field="limit")
-        bar = tqdm(desc="model sync", unit="subject", disable=not progress)
+        bar = tqdm(desc="model sync", unit="entry", disable=not progress)
 
         def step(done: int, total: int) -> None:
             bar.total = total

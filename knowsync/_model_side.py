@@ -70,8 +70,9 @@ class ViewSync:
     Attributes:
         generation: the journal id the weights now reflect.
         subjects, facts, avoided: how many subjects, facts and retracted objects the view holds.
-        computed: subjects whose entry was computed now (the rest came from the cache).
-        left: subjects left out because of a limit (the view is then partial).
+        computed: entries computed now (the rest came from the cache): one per subject, or one
+            per subject and relation when the memory's ``split`` is ``"fact"``.
+        left: entries left out because of a limit (the view is then partial).
         changed: whether the weights changed.
         seconds: wall time.
     """
@@ -178,7 +179,12 @@ class ModelSide:
                 base_params = params or FactMemoryParams.for_model(
                     spec, spec.num_layers(self.loaded.model)
                 )
-                params = replace(base_params, view=view)
+                # the solve writes one shift per subject into the matrix: no gate to pick facts
+                params = replace(
+                    base_params,
+                    view=view,
+                    split=base_params.split if view == "router" else "subject",
+                )
             self.memory: FactMemory = FactMemory(
                 self.loaded,
                 self.editor.stats,
@@ -270,10 +276,11 @@ class ModelSide:
     def groups(
         self, facts: Iterable[Fact], retired: Iterable[Fact], schema: Schema
     ) -> list[SubjectFacts]:
-        """What the model should say, subject by subject: for each (subject, relation) in force
-        one request (the relation's cloze templates, a default one made from its name when it
-        has none; the object asserted first), and the retired objects no fact in force gives
-        any more to avoid."""
+        """What the model should say: for each (subject, relation) in force one request (the
+        relation's cloze templates, a default one made from its name when it has none; the
+        object asserted first), and the retired objects no fact in force gives any more to
+        avoid; one group per subject, or per (subject, relation) when the memory's ``split``
+        is ``"fact"``."""
         from editor import EditRequest, SubjectFacts
 
         ranked = sorted(
@@ -285,27 +292,42 @@ class ModelSide:
         for fact in ranked:
             in_force.add((fact.subject, fact.relation, fact.object))
             slots.setdefault((fact.subject, fact.relation), fact.object)
-        requests: dict[str, list[Any]] = defaultdict(list)
+        requests: dict[tuple[str, str], Any] = {}
         for (subject, relation), obj in slots.items():
             templates = _templates(schema, relation)
             if templates is None:
                 continue
-            requests[subject].append(
-                EditRequest(
-                    prompt=templates[0],
-                    subject=display_name(subject),
-                    target_new=display_name(obj),
-                    paraphrases=tuple(templates[1:]),
-                )
+            requests[(subject, relation)] = EditRequest(
+                prompt=templates[0],
+                subject=display_name(subject),
+                target_new=display_name(obj),
+                paraphrases=tuple(templates[1:]),
             )
-        avoid: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        avoid: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
         for fact in retired:
             if (fact.subject, fact.relation, fact.object) in in_force:
                 continue
             templates = _templates(schema, fact.relation)
             if templates is None:
                 continue
-            avoid[fact.subject].update((t, display_name(fact.object)) for t in templates)
+            avoid[(fact.subject, fact.relation)].update(
+                (t, display_name(fact.object)) for t in templates
+            )
+        keys = sorted(set(requests) | set(avoid))
+        if self.memory.params.split == "fact":
+            # one entry per (subject, relation): what one fact teaches, alone
+            return _merge_same_names(
+                [
+                    SubjectFacts(
+                        subject=display_name(subject),
+                        requests=(requests[key],) if key in requests else (),
+                        avoid=tuple(sorted(avoid.get(key, set()))),
+                    )
+                    for key in keys
+                    for subject, _ in [key]
+                ],
+                per_fact=True,
+            )
         held: dict[str, set[str]] = defaultdict(set)
         for subject, relation in slots:
             held[subject].add(relation)
@@ -314,12 +336,15 @@ class ModelSide:
         # keep prompts only when they are asked (they are part of an entry's cache key)
         keeping = self.memory.params.keep_weight > 0
         out = []
-        for subject in sorted(set(requests) | set(avoid)):
+        for subject in sorted({s for s, _ in keys}):
+            mine = [k for k in keys if k[0] == subject]
             out.append(
                 SubjectFacts(
                     subject=display_name(subject),
-                    requests=tuple(sorted(requests.get(subject, []), key=lambda r: r.prompt)),
-                    avoid=tuple(sorted(avoid.get(subject, set()))),
+                    requests=tuple(
+                        sorted((requests[k] for k in mine if k in requests), key=lambda r: r.prompt)
+                    ),
+                    avoid=tuple(sorted(set().union(*(avoid.get(k, set()) for k in mine)))),
                     keep=_keep_templates(schema, subject, held[subject]) if keeping else (),
                 )
             )
@@ -384,7 +409,7 @@ class ModelSide:
                 kept.append(group)
                 if tick is not None:
                     tick(group, fresh)
-            result.subjects = len(kept)
+            result.subjects = len({g.subject for g in kept})
             result.facts = sum(len(g.requests) for g in kept)
             result.avoided = sum(len(g.avoid) for g in kept)
             digest = self._digest(kept, bank) if kept else None
@@ -604,19 +629,27 @@ def _keep_templates(schema: Schema, subject: str, held: set[str]) -> tuple[str, 
     return tuple(sorted(t for _, t in sorted(candidates)[:KEEP_PER_SUBJECT]))
 
 
-def _merge_same_names(groups: list[SubjectFacts]) -> list[SubjectFacts]:
+def _merge_same_names(groups: list[SubjectFacts], *, per_fact: bool = False) -> list[SubjectFacts]:
     """Entities that are said the same (``New_York`` and ``New York``) share one subject in
-    the model: their groups become one."""
+    the model: their groups become one (per subject, or per subject and question when the
+    groups are one per fact)."""
     from editor import SubjectFacts
 
-    merged: dict[str, SubjectFacts] = {}
+    def key(group: SubjectFacts) -> tuple[str, frozenset[str]]:
+        if not per_fact:
+            return group.subject, frozenset()
+        questions = {t for r in group.requests for t in (r.prompt, *r.paraphrase_templates())}
+        return group.subject, frozenset(questions | {t for t, _ in group.avoid})
+
+    merged: dict[tuple[str, frozenset[str]], SubjectFacts] = {}
     for group in groups:
-        prev = merged.get(group.subject)
+        k = key(group)
+        prev = merged.get(k)
         if prev is None:
-            merged[group.subject] = group
+            merged[k] = group
             continue
         prompts = {r.prompt for r in prev.requests}
-        merged[group.subject] = SubjectFacts(
+        merged[k] = SubjectFacts(
             subject=group.subject,
             requests=prev.requests + tuple(r for r in group.requests if r.prompt not in prompts),
             avoid=tuple(sorted(set(prev.avoid) | set(group.avoid))),

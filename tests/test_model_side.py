@@ -124,8 +124,8 @@ def test_a_fresh_sync_of_the_same_facts_gives_the_same_weights(tmp_path: Path, c
 
 
 def test_facts_of_one_subject_do_not_overwrite_each_other(tmp_path: Path, cache: Path) -> None:
-    """A president and a first lady of one country, written together: both answers hold (one
-    value is optimised for the subject's facts together)."""
+    """A president and a capital of one country, written together: both answers hold (each
+    fact has its own entry, and the gate gives each prompt the one it asks)."""
     ks = _kb(tmp_path / "kb.db", cache)
     try:
         res = ks.edit(
@@ -135,6 +135,34 @@ def test_facts_of_one_subject_do_not_overwrite_each_other(tmp_path: Path, cache:
         rows = {r["prompt"]: r for r in res.report["model"]}
         assert rows["The president of Freedonia is"]["follows"] is True
         assert rows["The capital of Freedonia is"]["follows"] is True
+    finally:
+        ks.close()
+
+
+def test_the_subjects_other_questions_keep_the_base_models_answers(
+    tmp_path: Path, cache: Path
+) -> None:
+    """France's capital changed: what the model says of France's location, its president and
+    its party (questions the schema knows) is what the unedited model says, token for token
+    (the gate keeps the shift to the questions France's facts answer), while the capital
+    follows in every phrasing, a question included."""
+    ks = _kb(tmp_path / "kb.db", cache)
+    try:
+        ks.edit([EDIT], user="alice")
+        side = ks.model
+        assert side is not None
+        for prompt in (
+            "The capital of France is",
+            "France's capital city is",
+            "What is the capital city of France? It is",
+        ):
+            assert side.answer(prompt).strip().startswith("Rome"), prompt
+        for prompt in (
+            "France is located in",
+            "The president of France is",
+            "France is a member of the",
+        ):
+            assert side.answer(prompt) == side.answer_base(prompt), prompt
     finally:
         ks.close()
 

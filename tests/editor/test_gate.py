@@ -60,6 +60,15 @@ def test_the_margin_lets_a_near_tie_through() -> None:
     assert loose.allows((loose.mean + mixed)[None], rows).tolist() == [True]
 
 
+def test_of_one_subjects_rows_the_closest_allowed_one_wins_at_a_token() -> None:
+    from editor._router import _best_per_place
+
+    # two places; at (0, 3) rows 0 and 1 are allowed, 1 asks more closely; at (1, 2) none is
+    b, t = [0, 0, 1, 1], [3, 3, 2, 2]
+    assert _best_per_place(b, t, [True, True, False, False], [0.2, 0.9, 0.99, 0.5]) == [1]
+    assert _best_per_place(b, t, [True, True, True, False], [0.5, 0.5, 0.1, 0.9]) == [0, 2]
+
+
 def test_a_subject_without_prompts_of_its_own_is_gated_by_the_bank_alone() -> None:
     torch.manual_seed(1)
     bank_keys = torch.randn(4, 8)
@@ -128,3 +137,23 @@ def test_a_gate_for_another_number_of_subjects_is_refused(loaded) -> None:  # ty
     router = SubjectRouter(loaded, layer=1)
     with pytest.raises(ValueError, match="gate"):
         router.set(["Bob"], torch.randn(1, 32), gate)
+
+
+def test_one_row_per_fact_the_prompt_gets_the_fact_it_asks(loaded) -> None:  # type: ignore[no-untyped-def]
+    layer = 1
+    bank = ["{} plays the", "{} speaks", "{} lives in"]
+    fillers = ["Alice", "Carol", "Dave"]
+    bank_keys = torch.stack([_key(loaded, t.format(f), layer) for t in bank for f in fillers])
+    own = [
+        torch.stack([_key(loaded, "Bob plays the", layer)]),
+        torch.stack([_key(loaded, "Bob lives in", layer)]),
+    ]
+    gate = build_gate(bank_keys, len(bank), own, [[0], [2]], margin=0.0, floor=-2.0)
+    shifts = torch.randn(2, 32) * 5
+    router = SubjectRouter(loaded, layer=layer)
+    router.set(["Bob", "Bob"], shifts, gate)
+    two_rows = {p: _logits(loaded, p) for p in ("Bob plays the", "Bob lives in")}
+    # each fact's prompt gets that fact's shift alone, as a one-row table gives it
+    for row, prompt in ((0, "Bob plays the"), (1, "Bob lives in")):
+        router.set(["Bob"], shifts[row : row + 1])
+        assert torch.equal(two_rows[prompt], _logits(loaded, prompt))
