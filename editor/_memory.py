@@ -5,8 +5,9 @@ ones, facts of one subject overwrite each other, and rolling one back does not g
 one would have had without it. Here the edited weights are instead a *function of the set of
 facts in force* (and the base model):
 
-For each subject ``S`` with facts in force (or retracted objects to forget), on the **base**
-weights, at the MLP output projection of one layer ``L``:
+For each group ``S`` (one fact: a subject and relation with its object in force and the
+objects retracted from it, by default; or all of one subject's facts, ``split="subject"``),
+on the **base** weights, at the MLP output projection of one layer ``L``:
 
 - ``k_S``: the key at ``S``'s last token (the projection's input), averaged over every prompt
   of ``S``'s facts in every context prefix;
@@ -15,7 +16,9 @@ weights, at the MLP output projection of one layer ``L``:
   (:func:`editor._common.optimize_subject_value`).
 
 Both depend only on the base model, the settings and ``S``'s own facts, so they are computed
-once and cached on disk under a hash of exactly those. The update is then the least-squares map
+once and cached on disk under a hash of exactly those. The default view adds each shift where
+its subject is named and the prompt asks its question (:mod:`editor._router`,
+:mod:`editor._gate`). The other view, kept for comparison, is the least-squares map
 that sends each key to its shift while disturbing the corpus keys (second moment ``C``) least,
 MEMIT's eq. 14 in its ``n x n`` form:
 

@@ -14,6 +14,9 @@ subject's shift, the vector the value optimisation found. So
 - the view is a table (subjects and their shifts), rebuilt exactly from the entries in force.
 
 Where names overlap ("Obama" and "Barack Obama"), the longest name ending at a token wins.
+A table may hold several rows of one name (one per fact of the subject) and a gate
+(:mod:`editor._gate`): then only the rows whose questions the prompt asks may add their shift,
+and of those only the closest one, so that one subject's facts never add up at one token.
 During generation the router remembers the tokens of the sequence so far (per thread), so a
 name split across the prompt and generated tokens is found too.
 

@@ -793,10 +793,10 @@ class KnowSync:
         computed, so an interrupted sync goes on where it stopped.
 
         Args:
-            limit: compute at most this many subjects' entries now (the view then holds the
+            limit: compute at most this many entries (one per fact) now (the view holds the
                 rest only once a later sync computed them).
             progress: a progress bar (with the time left) on stderr.
-            tick: called with the subjects computed so far and the number to compute.
+            tick: called with the entries computed so far and the number to compute.
 
         Returns:
             ``ViewSync.to_dict()`` plus ``"written"``: the changes that were waiting for it.

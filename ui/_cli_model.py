@@ -154,7 +154,7 @@ def register(
         "--limit",
         type=_positive_int,
         default=None,
-        help="compute at most N subjects now (the rest wait for the next sync)",
+        help="compute at most N entries now (one per fact; the rest wait for the next sync)",
     )
     y.add_argument(
         "--dry-run", action="store_true", help="list the backlog without loading the model"
@@ -420,11 +420,11 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     lines = [
         f"the model holds {result['facts']} facts of {result['subjects']} subjects"
         + (f" and avoids {result['avoided']} retracted objects" if result["avoided"] else "")
-        + f" (view of journal #{result['generation']}; {result['computed']} subjects computed "
+        + f" (view of journal #{result['generation']}; {result['computed']} entries computed "
         f"now, the rest from the cache; {result['seconds']:.1f} s)",
     ]
     if result["left"]:
-        lines.append(f"{result['left']} subjects left for the next sync (--limit)")
+        lines.append(f"{result['left']} entries (one per fact) left for the next sync (--limit)")
     for subject, error in result["failed"].items():
         lines.append(f"  {subject}: {error}")
     _emit(args, result, lines)

@@ -1138,14 +1138,14 @@ def build(
             door = _need(ks, sess, "review")
 
             def tick(done: int, total: int) -> None:
-                progress((done, total), desc="Writing the facts into the model", unit="subjects")
+                progress((done, total), desc="Writing the facts into the model", unit="facts")
 
             try:
                 out = door.sync_model(tick=tick)
                 failed = out.get("failed") or {}
                 msg = callout(
                     f"The model holds {out.get('facts', 0)} facts of {out.get('subjects', 0)} "
-                    f"subjects ({out.get('computed', 0)} subjects computed now"
+                    f"subjects ({out.get('computed', 0)} facts computed now"
                     + (
                         f", {len(failed)} failed: {', '.join(sorted(failed))[:300]}"
                         if failed
