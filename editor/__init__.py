@@ -9,8 +9,9 @@ Public surface (each name lives in a small private module):
 - methods: :class:`EditMethod`, :class:`EditContext`, :class:`EditRequest`, :class:`Rome`,
   :class:`Memit`, :class:`AlphaEdit`; :class:`ModelEditor` ties model, statistics and ledger
 - the model as a view of the facts in force: :class:`FactMemory`, :class:`FactMemoryParams`,
-  :class:`SubjectFacts`, :class:`MemoryEntry` (per-subject values), :class:`SubjectRouter`
-  (each subject's value added where the input names it; or one closed-form solve)
+  :class:`SubjectFacts`, :class:`MemoryEntry` (per-fact values), :class:`SubjectRouter`
+  (each fact's value added where the input names its subject and, by the gate
+  :class:`GateTable` / :func:`build_gate`, asks its question; or one closed-form solve)
 - updates and the ledger: :class:`WeightUpdate`, :class:`LowRankDelta`, :class:`DeltaLedger`
 - evaluation: :func:`read_cases` (CounterFact, zsRE, MQuAKE), :func:`evaluate`,
   :class:`EvalReport`; GLAME-style propagation targets: :func:`propagation_targets`
@@ -46,6 +47,9 @@ _EXPORTS: dict[str, str] = {
     "FACT_MEMORY_DEFAULTS": "_memory",
     "FACT_MEMORY_VIEWS": "_memory",
     "FactMemory": "_memory",
+    "GATE_FILLERS": "_gate",
+    "GateTable": "_gate",
+    "build_gate": "_gate",
     "FactMemoryParams": "_memory",
     "Hop": "_glame",
     "LedgerError": "_errors",
@@ -107,6 +111,7 @@ __all__ = [
     "EVAL_FORMATS",
     "FACT_MEMORY_DEFAULTS",
     "FACT_MEMORY_VIEWS",
+    "GATE_FILLERS",
     "MEMIT_DEFAULTS",
     "ROME_DEFAULTS",
     "AlphaEdit",
@@ -123,6 +128,7 @@ __all__ = [
     "EvalReport",
     "FactMemory",
     "FactMemoryParams",
+    "GateTable",
     "Hop",
     "LedgerError",
     "LoadedModel",
@@ -146,6 +152,7 @@ __all__ = [
     "ValueOptimization",
     "WeightUpdate",
     "architecture_for",
+    "build_gate",
     "cache_dir",
     "default_corpus_path",
     "default_gguf_path",

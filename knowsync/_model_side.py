@@ -252,15 +252,16 @@ class ModelSide:
 
     def served_state(self) -> dict[str, Any]:
         """Every tensor the served model is made of: the parameters, and each routed subject's
-        shift (``"router::<subject>"``); copies, so that two states compare with
+        entry's shift (``"router::<row>::<subject>"``, a row per fact) and the gate's tensors;
+        copies, so that two states compare with
         ``torch.equal`` (a rollback equals a fresh sync of the same facts)."""
         state: dict[str, Any] = {
             n: p.detach().clone() for n, p in self.loaded.model.named_parameters()
         }
         router = self.router
         if router is not None and router.shifts is not None:
-            for name, shift in zip(router.subjects, router.shifts, strict=True):
-                state[f"router::{name}"] = shift.detach().clone()
+            for row, (name, shift) in enumerate(zip(router.subjects, router.shifts, strict=True)):
+                state[f"router::{row}::{name}"] = shift.detach().clone()
             if router.gate is not None:
                 for name, tensor in router.gate.tensors().items():
                     state[f"router::gate::{name}"] = tensor.detach().clone()
