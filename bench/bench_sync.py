@@ -8,7 +8,10 @@ cache in a temporary folder unless ``--cache`` names one), in one run:
    model cannot know, imported, then ``model sync``: seconds per 100 facts, peak memory;
 2. agreement by greedy generation on the cloze and on every paraphrase template (demo and
    fictional facts apart), unrelated locality on the shipped probes, same-subject locality
-   (``knowsync model check``'s definition);
+   (``knowsync model check``'s definition); then the same for the same entries without the
+   router's gate (``without_gate``: every shift wherever its subject is named), the design
+   the gate replaced (``--gate-margin none`` runs the whole bench so; ``--split subject``
+   with one entry per subject instead of one per fact);
 3. one more edit on the synced knowledge base: seconds, and whether the model follows;
 4. a rollback of it: seconds, and whether the weights equal the synced ones bit for bit;
 5. retractions (``--retract N`` facts the synced model gives): the share whose object the
