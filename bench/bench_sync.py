@@ -10,8 +10,8 @@ cache in a temporary folder unless ``--cache`` names one), in one run:
    fictional facts apart), unrelated locality on the shipped probes, same-subject locality
    (``knowsync model check``'s definition); then the same for the same entries without the
    router's gate (``without_gate``: every shift wherever its subject is named), the design
-   the gate replaced (``--gate-margin none`` runs the whole bench so; ``--split subject``
-   with one entry per subject instead of one per fact);
+   the gate replaced (``--gate-margin none`` runs the whole bench so, with one entry per
+   subject; ``--split subject`` keeps the gate with one entry per subject);
 3. one more edit on the synced knowledge base: seconds, and whether the model follows;
 4. a rollback of it: seconds, and whether the weights equal the synced ones bit for bit;
 5. retractions (``--retract N`` facts the synced model gives): the share whose object the
@@ -154,11 +154,13 @@ def main() -> int:
             w.writerows(rows + made_up)
         loaded = shared_model()
         params = FactMemoryParams.for_model(loaded.spec, loaded.spec.num_layers(loaded.model))
+        split = params.split if args.split == "default" else args.split
+        margin = params.gate_margin
         if args.gate_margin != "default":
             margin = None if args.gate_margin == "none" else float(args.gate_margin)
-            params = replace(params, gate_margin=margin)
-        if args.split != "default":
-            params = replace(params, split=args.split)
+            if margin is None and args.split == "default":
+                split = "subject"  # one entry per fact needs the gate to pick among them
+        params = replace(params, gate_margin=margin, split=split)
         side = ModelSide(
             loaded=loaded,
             ledger_dir=folder / "ledger",
