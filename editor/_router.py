@@ -242,7 +242,8 @@ class SubjectRouter:
             index = torch.tensor(keep, device=b.device)
             b, t, rows = b[index], t[index], rows[index]
         hidden = hidden.clone()
-        hidden[b, t] = hidden[b, t] + shifts[rows].to(hidden.dtype)
+        # several rows at one place (one subject's facts, without a gate to pick one) add up
+        hidden.index_put_((b, t), shifts[rows].to(hidden.dtype), accumulate=True)
         return replace_primary(output, hidden)
 
     # ------------------------------------------------------------------ matching

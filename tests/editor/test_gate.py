@@ -157,3 +157,12 @@ def test_one_row_per_fact_the_prompt_gets_the_fact_it_asks(loaded) -> None:  # t
     for row, prompt in ((0, "Bob plays the"), (1, "Bob lives in")):
         router.set(["Bob"], shifts[row : row + 1])
         assert torch.equal(two_rows[prompt], _logits(loaded, prompt))
+
+
+def test_without_a_gate_rows_of_one_name_add_up(loaded) -> None:  # type: ignore[no-untyped-def]
+    shifts = torch.randn(2, 32) * 5
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob", "Bob"], shifts)
+    both = _logits(loaded, "Bob plays the")
+    router.set(["Bob"], shifts.sum(0, keepdim=True))
+    assert torch.allclose(both, _logits(loaded, "Bob plays the"), atol=1e-5)
