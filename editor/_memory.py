@@ -551,44 +551,51 @@ class FactMemory:
                 if todo:
                     ctx = self._context()
                     site = ctx.spec.mlp_out_name(self.params.layer)
+                    fresh = {}
                     for prompt in todo:
                         key = _last_key(ctx, site, prompt)
                         self._prompt_keys[prompt] = key
-                        stored[_key_name(prompt)] = key
-                    self._store_keys(stored)
+                        fresh[_key_name(prompt)] = key
+                    stored.update(fresh)
+                    self._store_keys(fresh)
         if not prompts:
             return torch.zeros(0, width)
         return torch.stack([self._prompt_keys[p] for p in prompts])
 
     @property
-    def _keys_path(self) -> Path | None:
+    def _keys_dir(self) -> Path | None:
         if self.cache_root is None:
             return None
         folder = self.cache_root / "fact-memory" / self.loaded.model_key[:32]
-        return folder / f"keys-layer{self.params.layer:03d}.safetensors"
+        return folder / f"keys-layer{self.params.layer:03d}"
 
     def _stored_keys(self) -> dict[str, torch.Tensor]:
-        """The prompt keys cached on disk (read once), by :func:`_key_name`."""
+        """The prompt keys cached on disk (read once), by :func:`_key_name`: one file per
+        batch read (what one sync or edit added), so that adding keys never rewrites the rest."""
         if self._disk_keys is None:
             self._disk_keys = {}
-            path = self._keys_path
-            if path is not None and path.is_file():
+            folder = self._keys_dir
+            if folder is not None and folder.is_dir():
                 from safetensors.torch import load_file
 
-                # a torn or foreign file: the keys are read again
-                with contextlib.suppress(OSError, ValueError, RuntimeError):
-                    self._disk_keys = dict(load_file(str(path)))
+                for path in sorted(folder.glob("*.safetensors")):
+                    # a torn or foreign file: its keys are read again
+                    with contextlib.suppress(OSError, ValueError, RuntimeError):
+                        self._disk_keys.update(load_file(str(path)))
         return self._disk_keys
 
     def _store_keys(self, keys: dict[str, torch.Tensor]) -> None:
+        """Add newly read keys to the disk cache (a file of their own)."""
         import os
 
         from safetensors.torch import save_file
 
-        path = self._keys_path
-        if path is None:
+        folder = self._keys_dir
+        if folder is None or not keys:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256("".join(sorted(keys)).encode()).hexdigest()[:24]
+        path = folder / f"{name}.safetensors"
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         save_file({k: v.contiguous() for k, v in keys.items()}, str(tmp))
         os.replace(tmp, path)

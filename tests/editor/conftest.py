@@ -11,6 +11,8 @@ import pytest
 import torch
 from tests_editor_helpers import corpus_texts, make_model, make_tokenizer
 
+from editor import LoadedModel, architecture_for
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():  # type: ignore[no-untyped-def]
@@ -33,6 +35,20 @@ def model_factory(tokenizer) -> Callable[..., torch.nn.Module]:  # type: ignore[
         return make_model(family, len(tokenizer), **kwargs)  # type: ignore[arg-type]
 
     return factory
+
+
+@pytest.fixture
+def loaded(tokenizer, model_factory) -> LoadedModel:  # type: ignore[no-untyped-def]
+    """The tiny llama as a loaded model (what the router and its gate are installed on)."""
+    model = model_factory("llama")
+    model.eval()
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_key="tiny",
+        spec=architecture_for(model),
+        source="tiny",
+    )
 
 
 @pytest.fixture

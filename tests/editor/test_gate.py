@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests_editor_helpers import logits_of, token_ids
 
-from editor import LoadedModel, SubjectRouter, Trace, architecture_for
+from editor import LoadedModel, SubjectRouter, Trace
 from editor._gate import build_gate
 
 
@@ -81,34 +82,12 @@ def test_a_subject_without_prompts_of_its_own_is_gated_by_the_bank_alone() -> No
 # ------------------------------------------------------------ on a model (tiny llama)
 
 
-@pytest.fixture
-def loaded(tokenizer, model_factory) -> LoadedModel:  # type: ignore[no-untyped-def]
-    model = model_factory("llama")
-    model.eval()
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        model_key="tiny",
-        spec=architecture_for(model),
-        source="tiny",
-    )
-
-
-def _ids(loaded: LoadedModel, text: str) -> torch.Tensor:
-    return torch.tensor([loaded.tokenizer(text, add_special_tokens=False)["input_ids"]])
-
-
-def _logits(loaded: LoadedModel, text: str) -> torch.Tensor:
-    with torch.no_grad():
-        return loaded.model(input_ids=_ids(loaded, text)).logits[0]
-
-
 def _key(loaded: LoadedModel, text: str, layer: int) -> torch.Tensor:
     with (
         torch.no_grad(),
         Trace(loaded.model, loaded.spec.mlp_out_name(layer), retain_input=True) as t,
     ):
-        loaded.model(input_ids=_ids(loaded, text))
+        loaded.model(input_ids=token_ids(loaded, text))
     assert t.input is not None
     return t.input[0, -1].float()
 
@@ -121,15 +100,15 @@ def test_the_router_adds_a_subjects_shift_only_to_its_own_questions(loaded) -> N
     own = torch.stack([_key(loaded, "Bob plays the", layer)])
     gate = build_gate(bank_keys, len(bank), [own], [[0]], margin=0.0, floor=-2.0)
     asks_it, asks_other = "Bob plays the", "Bob lives in"
-    base_it, base_other = _logits(loaded, asks_it), _logits(loaded, asks_other)
+    base_it, base_other = logits_of(loaded, asks_it), logits_of(loaded, asks_other)
     router = SubjectRouter(loaded, layer=layer)
     router.set(["Bob"], torch.randn(1, 32) * 5, gate)
-    assert not torch.equal(_logits(loaded, asks_it), base_it)
+    assert not torch.equal(logits_of(loaded, asks_it), base_it)
     # another question of the same subject: the base model, bit for bit
-    assert torch.equal(_logits(loaded, asks_other), base_other)
+    assert torch.equal(logits_of(loaded, asks_other), base_other)
     # without the gate the shift goes wherever Bob is named
     router.set(["Bob"], router.shifts)
-    assert not torch.equal(_logits(loaded, asks_other), base_other)
+    assert not torch.equal(logits_of(loaded, asks_other), base_other)
 
 
 def test_a_gate_for_another_number_of_subjects_is_refused(loaded) -> None:  # type: ignore[no-untyped-def]
@@ -152,17 +131,17 @@ def test_one_row_per_fact_the_prompt_gets_the_fact_it_asks(loaded) -> None:  # t
     shifts = torch.randn(2, 32) * 5
     router = SubjectRouter(loaded, layer=layer)
     router.set(["Bob", "Bob"], shifts, gate)
-    two_rows = {p: _logits(loaded, p) for p in ("Bob plays the", "Bob lives in")}
+    two_rows = {p: logits_of(loaded, p) for p in ("Bob plays the", "Bob lives in")}
     # each fact's prompt gets that fact's shift alone, as a one-row table gives it
     for row, prompt in ((0, "Bob plays the"), (1, "Bob lives in")):
         router.set(["Bob"], shifts[row : row + 1])
-        assert torch.equal(two_rows[prompt], _logits(loaded, prompt))
+        assert torch.equal(two_rows[prompt], logits_of(loaded, prompt))
 
 
 def test_without_a_gate_rows_of_one_name_add_up(loaded) -> None:  # type: ignore[no-untyped-def]
     shifts = torch.randn(2, 32) * 5
     router = SubjectRouter(loaded, layer=1)
     router.set(["Bob", "Bob"], shifts)
-    both = _logits(loaded, "Bob plays the")
+    both = logits_of(loaded, "Bob plays the")
     router.set(["Bob"], shifts.sum(0, keepdim=True))
-    assert torch.allclose(both, _logits(loaded, "Bob plays the"), atol=1e-5)
+    assert torch.allclose(both, logits_of(loaded, "Bob plays the"), atol=1e-5)

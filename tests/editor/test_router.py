@@ -7,30 +7,9 @@ import copy
 
 import pytest
 import torch
+from tests_editor_helpers import logits_of, token_ids
 
-from editor import LoadedModel, SubjectRouter, architecture_for
-
-
-@pytest.fixture
-def loaded(tokenizer, model_factory) -> LoadedModel:  # type: ignore[no-untyped-def]
-    model = model_factory("llama")
-    model.eval()
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        model_key="tiny",
-        spec=architecture_for(model),
-        source="tiny",
-    )
-
-
-def _ids(loaded: LoadedModel, text: str) -> torch.Tensor:
-    return torch.tensor([loaded.tokenizer(text, add_special_tokens=False)["input_ids"]])
-
-
-def _logits(loaded: LoadedModel, text: str) -> torch.Tensor:
-    with torch.no_grad():
-        return loaded.model(input_ids=_ids(loaded, text)).logits[0]
+from editor import LoadedModel, SubjectRouter
 
 
 def _greedy(loaded: LoadedModel, prompt: torch.Tensor) -> torch.Tensor:
@@ -44,19 +23,19 @@ def _greedy(loaded: LoadedModel, prompt: torch.Tensor) -> torch.Tensor:
 
 
 def test_a_prompt_without_a_subject_runs_the_base_model_bit_for_bit(loaded) -> None:  # type: ignore[no-untyped-def]
-    before = _logits(loaded, "The capital of France is Paris")
+    before = logits_of(loaded, "The capital of France is Paris")
     router = SubjectRouter(loaded, layer=1)
     router.set(["Alice", "Bob"], torch.randn(2, 32) * 5)
-    assert torch.equal(_logits(loaded, "The capital of France is Paris"), before)
+    assert torch.equal(logits_of(loaded, "The capital of France is Paris"), before)
 
 
 def test_the_shift_lands_at_the_subjects_last_token_only(loaded) -> None:  # type: ignore[no-untyped-def]
     text = "The wife of Bob is Carol"
-    before = _logits(loaded, text)
+    before = logits_of(loaded, text)
     router = SubjectRouter(loaded, layer=1)
     router.set(["Bob"], torch.randn(1, 32) * 5)
-    after = _logits(loaded, text)
-    col = router.matches(_ids(loaded, text)[0].tolist())
+    after = logits_of(loaded, text)
+    col = router.matches(token_ids(loaded, text)[0].tolist())
     assert col == [(3, "Bob")]
     # causal: positions before the subject are untouched, from the subject on they change
     assert torch.equal(after[:3], before[:3])
@@ -66,33 +45,33 @@ def test_the_shift_lands_at_the_subjects_last_token_only(loaded) -> None:  # typ
 def test_longest_name_wins_and_every_occurrence_is_found(loaded) -> None:  # type: ignore[no-untyped-def]
     router = SubjectRouter(loaded, layer=1)
     router.set(["Paris", "France Paris"], torch.zeros(2, 32))
-    ids = _ids(loaded, "Paris is near France Paris")[0].tolist()
+    ids = token_ids(loaded, "Paris is near France Paris")[0].tolist()
     assert router.matches(ids) == [(0, "Paris"), (4, "France Paris")]
 
 
 def test_clear_disabled_and_remove_give_the_base_model(loaded) -> None:  # type: ignore[no-untyped-def]
     text = "The wife of Bob is Carol"
-    base = _logits(loaded, text)
+    base = logits_of(loaded, text)
     router = SubjectRouter(loaded, layer=1)
     router.set(["Bob"], torch.randn(1, 32) * 5)
     with router.disabled():
-        assert torch.equal(_logits(loaded, text), base)
-    assert not torch.equal(_logits(loaded, text), base)
+        assert torch.equal(logits_of(loaded, text), base)
+    assert not torch.equal(logits_of(loaded, text), base)
     router.clear()
-    assert torch.equal(_logits(loaded, text), base)
+    assert torch.equal(logits_of(loaded, text), base)
     router.set(["Bob"], torch.randn(1, 32) * 5)
     router.remove()
-    assert torch.equal(_logits(loaded, text), base)
+    assert torch.equal(logits_of(loaded, text), base)
 
 
 def test_a_copy_of_the_model_carries_no_router(loaded) -> None:  # type: ignore[no-untyped-def]
     text = "The wife of Bob is Carol"
-    base = _logits(loaded, text)
+    base = logits_of(loaded, text)
     router = SubjectRouter(loaded, layer=1)
     router.set(["Bob"], torch.randn(1, 32) * 5)
     work = copy.deepcopy(loaded.model)
     with torch.no_grad():
-        out = work(input_ids=_ids(loaded, text)).logits[0]
+        out = work(input_ids=token_ids(loaded, text)).logits[0]
     assert torch.equal(out, base)
 
 
@@ -101,7 +80,7 @@ def test_cached_generation_matches_a_full_forward(loaded) -> None:  # type: igno
     sequence so far (the router applied to all of it) predicts."""
     router = SubjectRouter(loaded, layer=1)
     router.set(["Bob"], torch.randn(1, 32) * 5)
-    prompt = _ids(loaded, "The wife of Bob is")
+    prompt = token_ids(loaded, "The wife of Bob is")
     n = prompt.shape[1]
     with torch.no_grad():
         out = _greedy(loaded, prompt)
@@ -118,7 +97,7 @@ def test_a_name_completed_by_generated_tokens_is_found(loaded) -> None:  # type:
     router = SubjectRouter(loaded, layer=1)
     shift = torch.randn(1, 32) * 5
     router.set(["France Paris"], shift)
-    ids = _ids(loaded, "The capital France Paris is")
+    ids = token_ids(loaded, "The capital France Paris is")
     with torch.no_grad():
         whole = loaded.model(input_ids=ids).logits[0, -1]
         first = loaded.model(input_ids=ids[:, :3], use_cache=True)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from editor import LowRankDelta, WeightUpdate, architecture_for
+from editor import LoadedModel, LowRankDelta, WeightUpdate, architecture_for
 
 
 def random_update(
@@ -218,3 +218,14 @@ def counterfact_records(cases: Sequence[tuple[str, str, str]]) -> list[dict[str,
         }
         for i, (s, new, old) in enumerate(cases)
     ]
+
+
+def token_ids(loaded: LoadedModel, text: str) -> torch.Tensor:
+    """``text`` as a batch of one row of token ids (no special tokens)."""
+    return torch.tensor([loaded.tokenizer(text, add_special_tokens=False)["input_ids"]])
+
+
+def logits_of(loaded: LoadedModel, text: str) -> torch.Tensor:
+    """The model's logits over ``text`` (one row per token)."""
+    with torch.no_grad():
+        return loaded.model(input_ids=token_ids(loaded, text)).logits[0]  # type: ignore[no-any-return]
