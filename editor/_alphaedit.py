@@ -47,12 +47,12 @@ from typing import Any
 import torch
 
 from editor._arch import ArchitectureSpec
-from editor._common import ValueOptimization
 from editor._errors import EditComputationError
 from editor._memit import _default_layers, spread_over_layers
 from editor._protocol import EditContext
 from editor._request import EditRequest
 from editor._update import WeightUpdate
+from editor._values import ValueOptimization
 
 __all__ = ["ALPHAEDIT_DEFAULTS", "AlphaEdit", "AlphaEditHyperParams", "null_space_projector"]
 

@@ -28,11 +28,12 @@ from typing import Any
 import torch
 
 from editor._arch import ArchitectureSpec
-from editor._common import ValueOptimization, optimize_value, read_at_subject
+from editor._common import read_at_subject
 from editor._errors import EditComputationError
 from editor._protocol import EditContext
 from editor._request import EditRequest
 from editor._update import LowRankDelta, WeightUpdate, temporarily_applied
+from editor._values import ValueOptimization, optimize_value
 
 __all__ = [
     "MEMIT_DEFAULTS",

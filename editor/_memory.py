@@ -45,13 +45,8 @@ from typing import Any
 import torch
 
 from editor._arch import ArchitectureSpec
-from editor._common import (
-    ValueOptimization,
-    optimize_subject_value,
-    read_at_subject,
-    rotate_prefixes,
-)
-from editor._errors import EditComputationError
+from editor._common import _in_context, read_at_subject
+from editor._errors import EditComputationError, EditorError
 from editor._gate import GATE_FILLERS, GateTable, build_gate
 from editor._hooks import StopForward, Trace
 from editor._model import LoadedModel
@@ -59,6 +54,7 @@ from editor._protocol import EditContext
 from editor._request import EditRequest
 from editor._stats import SecondMomentStore
 from editor._update import LowRankDelta, WeightUpdate
+from editor._values import ValueOptimization, optimize_subject_values, rotate_prefixes
 
 __all__ = [
     "FACT_MEMORY_DEFAULTS",
@@ -139,6 +135,9 @@ class FactMemoryParams:
             alone, and the router's gate picks the one the prompt asks (so facts of one
             subject never pull on each other, and a new fact costs its own optimisation only).
             How the knowledge base groups its facts; the entries themselves do not change.
+        batch: how many entries are optimised together in one forward pass
+            (:func:`editor.optimize_subject_values`); each takes the course it would take
+            alone, up to float rounding, so an entry does not depend on it beyond that.
     """
 
     layer: int
@@ -152,6 +151,7 @@ class FactMemoryParams:
     gate_margin: float | None = 0.03
     gate_floor: float = 0.5
     split: str = "fact"
+    batch: int = 8
 
     def __post_init__(self) -> None:
         if self.view not in FACT_MEMORY_VIEWS:
@@ -191,6 +191,7 @@ class FactMemoryParams:
                 "gate_margin",
                 "gate_floor",
                 "split",
+                "batch",
             )
         }
         return cls(layer=int(layer), value=value, **extra)
@@ -204,6 +205,7 @@ class FactMemoryParams:
         data.pop("gate_margin")  # the router's, not the entries'
         data.pop("gate_floor")
         data.pop("split")
+        data.pop("batch")  # how entries are computed together, not what they are
         text = json.dumps(data, sort_keys=True, default=list)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -325,36 +327,88 @@ class FactMemory:
         digest = self.digest(group)
         hit = self._entries.get(digest) or self._load(digest)
         if hit is None:
-            with self._compute_lock:
-                hit = self._compute(group)
-            self._save(digest, hit)
+            failed = self.compute([group])
+            if failed:
+                raise failed[0][1]
+            hit = self._entries[digest]
         self._entries[digest] = hit
         return hit
 
-    def _compute(self, group: SubjectFacts) -> MemoryEntry:
-        start = time.perf_counter()
-        ctx = self._context()
-        hp = self.params
-        site = ctx.spec.mlp_out_name(hp.layer)
-        v_star, v_init, info = optimize_subject_value(
-            ctx,
-            group.subject,
-            group.requests,
-            site,
-            hp.value,
-            avoid=group.avoid,
-            avoid_weight=hp.avoid_weight,
-            prefixes_per_request=hp.prefixes_per_fact,
-            keep=group.keep,
-            keep_weight=hp.keep_weight,
-        )
-        key = self._key(ctx, group)
-        info = {**info, "seconds": time.perf_counter() - start}
-        return MemoryEntry(
-            key=key.detach().to("cpu", torch.float32),
-            shift=(v_star - v_init).detach().to("cpu", torch.float32),
-            info=info,
-        )
+    def compute(
+        self,
+        groups: Sequence[SubjectFacts],
+        *,
+        done: Callable[[SubjectFacts, EditorError | None], None] | None = None,
+    ) -> list[tuple[SubjectFacts, EditorError]]:
+        """Compute the entries of ``groups`` that are not cached, ``params.batch`` at a time
+        in shared forward passes, each saved as soon as it is done (an interrupted run goes
+        on where it stopped). ``done(group, error)`` is called as each group settles (cached
+        ones at once). Returns the groups that failed, with why.
+        """
+        failed: list[tuple[SubjectFacts, EditorError]] = []
+
+        def settle(group: SubjectFacts, error: EditorError | None) -> None:
+            if error is not None:
+                failed.append((group, error))
+            if done is not None:
+                done(group, error)
+
+        todo: dict[str, list[SubjectFacts]] = {}
+        for group in groups:
+            digest = self.digest(group)
+            hit = self._entries.get(digest) or self._load(digest)
+            if hit is not None:
+                self._entries[digest] = hit
+                settle(group, None)
+            else:
+                todo.setdefault(digest, []).append(group)
+        if not todo:
+            return failed
+        order = list(todo)
+        with self._compute_lock:
+            ctx = self._context()
+            hp = self.params
+            site = ctx.spec.mlp_out_name(hp.layer)
+            clock = [time.perf_counter()]
+
+            def finished(i: int, result: Any) -> None:
+                digest = order[i]
+                error: EditorError | None = None
+                if isinstance(result, EditorError):
+                    error = result
+                else:
+                    v_star, v_init, info = result
+                    try:
+                        key = self._key(ctx, todo[digest][0])
+                    except EditorError as exc:
+                        error = exc
+                    else:
+                        now = time.perf_counter()
+                        entry = MemoryEntry(
+                            key=key.detach().to("cpu", torch.float32),
+                            shift=(v_star - v_init).detach().to("cpu", torch.float32),
+                            # the wall time since the previous entry settled: entries of one
+                            # batch share their passes, so this is each one's share of them
+                            info={**info, "seconds": now - clock[0]},
+                        )
+                        clock[0] = now
+                        self._save(digest, entry)
+                        self._entries[digest] = entry
+                for group in todo[digest]:
+                    settle(group, error)
+
+            optimize_subject_values(
+                ctx,
+                [todo[d][0] for d in order],
+                site,
+                hp.value,
+                avoid_weight=hp.avoid_weight,
+                prefixes_per_request=hp.prefixes_per_fact,
+                keep_weight=hp.keep_weight,
+                batch=hp.batch,
+                done=finished,
+            )
+        return failed
 
     def _key(self, ctx: EditContext, group: SubjectFacts) -> torch.Tensor:
         """The mean key at the subject's last token over its prompts in every context prefix
@@ -510,8 +564,8 @@ class FactMemory:
     def gate_table(self, info: dict[str, Any]) -> GateTable | None:
         """The router's gate for a view (its update's ``info``; None: the view has no gate).
 
-        The keys are read on the base model, each prompt alone (so that a key does not depend
-        on what else is read with it), and remembered: a rebuilt view reads only new prompts.
+        The keys are read on the base model and remembered (on disk too): a rebuilt view
+        reads only new prompts.
         """
         gate = info.get("gate")
         routed = info.get("routed") or []
@@ -521,11 +575,14 @@ class FactMemory:
         own = gate["own"]
         bank_prompts = [_fill(t, name) for t in bank for name in GATE_FILLERS]
         index = {t: i for i, t in enumerate(bank)}
-        own_keys = []
-        held = []
-        for subject, templates in zip(routed, own, strict=True):
-            own_keys.append(self.prompt_keys([_fill(t, subject) for t in templates]))
-            held.append(sorted(index[t] for t in templates if t in index))
+        asked = [
+            [_fill(t, subject) for t in templates]
+            for subject, templates in zip(routed, own, strict=True)
+        ]
+        # every missing key in one read (prompts of one length go through together)
+        self.prompt_keys([p for prompts in asked for p in prompts] + bank_prompts)
+        own_keys = [self.prompt_keys(prompts) for prompts in asked]
+        held = [sorted(index[t] for t in templates if t in index) for templates in own]
         return build_gate(
             self.prompt_keys(bank_prompts),
             len(bank),
@@ -551,11 +608,9 @@ class FactMemory:
                 if todo:
                     ctx = self._context()
                     site = ctx.spec.mlp_out_name(self.params.layer)
-                    fresh = {}
-                    for prompt in todo:
-                        key = _last_key(ctx, site, prompt)
-                        self._prompt_keys[prompt] = key
-                        fresh[_key_name(prompt)] = key
+                    read = _last_keys(ctx, site, todo)
+                    self._prompt_keys.update(read)
+                    fresh = {_key_name(p): key for p, key in read.items()}
                     stored.update(fresh)
                     self._store_keys(fresh)
         if not prompts:
@@ -648,17 +703,28 @@ def _fill(template: str, subject: str) -> str:
     return template.replace("{}", subject)
 
 
-def _last_key(ctx: EditContext, site: str, prompt: str) -> torch.Tensor:
-    ids = ctx.tokenizer(prompt, return_tensors="pt")["input_ids"].to(ctx.device)
-    with (
-        torch.no_grad(),
-        Trace(ctx.model, site, retain_input=True, retain_output=False, stop=True) as trace,
-        contextlib.suppress(StopForward),
-    ):
-        ctx.model(input_ids=ids, use_cache=False)
-    assert trace.input is not None
-    return trace.input[0, -1].detach().to("cpu", torch.float32)
-
-
-def _in_context(context: str, template: str) -> str:
-    return context.replace("{}", template) if context != "{}" else template
+def _last_keys(
+    ctx: EditContext, site: str, prompts: Sequence[str], chunk: int = 64
+) -> dict[str, torch.Tensor]:
+    """The input of ``site`` at each prompt's last token (float32, CPU). Prompts of one token
+    length are read together, ``chunk`` at a time: no padding, so each row sees exactly its
+    own tokens, and a key depends on what is read with it only up to float rounding."""
+    encoded = {p: list(ctx.tokenizer(p)["input_ids"]) for p in prompts}
+    by_length: dict[int, list[str]] = {}
+    for prompt, ids in encoded.items():
+        by_length.setdefault(len(ids), []).append(prompt)
+    out: dict[str, torch.Tensor] = {}
+    for _, group in sorted(by_length.items()):
+        for i in range(0, len(group), chunk):
+            part = group[i : i + chunk]
+            batch = torch.tensor([encoded[p] for p in part], dtype=torch.long, device=ctx.device)
+            with (
+                torch.no_grad(),
+                Trace(ctx.model, site, retain_input=True, retain_output=False, stop=True) as trace,
+                contextlib.suppress(StopForward),
+            ):
+                ctx.model(input_ids=batch, use_cache=False)
+            assert trace.input is not None
+            keys = trace.input[:, -1].detach().to("cpu", torch.float32)
+            out.update((p, keys[j].clone()) for j, p in enumerate(part))
+    return out

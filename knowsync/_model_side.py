@@ -390,6 +390,7 @@ class ModelSide:
         with self._sync_lock:
             # entries are computed on the memory's own copy of the base model: the live model
             # goes on answering meanwhile, and waits only for the swap below
+            plan: list[tuple[SubjectFacts, bool]] = []
             for group in groups:
                 fresh = not self.memory.cached(group)
                 if fresh and (
@@ -398,18 +399,26 @@ class ModelSide:
                 ):
                     result.left += 1
                     continue
-                try:
-                    self.memory.entry(group)
-                except EditorError as exc:
-                    result.failed[group.subject] = str(exc)[:300]
-                    continue
-                if fresh:
+                if fresh and budget is not None:
+                    budget -= 1
+                plan.append((group, fresh))
+            fresh_of = {id(g): fresh for g, fresh in plan}
+            settled: dict[int, EditorError | None] = {}
+
+            def done(group: SubjectFacts, error: EditorError | None) -> None:
+                settled[id(group)] = error
+                if error is not None:
+                    result.failed[group.subject] = str(error)[:300]
+                    return
+                if fresh_of[id(group)]:
                     result.computed += 1
-                    if budget is not None:
-                        budget -= 1
-                kept.append(group)
                 if tick is not None:
-                    tick(group, fresh)
+                    tick(group, fresh_of[id(group)])
+
+            # cached entries settle at once; missing ones are optimised together, a batch at
+            # a time, each cached as soon as it is done
+            self.memory.compute([g for g, _ in plan], done=done)
+            kept = [g for g, _ in plan if id(g) in settled and settled[id(g)] is None]
             result.subjects = len({g.subject for g in kept})
             result.facts = sum(len(g.requests) for g in kept)
             result.avoided = sum(len(g.avoid) for g in kept)

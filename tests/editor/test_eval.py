@@ -24,7 +24,7 @@ from editor import (
     read_cases,
     relation_noun,
 )
-from editor._common import ValueOptimization, optimize_value
+from editor._values import ValueOptimization, optimize_value
 
 COUNTERFACT = [
     {

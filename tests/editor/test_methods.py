@@ -23,7 +23,8 @@ from editor import (
     Rome,
     null_space_projector,
 )
-from editor._common import encode_cloze, optimize_value, read_at_subject, target_token_ids
+from editor._common import encode_cloze, read_at_subject, target_token_ids
+from editor._values import optimize_value
 
 # The subject ends the prompt: in a random model attention from later tokens back to the
 # subject is too diffuse for an edit at the subject to be measurable reliably.
