@@ -26,7 +26,6 @@ from editor._common import (
     DEFAULT_CONTEXT_TEMPLATES,
     EncodedCloze,
     _in_context,
-    _pad_id,
     encode_cloze,
     rewriting_templates,
     target_token_ids,
@@ -425,59 +424,86 @@ class _Run:
     info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, ctx: EditContext, problem: _Problem, width: int, lr: float) -> _Run:
-        scored = problem.rows + problem.avoid_rows
-        seqs = [list(r.cloze.ids) + list(r.target[:-1]) for r in scored]
-        seqs += [list(e.ids) for e in problem.kls]
-        # Tokens before the subject's last one do not depend on delta: their keys and values
-        # are computed once and each step runs only the rest of every sequence.
-        starts = [r.cloze.subject_last for r in scored] + [e.subject_last for e in problem.kls]
-        delta = torch.zeros(width, device=ctx.device)
-        if problem.init is not None:
-            delta = problem.init.detach().to(ctx.device, torch.float32).clone()
-        delta.requires_grad_(True)
-        return cls(
-            problem=problem,
-            delta=delta,
-            optimizer=torch.optim.Adam([delta], lr=lr),
-            seqs=seqs,
-            starts=starts,
-            kv=_prefix_cache(ctx, seqs, starts),
-        )
+    def start_many(
+        cls, ctx: EditContext, problems: Sequence[_Problem], width: int, lr: float
+    ) -> list[_Run]:
+        """Runs for ``problems``, their prefix caches computed in one pass."""
+        laid: list[tuple[list[list[int]], list[int]]] = []
+        for problem in problems:
+            scored = problem.rows + problem.avoid_rows
+            seqs = [list(r.cloze.ids) + list(r.target[:-1]) for r in scored]
+            seqs += [list(e.ids) for e in problem.kls]
+            # Tokens before the subject's last one do not depend on delta: their keys and
+            # values are computed once and each step runs only the rest of every sequence.
+            starts = [r.cloze.subject_last for r in scored]
+            starts += [e.subject_last for e in problem.kls]
+            laid.append((seqs, starts))
+        caches = _prefix_caches(ctx, laid)
+        runs = []
+        for problem, (seqs, starts), kv in zip(problems, laid, caches, strict=True):
+            delta = torch.zeros(width, device=ctx.device)
+            if problem.init is not None:
+                delta = problem.init.detach().to(ctx.device, torch.float32).clone()
+            delta.requires_grad_(True)
+            runs.append(
+                cls(
+                    problem=problem,
+                    delta=delta,
+                    optimizer=torch.optim.Adam([delta], lr=lr),
+                    seqs=seqs,
+                    starts=starts,
+                    kv=kv,
+                )
+            )
+        return runs
 
 
-def _prefix_cache(
-    ctx: EditContext, seqs: Sequence[Sequence[int]], starts: Sequence[int]
-) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
-    """Each row's tokens before ``starts[i]`` run once (left-padded into one batch): per
-    layer, the keys and values of every row's real tokens, one row after the other (None
-    when no row has such tokens)."""
-    width = max(starts)
-    if not width:
-        return None
-    n = len(seqs)
-    prefix = torch.full((n, width), _pad_id(ctx.tokenizer), dtype=torch.long)
-    mask = torch.zeros((n, width), dtype=torch.long)
-    for i, (seq, start) in enumerate(zip(seqs, starts, strict=True)):
-        if start:
-            prefix[i, width - start :] = torch.tensor(list(seq[:start]), dtype=torch.long)
-            mask[i, width - start :] = 1
-    mask = mask.to(ctx.device)
-    positions = (mask.cumsum(1) - 1).clamp(min=0)
+def _prefix_caches(
+    ctx: EditContext, laid: Sequence[tuple[Sequence[Sequence[int]], Sequence[int]]]
+) -> list[list[tuple[torch.Tensor, torch.Tensor]] | None]:
+    """For each run's ``(seqs, starts)``: per layer, the keys and values of every row's tokens
+    before ``starts[i]``, one row after the other (None when no row has such tokens). All
+    runs' prefixes go through in one packed pass (each row sees only its own tokens)."""
+    rows = [
+        list(seq[:start]) for seqs, starts in laid for seq, start in zip(seqs, starts, strict=True)
+    ]
+    if not any(rows):
+        return [None] * len(laid)
+    ids, positions, sees = _packed(rows, [0] * len(rows), ctx.device)
     model: Any = ctx.model
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
     with torch.no_grad():
         out = decoder(
-            input_ids=prefix.to(ctx.device),
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
+            input_ids=ids, attention_mask=sees[None, None], position_ids=positions, use_cache=True
         )
-    rows, cols = mask.nonzero(as_tuple=True)  # row-major: each row's tokens in order
-    return [
-        (layer.keys[rows, :, cols].transpose(0, 1), layer.values[rows, :, cols].transpose(0, 1))
-        for layer in out.cache.layers
-    ]
+    layers = [(layer.keys[0], layer.values[0]) for layer in out.cache.layers]
+    caches: list[list[tuple[torch.Tensor, torch.Tensor]] | None] = []
+    at = 0
+    for _, starts in laid:
+        size = sum(starts)
+        if not size:
+            caches.append(None)
+            continue
+        caches.append([(k[:, at : at + size], v[:, at : at + size]) for k, v in layers])
+        at += size
+    return caches
+
+
+def _packed(
+    rows: Sequence[Sequence[int]], starts: Sequence[int], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows one after the other in one sequence: the ids ``(1, T)``, the positions ``(1, T)``
+    (row ``i`` counts from ``starts[i]``), and which token sees which ``(T, T)``: the tokens
+    of its own row up to itself."""
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long, device=device)
+    ids = torch.tensor([[t for r in rows for t in r]], dtype=torch.long, device=device)
+    row_of = torch.repeat_interleave(torch.arange(len(rows), device=device), lengths)
+    first = torch.cumsum(lengths, 0) - lengths  # where each row begins
+    offset = torch.arange(ids.shape[1], device=device) - first[row_of]
+    start = torch.tensor(list(starts), dtype=torch.long, device=device)
+    positions = (start[row_of] + offset)[None]
+    sees = (row_of[:, None] == row_of[None, :]) & (offset[None, :] <= offset[:, None])
+    return ids, positions, sees
 
 
 class _Batch:
@@ -562,21 +588,10 @@ class _Batch:
 
         # the packed sequence, its positions, and who sees whom
         starts = [s for run in self.runs for s in run.starts]
-        self.ids = torch.tensor([[t for x in suffixes for t in x]], dtype=torch.long, device=dev)
-        self.positions = torch.tensor(
-            [[s + j for s, n in zip(starts, lengths, strict=True) for j in range(n)]],
-            dtype=torch.long,
-            device=dev,
-        )
+        self.ids, self.positions, sees = _packed(suffixes, starts, dev)
         row_of = torch.repeat_interleave(
             torch.arange(len(lengths), device=dev), torch.tensor(lengths, device=dev)
         )
-        offset = self.positions[0] - torch.repeat_interleave(
-            torch.tensor(starts, device=dev), torch.tensor(lengths, device=dev)
-        )
-        own = row_of[:, None] == row_of[None, :]
-        causal = offset[None, :] <= offset[:, None]
-        sees = own & causal
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         if any(run.kv is not None for run in self.runs):
             prefix_of = torch.repeat_interleave(
@@ -633,6 +648,7 @@ def _optimize_many(
     lm_head = ctx.spec.output_head(ctx.model)
     width = ctx.spec.hidden_size(ctx.model)
     waiting = deque(range(len(problems)))
+    batch = max(1, batch)
     active: list[tuple[int, _Run]] = []
     layout: _Batch | None = None
 
@@ -668,12 +684,9 @@ def _optimize_many(
 
     with frozen_parameters(ctx.model):
         while waiting or active:
-            joined: list[_Run] = []
-            while waiting and len(active) < max(1, batch):
-                i = waiting.popleft()
-                run = _Run.start(ctx, problems[i], width, hp.lr)
-                active.append((i, run))
-                joined.append(run)
+            starting = [waiting.popleft() for _ in range(min(len(waiting), batch - len(active)))]
+            joined = _Run.start_many(ctx, [problems[i] for i in starting], width, hp.lr)
+            active += zip(starting, joined, strict=True)
             if layout is None or joined:
                 layout = _Batch(ctx, [run for _, run in active])
             b = layout
