@@ -38,29 +38,66 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FIRST = ["Zorvan", "Kellith", "Amrusa", "Tobrek", "Ilvena", "Quenmar", "Desoth", "Yarrel"]
-LAST = ["Vantrosk", "Helmquist", "Oduvane", "Parrowyn", "Skellig", "Moraventh", "Tullibrand"]
-TOWNS = ["Brisk Harrow", "Ostmere", "Valcourt Mills", "Drenvale", "Quillon Bay", "Farrowgate"]
-LANDS = ["Pellucida", "Orvania", "Kestrel Isles", "Marrowmark", "Tessaly Reach"]
+SYLLABLES = (
+    "zor", "kel", "am", "ru", "tob", "ril", "ven", "quen", "mar", "des", "oth", "yar", "vant",
+    "rosk", "hel", "quist", "odu", "vane", "par", "row", "skel", "lig", "mor", "tul", "bran",
+    "fen", "gal", "dris", "ob", "sey", "thal", "urm", "pex", "nor", "wil", "cas",
+)  # fmt: skip
+PROFESSIONS = ("cartographer", "glassblower", "botanist", "violinist", "stonemason", "archivist")
+#: what a made-up person, land and town are said to have (the schema's relations)
+PERSON = ("born_in", "citizen_of", "father", "educated_at", "profession", "plays_for", "mother")
 
 
 def fictional_rows(n: int, seed: int = 7) -> list[tuple[str, str, str]]:
-    """``n`` facts about made-up people and places (names the base model cannot know)."""
+    """``n`` facts about made-up people, lands, towns, schools and clubs (names the base model
+    cannot know) over the schema's relations: a person's birthplace, citizenship, parents,
+    school, profession and club; a land's capital and president; a town's land. At most one
+    object for each subject and relation, and a capital or a president is no one else's."""
     rng = random.Random(seed)
-    people = [f"{first}_{last}" for first in FIRST for last in LAST]
-    rng.shuffle(people)
+    taken: set[str] = set()
+
+    def name(parts: int, suffix: str = "") -> str:
+        while True:
+            word = "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize() + suffix
+            if len(word) >= 5 and word not in taken:
+                taken.add(word)
+                return word
+
+    scale = max(1, n // 40)
+    lands = [name(3) for _ in range(scale + 2)]
+    towns = [name(2, suffix) for suffix in ("mere", "ford", "gate", "holm") for _ in range(scale)]
+    schools = [f"{name(2)}_Academy" for _ in range(scale + 1)]
+    clubs = [f"{name(2)}_Rovers" for _ in range(scale + 1)]
     rows: list[tuple[str, str, str]] = []
-    i = 0
+    free_towns = list(towns)
+    rng.shuffle(free_towns)
+    for town in towns:
+        rows.append((town, "located_in", rng.choice(lands)))
+    people: list[str] = []
+    for land in lands:
+        if free_towns:
+            rows.append((land, "capital", free_towns.pop()))
+        people.append(f"{name(2)}_{name(3)}")
+        rows.append((land, "president", people[-1]))
+        if len(rows) >= n:
+            break
+    turn = 0
     while len(rows) < n:
-        person = people[i % len(people)]
-        i += 1
-        kind = i % 3
-        if kind == 0:
-            rows.append((person, "born_in", rng.choice(TOWNS).replace(" ", "_")))
-        elif kind == 1:
-            rows.append((person, "citizen_of", rng.choice(LANDS).replace(" ", "_")))
-        else:
-            rows.append((person, "father", rng.choice(people).replace(" ", "_")))
+        person = f"{name(2)}_{name(3)}"
+        for _ in range(3):  # three facts per person, the relations in turn
+            relation = PERSON[turn % len(PERSON)]
+            turn += 1
+            obj = {
+                "born_in": lambda: rng.choice(towns),
+                "citizen_of": lambda: rng.choice(lands),
+                "father": lambda: rng.choice(people),
+                "mother": lambda: rng.choice(people),
+                "educated_at": lambda: rng.choice(schools),
+                "profession": lambda: rng.choice(PROFESSIONS),
+                "plays_for": lambda: rng.choice(clubs),
+            }[relation]()
+            rows.append((person, relation, obj))
+        people.append(person)
     return rows[:n]
 
 
@@ -128,6 +165,11 @@ def main() -> int:
         default="default",
         help="one entry per subject, or per subject and relation (default: the model's)",
     )
+    ap.add_argument(
+        "--no-gate-comparison",
+        action="store_true",
+        help="skip the same view's figures without its gate (a second full check)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -191,7 +233,7 @@ def main() -> int:
             figures["locality"] = report.locality
             figures["same_subject"] = report.same_subject
             router = side.router
-            if router is not None and router.gate is not None:
+            if router is not None and router.gate is not None and not args.no_gate_comparison:
                 # the same view without its gate: every shift wherever its subject is named
                 gate = router.gate
                 router.set(router.subjects, router.shifts)

@@ -757,7 +757,7 @@ def _optimize_many(
                 for r in range(n):
                     if finished[r]:
                         i, run = active[r]
-                        settle(i, _final(run, hp))
+                        settle(i, _final(run))
                 active = [active[r] for r in going]
                 layout = None
     return [r for r in results if r is not None]
@@ -819,7 +819,7 @@ def _measure(
     return run.steps >= hp.num_grad_steps
 
 
-def _final(run: _Run, hp: ValueOptimization) -> _Result:
+def _final(run: _Run) -> _Result:
     assert run.v_init is not None
     delta = run.delta.detach()
     info = run.info
