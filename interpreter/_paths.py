@@ -17,11 +17,15 @@ first. Two readings, tried in order:
   relative clause ("the country where ...") may be a mere type word: it is dropped when the
   walk needs it dropped.
 
-A hop the words leave implicit ("the manager of <a song>": the song's performer's manager) is
-walked only when the schema types its relations (``domain``/``range``, types joined by "|"),
-the relation named does not fit what the entity's facts say it is, and exactly one relation of
-the entity's facts fits in between and leads on; otherwise the walk stops and the answer names
-the missing hop.
+A hop the words leave implicit is walked only when the schema types the relation named
+(``domain``/``range``, types joined by "|") and the graph has no fact of it for the one entity
+reached: when the relation does not fit what the entity's facts say it is ("the manager of <a
+song>": the song's performer's manager), the one relation of the entity's facts that fits in
+between by the types and leads on; else, or when none fits, the one relation of its facts
+after which the graph has the relation named ("<a player>'s sport": the sport of the player's
+position). Of two that lead on, neither is guessed: the walk stops and the answer names the
+missing hop. A reading that adds fewer implicit hops is preferred; the answer's path shows
+the hops added.
 
 Nothing here writes; the graph is only read to find names and to order the walk.
 """
@@ -252,11 +256,9 @@ def _walk_order(
     ``relations`` are in the words' order; indices in ``optional`` are left out first, those
     in ``kept`` never.
 
-    With ``types``, a hop the question leaves implicit is walked when the words' relation
-    does not fit what the graph's facts say the entity is ("the manager of <a song>": a song
-    has no manager, its performer has) and exactly one relation of the entity's facts fits
-    between them by the schema's types and leads to the words' relation; the order returned
-    then holds it."""
+    With ``types``, a hop the question leaves implicit is walked where the graph lacks the
+    words' relation for the entity reached and one relation of its facts leads to it
+    (``_implicit_hop``); the order returned then holds it."""
     objects: dict[tuple[str, str], list[str]] = {}
     implicit: dict[tuple[tuple[str, ...], str], str] = {}
 
@@ -279,7 +281,15 @@ def _walk_order(
         implicit[(frontier, relation)] = hop
         return plain(plain(frontier, hop), relation)
 
-    best: tuple[tuple[int, int, int, int, int], tuple[int, ...]] | None = None
+    def implicit_hops(walked: list[str]) -> int:
+        count = 0
+        frontier: tuple[str, ...] = (start,)
+        for relation in walked:
+            count += not plain(frontier, relation)
+            frontier = step(frontier, relation)
+        return count
+
+    best: tuple[tuple[int, int, int, int, int, int], tuple[int, ...]] | None = None
     droppable = sorted(
         (i for i in range(len(relations)) if i not in kept), key=lambda i: (i not in optional, i)
     )
@@ -291,8 +301,10 @@ def _walk_order(
             for order, reached in _orders(step, (start,), used, relations):
                 complete = reached == len(used)
                 # complete walks first, then those leaving out fewer of the words (type words
-                # first), then the farthest, then the fewest swaps of the words' order
-                rank = (int(complete), len(used), typed, reached, -_inversions(order))
+                # first), then those adding fewer implicit hops, then the farthest, then the
+                # fewest swaps of the words' order
+                added = implicit_hops([relations[i] for i in order[:reached]])
+                rank = (int(complete), len(used), typed, -added, reached, -_inversions(order))
                 if best is None or rank > best[0]:
                     best = (rank, order)
         if best is not None and best[0][0]:
@@ -354,22 +366,36 @@ def _implicit_hop(
     step: Callable[[tuple[str, ...], str], tuple[str, ...]],
 ) -> str | None:
     """The one relation to walk before ``relation`` from ``frontier`` when the words leave it
-    implicit (see ``_walk_order``), or None."""
+    implicit (see ``_walk_order``), or None.
+
+    Only for a typed ``relation`` and one entity without a ``relation`` fact: of the relations
+    of the entity's facts after which the graph has ``relation``, the one the types make fit
+    between them when exactly one does, else the only one there is."""
     wanted = types.domain.get(relation)
     if wanted is None or len(frontier) != 1:
         return None
     entity = frontier[0]
+    leading = sorted(
+        {
+            f.relation
+            for f in view.facts(subject=entity, limit=_TYPING_FACTS)
+            if f.relation != relation
+        }
+    )
+    leading = [r for r in leading if step(step(frontier, r), relation)]
     known = types.entity(view, entity)
-    if known is None or known & wanted:
-        return None  # the relation fits the entity: the graph lacks the fact, say so
-    fitting = {
-        f.relation
-        for f in view.facts(subject=entity, limit=_TYPING_FACTS)
-        if f.relation != relation
-        and types.domain.get(f.relation, frozenset()) & known
-        and types.range.get(f.relation, frozenset()) & wanted
-    }
-    leading = [r for r in sorted(fitting) if step(step(frontier, r), relation)]
+    if known is not None and not known & wanted:
+        # the relation does not fit what the entity is ("the manager of <a song>"): a relation
+        # the types put in between is the hop, when one alone leads on
+        fitting = [
+            r
+            for r in leading
+            if types.domain.get(r, frozenset()) & known and types.range.get(r, frozenset()) & wanted
+        ]
+        if len(fitting) == 1:
+            return fitting[0]
+    # the graph lacks the fact ("<a player>'s sport" where it holds the player's position and
+    # the position's sport): the one relation of the entity's facts that leads to it
     return leading[0] if len(leading) == 1 else None
 
 

@@ -279,3 +279,41 @@ def test_a_hop_left_implicit_is_walked_only_when_the_types_make_it_the_one(
     )
     answer = mquake.ask("Who is the manager of Yellow Tune?")
     assert answer.graph == [], answer.to_dict()
+
+
+def test_a_hop_the_graph_lacks_is_walked_through_the_one_fact_that_leads_on() -> None:
+    from tests.conftest import DATASETS
+
+    ks = KnowSync("memory://", schema=DATASETS / "mquake" / "schema.json")
+    try:
+        ks.edit(
+            [
+                ("Pat_Keeper", "position_played_on_team_speciality", "goalkeeper"),
+                ("goalkeeper", "sport", "football"),
+                ("football", "country_of_origin", "England"),
+                ("England", "capital", "London"),
+                ("Pat_Keeper", "country_of_citizenship", "Spain"),
+            ],
+            user="curator",
+        )
+        # a player's sport fits a person, but the graph holds it only through the position
+        answer = ks.ask("What is the capital of the country of origin of Pat Keeper's sport?")
+        assert answer.path == [
+            "position_played_on_team_speciality",
+            "sport",
+            "country_of_origin",
+            "capital",
+        ], answer.to_dict()
+        assert answer.graph == ["London"]
+        # no fact of Spain leads to a capital's capital: the missing hop is named
+        answer = ks.ask("What is the capital of the capital of Pat Keeper's home country?")
+        assert answer.graph == [] and answer.missing is not None
+        # two facts that lead on: which one is not guessed
+        ks.edit(
+            [("Pat_Keeper", "employer", "FC_Town"), ("FC_Town", "sport", "cricket")],
+            user="curator",
+        )
+        answer = ks.ask("What is the country of origin of Pat Keeper's sport?")
+        assert answer.graph == [], answer.to_dict()
+    finally:
+        ks.close()
