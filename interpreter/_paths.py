@@ -187,10 +187,11 @@ def _anchor(view: GraphView, body: str) -> _Anchor | None:
             cut = _POSSESSIVE_END.search(body[start:end])
             ends = [end] if cut is None else [start + cut.start(), end]  # "Grey's Anatomy"
             for stop in ends:
-                text = body[start:stop].strip("'’.")
+                quoted = body[start:stop].strip("'’")
+                text = quoted.strip(".")  # a full stop may end a name ("Manchester United F.C.")
                 if not text or not re.search(r"[A-Z0-9]", text):
                     continue
-                for variant in {text, _DET.sub("", text)}:
+                for variant in {text, quoted, _DET.sub("", text), _DET.sub("", quoted)}:
                     for name in (variant, variant.replace(" ", "_")):
                         spans.setdefault(name, (start, stop))
     if not spans:

@@ -317,3 +317,41 @@ def test_a_hop_the_graph_lacks_is_walked_through_the_one_fact_that_leads_on() ->
         assert answer.graph == [], answer.to_dict()
     finally:
         ks.close()
+
+
+def test_a_name_ending_in_a_full_stop_anchors_a_walk() -> None:
+    from tests.conftest import DATASETS
+
+    ks = KnowSync("memory://", schema=DATASETS / "mquake" / "schema.json")
+    try:
+        ks.edit(
+            [
+                ("Union_F.C.", "head_coach", "Ann_Coach"),
+                ("Ann_Coach", "country_of_citizenship", "Freedonia"),
+                ("Freedonia", "capital", "Fredville"),
+            ],
+            user="curator",
+        )
+        for question in [
+            "What is the capital of the country of citizenship of Union F.C.'s head coach?",
+            "Which city is the capital of the country where the head coach of Union F.C. is a "
+            "citizen?",
+        ]:
+            answer = ks.ask(question)
+            assert answer.subject == "Union_F.C.", answer.to_dict()
+            assert answer.path == ["head_coach", "country_of_citizenship", "capital"]
+            assert answer.graph == ["Fredville"]
+    finally:
+        ks.close()
+
+
+def test_a_preposition_alone_names_no_relation() -> None:
+    from interpreter import Linker
+    from interpreter._surface import verb_cores
+    from tests.conftest import DATASETS
+
+    assert verb_cores("is from") == []
+    assert verb_cores("comes from") == ["comes from", "comes"]
+    linker = Linker(Schema.load(DATASETS / "mquake" / "schema.json"))
+    named = [m.relation for m in linker.mentions("From which continent is the sport?")]
+    assert named == ["continent", "sport"]
