@@ -15,7 +15,11 @@ first. Two readings, tried in order:
   words (nearest the entity first), and when none walks to the end, the one that walks
   farthest, so the answer can say which hop the graph lacks. A relation noun heading a
   relative clause ("the country where ...") may be a mere type word: it is dropped when the
-  walk needs it dropped.
+  walk needs it dropped; so may a relation the wh- phrase names ("in which country does X
+  hold citizenship"). The relation first named by a noun is what is asked and is walked;
+  where the wh- phrase names a type of the schema's that this relation's objects have
+  ("which language is officially spoken"), any relation named whose objects have it may be
+  the one walked.
 
 A hop the words leave implicit is walked only when the schema types the relation named
 (``domain``/``range``, types joined by "|") and the graph has no fact of it for the one entity
@@ -49,6 +53,9 @@ _I = re.IGNORECASE
 _WH = re.compile(r"\b(?:who|whom|whose|what|which|where)\b", _I)
 _WH_BE = re.compile(
     r"^(?:who|whom|what|which(?:\s+[\w\-]+){0,2}|where)\s+(?:is|was|are|were)\s+(?P<d>.+)$", _I
+)
+_WH_TYPE = re.compile(
+    r"^(?:(?:in|from|to|of|at|on|for|by|with)\s+)?(?:which|what)\s+(?P<type>[a-z][\w\-]*)\b", _I
 )
 _DET = re.compile(r"^(?:the|a|an)\s+", _I)
 _RELATIVE = re.compile(
@@ -169,11 +176,38 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     again = sum(1 for m in words if m.relation == words[first].relation) > 1
     kept = set() if again else {first}
     types = RelationTypes.of(linker)
+    asked = _asked_type(body, types)
+    if asked is not None:
+        wh_end = asked[1]
+        # the type the question asks for is no hop ("in which country does X hold citizenship")
+        optional |= {i for i, m in enumerate(words) if m.end <= wh_end}
+        if kept and asked[0] in types.range.get(words[first].relation, frozenset()):
+            # relations of the asked type are one answer worded twice ("which language is
+            # officially spoken"): one of them is kept
+            kept |= {
+                i
+                for i, m in enumerate(words)
+                if asked[0] in types.range.get(m.relation, frozenset())
+            }
     order = _walk_order(
         view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
     )
     ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
     return _intent(question, ref, order)
+
+
+def _asked_type(body: str, types: RelationTypes) -> tuple[str, int] | None:
+    """The type a question's wh- phrase names when the schema's types hold it ("which
+    language", "in what country"), and where the phrase ends; None otherwise."""
+    m = _WH_TYPE.match(body.strip())
+    if m is None:
+        return None
+    named = {t for values in types.range.values() for t in values}
+    word = m.group("type").lower()
+    for candidate in (word, word[:-1] if word.endswith("s") else word):
+        if candidate in named:
+            return candidate, len(body) - len(body.lstrip()) + m.end()
+    return None
 
 
 def _anchor(view: GraphView, body: str) -> _Anchor | None:
@@ -255,7 +289,7 @@ def _walk_order(
 ) -> list[str]:
     """The order in which to walk ``relations`` from ``start`` (see the module docstring):
     ``relations`` are in the words' order; indices in ``optional`` are left out first, those
-    in ``kept`` never.
+    in ``kept`` never all.
 
     With ``types``, a hop the question leaves implicit is walked where the graph lacks the
     words' relation for the entity reached and one relation of its facts leads to it
@@ -291,11 +325,14 @@ def _walk_order(
         return count
 
     best: tuple[tuple[int, int, int, int, int, int], tuple[int, ...]] | None = None
+    alone = next(iter(kept)) if len(kept) == 1 else None
     droppable = sorted(
-        (i for i in range(len(relations)) if i not in kept), key=lambda i: (i not in optional, i)
+        (i for i in range(len(relations)) if i != alone), key=lambda i: (i not in optional, i)
     )
     for dropped in range(min(len(droppable), len(relations) - 2) + 1):
         for leave_out in itertools.combinations(droppable, dropped):
+            if kept and kept <= set(leave_out):
+                continue  # one of the relations asked about is walked
             used = [i for i in range(len(relations)) if i not in leave_out]
             # a word heading a relative clause ("the country where ...") is dropped first
             typed = -sum(1 for i in leave_out if i not in optional)

@@ -355,3 +355,34 @@ def test_a_preposition_alone_names_no_relation() -> None:
     linker = Linker(Schema.load(DATASETS / "mquake" / "schema.json"))
     named = [m.relation for m in linker.mentions("From which continent is the sport?")]
     assert named == ["continent", "sport"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # two relations of the asked type word one answer: one of them is walked
+        "Which language is officially spoken in the country of citizenship of the manager of "
+        "the performer of Yellow Tune?",
+        "In which language are official documents written in the country where the manager of "
+        "the performer of Yellow Tune is a citizen?",
+    ],
+)
+def test_relations_of_the_type_a_question_asks_for_word_one_answer(
+    mquake: KnowSync, question: str
+) -> None:
+    answer = mquake.ask(question)
+    assert answer.path == [
+        "performer",
+        "director_manager",
+        "country_of_citizenship",
+        "official_language",
+    ], answer.to_dict()
+    assert answer.graph == ["Fredonian"]
+
+
+def test_the_type_a_question_asks_for_is_no_hop(mquake: KnowSync) -> None:
+    answer = mquake.ask(
+        "In which country does the manager of the performer of Yellow Tune hold citizenship?"
+    )
+    assert answer.path == ["performer", "director_manager", "country_of_citizenship"]
+    assert answer.graph == ["Freedonia"]
