@@ -19,7 +19,11 @@ first. Two readings, tried in order:
   hold citizenship"). The relation first named by a noun is what is asked and is walked;
   where the wh- phrase names a type of the schema's that this relation's objects have
   ("which language is officially spoken"), any relation named whose objects have it may be
-  the one walked.
+  the one walked. A walk whose objects are not of that type ("in which city does X hold
+  citizenship" reaches a country) takes one hop more where one relation of the facts of the
+  entity reached leads to the type (the country's capital). The words that name a type are
+  the schema's type names and the nouns its cloze templates give their objects ("... born in
+  the city of").
 
 A hop the words leave implicit is walked only when the schema types the relation named
 (``domain``/``range``, types joined by "|") and the graph has no fact of it for the one entity
@@ -39,7 +43,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from interpreter._intents import EntityRef, QueryIntent, Unclear
 from interpreter._linker import Linker
@@ -58,6 +62,7 @@ _WH_TYPE = re.compile(
     r"^(?:(?:in|from|to|of|at|on|for|by|with)\s+)?(?:which|what)\s+(?P<type>[a-z][\w\-]*)\b", _I
 )
 _DET = re.compile(r"^(?:the|a|an)\s+", _I)
+_OBJECT_NOUN = re.compile(r"\bthe\s+(?P<noun>[a-z]+)\s+of\s*$", _I)  # "... in the city of"
 _RELATIVE = re.compile(
     r"^\s*(?:where|that|which|who|whose|whom|in which|to which|of which|from which)\b", _I
 )
@@ -178,36 +183,64 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     types = RelationTypes.of(linker)
     asked = _asked_type(body, types)
     if asked is not None:
-        wh_end = asked[1]
+        asked_types, wh_end = asked
         # the type the question asks for is no hop ("in which country does X hold citizenship")
         optional |= {i for i, m in enumerate(words) if m.end <= wh_end}
-        if kept and asked[0] in types.range.get(words[first].relation, frozenset()):
+        if kept and asked_types & types.range.get(words[first].relation, frozenset()):
             # relations of the asked type are one answer worded twice ("which language is
             # officially spoken"): one of them is kept
             kept |= {
                 i
                 for i, m in enumerate(words)
-                if asked[0] in types.range.get(m.relation, frozenset())
+                if asked_types & types.range.get(m.relation, frozenset())
             }
     order = _walk_order(
         view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
     )
+    if asked is not None:
+        order = _to_asked_type(view, types, anchor.ref.name, order, asked[0])
     ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
     return _intent(question, ref, order)
 
 
-def _asked_type(body: str, types: RelationTypes) -> tuple[str, int] | None:
-    """The type a question's wh- phrase names when the schema's types hold it ("which
-    language", "in what country"), and where the phrase ends; None otherwise."""
+def _asked_type(body: str, types: RelationTypes) -> tuple[frozenset[str], int] | None:
+    """The types a question's wh- phrase names by a word the schema's types give ("which
+    language", "in what city": ``RelationTypes.words``), and where the phrase ends; None
+    otherwise."""
     m = _WH_TYPE.match(body.strip())
     if m is None:
         return None
-    named = {t for values in types.range.values() for t in values}
     word = m.group("type").lower()
     for candidate in (word, word[:-1] if word.endswith("s") else word):
-        if candidate in named:
-            return candidate, len(body) - len(body.lstrip()) + m.end()
+        if candidate in types.words:
+            return types.words[candidate], len(body) - len(body.lstrip()) + m.end()
     return None
+
+
+def _to_asked_type(
+    view: GraphView, types: RelationTypes, start: str, path: list[str], asked: frozenset[str]
+) -> list[str]:
+    """``path`` and one hop more when its objects are not of the type the question asks for
+    ("in what city was X a citizen of" reaches a country) and one relation of the facts of
+    the one entity reached leads to the type asked (a country's capital); else ``path``."""
+    last = types.range.get(path[-1]) if path else None
+    if last is None or last & asked:
+        return path
+    frontier = [start]
+    for relation in path:
+        frontier = list(
+            dict.fromkeys(
+                f.object for e in frontier for f in view.facts(subject=e, relation=relation)
+            )
+        )[:_FANOUT]
+    if len(frontier) != 1:
+        return path
+    fitting = {
+        f.relation
+        for f in view.facts(subject=frontier[0], limit=_TYPING_FACTS)
+        if types.range.get(f.relation, frozenset()) & asked
+    }
+    return [*path, *fitting] if len(fitting) == 1 else path
 
 
 def _anchor(view: GraphView, body: str) -> _Anchor | None:
@@ -246,16 +279,31 @@ class RelationTypes:
 
     domain: dict[str, frozenset[str]]
     range: dict[str, frozenset[str]]
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @staticmethod
     def of(linker: Linker) -> RelationTypes:
+        """The types of ``linker``'s schema; ``words`` maps the words that name a type to
+        the types they name: each type's own name, and the noun a cloze template gives its
+        relation's objects ("{subject} was born in the city of": "city" names the types of
+        ``place_of_birth``'s objects; a noun of several relations names the types their
+        objects share)."""
         domain: dict[str, frozenset[str]] = {}
         range_: dict[str, frozenset[str]] = {}
+        words: dict[str, frozenset[str]] = {}
         for rel in linker.schema.relations:
             if rel.domain and rel.range:
                 domain[rel.name] = frozenset(t.strip() for t in rel.domain.split("|"))
                 range_[rel.name] = frozenset(t.strip() for t in rel.range.split("|"))
-        return RelationTypes(domain, range_)
+                for template in rel.cloze:
+                    m = _OBJECT_NOUN.search(template)
+                    if m is not None:
+                        noun = m.group("noun").lower()
+                        words[noun] = words.get(noun, range_[rel.name]) & range_[rel.name]
+        words = {word: named for word, named in words.items() if named}
+        for named in range_.values():
+            words.update({t.lower(): frozenset({t}) for t in named})
+        return RelationTypes(domain, range_, words)
 
     def entity(self, view: GraphView, entity: str) -> frozenset[str] | None:
         """What the graph's facts about ``entity`` say it is: the types every typed fact

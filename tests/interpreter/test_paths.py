@@ -386,3 +386,30 @@ def test_the_type_a_question_asks_for_is_no_hop(mquake: KnowSync) -> None:
     )
     assert answer.path == ["performer", "director_manager", "country_of_citizenship"]
     assert answer.graph == ["Freedonia"]
+
+
+def test_a_walk_ends_at_the_type_the_question_asks_for(mquake: KnowSync) -> None:
+    from interpreter import Linker
+    from interpreter._paths import RelationTypes
+
+    # "city" names what the objects of the templates "... in the city of" share
+    types = RelationTypes.of(Linker(mquake.schema))
+    assert types.words["city"] == frozenset({"place"})
+    assert types.words["language"] == frozenset({"language"})
+    # a citizenship is a country: the one fact of it that is a city is walked
+    answer = mquake.ask(
+        "In which city does the manager of the performer of Yellow Tune hold citizenship?"
+    )
+    assert answer.path == [
+        "performer",
+        "director_manager",
+        "country_of_citizenship",
+        "capital",
+    ], answer.to_dict()
+    assert answer.graph == ["Fredville"]
+    # two facts of the country that are places: which one is not guessed
+    mquake.edit([("Freedonia", "twinned_administrative_body", "Sylvania")], user="curator")
+    answer = mquake.ask(
+        "In which city does the manager of the performer of Yellow Tune hold citizenship?"
+    )
+    assert answer.path == ["performer", "director_manager", "country_of_citizenship"]
