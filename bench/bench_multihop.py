@@ -19,6 +19,7 @@ Usage (from the repository root)::
     python bench/bench_multihop.py
     python bench/bench_multihop.py --cases held_out.json --distractors
     python bench/bench_multihop.py --limit 20 --verbose
+    python bench/bench_multihop.py --skip 50     # cases 50-99 only
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cases = json.loads(Path(args.cases).read_text(encoding="utf-8"))
+    cases = cases[args.skip :]
     if args.limit:
         cases = cases[: args.limit]
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
@@ -190,7 +192,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=str(DEFAULT_CASES), help="a MQuAKE case file (JSON)")
-    parser.add_argument("--limit", type=int, default=0, help="the first N cases only")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N cases")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="the first N cases only (after --skip)"
+    )
     parser.add_argument(
         "--distractors",
         action="store_true",

@@ -15,13 +15,25 @@ first. Two readings, tried in order:
   words (nearest the entity first), and when none walks to the end, the one that walks
   farthest, so the answer can say which hop the graph lacks. A relation noun heading a
   relative clause ("the country where ...") may be a mere type word: it is dropped when the
-  walk needs it dropped.
+  walk needs it dropped; so may a relation the wh- phrase names ("in which country does X
+  hold citizenship"). The relation first named by a noun is what is asked and is walked;
+  where the wh- phrase names a type of the schema's that this relation's objects have
+  ("which language is officially spoken"), any relation named whose objects have it may be
+  the one walked. A walk whose objects are not of that type ("in which city does X hold
+  citizenship" reaches a country) takes one hop more where one relation of the facts of the
+  entity reached leads to the type (the country's capital). The words that name a type are
+  the schema's type names and the nouns its cloze templates give their objects ("... born in
+  the city of").
 
-A hop the words leave implicit ("the manager of <a song>": the song's performer's manager) is
-walked only when the schema types its relations (``domain``/``range``, types joined by "|"),
-the relation named does not fit what the entity's facts say it is, and exactly one relation of
-the entity's facts fits in between and leads on; otherwise the walk stops and the answer names
-the missing hop.
+A hop the words leave implicit is walked only when the schema types the relation named
+(``domain``/``range``, types joined by "|") and the graph has no fact of it for the one entity
+reached: when the relation does not fit what the entity's facts say it is ("the manager of <a
+song>": the song's performer's manager), the one relation of the entity's facts that fits in
+between by the types and leads on; else, or when none fits, the one relation of its facts
+after which the graph has the relation named ("<a player>'s sport": the sport of the player's
+position). Of two that lead on, neither is guessed: the walk stops and the answer names the
+missing hop. A reading that adds fewer implicit hops is preferred; the answer's path shows
+the hops added.
 
 Nothing here writes; the graph is only read to find names and to order the walk.
 """
@@ -31,7 +43,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from interpreter._intents import EntityRef, QueryIntent, Unclear
 from interpreter._linker import Linker
@@ -46,7 +58,11 @@ _WH = re.compile(r"\b(?:who|whom|whose|what|which|where)\b", _I)
 _WH_BE = re.compile(
     r"^(?:who|whom|what|which(?:\s+[\w\-]+){0,2}|where)\s+(?:is|was|are|were)\s+(?P<d>.+)$", _I
 )
+_WH_TYPE = re.compile(
+    r"^(?:(?:in|from|to|of|at|on|for|by|with)\s+)?(?:which|what)\s+(?P<type>[a-z][\w\-]*)\b", _I
+)
 _DET = re.compile(r"^(?:the|a|an)\s+", _I)
+_OBJECT_NOUN = re.compile(r"\bthe\s+(?P<noun>[a-z]+)\s+of\s*$", _I)  # "... in the city of"
 _RELATIVE = re.compile(
     r"^\s*(?:where|that|which|who|whose|whom|in which|to which|of which|from which)\b", _I
 )
@@ -165,11 +181,66 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     again = sum(1 for m in words if m.relation == words[first].relation) > 1
     kept = set() if again else {first}
     types = RelationTypes.of(linker)
+    asked = _asked_type(body, types)
+    if asked is not None:
+        asked_types, wh_end = asked
+        # the type the question asks for is no hop ("in which country does X hold citizenship")
+        optional |= {i for i, m in enumerate(words) if m.end <= wh_end}
+        if kept and asked_types & types.range.get(words[first].relation, frozenset()):
+            # relations of the asked type are one answer worded twice ("which language is
+            # officially spoken"): one of them is kept
+            kept |= {
+                i
+                for i, m in enumerate(words)
+                if asked_types & types.range.get(m.relation, frozenset())
+            }
     order = _walk_order(
         view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
     )
+    if asked is not None:
+        order = _to_asked_type(view, types, anchor.ref.name, order, asked[0])
     ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
     return _intent(question, ref, order)
+
+
+def _asked_type(body: str, types: RelationTypes) -> tuple[frozenset[str], int] | None:
+    """The types a question's wh- phrase names by a word the schema's types give ("which
+    language", "in what city": ``RelationTypes.words``), and where the phrase ends; None
+    otherwise."""
+    m = _WH_TYPE.match(body.strip())
+    if m is None:
+        return None
+    word = m.group("type").lower()
+    for candidate in (word, word[:-1] if word.endswith("s") else word):
+        if candidate in types.words:
+            return types.words[candidate], len(body) - len(body.lstrip()) + m.end()
+    return None
+
+
+def _to_asked_type(
+    view: GraphView, types: RelationTypes, start: str, path: list[str], asked: frozenset[str]
+) -> list[str]:
+    """``path`` and one hop more when its objects are not of the type the question asks for
+    ("in what city was X a citizen of" reaches a country) and one relation of the facts of
+    the one entity reached leads to the type asked (a country's capital); else ``path``."""
+    last = types.range.get(path[-1]) if path else None
+    if last is None or last & asked:
+        return path
+    frontier = [start]
+    for relation in path:
+        frontier = list(
+            dict.fromkeys(
+                f.object for e in frontier for f in view.facts(subject=e, relation=relation)
+            )
+        )[:_FANOUT]
+    if len(frontier) != 1:
+        return path
+    fitting = {
+        f.relation
+        for f in view.facts(subject=frontier[0], limit=_TYPING_FACTS)
+        if types.range.get(f.relation, frozenset()) & asked
+    }
+    return [*path, *fitting] if len(fitting) == 1 else path
 
 
 def _anchor(view: GraphView, body: str) -> _Anchor | None:
@@ -183,10 +254,11 @@ def _anchor(view: GraphView, body: str) -> _Anchor | None:
             cut = _POSSESSIVE_END.search(body[start:end])
             ends = [end] if cut is None else [start + cut.start(), end]  # "Grey's Anatomy"
             for stop in ends:
-                text = body[start:stop].strip("'’.")
+                quoted = body[start:stop].strip("'’")
+                text = quoted.strip(".")  # a full stop may end a name ("Manchester United F.C.")
                 if not text or not re.search(r"[A-Z0-9]", text):
                     continue
-                for variant in {text, _DET.sub("", text)}:
+                for variant in {text, quoted, _DET.sub("", text), _DET.sub("", quoted)}:
                     for name in (variant, variant.replace(" ", "_")):
                         spans.setdefault(name, (start, stop))
     if not spans:
@@ -207,16 +279,31 @@ class RelationTypes:
 
     domain: dict[str, frozenset[str]]
     range: dict[str, frozenset[str]]
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @staticmethod
     def of(linker: Linker) -> RelationTypes:
+        """The types of ``linker``'s schema; ``words`` maps the words that name a type to
+        the types they name: each type's own name, and the noun a cloze template gives its
+        relation's objects ("{subject} was born in the city of": "city" names the types of
+        ``place_of_birth``'s objects; a noun of several relations names the types their
+        objects share)."""
         domain: dict[str, frozenset[str]] = {}
         range_: dict[str, frozenset[str]] = {}
+        words: dict[str, frozenset[str]] = {}
         for rel in linker.schema.relations:
             if rel.domain and rel.range:
                 domain[rel.name] = frozenset(t.strip() for t in rel.domain.split("|"))
                 range_[rel.name] = frozenset(t.strip() for t in rel.range.split("|"))
-        return RelationTypes(domain, range_)
+                for template in rel.cloze:
+                    m = _OBJECT_NOUN.search(template)
+                    if m is not None:
+                        noun = m.group("noun").lower()
+                        words[noun] = words.get(noun, range_[rel.name]) & range_[rel.name]
+        words = {word: named for word, named in words.items() if named}
+        for named in range_.values():
+            words.update({t.lower(): frozenset({t}) for t in named})
+        return RelationTypes(domain, range_, words)
 
     def entity(self, view: GraphView, entity: str) -> frozenset[str] | None:
         """What the graph's facts about ``entity`` say it is: the types every typed fact
@@ -250,13 +337,11 @@ def _walk_order(
 ) -> list[str]:
     """The order in which to walk ``relations`` from ``start`` (see the module docstring):
     ``relations`` are in the words' order; indices in ``optional`` are left out first, those
-    in ``kept`` never.
+    in ``kept`` never all.
 
-    With ``types``, a hop the question leaves implicit is walked when the words' relation
-    does not fit what the graph's facts say the entity is ("the manager of <a song>": a song
-    has no manager, its performer has) and exactly one relation of the entity's facts fits
-    between them by the schema's types and leads to the words' relation; the order returned
-    then holds it."""
+    With ``types``, a hop the question leaves implicit is walked where the graph lacks the
+    words' relation for the entity reached and one relation of its facts leads to it
+    (``_implicit_hop``); the order returned then holds it."""
     objects: dict[tuple[str, str], list[str]] = {}
     implicit: dict[tuple[tuple[str, ...], str], str] = {}
 
@@ -279,20 +364,33 @@ def _walk_order(
         implicit[(frontier, relation)] = hop
         return plain(plain(frontier, hop), relation)
 
-    best: tuple[tuple[int, int, int, int, int], tuple[int, ...]] | None = None
+    def implicit_hops(walked: list[str]) -> int:
+        count = 0
+        frontier: tuple[str, ...] = (start,)
+        for relation in walked:
+            count += not plain(frontier, relation)
+            frontier = step(frontier, relation)
+        return count
+
+    best: tuple[tuple[int, int, int, int, int, int], tuple[int, ...]] | None = None
+    alone = next(iter(kept)) if len(kept) == 1 else None
     droppable = sorted(
-        (i for i in range(len(relations)) if i not in kept), key=lambda i: (i not in optional, i)
+        (i for i in range(len(relations)) if i != alone), key=lambda i: (i not in optional, i)
     )
     for dropped in range(min(len(droppable), len(relations) - 2) + 1):
         for leave_out in itertools.combinations(droppable, dropped):
+            if kept and kept <= set(leave_out):
+                continue  # one of the relations asked about is walked
             used = [i for i in range(len(relations)) if i not in leave_out]
             # a word heading a relative clause ("the country where ...") is dropped first
             typed = -sum(1 for i in leave_out if i not in optional)
             for order, reached in _orders(step, (start,), used, relations):
                 complete = reached == len(used)
                 # complete walks first, then those leaving out fewer of the words (type words
-                # first), then the farthest, then the fewest swaps of the words' order
-                rank = (int(complete), len(used), typed, reached, -_inversions(order))
+                # first), then those adding fewer implicit hops, then the farthest, then the
+                # fewest swaps of the words' order
+                added = implicit_hops([relations[i] for i in order[:reached]])
+                rank = (int(complete), len(used), typed, -added, reached, -_inversions(order))
                 if best is None or rank > best[0]:
                     best = (rank, order)
         if best is not None and best[0][0]:
@@ -354,22 +452,36 @@ def _implicit_hop(
     step: Callable[[tuple[str, ...], str], tuple[str, ...]],
 ) -> str | None:
     """The one relation to walk before ``relation`` from ``frontier`` when the words leave it
-    implicit (see ``_walk_order``), or None."""
+    implicit (see ``_walk_order``), or None.
+
+    Only for a typed ``relation`` and one entity without a ``relation`` fact: of the relations
+    of the entity's facts after which the graph has ``relation``, the one the types make fit
+    between them when exactly one does, else the only one there is."""
     wanted = types.domain.get(relation)
     if wanted is None or len(frontier) != 1:
         return None
     entity = frontier[0]
+    leading = sorted(
+        {
+            f.relation
+            for f in view.facts(subject=entity, limit=_TYPING_FACTS)
+            if f.relation != relation
+        }
+    )
+    leading = [r for r in leading if step(step(frontier, r), relation)]
     known = types.entity(view, entity)
-    if known is None or known & wanted:
-        return None  # the relation fits the entity: the graph lacks the fact, say so
-    fitting = {
-        f.relation
-        for f in view.facts(subject=entity, limit=_TYPING_FACTS)
-        if f.relation != relation
-        and types.domain.get(f.relation, frozenset()) & known
-        and types.range.get(f.relation, frozenset()) & wanted
-    }
-    leading = [r for r in sorted(fitting) if step(step(frontier, r), relation)]
+    if known is not None and not known & wanted:
+        # the relation does not fit what the entity is ("the manager of <a song>"): a relation
+        # the types put in between is the hop, when one alone leads on
+        fitting = [
+            r
+            for r in leading
+            if types.domain.get(r, frozenset()) & known and types.range.get(r, frozenset()) & wanted
+        ]
+        if len(fitting) == 1:
+            return fitting[0]
+    # the graph lacks the fact ("<a player>'s sport" where it holds the player's position and
+    # the position's sport): the one relation of the entity's facts that leads to it
     return leading[0] if len(leading) == 1 else None
 
 

@@ -46,7 +46,10 @@ _LEADING_AUX = re.compile(rf"^{_AUX}\s+", _I)
 _TAIL = re.compile(
     r"(?:\s+(?:the\s+[\w\-]+\s+of|of|by|to|in|at|for|from|with|on|as|the|a|an))+$", _I
 )
-_FUNCTION = {"is", "was", "are", "were", "the", "a", "an", "of", "in", "by", "to", "at", "be"}
+_FUNCTION = {
+    "is", "was", "are", "were", "the", "a", "an", "of", "in", "by", "to", "at", "be", "from",
+    "for", "with", "on", "as", "into", "onto", "about",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

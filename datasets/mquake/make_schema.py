@@ -119,7 +119,8 @@ ALIASES = {
 
 # The types of each property's subjects and objects (domain -> range), coarse classes after
 # Wikidata's subject and value type constraints of the property, written for this schema: a
-# walk takes a hop the question leaves implicit only where these make it the one that fits.
+# walk takes a hop the question leaves implicit only for a typed relation, these choosing
+# between the facts that lead on.
 PLACE = ("place", "country")
 AGENT = ("person", "organization")
 TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -279,3 +279,137 @@ def test_a_hop_left_implicit_is_walked_only_when_the_types_make_it_the_one(
     )
     answer = mquake.ask("Who is the manager of Yellow Tune?")
     assert answer.graph == [], answer.to_dict()
+
+
+def test_a_hop_the_graph_lacks_is_walked_through_the_one_fact_that_leads_on() -> None:
+    from tests.conftest import DATASETS
+
+    ks = KnowSync("memory://", schema=DATASETS / "mquake" / "schema.json")
+    try:
+        ks.edit(
+            [
+                ("Pat_Keeper", "position_played_on_team_speciality", "goalkeeper"),
+                ("goalkeeper", "sport", "football"),
+                ("football", "country_of_origin", "England"),
+                ("England", "capital", "London"),
+                ("Pat_Keeper", "country_of_citizenship", "Spain"),
+            ],
+            user="curator",
+        )
+        # a player's sport fits a person, but the graph holds it only through the position
+        answer = ks.ask("What is the capital of the country of origin of Pat Keeper's sport?")
+        assert answer.path == [
+            "position_played_on_team_speciality",
+            "sport",
+            "country_of_origin",
+            "capital",
+        ], answer.to_dict()
+        assert answer.graph == ["London"]
+        # no fact of Spain leads to a capital's capital: the missing hop is named
+        answer = ks.ask("What is the capital of the capital of Pat Keeper's home country?")
+        assert answer.graph == [] and answer.missing is not None
+        # two facts that lead on: which one is not guessed
+        ks.edit(
+            [("Pat_Keeper", "employer", "FC_Town"), ("FC_Town", "sport", "cricket")],
+            user="curator",
+        )
+        answer = ks.ask("What is the country of origin of Pat Keeper's sport?")
+        assert answer.graph == [], answer.to_dict()
+    finally:
+        ks.close()
+
+
+def test_a_name_ending_in_a_full_stop_anchors_a_walk() -> None:
+    from tests.conftest import DATASETS
+
+    ks = KnowSync("memory://", schema=DATASETS / "mquake" / "schema.json")
+    try:
+        ks.edit(
+            [
+                ("Union_F.C.", "head_coach", "Ann_Coach"),
+                ("Ann_Coach", "country_of_citizenship", "Freedonia"),
+                ("Freedonia", "capital", "Fredville"),
+            ],
+            user="curator",
+        )
+        for question in [
+            "What is the capital of the country of citizenship of Union F.C.'s head coach?",
+            "Which city is the capital of the country where the head coach of Union F.C. is a "
+            "citizen?",
+        ]:
+            answer = ks.ask(question)
+            assert answer.subject == "Union_F.C.", answer.to_dict()
+            assert answer.path == ["head_coach", "country_of_citizenship", "capital"]
+            assert answer.graph == ["Fredville"]
+    finally:
+        ks.close()
+
+
+def test_a_preposition_alone_names_no_relation() -> None:
+    from interpreter import Linker
+    from interpreter._surface import verb_cores
+    from tests.conftest import DATASETS
+
+    assert verb_cores("is from") == []
+    assert verb_cores("comes from") == ["comes from", "comes"]
+    linker = Linker(Schema.load(DATASETS / "mquake" / "schema.json"))
+    named = [m.relation for m in linker.mentions("From which continent is the sport?")]
+    assert named == ["continent", "sport"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # two relations of the asked type word one answer: one of them is walked
+        "Which language is officially spoken in the country of citizenship of the manager of "
+        "the performer of Yellow Tune?",
+        "In which language are official documents written in the country where the manager of "
+        "the performer of Yellow Tune is a citizen?",
+    ],
+)
+def test_relations_of_the_type_a_question_asks_for_word_one_answer(
+    mquake: KnowSync, question: str
+) -> None:
+    answer = mquake.ask(question)
+    assert answer.path == [
+        "performer",
+        "director_manager",
+        "country_of_citizenship",
+        "official_language",
+    ], answer.to_dict()
+    assert answer.graph == ["Fredonian"]
+
+
+def test_the_type_a_question_asks_for_is_no_hop(mquake: KnowSync) -> None:
+    answer = mquake.ask(
+        "In which country does the manager of the performer of Yellow Tune hold citizenship?"
+    )
+    assert answer.path == ["performer", "director_manager", "country_of_citizenship"]
+    assert answer.graph == ["Freedonia"]
+
+
+def test_a_walk_ends_at_the_type_the_question_asks_for(mquake: KnowSync) -> None:
+    from interpreter import Linker
+    from interpreter._paths import RelationTypes
+
+    # "city" names what the objects of the templates "... in the city of" share
+    types = RelationTypes.of(Linker(mquake.schema))
+    assert types.words["city"] == frozenset({"place"})
+    assert types.words["language"] == frozenset({"language"})
+    # a citizenship is a country: the one fact of it that is a city is walked
+    answer = mquake.ask(
+        "In which city does the manager of the performer of Yellow Tune hold citizenship?"
+    )
+    assert answer.path == [
+        "performer",
+        "director_manager",
+        "country_of_citizenship",
+        "capital",
+    ], answer.to_dict()
+    assert answer.graph == ["Fredville"]
+    # two facts of the country that are places: which one is not guessed
+    mquake.edit([("Freedonia", "twinned_administrative_body", "Sylvania")], user="curator")
+    answer = mquake.ask(
+        "In which city does the manager of the performer of Yellow Tune hold citizenship?"
+    )
+    assert answer.path == ["performer", "director_manager", "country_of_citizenship"]
