@@ -13,7 +13,7 @@ on the **base** weights, at the MLP output projection of one layer ``L``:
   of ``S``'s facts in every context prefix;
 - ``r_S``: the shift of the projection's output at that token that makes the model give every
   fact of ``S`` at once, and none of its avoided objects
-  (:func:`editor._common.optimize_subject_value`).
+  (:func:`editor._values.optimize_subject_values`, many at once).
 
 Both depend only on the base model, the settings and ``S``'s own facts, so they are computed
 once and cached on disk under a hash of exactly those. The default view adds each shift where

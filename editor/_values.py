@@ -36,6 +36,7 @@ from editor._protocol import EditContext
 from editor._request import EditRequest
 
 __all__ = [
+    "SubjectProblem",
     "ValueOptimization",
     "optimize_subject_value",
     "optimize_subject_values",
