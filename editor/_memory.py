@@ -512,14 +512,17 @@ class FactMemory:
             raise EditComputationError("each subject may appear in one group only")
         if len({self.digest(g) for g in ordered}) != len(ordered):
             raise EditComputationError("the same group appears twice")
+        missing = {self.digest(g) for g in ordered if not self.cached(g)}
+        # the missing entries optimised together, then every entry from the cache
+        failed = self.compute([g for g in ordered if self.digest(g) in missing])
+        if failed:
+            raise failed[0][1]
         entries: list[MemoryEntry] = []
-        computed = 0
         for group in ordered:
-            fresh = not self.cached(group)
             entries.append(self.entry(group))
-            computed += fresh
             if tick is not None:
-                tick(group, fresh)
+                tick(group, self.digest(group) in missing)
+        computed = len(missing)
         solve_start = time.perf_counter()
         deltas = {}
         tensors = {}
