@@ -314,6 +314,16 @@ class KnowSync:
         """See :meth:`knowsync._conversation.Conversations.put`."""
         return self.conversations.put(user, messages)
 
+    def remember_more(
+        self, messages: Sequence[ChatMessage | Mapping[str, object]], *, user: str
+    ) -> list[ChatMessage]:
+        """See :meth:`knowsync._conversation.Conversations.append`."""
+        return self.conversations.append(user, messages)
+
+    def settle_message(self, edit_id: int, content: str, *, user: str) -> bool:
+        """See :meth:`knowsync._conversation.Conversations.settle`."""
+        return self.conversations.settle(user, edit_id, content)
+
     def forget_conversation(self, *, user: str) -> bool:
         """See :meth:`knowsync._conversation.Conversations.clear`."""
         return self.conversations.clear(user)

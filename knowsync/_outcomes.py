@@ -379,13 +379,26 @@ ChatRole = Literal["user", "assistant"]
 class ChatMessage:
     """One message of an account's conversation with the knowledge base, as its chat shows it
     (``content`` is what the chat renders: the web app's messages are HTML it escaped itself).
-    Checked where it enters (``knowsync._conversation.check_messages``)."""
+    Checked where it enters (``knowsync._conversation.check_messages``).
+
+    Attributes:
+        role: ``user`` or ``assistant``.
+        content: what the chat shows.
+        pending: for an answer whose edit's model write was still pending when it was kept:
+            the submission it was rendered from (``Submission.to_dict``, its ``edit_id``
+            set), so that whoever shows it again can re-render it once the write settles and
+            keep the settled answer in its place (``Conversations.settle``). None otherwise.
+    """
 
     role: ChatRole
     content: str
+    pending: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.pending is not None:
+            out["pending"] = self.pending
+        return out
 
 
 @pydantic_dataclass(frozen=True)

@@ -480,6 +480,23 @@ class Session:
         """
         return self._ks.remember(messages, user=self.user)
 
+    def remember_more(
+        self, messages: Sequence[ChatMessage | Mapping[str, object]]
+    ) -> list[ChatMessage]:
+        """Add ``messages`` at the end of the account's conversation (what its other tabs
+        or browsers added stays); returns what is kept.
+
+        Raises:
+            InputError: a message is not as :func:`knowsync._conversation.check_messages`
+                says; nothing is added then.
+        """
+        return self._ks.remember_more(messages, user=self.user)
+
+    def settle_message(self, edit_id: int, content: str) -> bool:
+        """Put ``content`` in place of the kept answer that waits on edit ``edit_id``'s model
+        write (a message kept with ``pending``); whether one waited."""
+        return self._ks.settle_message(edit_id, content, user=self.user)
+
     def forget_conversation(self) -> bool:
         """Forget the account's conversation; whether one was kept."""
         return self._ks.forget_conversation(user=self.user)

@@ -57,6 +57,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kg import EditKind, EditRecord, EditState, InputError, KnowsyncError, Triple
 from knowsync import KnowSync, PermissionDenied, local_user
 from knowsync._conversation import MAX_MESSAGE_CHARS
+from knowsync._outcomes import ChatMessage
 from knowsync._session import Session
 from ui._guards import SignInThrottle, TooManyAttempts
 from ui._web_render import (
@@ -428,11 +429,11 @@ def _message_text(content: object) -> str:
     return ""
 
 
-def _kept_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The chat's messages as the conversation keeps them: role and content only (the
-    suggestions of a past question are not kept); an answer too long to keep is replaced
-    by a note."""
-    out: list[dict[str, str]] = []
+def _kept_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat's messages as the conversation keeps them: role, content and the pending
+    submission of an answer that waits on its model write (the suggestions of a past
+    question are not kept); an answer too long to keep is replaced by a note."""
+    out: list[dict[str, Any]] = []
     for message in messages:
         role = message.get("role")
         if role not in ("user", "assistant"):
@@ -442,8 +443,19 @@ def _kept_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
             content = callout(
                 "This answer was too long to keep; the History tab shows its edit.", "info"
             )
-        out.append({"role": str(role), "content": content})
+        kept: dict[str, Any] = {"role": str(role), "content": content}
+        if role == "assistant" and isinstance(message.get("pending"), dict):
+            kept["pending"] = message["pending"]
+        out.append(kept)
     return out
+
+
+def _shown_messages(kept: list[ChatMessage]) -> tuple[list[dict[str, str]], list[list[Any]]]:
+    """A kept conversation as the chat shows it, and the answers among it still waiting on
+    their edit's model write (``[index, submission]``, as the chat's timer re-checks them)."""
+    shown = [{"role": m.role, "content": m.content} for m in kept]
+    waiting = [[i, m.pending] for i, m in enumerate(kept) if m.pending is not None]
+    return shown, waiting
 
 
 def _edit_id(value: float | int | str | None) -> int | None:
@@ -907,10 +919,11 @@ def build(
             return notices_html(shown), gr.update(visible=mark is not None), mark
 
         def keep(door: Session, messages: list[dict[str, Any]]) -> str:
-            """Keep the chat as the account's conversation; "" once kept, else a note saying
-            why it was not (the answer shown stands either way)."""
+            """Add the chat's newest messages to the account's conversation (after what its
+            other tabs added); "" once kept, else a note saying why they were not (the answer
+            shown stands either way)."""
             try:
-                door.remember(_kept_messages(messages))
+                door.remember_more(_kept_messages(messages))
             except KnowsyncError as exc:
                 return callout(f"This conversation could not be kept: {exc}", "warn")
             return ""
@@ -968,7 +981,7 @@ def build(
             users = [ANYONE, *door.account_names()] if _can(ks, sess, "read") else [ANYONE]
             frame, _ = history_frame(door, None, None, "", "")
             curator = _can(ks, sess, "review")
-            conversation = [m.to_dict() for m in door.conversation()]
+            conversation, waiting = _shown_messages(door.conversation())
             return (
                 sess,
                 "",
@@ -993,7 +1006,8 @@ def build(
                     )
                 ),
                 conversation,  # chatbot: the account's own, as kept
-                [],  # awaiting: nothing of another session's
+                waiting,  # awaiting: its answers still waiting on the model, re-checked
+                gr.Timer(active=bool(waiting)),
                 *notices_panel(sess),
             )
 
@@ -1016,6 +1030,7 @@ def build(
             chat_in,
             chatbot,
             awaiting,
+            chat_timer,
             notices,
             notices_seen,
             notices_mark,
@@ -1174,10 +1189,12 @@ def build(
             if not text:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             door = _need(ks, sess, "ask")
-            messages = [*messages, {"role": "user", "content": said_html(text)}]
+            said = {"role": "user", "content": said_html(text)}
+            messages = [*messages, said]
             progress(0.1, desc="Reading, checking and applying…")
             focus: str | None = None
             options: list[dict[str, str]] = []
+            pending: dict[str, Any] | None = None  # the submission, while the model catches up
             waiting = list(waiting or [])
             try:
                 if _can(ks, sess, "submit"):
@@ -1189,13 +1206,14 @@ def build(
                 options = [{"value": s, "label": s} for s in sub.get("suggestions") or []]
                 if (sub.get("report") or {}).get("model_state") == "pending":
                     waiting.append([len(messages), sub])  # the reply's index once appended
+                    pending = sub
             except KnowsyncError as exc:
                 content = callout(f"{type(exc).__name__}: {exc}", "bad")
             reply: dict[str, Any] = {"role": "assistant", "content": content}
             if options:
                 reply["options"] = options
             messages = [*messages, reply]
-            reply["content"] += keep(door, messages)
+            reply["content"] += keep(door, [said, {**reply, "pending": pending}])
             return (
                 messages,
                 "",
@@ -1233,12 +1251,12 @@ def build(
                     continue
                 done = {**sub, "report": report, "model": report.get("model") or []}
                 html = submission_html(done, model_loaded=_model(ks) is not None)
+                try:  # the kept answer is settled in place too (once, by whichever tab)
+                    door.settle_message(int(edit_id), html)
+                except KnowsyncError as exc:
+                    html += callout(f"This answer could not be kept as it reads now: {exc}", "warn")
                 messages[index] = {**shown, "content": html}
                 changed = index
-            if changed is not None:  # the kept conversation is updated in place too
-                problem = keep(door, messages)
-                if problem:
-                    messages[changed] = {**messages[changed], "content": html + problem}
             return (
                 messages if changed is not None else gr.skip(),
                 still,

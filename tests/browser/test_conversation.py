@@ -123,3 +123,30 @@ def test_the_author_is_told_what_the_curators_decided(
     # the first page, signed in all along, learns it at its next exchange
     say(page, "Who is the wife of Mike Pence?")
     expect(notices).to_contain_text(f"Edit #{rejected} rejected by carol")
+
+
+def test_two_tabs_of_one_account_both_keep_what_they_said(
+    page: Page, app: App, browser: Browser
+) -> None:
+    """Each tab adds its own exchanges to the account's conversation: a tab that was opened
+    before the other one spoke does not overwrite it when it speaks in turn."""
+    _, app.tokens["dora"] = app.ks.add_user("dora", "editor")
+    sign_in(page, app, "dora")
+    with fresh_page(browser) as second:
+        sign_in(second, app, "dora")  # both tabs open, both chats empty
+        say(page, "Who is the wife of Barack Obama?")
+        expect(page.locator("#ks-chat").get_by_text("Michelle_Obama").last).to_be_visible()
+        say(second, "Who is the father of Barack Obama?")  # its chat never showed the first
+        expect(second.locator("#ks-chat").get_by_text("Hussein_Onyango_Obama").last).to_be_visible()
+        expect(second.locator("#ks-chat").get_by_text("Who is the wife")).to_have_count(0)
+        one_exchange = second.locator("#ks-chat .message").count()
+    kept = Session(app.ks, "dora").conversation()
+    assert [m.role for m in kept] == ["user", "assistant", "user", "assistant"]
+    assert "wife" in kept[0].content and "father" in kept[2].content  # in the order said
+
+    page.reload()
+    sign_in(page, app, "dora")
+    chat = page.locator("#ks-chat")
+    expect(chat.locator(".message")).to_have_count(2 * one_exchange)
+    expect(chat.get_by_text("Who is the wife of Barack Obama?")).to_be_visible()
+    expect(chat.get_by_text("Who is the father of Barack Obama?")).to_be_visible()

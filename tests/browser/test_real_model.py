@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from knowsync import KnowSync
+from knowsync import KnowSync, local_user
+from knowsync._session import Session
 from tests.browser.conftest import App, serving, shot
 
 pytestmark = pytest.mark.slow
@@ -48,19 +49,35 @@ def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
     message = chat.locator(".ks-msg").last
     expect(message.get_by_text("Model: pending")).to_be_visible()  # the graph first
     shot(tab, "19-real-model-pending")
+    # a second tab opened meanwhile shows the conversation as kept, the answer still
+    # waiting on the model, and re-checks it as the first tab does
+    browser = tab.context.browser
+    assert browser is not None
+    second_context = browser.new_context(viewport={"width": 1360, "height": 900})
+    second = second_context.new_page()
+    second.goto(model_app.url)
+    restored = second.locator("#ks-chat .ks-msg").last
+    expect(restored.get_by_text(re.compile(r"Applied · edit #\d+"))).to_be_visible(timeout=60_000)
     assert model_app.ks.wait_for_model(timeout=600)
     (record,) = model_app.ks.history(limit=1)
     assert record.report["model_state"] == "applied"
     assert record.report["model"][0]["follows"] is True  # measured after the sync
-    # the same message, updated in place once the model follows (no reload)
+    # the same message, updated in place once the model follows (no reload), in both tabs
     expect(message.get_by_text("Model: follows")).to_be_visible(timeout=30_000)
     expect(message.get_by_text("Rome").last).to_be_visible()
+    expect(restored.get_by_text("Model: follows")).to_be_visible(timeout=30_000)
+    second_context.close()
+    # and the kept answer with it: settled once, no longer waiting
+    kept = Session(model_app.ks, local_user()).conversation()
+    assert [m.role for m in kept] == ["user", "assistant"]
+    assert kept[1].pending is None and "Model: follows" in kept[1].content
     header = tab.locator("#ks-header")
     expect(header.get_by_text(re.compile("up to date with the graph"))).to_be_visible()
     shot(tab, "19-real-model-follows-in-place")
 
     tab.reload()
     expect(header.get_by_text(re.compile("up to date with the graph"))).to_be_visible()
+    expect(chat.locator(".ks-msg").first.get_by_text("Model: follows")).to_be_visible()
     box = tab.locator("#ks-chat-input textarea")
     box.fill("What is the capital of France?")
     box.press("Enter")

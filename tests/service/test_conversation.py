@@ -111,3 +111,80 @@ def test_open_mode_keeps_the_local_users() -> None:
         assert Session(ks, "you").conversation() == []
     finally:
         ks.close()
+
+
+def _pending(edit_id: int) -> dict[str, object]:
+    return {
+        "decision": "accepted",
+        "edit_id": edit_id,
+        "report": {"added": [], "model_state": "pending"},
+    }
+
+
+def test_two_tabs_add_and_keep_both(kb: KnowSync) -> None:
+    """Two tabs (or browsers) of one account each add their exchange: both are kept, in the
+    order they were said, where replacing the whole conversation kept only the last tab's."""
+    tab_a, tab_b = Session(kb, "editor"), Session(kb, "editor")
+    tab_a.remember_more(EXCHANGE)
+    tab_b.remember_more([{"role": "user", "content": "Who is the wife of Barack Obama?"}])
+    kept = tab_a.remember_more([{"role": "user", "content": "and Lyon?"}])
+    assert [m.content for m in kept] == [
+        EXCHANGE[0]["content"],
+        EXCHANGE[1]["content"],
+        "Who is the wife of Barack Obama?",
+        "and Lyon?",
+    ]
+    assert tab_b.conversation() == kept
+    many = [{"role": "user", "content": f"m{i}"} for i in range(MAX_MESSAGES)]
+    assert [m.content for m in tab_b.remember_more(many)] == [f"m{i}" for i in range(200)]
+
+
+def test_a_pending_answer_is_kept_with_its_submission_and_settled_in_place(
+    kb: KnowSync,
+) -> None:
+    editor = Session(kb, "editor")
+    editor.remember_more(
+        [
+            {"role": "user", "content": "The capital of France is Lyon"},
+            {
+                "role": "assistant",
+                "content": "Applied · edit #7 · Model: pending",
+                "pending": _pending(7),
+            },
+            {"role": "user", "content": "later"},
+        ]
+    )
+    kept = editor.conversation()
+    assert kept[1].pending is not None and kept[1].pending["edit_id"] == 7
+    assert kept[1].pending["report"]["model_state"] == "pending"
+    assert kept[1].to_dict()["pending"] == kept[1].pending  # round trip through the store
+    assert editor.settle_message(8, "not this one") is False
+    assert editor.settle_message(7, "Applied · edit #7 · Model: follows") is True
+    kept = editor.conversation()
+    assert [m.content for m in kept] == [
+        "The capital of France is Lyon",
+        "Applied · edit #7 · Model: follows",
+        "later",
+    ]
+    assert all(m.pending is None for m in kept)
+    assert editor.settle_message(7, "again") is False  # settled once, by whichever tab
+    assert kept == editor.conversation()
+
+
+@pytest.mark.parametrize(
+    ("pending", "message"),
+    [
+        ("pending", "must be an object"),
+        ({"decision": "maybe", "edit_id": 1}, "is not a submission"),
+        ({"decision": "accepted"}, "names no edit_id"),
+        ({**_pending(1), "reason": "x" * MAX_MESSAGE_CHARS}, "at most 50,000 characters as JSON"),
+    ],
+)
+def test_a_pending_submission_is_checked(kb: KnowSync, pending: object, message: str) -> None:
+    editor = Session(kb, "editor")
+    editor.remember(EXCHANGE)
+    with pytest.raises(InputError, match=message):
+        editor.remember_more([{"role": "assistant", "content": "x", "pending": pending}])
+    with pytest.raises(InputError, match="only an answer carries"):
+        editor.remember_more([{"role": "user", "content": "x", "pending": _pending(1)}])
+    assert [m.to_dict() for m in editor.conversation()] == EXCHANGE  # nothing added

@@ -49,6 +49,8 @@ GOVERNED = frozenset(
         "check_model",
         "conversation",
         "remember",
+        "remember_more",
+        "settle_message",
         "forget_conversation",
         "notices",
         "mark_notices_seen",
