@@ -32,6 +32,7 @@ __all__ = [
     "held_reason",
     "import_report",
     "notices_html",
+    "relation_bars_html",
     "rollback_report",
     "said_html",
     "short_time",
@@ -115,6 +116,27 @@ table.ks-table, table.ks-table th, table.ks-table td { border-left: none !import
 .ks-notices li.ks-new { background: #eff6ff; border-left: 3px solid var(--ks-accent); }
 .ks-notices .ks-approved { color: var(--ks-ok); font-weight: 600; }
 .ks-notices .ks-rejected { color: var(--ks-bad); font-weight: 600; }
+.ks-bars { border: 1px solid var(--border-color-primary); border-radius: 10px;
+           padding: 10px 14px; }
+.ks-bars h4 { margin: 0 0 2px 0; font-size: 0.95rem; text-align: center; }
+.ks-bars .ks-note { text-align: center; margin: 0 0 8px 0; }
+.ks-bar-row { display: grid; grid-template-columns: minmax(90px, 30%) 1fr 5.2em 4.6em;
+              align-items: center; gap: 8px; padding: 2px 0; font-size: 0.88rem; }
+.ks-bar-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+               text-align: right; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
+               font-size: 0.85em; }
+.ks-bar-track { position: relative; height: 16px; background: #f1f5f9; border-radius: 4px; }
+.ks-bar-track b { position: absolute; left: 0; top: 0; bottom: 5px; border-radius: 4px 4px 0 0;
+                  background: var(--ks-accent); }
+.ks-bar-track i { position: absolute; left: 0; bottom: 0; height: 4px; border-radius: 0 0 4px 4px;
+                  background: #93c5fd; }
+.ks-bar-v { text-align: right; font-variant-numeric: tabular-nums; font-weight: 600; }
+.ks-bar-n { color: var(--ks-muted); font-size: 0.85em; }
+.ks-bar-key { display: flex; gap: 14px; justify-content: center; font-size: 0.8rem;
+              color: var(--ks-muted); margin-top: 6px; }
+.ks-bar-key span::before { content: ""; display: inline-block; width: 12px; height: 8px;
+                           margin-right: 4px; border-radius: 2px; background: var(--ks-accent); }
+.ks-bar-key span.p::before { background: #93c5fd; height: 4px; vertical-align: 2px; }
 button.ks-link { background: none; border: none; padding: 0; color: var(--ks-accent);
                  text-decoration: underline; cursor: pointer; font: inherit; }
 """
@@ -478,6 +500,56 @@ AGREEMENT_MEASURES = (
     ("locality", "unrelated locality", "unrelated facts the model still gets right"),
     ("same_subject", "same-subject locality", "other knowledge of edited subjects kept"),
 )
+
+
+def relation_bars_html(records: Sequence[Mapping[str, Any]]) -> str:
+    """The latest check's agreement per relation as horizontal bars, the relations that
+    agree least first (where a curator looks): the cloze share as the bar, the paraphrase
+    share as the thin line under it, the number of subject/relation pairs asked. Any number
+    of relations and any length of name reads (a long name is cut with its full name on
+    hover)."""
+    if not records:
+        return ""
+    last = records[-1]
+    rows = [
+        (name, row)
+        for name, row in (last.get("relations") or {}).items()
+        if isinstance(row, Mapping) and isinstance(row.get("cloze"), (int, float))
+    ]
+    if not rows:
+        return ""
+    rows.sort(key=lambda item: (float(item[1]["cloze"]), str(item[0])))
+
+    def width(share: object) -> str:
+        value = float(share) if isinstance(share, (int, float)) else 0.0
+        return f"{100 * min(max(value, 0.0), 1.0):.1f}%"
+
+    lines = []
+    for name, row in rows:
+        para = row.get("paraphrase")
+        title = f"{name}: cloze {_pct(row['cloze'])}, paraphrases {_pct(para)}"
+        lines.append(
+            f'<div class="ks-bar-row" data-relation="{esc(name)}" title="{esc(title)}">'
+            f'<span class="ks-bar-name">{esc(name)}</span>'
+            f'<span class="ks-bar-track"><b style="width:{width(row["cloze"])}"></b>'
+            + (f'<i style="width:{width(para)}"></i>' if para is not None else "")
+            + f'</span><span class="ks-bar-v">{_pct(row["cloze"])}</span>'
+            f'<span class="ks-bar-n">{_plural_pairs(row.get("pairs"))}</span></div>'
+        )
+    when = short_time(str(last.get("at", ""))) if last.get("at") else "the latest check"
+    return (
+        '<div class="ks-bars"><h4>Per relation, latest check</h4>'
+        f'<p class="ks-note">{esc(when)} · least agreement first</p>'
+        + "".join(lines)
+        + '<div class="ks-bar-key"><span>cloze</span><span class="p">paraphrases</span></div>'
+        "</div>"
+    )
+
+
+def _plural_pairs(n: object) -> str:
+    if not isinstance(n, (int, float)):
+        return ""
+    return f"{int(n):,} pair" + ("" if int(n) == 1 else "s")
 
 
 def agreement_html(

@@ -74,6 +74,7 @@ from ui._web_render import (
     held_reason,
     import_report,
     notices_html,
+    relation_bars_html,
     rollback_report,
     said_html,
     short_time,
@@ -227,24 +228,6 @@ def agreement_over_time(records: list[dict[str, Any]]) -> pd.DataFrame:
     # shares as categories and keeps doing so after the data arrives
     frame = pd.DataFrame(rows, columns=["checked (UTC)", "agreement (%)", "measure"])
     return frame.astype({"checked (UTC)": str, "agreement (%)": float, "measure": str})
-
-
-def agreement_by_relation(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The latest check's figures per relation, for the bar chart."""
-    columns = ["relation", "cloze (%)", "paraphrase (%)", "pairs"]
-    types = {"relation": str, "cloze (%)": float, "paraphrase (%)": float, "pairs": float}
-    if not records:
-        return pd.DataFrame([], columns=columns).astype(types)
-
-    def pct(x: Any) -> float | None:
-        return None if x is None else round(100 * float(x), 1)
-
-    rows = [
-        [name, pct(row.get("cloze")), pct(row.get("paraphrase")), row.get("pairs")]
-        for name, row in (records[-1].get("relations") or {}).items()
-        if row.get("cloze") is not None
-    ]
-    return pd.DataFrame(rows, columns=columns).astype(types)
 
 
 def _fact_journal(door: Session, triple: Triple, limit: int = 200) -> list[tuple[EditRecord, str]]:
@@ -758,27 +741,28 @@ def build(
                     )
                     m_refresh = gr.Button("Refresh", scale=0, min_width=100)
                 m_msg = gr.HTML(elem_id="ks-model-msg")
-                with gr.Row():
-                    m_time = gr.LinePlot(
-                        x="checked (UTC)",
-                        y="agreement (%)",
-                        color="measure",
-                        title="Agreement over time (checks of every fact)",
-                        y_lim=[0, 100],
-                        height=320,
-                        elem_id="ks-agreement-time",
-                    )
-                    m_relations = gr.BarPlot(
-                        x="relation",
-                        y="cloze (%)",
-                        title="Per relation, latest check (cloze)",
-                        y_lim=[0, 100],
-                        sort="y",
-                        x_label_angle=-40,
-                        tooltip=["relation", "cloze (%)", "paraphrase (%)", "pairs"],
-                        height=320,
-                        elem_id="ks-agreement-relations",
-                    )
+                with gr.Row(equal_height=False):
+                    with gr.Column():
+                        # a line needs two checks: the first one is drawn as points
+                        chart: dict[str, Any] = {
+                            "x": "checked (UTC)",
+                            "y": "agreement (%)",
+                            "color": "measure",
+                            "y_lim": [0, 100],
+                            "height": 320,
+                        }
+                        m_time = gr.LinePlot(
+                            title="Agreement over time (checks of every fact)",
+                            elem_id="ks-agreement-time",
+                            **chart,
+                        )
+                        m_first = gr.ScatterPlot(
+                            title="Agreement at the first check of every fact",
+                            visible=False,
+                            elem_id="ks-agreement-first",
+                            **chart,
+                        )
+                    m_relations = gr.HTML(elem_id="ks-agreement-relations")
             with gr.Tab("Import", id="import", visible=False) as import_tab:
                 gr.Markdown(
                     "Upload a CSV (`head,relation,tail` or `subject,relation,object`) or JSONL "
@@ -1113,15 +1097,18 @@ def build(
                 generation=sync["generation"],
             )
             curator = loaded and _can(ks, sess, "review")
+            over_time = agreement_over_time(records)
+            one = over_time["checked (UTC)"].nunique() == 1
             return (
                 summary,
-                agreement_over_time(records),
-                agreement_by_relation(records),
+                gr.update(value=over_time, visible=not one),
+                gr.update(value=over_time if one else None, visible=one),
+                relation_bars_html(records),
                 gr.update(visible=curator),
                 gr.update(visible=curator),
             )
 
-        model_outputs = [m_summary, m_time, m_relations, m_check, m_sync]
+        model_outputs = [m_summary, m_time, m_first, m_relations, m_check, m_sync]
         model_tab.select(model_view, [session], model_outputs)
         m_refresh.click(model_view, [session], model_outputs)
 

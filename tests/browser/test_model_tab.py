@@ -28,18 +28,32 @@ def _report(cloze: float) -> AgreementReport:
 
 
 def test_the_model_tab_charts_the_recorded_checks(page: Page, app: App) -> None:
-    for share in (0.4, 0.7, 0.9):
-        record_check(app.ks, _report(share), user="carol")
+    record_check(app.ks, _report(0.4), user="carol")
     sign_in(page, app, "vera")
     open_tab(page, "Model")
+    # one check: no line to draw yet, so its figures are drawn as points
+    first = page.locator("#ks-agreement-first")
+    expect(first.locator("canvas, svg").first).to_be_visible()
+    expect(page.locator("#ks-agreement-time")).to_be_hidden()
+    shot(page, "24-model-first-check")
+    for share in (0.7, 0.9):
+        record_check(app.ks, _report(share), user="carol")
+    page.get_by_role("button", name="Refresh").click()
     summary = page.locator("#ks-agreement-summary")
     expect(summary.get_by_text("No model is loaded")).to_be_visible()
     expect(summary.get_by_text("Latest check")).to_be_visible()
     expect(summary.locator(".ks-tile").first).to_contain_text("90.0%")
     expect(summary.locator(".ks-tile").nth(3)).to_contain_text("same-subject locality")
-    # both charts are drawn (Vega renders them as canvas or SVG)
-    for chart in ("#ks-agreement-time", "#ks-agreement-relations"):
-        expect(page.locator(f"{chart} canvas, {chart} svg").first).to_be_visible()
+    # the line over time is drawn (Vega renders it as canvas or SVG), the points are gone
+    expect(page.locator("#ks-agreement-time").locator("canvas, svg").first).to_be_visible()
+    expect(first).to_be_hidden()
+    # one bar per relation, the least agreement first, with its share
+    bars = page.locator("#ks-agreement-relations .ks-bar-row")
+    expect(bars).to_have_count(3)
+    expect(bars.first).to_have_attribute("data-relation", "spouse")
+    expect(bars.first).to_contain_text("45.0%")
+    expect(bars.last).to_have_attribute("data-relation", "born_in")
+    expect(bars.last).to_contain_text("100.0%")
     # no model here, and a viewer may not start a check either
     expect(page.locator("#ks-model-check")).to_have_count(0)
     expect(page.locator("#ks-model-sync")).to_have_count(0)

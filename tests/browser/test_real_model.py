@@ -103,7 +103,9 @@ def test_a_curator_checks_the_agreement_in_the_model_tab(tab: Page, model_app: A
     assert record["relations"]["capital"]["cloze"] == 1.0
     assert record["counts"]["locality"] > 0 and record["locality"] is not None
     expect(summary.locator(".ks-tile").first).to_contain_text(f"{100 * record['cloze']:.1f}%")
-    expect(
-        tab.locator("#ks-agreement-relations canvas, #ks-agreement-relations svg").first
-    ).to_be_visible()
+    # the first check: its figures as points, and a bar for the relation asked
+    expect(tab.locator("#ks-agreement-first").locator("canvas, svg").first).to_be_visible()
+    expect(tab.locator('#ks-agreement-relations [data-relation="capital"]')).to_contain_text(
+        "100.0%"
+    )
     shot(tab, "25-real-model-agreement-check")
