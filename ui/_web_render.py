@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from kg import EditKind, EditRecord, EditState, Fact, FactKind
 from knowsync._outcomes import Notice
 
@@ -1052,23 +1054,33 @@ def _spread(wanted: list[float], widths: list[float]) -> list[float]:
     return [p + shift for p in packed]
 
 
+def _turn(angle: float) -> float:
+    """``angle`` within (-pi, pi]."""
+    return angle - 2 * math.pi * math.ceil((angle - math.pi) / (2 * math.pi))
+
+
 def _rings(
     center: str,
     depth: Mapping[str, int],
+    parent: Mapping[str, str],
     wanted: Mapping[str, float],
     widths: Mapping[str, float],
     loose: float,
     view_w: float,
-) -> dict[str, tuple[float, float]]:
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Each hop on an ellipse around the centre. An ellipse is as wide as the view allows
     (leaving room for the outer rings' side nodes) and grows in height until its nodes, at
-    angles as near their wedges' as they fit, clear each other and the inner rings."""
+    angles as near their wedges' as they fit, clear each other and the inner rings. A node's
+    wedge turns with where its parent was put (a crowded ring moves its nodes off their
+    wedges; their children follow, so the arrows between the rings run outward). Returns
+    the node centres and the anchors: the point of its ring each node hangs from (the
+    centre's own centre), where arrows from the inner rings end."""
     rings: dict[int, list[str]] = defaultdict(list)
     for node, d in depth.items():
         if d:
             rings[d].append(node)
     if not rings:
-        return {center: (0.0, 0.0)}
+        return {center: (0.0, 0.0)}, {center: (0.0, 0.0)}
     deepest = max(rings)
     # a node hangs outward from its point of the ring, so a ring's side reaches out by its
     # widest node; the next ring starts beyond that
@@ -1082,11 +1094,18 @@ def _rings(
         cap = {d: c + short for d, c in cap.items()}
     gap = 14.0 * loose
     pos: dict[str, tuple[float, float]] = {center: (0.0, 0.0)}
+    anchor: dict[str, tuple[float, float]] = {center: (0.0, 0.0)}
     placed: list[Box] = [_box(0.0, 0.0, widths[center], _NODE_H)]
     ry_prev, rx_prev = 0.0, 0.0
+    turned = dict(wanted)
     for d in range(1, deepest + 1):
-        nodes = sorted(rings[d], key=lambda n: (wanted[n], n))
-        angles = [wanted[n] for n in nodes]
+        for n in rings[d]:
+            up = parent.get(n, center)
+            if up != center:
+                ax, ay = anchor[up]
+                turned[n] = wanted[n] + _turn(math.atan2(ay, ax) - turned[up])
+        nodes = sorted(rings[d], key=lambda n: (turned[n], n))
+        angles = [turned[n] for n in nodes]
         ry = max(ry_prev + (_NODE_H + 4 * _LABEL_H) * loose, 150.0 * loose)
         low_rx = rx_prev + wide[d - 1] + _RING_GAP_X * (1.5 if d == 1 else 0.5)
         for _ in range(200):
@@ -1110,11 +1129,12 @@ def _rings(
             if not crowded:
                 break
             ry *= 1.05
-        for n, b in zip(nodes, boxes, strict=True):
+        for n, a, b in zip(nodes, spread, boxes, strict=True):
             pos[n] = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+            anchor[n] = (rx * math.cos(a), ry * math.sin(a))
         placed += boxes
         ry_prev, rx_prev = ry, rx
-    return pos
+    return pos, anchor
 
 
 def _clip(x: float, y: float, dx: float, dy: float, w: float, h: float) -> tuple[float, float]:
@@ -1125,18 +1145,119 @@ def _clip(x: float, y: float, dx: float, dy: float, w: float, h: float) -> tuple
     return x + dx * t, y + dy * t
 
 
+# how far an arrow from an inner ring node may head outward before turning to its node
+# (a share of its length; None: straight), tried in turn until one passes every node by
+_OUTWARD = (None, 0.2, 0.35, 0.5, 0.75)
+# and then how much more it may bend to one side or the other (pixels at its middle)
+_SWERVE = tuple((out, side) for side in (0.0, 35.0, -35.0, 70.0, -70.0) for out in _OUTWARD)
+
+
+def _crossed(curve: tuple[tuple[float, float], ...], boxes: np.ndarray) -> int:
+    """How many of ``boxes`` (rows x0, y0, x1, y1) a quadratic curve (start, control, end)
+    runs through, sampled a few pixels apart."""
+    (sx, sy), (cx, cy), (ex, ey) = curve
+    if not len(boxes):
+        return 0
+    steps = max(8, int((abs(ex - sx) + abs(ey - sy) + abs(cx - sx) + abs(cy - sy)) / 3))
+    t = np.arange(1, steps) / steps
+    xs = (1 - t) ** 2 * sx + 2 * t * (1 - t) * cx + t * t * ex
+    ys = (1 - t) ** 2 * sy + 2 * t * (1 - t) * cy + t * t * ey
+    inside = (
+        (xs[:, None] > boxes[None, :, 0])
+        & (xs[:, None] < boxes[None, :, 2])
+        & (ys[:, None] > boxes[None, :, 1])
+        & (ys[:, None] < boxes[None, :, 3])
+    )
+    return int(inside.any(axis=0).sum())
+
+
 # where along an edge its label may go (the middle first), and how far off the line
 _LABEL_TS = (0.5, 0.6, 0.4, 0.68, 0.32, 0.76, 0.24, 0.55, 0.45, 0.82, 0.18)
 _LABEL_OFFSETS = (0.0, 11.0, -11.0, 22.0, -22.0)
 
 
+def _toward(
+    point: tuple[float, float], other: tuple[float, float], step: float
+) -> tuple[float, float]:
+    """``point`` moved ``step`` towards ``other``."""
+    dx, dy = other[0] - point[0], other[1] - point[1]
+    length = math.hypot(dx, dy) or 1.0
+    return point[0] + dx / length * step, point[1] + dy / length * step
+
+
 def _edges(
-    pos: Mapping[str, tuple[float, float]], widths: Mapping[str, float], facts: Sequence[Fact]
+    pos: Mapping[str, tuple[float, float]],
+    widths: Mapping[str, float],
+    facts: Sequence[Fact],
+    depth: Mapping[str, int] | None = None,
+    anchor: Mapping[str, tuple[float, float]] | None = None,
 ) -> tuple[list[_EdgeShape], bool]:
     """Each fact's curve, and a place for its label on or beside it that keeps clear of every
     node, every label placed before it and the view's sides. False with the shapes when some
-    label found no such place (it is then put at its edge's middle)."""
-    nodes = [_box(*pos[n], widths[n], _NODE_H) for n in sorted(pos)]
+    label found no such place (it is then put at its edge's middle).
+
+    An arrow between two rings ends at the outer node's box where it is nearest its anchor
+    (the point of its ring it hangs from) rather than aiming at its centre: the other nodes
+    of that ring hang outside the ring, so an arrow from within it passes them by. Where an
+    arrow would still run through a node, it heads outward from the inner node's outer side
+    first, then bends to either side, as little as passes every node by."""
+    depth = depth or {}
+    anchor = anchor or {}
+
+    def aim(node: str, other: str) -> tuple[float, float] | None:
+        """For a node of an outer ring: the point of its box nearest its anchor."""
+        if node in anchor and depth.get(other, 0) < depth.get(node, 0):
+            x0, y0, x1, y1 = _box(*pos[node], widths[node], _NODE_H)
+            ax, ay = anchor[node]
+            return min(max(ax, x0), x1), min(max(ay, y0), y1)
+        return None
+
+    def leave(node: str, other: str) -> tuple[float, float, float, float] | None:
+        """The outer side's middle of a ring node and the ring's outward normal there."""
+        if node not in anchor or not 0 < depth.get(node, 0) < depth.get(other, 0):
+            return None
+        (ax, ay), (px, py) = anchor[node], pos[node]
+        reach = math.hypot(px - ax, py - ay) or 1.0
+        ux, uy = (px - ax) / reach, (py - ay) / reach
+        return 2 * px - ax, 2 * py - ay, ux, uy
+
+    def curve_of(
+        f: Fact, bend: float, outward: float | None
+    ) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+        """The arrow of ``f``: start, control point, end. ``outward`` (None: no) is how far,
+        as a share of its length, it heads outward from an inner ring node before turning."""
+        at_s, at_o = aim(f.subject, f.object), aim(f.object, f.subject)
+        out_s = leave(f.subject, f.object) if outward is not None else None
+        out_o = leave(f.object, f.subject) if outward is not None else None
+        (x1, y1), (x2, y2) = at_s or pos[f.subject], at_o or pos[f.object]
+        if out_s:
+            x1, y1 = out_s[0], out_s[1]
+        if out_o:
+            x2, y2 = out_o[0], out_o[1]
+        length = math.hypot(x2 - x1, y2 - y1) or 1.0
+        nx, ny = -(y2 - y1) / length, (x2 - x1) / length
+        cx, cy = (x1 + x2) / 2 + nx * bend, (y1 + y2) / 2 + ny * bend
+        for out in (out_s, out_o):
+            if out and outward is not None:
+                cx = out[0] + out[2] * length * outward + nx * bend
+                cy = out[1] + out[3] * length * outward + ny * bend
+        if out_s:
+            start = (out_s[0] + out_s[2] * 2.0, out_s[1] + out_s[3] * 2.0)
+        elif at_s:
+            start = _toward(at_s, (cx, cy), 2.0)
+        else:
+            start = _clip(x1, y1, cx - x1, cy - y1, widths[f.subject] + 4, _NODE_H + 4)
+        if out_o:
+            end = (out_o[0] + out_o[2] * 5.0, out_o[1] + out_o[3] * 5.0)
+        elif at_o:
+            end = _toward(at_o, (cx, cy), 5.0)
+        else:
+            end = _clip(x2, y2, cx - x2, cy - y2, widths[f.object] + 10, _NODE_H + 10)
+        return start, (cx, cy), end
+
+    node_boxes = {n: _box(*pos[n], widths[n], _NODE_H) for n in sorted(pos)}
+    nodes = list(node_boxes.values())
+    box_array = np.array(nodes, dtype=float).reshape(-1, 4)
     labels: list[Box] = []
     shapes: list[_EdgeShape] = []
     clear = True
@@ -1149,16 +1270,22 @@ def _edges(
         pair = frozenset((f.subject, f.object))
         k = pair_count[pair]
         pair_count[pair] += 1
-        (x1, y1), (x2, y2) = pos[f.subject], pos[f.object]
-        dx, dy = x2 - x1, y2 - y1
-        length = math.hypot(dx, dy) or 1.0
-        nx, ny = -dy / length, dx / length
         # parallel edges of one pair bend apart: 0, +1, -1, +2, ...; the side kept per direction
         sign = 1 if f.subject < f.object else -1
         bend = (0 if k == 0 else ((k + 1) // 2) * (1 if k % 2 else -1)) * 40.0 * sign
-        cx, cy = (x1 + x2) / 2 + nx * bend, (y1 + y2) / 2 + ny * bend
-        sx, sy = _clip(x1, y1, cx - x1, cy - y1, widths[f.subject] + 4, _NODE_H + 4)
-        ex, ey = _clip(x2, y2, cx - x2, cy - y2, widths[f.object] + 10, _NODE_H + 10)
+        others = box_array[[n != f.subject and n != f.object for n in node_boxes]]
+        best: tuple[int, tuple[tuple[float, float], ...]] | None = None
+        for swerve in _SWERVE:  # the first curve that passes every other node by
+            curve = curve_of(f, bend + swerve[1], swerve[0])
+            hits = _crossed(curve, others)
+            if best is None or hits < best[0]:
+                best = (hits, curve)
+            if not hits:
+                break
+        assert best is not None
+        (sx, sy), (cx, cy), (ex, ey) = best[1]
+        length = math.hypot(ex - sx, ey - sy) or 1.0
+        nx, ny = -(ey - sy) / length, (ex - sx) / length
         tw = _text_w(f.relation, _EDGE_FONT, bold=True) + 12
         spot: tuple[float, float] | None = None
         for t in _LABEL_TS:
@@ -1196,14 +1323,15 @@ def _layout(center: str, facts: Sequence[Fact]) -> _Picture:
     finds no room, the rings are laid out again looser (up to a few times). Deterministic:
     the same facts in any order give the same picture."""
     depth, children = _tree(center, facts)
+    parent = {kid: node for node, kids in children.items() for kid in kids}
     wanted = _wedges(center, children)
     widths = {n: _node_w(n, bold=n == center) for n in depth}
     pos: dict[str, tuple[float, float]] = {}
     shapes: list[_EdgeShape] = []
     clear = False
     for loose, wider in _ATTEMPTS:
-        pos = _rings(center, depth, wanted, widths, loose, _VIEW_W * wider)
-        shapes, clear = _edges(pos, widths, facts)
+        pos, anchor = _rings(center, depth, parent, wanted, widths, loose, _VIEW_W * wider)
+        shapes, clear = _edges(pos, widths, facts, depth, anchor)
         if clear:
             break
     boxes = [_box(*pos[n], widths[n], _NODE_H) for n in pos] + [s.label_box for s in shapes]
