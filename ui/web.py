@@ -571,6 +571,8 @@ def build(
                     # submission]; a timer re-renders each in place once its model part is done
                     awaiting = gr.State([])
                     chat_timer = gr.Timer(2.0, active=False)
+                    # what was just said, shown at once, for the answer that follows
+                    said_text = gr.State("")
                 with gr.Column(scale=1, min_width=240):
                     notices = gr.HTML(elem_id="ks-notices", js_on_load=_NOTICES_JS)
                     notices_seen = gr.Button(
@@ -1165,20 +1167,28 @@ def build(
 
         # ---------------------------------------------------------- chat
 
-        def do_send(
+        def do_say(text: str, messages: list[dict[str, Any]]) -> tuple[Any, ...]:
+            """The first, instant step of sending: the message appears in the chat, the box
+            empties and waits (about a second, the graph's part) until the answer is in."""
+            text = (text or "").strip()
+            if not text:
+                return gr.skip(), gr.skip(), ""
+            said = {"role": "user", "content": said_html(text)}
+            return [*(messages or []), said], gr.update(value="", interactive=False), text
+
+        def do_answer(
             text: str,
             messages: list[dict[str, Any]],
             waiting: list[list[Any]],
             sess: SignedIn | None,
-            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
         ) -> tuple[Any, ...]:
-            text = (text or "").strip()
+            """The answer to what :func:`do_say` showed: the graph's result now, the model's
+            part (when queued) re-rendered in place by the chat's timer once it is done."""
             if not text:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             door = _need(ks, sess, "ask")
             said = {"role": "user", "content": said_html(text)}
-            messages = [*messages, said]
-            progress(0.1, desc="Reading, checking and applying…")
+            messages = list(messages or [])
             focus: str | None = None
             options: list[dict[str, str]] = []
             pending: dict[str, Any] | None = None  # the submission, while the model catches up
@@ -1203,7 +1213,6 @@ def build(
             reply["content"] += keep(door, [said, {**reply, "pending": pending}])
             return (
                 messages,
-                "",
                 gr.update(value=focus) if focus else gr.skip(),
                 waiting,
                 gr.Timer(active=bool(waiting)),
@@ -1263,23 +1272,39 @@ def build(
             return _header(ks, sess), my_edits_view(sess), *notices_panel(sess)
 
         after_outputs = [header, my_edits, notices, notices_seen, notices_mark]
-        chat_outputs = [chatbot, chat_in, entity, awaiting, chat_timer]
-        for trigger in (send.click, chat_in.submit):
-            guarded(trigger(do_send, [chat_in, chatbot, awaiting, session], chat_outputs)).success(
-                after_send, [session], after_outputs, show_progress="hidden"
+        said_outputs = [chatbot, chat_in, said_text]
+
+        def answer_after(said: Any) -> None:
+            """The answer to what was just shown; the box is usable again, whatever came of
+            it."""
+            answered = guarded(
+                said.then(
+                    do_answer,
+                    [said_text, chatbot, awaiting, session],
+                    [chatbot, entity, awaiting, chat_timer],
+                    show_progress="minimal",
+                )
+            )
+            answered.success(after_send, [session], after_outputs, show_progress="hidden")
+            answered.then(
+                lambda: gr.update(interactive=True), None, chat_in, show_progress="hidden"
             )
 
-        def do_option(
-            messages: list[dict[str, Any]],
-            waiting: list[list[Any]],
-            sess: SignedIn | None,
-            evt: gr.SelectData,
-        ) -> tuple[Any, ...]:
-            return do_send(str(evt.value), messages, waiting, sess)
+        for trigger in (send.click, chat_in.submit):
+            answer_after(
+                trigger(
+                    do_say, [chat_in, chatbot], said_outputs, queue=False, show_progress="hidden"
+                )
+            )
 
-        guarded(
-            chatbot.option_select(do_option, [chatbot, awaiting, session], chat_outputs)
-        ).success(after_send, [session], after_outputs, show_progress="hidden")
+        def do_option(messages: list[dict[str, Any]], evt: gr.SelectData) -> tuple[Any, ...]:
+            return do_say(str(evt.value), messages)
+
+        answer_after(
+            chatbot.option_select(
+                do_option, [chatbot], said_outputs, queue=False, show_progress="hidden"
+            )
+        )
 
         def do_clear_chat(sess: SignedIn | None) -> list[Any]:
             """The chat's clear button: the kept conversation goes too."""

@@ -159,12 +159,15 @@ def csp_violations(console: list[str]) -> list[str]:
     return [line for line in console if "Content Security Policy" in line]
 
 
-def shot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot, once Gradio has finished updating, and return its path."""
+def shot(page: Page, name: str, *, settled: bool = True) -> Path:
+    """Save a full-page screenshot, once Gradio has finished updating (``settled=False``: as
+    it is now, an answer still on its way), and return its path."""
     # an output still updating is drawn faded with a timer over it: wait for it to settle
-    page.wait_for_function(
-        "() => !document.querySelector('.pending, .eta-bar, .progress-text')", timeout=30_000
-    )
+    if settled:
+        page.wait_for_function(
+            "() => !document.querySelector('.pending, .eta-bar, .progress-text')",
+            timeout=30_000,
+        )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

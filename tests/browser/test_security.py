@@ -294,7 +294,7 @@ def test_a_forged_call_from_a_revoked_session_changes_nothing(
     user = new_account(app, "eve")
     assert queue.call("do_signin", app.tokens[user])["success"]
     app.ks.revoke_tokens(user)
-    outcome = queue.call("do_send", 'The nickname of Barack_Obama is "Barry"', [], None)
+    outcome = queue.call("do_answer", 'The nickname of Barack_Obama is "Barry"', [], None)
     assert not outcome["success"]
     assert app.ks.history(user=user, limit=5) == []
 

@@ -6,8 +6,11 @@ the page needs."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import App, csp_violations, non_local, shot
@@ -180,6 +183,32 @@ def test_probe_and_import(page: Page, app: App, tmp_path: Path) -> None:
     assert [f.object for f in app.ks.facts("Ada_Lovelace") if f.relation == "father"] == [
         "Lord_Byron"
     ]
+
+
+def test_the_message_shows_at_once_and_the_answer_follows(
+    page: Page, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is said appears in the chat at once, while the graph's part runs (made slow here:
+    three seconds); the box waits meanwhile and is usable again once the answer is in."""
+    submit = app.ks.submit
+
+    def slow_submit(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3.0)
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(app.ks, "submit", slow_submit)
+    sign_in(page, app, "bob")
+    say(page, "Who is the mother of Michelle Obama?")
+    chat = page.locator("#ks-chat")
+    said = chat.locator(".message.user").last
+    expect(said).to_contain_text("Who is the mother of Michelle Obama?", timeout=1_500)
+    box = page.locator("#ks-chat-input textarea")
+    expect(box).to_be_disabled(timeout=1_500)
+    expect(chat.get_by_text("Marian_Shields_Robinson")).to_have_count(0)  # not answered yet
+    shot(page, "02-chat-said-at-once", settled=False)
+    expect(chat.get_by_text("Marian_Shields_Robinson").last).to_be_visible(timeout=20_000)
+    expect(box).to_be_enabled()
+    expect(box).to_have_value("")
 
 
 def test_nothing_was_fetched_from_the_internet(app: App) -> None:
