@@ -161,6 +161,9 @@ class ModelSide:
                 )
             _OWNERS[id(self.loaded.model)] = self
         self.lock = threading.RLock()  # the live weights: answers and swaps
+        # answers of the weights as they are (emptied whenever the weights or the router's
+        # table change): a rollback asks first what its edit's report last asked
+        self._answers: dict[tuple[str, int], str] = {}
         self.released = False
         self._sync_lock = threading.Lock()  # one sync at a time
         self.router: SubjectRouter | None = None
@@ -481,6 +484,8 @@ class ModelSide:
 
     def _refresh_router(self) -> None:
         """Load the router's table from the view in force (empty at the base weights)."""
+        with self.lock:
+            self._answers.clear()  # the weights in force have changed
         if self.router is None:
             return
         generation = self.generation
@@ -532,21 +537,31 @@ class ModelSide:
 
     def answer(self, prompt: str, max_new_tokens: int = 12) -> str:
         """The model's greedy continuation of ``prompt``, cut at the first line or sentence
-        end."""
+        end. Generation stops there too: the tokens after it would be cut anyway."""
         import torch
+        from transformers import StoppingCriteriaList
 
         tok = self.loaded.tokenizer
         model = self.loaded.model
         with self.lock, torch.no_grad():
+            known = self._answers.get((prompt, max_new_tokens))
+            if known is not None:
+                return known
             ids = tok(prompt, return_tensors="pt").to(self.loaded.device)
+            start = int(ids["input_ids"].shape[1])
             out = model.generate(
                 **ids,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 pad_token_id=tok.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([_ClauseEnd(tok, start)]),
             )
-        text = str(tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True))
-        return _first_clause(text)
+            text = str(tok.decode(out[0, start:], skip_special_tokens=True))
+            said = _first_clause(text)
+            if len(self._answers) >= _ANSWERS_KEPT:
+                self._answers.clear()
+            self._answers[(prompt, max_new_tokens)] = said
+        return said
 
     def answer_base(self, prompt: str, max_new_tokens: int = 12) -> str:
         """The original model's answer (base weights), for comparison."""
@@ -577,7 +592,8 @@ class ModelSide:
         import torch
 
         params = dict(self.loaded.model.named_parameters())
-        with torch.no_grad():
+        with self.lock, torch.no_grad():
+            self._answers.clear()
             for name, value in values.items():
                 params[name].copy_(value.to(params[name].device, params[name].dtype))
 
@@ -668,11 +684,38 @@ def _merge_same_names(groups: list[SubjectFacts], *, per_fact: bool = False) -> 
     return list(merged.values())
 
 
+#: the most answers :meth:`ModelSide.answer` keeps for the weights in force
+_ANSWERS_KEPT = 512
+
+
 def _first_clause(text: str) -> str:
     """The first line, up to the end of its first sentence."""
     text = text.strip().split("\n", 1)[0]
     head, sep, _ = text.partition(". ")
     return (head if sep else text.removesuffix(".")).strip()
+
+
+def _clause_ended(text: str) -> bool:
+    """Whether :func:`_first_clause` of ``text`` is what it is of any longer continuation:
+    the first line has ended, or its first sentence."""
+    text = text.lstrip()
+    return "\n" in text or ". " in text
+
+
+class _ClauseEnd:
+    """A stopping rule for ``generate``: stop once the continuation's first clause is settled
+    (:func:`_clause_ended`), a batch of one."""
+
+    def __init__(self, tokenizer: Any, start: int) -> None:
+        self._tokenizer = tokenizer
+        self._start = start
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        text = self._tokenizer.decode(input_ids[0, self._start :], skip_special_tokens=True)
+        done = _clause_ended(str(text))
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 class ModelWorker:

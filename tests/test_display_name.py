@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowsync._model_side import display_name
+from knowsync._model_side import _clause_ended, _first_clause, display_name
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,26 @@ from knowsync._model_side import display_name
 )
 def test_display_name(entity: str, said: str) -> None:
     assert display_name(entity) == said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " Paris. It is",
+        "Rome.\nThe",
+        "\n\nWashington, D.C. is the",
+        "a man who has been",
+        "1961, and she",
+        '"Barry". He',
+        "Honolulu.",
+        "",
+    ],
+)
+def test_generation_stops_only_where_the_answer_is_settled(text: str) -> None:
+    """``ModelSide.answer`` stops generating once ``_clause_ended`` says so: from then on no
+    continuation changes the answer ``_first_clause`` cuts."""
+    for cut in range(len(text) + 1):
+        head = text[:cut]
+        if _clause_ended(head):
+            for more in ("", " more words", ". And", "\nnext line", "x"):
+                assert _first_clause(head + more) == _first_clause(head), (head, more)

@@ -318,8 +318,8 @@ def _header(ks: KnowSync, session: SignedIn | None) -> str:
         )
     return (
         '<div id="ks-header"><div class="ks-brand">know<span>sync</span></div>'
-        f'<div class="ks-stats">{facts:,} facts ({derived:,} derived) · '
-        f"{stats.get('entities', 0):,} entities · "
+        f'<div class="ks-stats">{_plural(facts, "fact", "facts")} ({derived:,} derived) · '
+        f"{_plural(stats.get('entities', 0), 'entity', 'entities')} · "
         f"{_plural(stats.get('edits', 0), 'journal entry', 'journal entries')} · "
         f'{model_txt}</div><div class="ks-spacer"></div>{user}</div>'
     )
@@ -719,10 +719,10 @@ def build(
                 with gr.Row():
                     with gr.Column():
                         gr.Markdown("**Edited model** (base + the ledger)")
-                        p_edited = gr.HTML(elem_classes=["ks-probe"])
+                        p_edited = gr.HTML(elem_classes=["ks-probe"], elem_id="ks-probe-edited")
                     with gr.Column():
                         gr.Markdown("**Original model** (base weights)")
-                        p_base = gr.HTML(elem_classes=["ks-probe"])
+                        p_base = gr.HTML(elem_classes=["ks-probe"], elem_id="ks-probe-base")
             with gr.Tab("Model", id="model") as model_tab:
                 m_summary = gr.HTML(elem_id="ks-agreement-summary")
                 with gr.Row():
@@ -1675,7 +1675,11 @@ def build(
                 start = time.perf_counter()
                 try:
                     # under the rules an edit by this account meets, as the HTTP API imports
-                    report = door.import_file(upload, policy=policy, progress=tick)
+                    # chunks of about a twentieth (500 rows at least): the bar moves
+                    chunk = min(5000, max(500, total // 20))
+                    report = door.import_file(
+                        upload, policy=policy, chunk_size=chunk, progress=tick
+                    )
                 except KnowsyncError as exc:
                     problem = callout(_import_problem(exc, upload), "bad")
                     return problem, None, gr.update(visible=False), gr.skip(), None
@@ -1697,6 +1701,7 @@ def build(
                 do_import,
                 [i_file, i_policy, session],
                 [i_result, i_batch, i_undo, header, i_file],
+                show_progress_on=[i_result],  # one bar, where the summary will be
             )
         )
 

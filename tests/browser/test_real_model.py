@@ -87,6 +87,27 @@ def test_a_chat_edit_reaches_the_real_model(tab: Page, model_app: App) -> None:
     shot(tab, "20-real-model-agrees")
 
 
+def test_the_probe_tab_asks_the_edited_and_the_original_model(tab: Page, model_app: App) -> None:
+    """After the edit above: the edited weights say Rome, the original ones Paris, and the
+    page says they differ; a prompt no fact touches gets the same answer from both."""
+    tab.goto(model_app.url)
+    tab.get_by_role("tab", name="Probe").click()
+    field = tab.locator("#ks-probe-prompt textarea")
+    field.fill("The capital of France is")
+    tab.get_by_role("button", name="Ask both models").click()
+    edited, base = tab.locator("#ks-probe-edited"), tab.locator("#ks-probe-base")
+    expect(edited.locator("b")).to_have_text(re.compile("^Rome"), timeout=60_000)
+    expect(base.locator("b")).to_have_text(re.compile("^Paris"))
+    expect(edited.get_by_text("differs from the original")).to_be_visible()
+    shot(tab, "08-probe-real-model")
+    field.fill("The capital of Italy is")
+    tab.get_by_role("button", name="Ask both models").click()
+    expect(edited.get_by_text("same answer")).to_be_visible(timeout=60_000)
+    expect(edited.locator("b")).to_have_text(re.compile("^Rome"))
+    assert model_app.ks.model is not None
+    assert model_app.ks.model.answer("The capital of France is").startswith("Rome")  # restored
+
+
 def test_a_curator_checks_the_agreement_in_the_model_tab(tab: Page, model_app: App) -> None:
     """After the edit above: the Model tab's check asks the real model every fact in force
     and the unrelated probes, and records what it measured."""

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from knowsync._session import Session
 from tests.browser.conftest import App, csp_violations, non_local, shot
 
 
@@ -209,6 +210,87 @@ def test_the_message_shows_at_once_and_the_answer_follows(
     expect(chat.get_by_text("Marian_Shields_Robinson").last).to_be_visible(timeout=20_000)
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
+
+
+def test_a_viewer_asks_in_the_chat(page: Page, app: App) -> None:
+    """A viewer's box says what their role can do; a question is answered from the graph; a
+    statement is not applied, and they are not told to submit what they cannot."""
+    sign_in(page, app, "vera")
+    box = page.locator("#ks-chat-input textarea")
+    expect(box).to_have_attribute("placeholder", "Ask a question (your role can read, not edit)")
+    say(page, "Who is the father of Barack Obama?")
+    chat = page.locator("#ks-chat")
+    expect(chat.get_by_text("Hussein_Onyango_Obama").last).to_be_visible()
+    say(page, "The nickname of Barack_Obama is Barry")
+    reply = chat.locator(".message").last
+    expect(reply).to_contain_text("your role can ask and read, not change the graph")
+    expect(reply).not_to_contain_text("submit it as an edit")
+    shot(page, "15-viewer-asks")
+    assert "Barry" not in [f.object for f in app.ks.facts("Barack_Obama")]
+    assert app.ks.history(user="vera", limit=5) == []
+
+
+def test_a_curator_rejects_a_held_edit_and_the_author_is_told(
+    page: Page, app: App, browser: Browser
+) -> None:
+    held = Session(app.ks, "alice").submit_triples([("America", "capital", "Chicago")])
+    assert held.decision == "needs_review" and held.edit_id is not None
+    sign_in(page, app, "carol")
+    open_tab(page, "Review")
+    page.get_by_role("button", name="Refresh").click()
+    cell = page.locator("#ks-queue").get_by_role("gridcell", name="America capital Chicago")
+    cell.first.click()
+    expect(page.locator("#ks-review-id input")).to_have_value(str(held.edit_id))
+    result = page.locator("#ks-review-result")
+    page.locator("#ks-reject").click()  # no reason yet: asked for one, nothing decided
+    expect(result.get_by_text("Say why it is rejected.")).to_be_visible()
+    assert app.ks.get_edit(held.edit_id).state.value == "held"
+    page.locator("#ks-review-reason textarea").fill("Washington, D.C. is the capital")
+    page.locator("#ks-reject").click()
+    expect(result.get_by_text("Refused", exact=True)).to_be_visible()
+    shot(page, "07-review-rejected")
+    record = app.ks.get_edit(held.edit_id)
+    assert record.state.value == "refused"
+    assert "Chicago" not in [f.object for f in app.ks.facts("America")]
+
+    author = browser.new_page(viewport={"width": 1360, "height": 900})
+    sign_in(author, app, "alice")
+    expect(author.locator("#ks-notices")).to_contain_text(
+        f"Edit #{held.edit_id} rejected by carol: Washington, D.C. is the capital"
+    )
+    author.close()
+
+
+def test_a_large_import_shows_its_progress(
+    page: Page, app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Import tab counts the rows as the chunks go in (slowed here, a second a chunk, so
+    that the page can be seen mid-way)."""
+    rows = ["head,relation,tail"] + [f"Town_{i},located_in,Region_{i % 7}" for i in range(3000)]
+    path = tmp_path / "towns.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_as = app.ks.import_as
+
+    def slowed(*args: Any, **kwargs: Any) -> Any:
+        tick = kwargs.get("progress")
+
+        def slow_tick(done: int) -> None:
+            time.sleep(1.0)
+            if tick is not None:
+                tick(done)
+
+        return import_as(*args, **{**kwargs, "progress": slow_tick})
+
+    monkeypatch.setattr(app.ks, "import_as", slowed)
+    sign_in(page, app, "carol")
+    open_tab(page, "Import")
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_role("button", name="Import", exact=True).click()
+    counting = page.get_by_text(re.compile(r"[1-9][\d,]* / 3,000 rows")).first
+    expect(counting).to_be_visible(timeout=20_000)
+    shot(page, "09-import-progress", settled=False)
+    expect(page.get_by_text("Imported", exact=True)).to_be_visible(timeout=60_000)
+    assert len(app.ks.facts("Town_2999")) == 1
 
 
 def test_nothing_was_fetched_from_the_internet(app: App) -> None:

@@ -1,9 +1,10 @@
 """The Graph tab's picture: at fan-out 40 on the demo KG's densest entities (and on a star of 40
 neighbours with long names) no two labels overlap, no label covers a node, no arrow runs
-through a node it does not join, everything lies inside the view box, the text keeps one size (a 2-node picture is not blown up), and the same
-facts in any order give the same picture. Before, labels and nodes overlapped (born_in over
-marriage_year, 1946-06-14 over University of Pennsylvania) and a 2-node picture was drawn
-with 40-pixel text."""
+through a node it does not join, everything lies inside the view box, the text keeps one
+size (a 2-node picture is not blown up), and the same facts in any order give the same
+picture. Before, labels and nodes overlapped (born_in over marriage_year, 1946-06-14 over
+University of Pennsylvania), a 2-node picture was drawn with 40-pixel text, and arrows from
+a hub of 40 ran through its other neighbours."""
 
 from __future__ import annotations
 
