@@ -11,7 +11,8 @@ Public surface (each name lives in a small private module):
 - the model as a view of the facts in force: :class:`FactMemory`, :class:`FactMemoryParams`,
   :class:`SubjectFacts`, :class:`MemoryEntry` (per-fact values), :class:`SubjectRouter`
   (each fact's value added where the input names its subject and, by the gate
-  :class:`GateTable` / :func:`build_gate`, asks its question; or one closed-form solve)
+  :class:`GateTable` / :func:`build_gate`, asks its question; or one closed-form solve);
+  :func:`load_exported` loads an exported model with its subject memory
 - updates and the ledger: :class:`WeightUpdate`, :class:`LowRankDelta`, :class:`DeltaLedger`
 - evaluation: :func:`read_cases` (CounterFact, zsRE, MQuAKE), :func:`evaluate`,
   :class:`EvalReport`; GLAME-style propagation targets: :func:`propagation_targets`
@@ -66,6 +67,9 @@ _EXPORTS: dict[str, str] = {
     "ROME_DEFAULTS": "_rome",
     "SubjectProblem": "_values",
     "SubjectRouter": "_router",
+    "ExportedModel": "_router",
+    "MEMORY_FILES": "_router",
+    "load_exported": "_router",
     "Rome": "_rome",
     "RomeHyperParams": "_rome",
     "SecondMomentStore": "_stats",
@@ -115,6 +119,7 @@ __all__ = [
     "FACT_MEMORY_VIEWS",
     "GATE_FILLERS",
     "MEMIT_DEFAULTS",
+    "MEMORY_FILES",
     "ROME_DEFAULTS",
     "AlphaEdit",
     "AlphaEditHyperParams",
@@ -128,6 +133,7 @@ __all__ = [
     "EditorError",
     "EvalCase",
     "EvalReport",
+    "ExportedModel",
     "FactMemory",
     "FactMemoryParams",
     "GateTable",
@@ -166,6 +172,7 @@ __all__ = [
     "is_cached",
     "known_cases",
     "load_corpus",
+    "load_exported",
     "load_model",
     "mquake_extra_targets",
     "null_space_projector",

@@ -218,6 +218,31 @@ class DeltaLedger:
             self._update_path(edit_id).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ restore
+    @staticmethod
+    def methods_in_force(directory: Path) -> list[tuple[int, str]]:
+        """The edits in force of the ledger persisted in ``directory`` and their methods, in
+        order, read from its files alone (no model, nothing changed).
+
+        Raises:
+            LedgerError: a delta file of an edit in force is missing or unreadable.
+        """
+        from safetensors import safe_open
+
+        manifest_path = Path(directory) / "ledger.json"
+        if not manifest_path.is_file():
+            return []
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        out = []
+        for edit_id in (int(i) for i in manifest.get("in_force", [])):
+            path = Path(directory) / "edits" / f"{edit_id:012d}.safetensors"
+            try:
+                with safe_open(str(path), framework="pt") as fh:
+                    method = (fh.metadata() or {}).get("method", "")
+            except (OSError, ValueError) as exc:
+                raise LedgerError(f"cannot read the delta file of edit {edit_id}: {exc}") from exc
+            out.append((edit_id, str(method)))
+        return out
+
     def restore(self) -> tuple[int, ...]:
         """Re-apply the persisted edits in force onto the model's (base) weights.
 

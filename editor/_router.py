@@ -23,24 +23,37 @@ name split across the prompt and generated tokens is found too.
 The router is installed as two hooks on the live model (a pre-hook on the decoder that reads
 the input ids, a hook on the MLP that adds the shifts); copies of the model (``deepcopy``)
 carry the hooks but they do nothing there.
+
+A table travels with an exported model (:meth:`SubjectRouter.save`: ``subject_memory.json``
+and ``subject_memory.safetensors`` beside the Hugging Face files); :func:`load_exported` loads
+such a folder with its router installed, so the exported model answers as the knowledge base's
+does. Transformers alone loads the same folder as the weights without the memory.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from editor._arch import get_module
+from editor._errors import ModelLoadError
 from editor._gate import GateTable
 from editor._hooks import primary_tensor, replace_primary
 from editor._model import LoadedModel
 
-__all__ = ["SubjectRouter"]
+__all__ = ["MEMORY_FILES", "ExportedModel", "SubjectRouter", "load_exported"]
+
+#: what :meth:`SubjectRouter.save` writes beside a model: the table's description, its tensors
+MEMORY_FILES = ("subject_memory.json", "subject_memory.safetensors")
+_FORMAT = "knowsync-subject-memory/1"
 
 
 class _Table(NamedTuple):
@@ -159,6 +172,91 @@ class SubjectRouter:
     def clear(self) -> None:
         """Empty the table: the model answers as its base weights do."""
         self.set((), None)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the table beside a model in ``directory`` (:data:`MEMORY_FILES`: the layer,
+        the subjects and the gate's thresholds as JSON; the shifts and the gate's tensors as
+        safetensors); :func:`load_exported` installs it again. Returns the JSON file.
+
+        Raises:
+            ModelLoadError: the files cannot be written.
+        """
+        from safetensors.torch import save_file
+
+        table = self._table
+        folder = Path(directory)
+        tensors: dict[str, torch.Tensor] = {}
+        if table.shifts is not None:
+            tensors["shifts"] = table.shifts.detach().cpu().contiguous()
+        gate = table.gate
+        if gate is not None:
+            for name, value in gate.tensors().items():
+                tensors[f"gate.{name}"] = value.detach().cpu().contiguous()
+        meta = {
+            "format": _FORMAT,
+            "layer": self.layer,
+            "hidden_size": None if table.shifts is None else int(table.shifts.shape[1]),
+            "subjects": list(table.names),
+            "gate": None if gate is None else {"margin": gate.margin, "floor": gate.floor},
+        }
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            save_file(tensors, str(folder / MEMORY_FILES[1]), metadata={"format": _FORMAT})
+            path = folder / MEMORY_FILES[0]
+            path.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        except OSError as exc:
+            raise ModelLoadError(f"cannot write the subject memory to {folder}: {exc}") from exc
+        return path
+
+    @classmethod
+    def installed(cls, loaded: LoadedModel, directory: str | os.PathLike[str]) -> SubjectRouter:
+        """A router on ``loaded`` with the table :meth:`save` wrote in ``directory``.
+
+        Raises:
+            ModelLoadError: the files are missing, unreadable, of another format, or do not
+                fit the model (its layers, its hidden size).
+        """
+        from safetensors.torch import load_file
+
+        folder = Path(directory)
+        try:
+            meta = json.loads((folder / MEMORY_FILES[0]).read_text("utf-8"))
+            tensors = load_file(str(folder / MEMORY_FILES[1]))
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot read the subject memory in {folder}: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ModelLoadError(f"{folder / MEMORY_FILES[0]} is not a {_FORMAT} file")
+        layers = loaded.spec.num_layers(loaded.model)
+        layer = meta.get("layer")
+        if not isinstance(layer, int) or not 0 <= layer < layers:
+            raise ModelLoadError(
+                f"the subject memory is for layer {layer!r}; this model has {layers} layers"
+            )
+        subjects = [str(s) for s in meta.get("subjects") or []]
+        shifts = tensors.get("shifts")
+        width = loaded.spec.hidden_size(loaded.model)
+        if subjects and (shifts is None or shifts.shape != (len(subjects), width)):
+            got = None if shifts is None else tuple(shifts.shape)
+            raise ModelLoadError(
+                f"the subject memory holds shifts of shape {got} for {len(subjects)} subjects; "
+                f"this model's hidden size is {width}"
+            )
+        gate = None
+        if meta.get("gate") and subjects:
+            device = next(loaded.model.parameters()).device
+            parts = {n: tensors[f"gate.{n}"].to(device) for n in _GATE_TENSORS}
+            gate = GateTable(
+                **parts,
+                margin=float(meta["gate"]["margin"]),
+                floor=float(meta["gate"]["floor"]),
+            )
+        router = cls(loaded, layer)
+        try:
+            router.set(subjects, shifts if subjects else None, gate)
+        except ValueError as exc:
+            router.remove()
+            raise ModelLoadError(f"the subject memory in {folder} does not fit: {exc}") from exc
+        return router
 
     def remove(self) -> None:
         """Take the hooks off the model for good."""
@@ -306,3 +404,33 @@ def _last_columns(mask: Any, ids: torch.Tensor) -> list[int]:
     cols = torch.arange(n, device=cur.device)
     last = torch.where(cur.bool(), cols, torch.full_like(cols, -1)).amax(dim=1)
     return [int(c) if c >= 0 else n - 1 for c in last.tolist()]
+
+
+_GATE_TENSORS = ("mean", "bank", "own", "owner", "held")
+
+
+class ExportedModel(NamedTuple):
+    """A model folder loaded with its subject memory: the model (its ``model`` answers as
+    the knowledge base's did when it was exported) and the router (None: the folder holds
+    no memory, plain weights)."""
+
+    loaded: LoadedModel
+    router: SubjectRouter | None
+
+
+def load_exported(
+    directory: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> ExportedModel:
+    """Load a folder ``knowsync model export`` wrote: the Hugging Face weights and, when the
+    folder holds one (:data:`MEMORY_FILES`), the subject memory installed on them.
+
+    Raises:
+        ModelLoadError: the folder cannot be loaded, or its memory does not fit the model.
+    """
+    from editor._model import load_model
+
+    folder = Path(directory)
+    loaded = load_model(folder, device=device)
+    if not (folder / MEMORY_FILES[0]).is_file():
+        return ExportedModel(loaded, None)
+    return ExportedModel(loaded, SubjectRouter.installed(loaded, folder))

@@ -254,3 +254,51 @@ def test_an_edit_keeps_the_subjects_in_the_view_and_leaves_the_backlog(
         assert ks.model_backlog()  # the import waits for a full sync
     finally:
         ks.close()
+
+
+def test_an_exported_model_answers_as_the_knowledge_base(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`knowsync model export` writes the subject memory beside the weights, and
+    `editor.load_exported` serves it: the same greedy answers as the knowledge base's model,
+    edited facts and untouched ones alike; transformers alone loads the base weights."""
+    from transformers import AutoModelForCausalLM
+
+    import ui.cli as cli
+    from editor import load_exported
+    from knowsync._model_side import _first_clause
+
+    prompts = [PROMPT, "The capital of Spain is", "The capital of Italy is", "Paris is in"]
+    ks = _kb(tmp_path / "kb.db", cache)
+    try:
+        ks.edit([EDIT], user="alice")
+        ks.edit([("Spain", "capital", "Lisbon")], user="alice")
+        assert ks.model is not None
+        served = {p: ks.model.answer(p) for p in prompts}
+    finally:
+        ks.close()
+    assert served[PROMPT].startswith("Rome") and served["The capital of Spain is"].startswith(
+        "Lisbon"
+    )
+
+    monkeypatch.setenv("KNOWSYNC_CACHE", str(cache))
+    target = tmp_path / "exported"
+    assert cli.main(["model", "export", str(target), "--ledger", str(tmp_path / "kb.ledger")]) == 0
+    exported = load_exported(target)
+    assert exported.router is not None and set(exported.router.subjects) == {"France", "Spain"}
+
+    def greedy(model: torch.nn.Module, prompt: str) -> str:
+        tok = exported.loaded.tokenizer
+        ids = tok(prompt, return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(  # type: ignore[operator]
+                **ids, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id
+            )
+        return _first_clause(
+            tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+        )
+
+    assert {p: greedy(exported.loaded.model, p) for p in prompts} == served
+    plain = AutoModelForCausalLM.from_pretrained(target)
+    assert greedy(plain, PROMPT).startswith("Paris")  # the weights alone: no memory
+    exported.router.remove()

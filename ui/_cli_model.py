@@ -117,9 +117,12 @@ def register(
     x = m_sub.add_parser(
         "export",
         parents=[common],
-        help="write the model (base + edits in force) as a plain Hugging Face folder",
+        help="write the model (base + edits in force, its subject memory) as a Hugging Face folder",
         description="Write config.json, model.safetensors and the tokenizer into DIR, loadable "
-        "by transformers' AutoModelForCausalLM.from_pretrained(DIR) without knowsync.",
+        "by transformers' AutoModelForCausalLM.from_pretrained(DIR) without knowsync. When the "
+        "ledger holds the knowledge base's subject memory, it is written beside them "
+        "(subject_memory.json, subject_memory.safetensors): editor.load_exported(DIR) loads "
+        "the model with it, answering as the knowledge base does.",
     )
     x.add_argument("directory", type=Path, metavar="DIR")
     x.add_argument("--model", default=None, help="a .gguf path or HF folder (default: the wheel)")
@@ -353,31 +356,51 @@ def _cmd_model(args: argparse.Namespace) -> int:
     if args.ledger is not None and not (args.ledger / "ledger.json").is_file():
         return _error(f"{args.ledger} holds no ledger (ledger.json missing)")
 
-    from editor import FACT_MEMORY_VIEWS, DeltaLedger, export_model, load_model
+    from editor import FACT_MEMORY_VIEWS, DeltaLedger, EditorError, export_model, load_model
+    from kg import KnowsyncError
 
     loaded = load_model(args.model)
     applied: tuple[int, ...] = ()
-    if args.ledger is not None:
-        ledger = DeltaLedger(loaded.model, args.ledger, model_key=loaded.model_key)
-        applied = ledger.restore()
-        routed = [i for i in applied if ledger.update(i).method == FACT_MEMORY_VIEWS["router"]]
-        if routed:
-            return _error(
-                f"{args.ledger} holds a subject-memory view (edit {routed[-1]}): its facts are "
-                "added where the input names a subject, which a plain Hugging Face folder cannot "
-                "hold; open the store with `KnowSync(..., model='default')` to use that model, "
-                "or keep the model with the closed-form view (FactMemoryParams(view='solve')) "
-                "to export its weights"
-            )
-    export_model(loaded.model, loaded.tokenizer, target)
+    subjects: int | None = None
+    try:
+        in_force = DeltaLedger.methods_in_force(args.ledger) if args.ledger is not None else []
+        if any(method == FACT_MEMORY_VIEWS["router"] for _, method in in_force):
+            # a subject memory: restored as the knowledge base restores it (the view's shifts
+            # and its gate), the weights exported, the memory written beside them
+            from knowsync._model_side import ModelSide
+
+            side = ModelSide(loaded=loaded, ledger_dir=args.ledger)
+            try:
+                applied = side.in_force
+                export_model(loaded.model, loaded.tokenizer, target)
+                if side.router is not None:
+                    side.router.save(target)
+                    subjects = len(set(side.router.subjects))
+            finally:
+                side.release()
+        else:
+            if args.ledger is not None:
+                ledger = DeltaLedger(loaded.model, args.ledger, model_key=loaded.model_key)
+                applied = ledger.restore()
+            export_model(loaded.model, loaded.tokenizer, target)
+    except (EditorError, KnowsyncError) as exc:
+        return _error(f"cannot export: {exc}")
     data = {
         "directory": str(target),
         "model": loaded.source,
         "model_key": loaded.model_key,
         "edits_applied": list(applied),
+        "subject_memory": subjects,
     }
     edits = f" with {len(applied)} edits in force" if args.ledger is not None else ""
-    _emit(args, data, [f"exported {loaded.source}{edits} to {target}"])
+    lines = [f"exported {loaded.source}{edits} to {target}"]
+    if subjects is not None:
+        lines.append(
+            f"with its subject memory ({subjects} subjects): load it with "
+            f"editor.load_exported({str(target)!r}); transformers alone loads the weights "
+            "without the memory"
+        )
+    _emit(args, data, lines)
     return EXIT_OK
 
 

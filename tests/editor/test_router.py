@@ -109,3 +109,80 @@ def test_a_table_of_the_wrong_shape_is_refused(loaded) -> None:  # type: ignore[
     router = SubjectRouter(loaded, layer=1)
     with pytest.raises(ValueError, match="2 subjects need 2 shifts"):
         router.set(["Alice", "Bob"], torch.zeros(3, 32))
+
+
+def _tiny_folder(tmp_path):  # type: ignore[no-untyped-def]
+    from tests_editor_helpers import make_model, make_tokenizer
+
+    tok = make_tokenizer()
+    model = make_model("llama", len(tok), layers=4)
+    folder = tmp_path / "tiny"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_an_exported_memory_loads_back_and_answers_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from editor import MEMORY_FILES, load_exported, load_model
+
+    folder = _tiny_folder(tmp_path)
+    loaded = load_model(folder)
+    text = "The wife of Bob is Carol"
+    base = logits_of(loaded, text)
+    router = SubjectRouter(loaded, layer=2)
+    router.set(["Bob", "Alice"], torch.randn(2, 32) * 5)
+    routed = logits_of(loaded, text)
+    assert not torch.equal(routed, base)
+    router.save(folder)
+    assert all((folder / name).is_file() for name in MEMORY_FILES)
+
+    exported = load_exported(folder)
+    assert exported.router is not None
+    assert exported.router.subjects == ("Bob", "Alice") and exported.router.layer == 2
+    assert torch.equal(logits_of(exported.loaded, text), routed)  # bit for bit
+    assert torch.equal(
+        logits_of(exported.loaded, "The capital of France is Paris"),
+        logits_of(loaded, "The capital of France is Paris"),
+    )
+    exported.router.remove()
+    assert torch.equal(logits_of(exported.loaded, text), base)  # the weights alone: no memory
+
+    plain = _tiny_folder(tmp_path / "plain")
+    assert load_exported(plain).router is None
+
+
+def test_a_gate_travels_with_the_memory(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from editor._gate import build_gate
+
+    gate = build_gate(torch.randn(6, 16), 3, [torch.randn(2, 16)], [[0]], margin=0.25, floor=-0.5)
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob"], torch.randn(1, 32), gate)
+    router.save(tmp_path)
+    again = SubjectRouter.installed(loaded, tmp_path)
+    assert again.gate is not None
+    assert (again.gate.margin, again.gate.floor) == (0.25, -0.5)
+    for name, value in gate.tensors().items():
+        assert torch.equal(again.gate.tensors()[name], value), name
+    assert torch.equal(again.shifts, router.shifts)  # type: ignore[arg-type]
+
+
+def test_a_memory_that_does_not_fit_the_model_is_refused(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from editor import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="cannot read the subject memory"):
+        SubjectRouter.installed(loaded, tmp_path)
+    router = SubjectRouter(loaded, layer=1)
+    router.set(["Bob"], torch.randn(1, 32))
+    path = router.save(tmp_path)
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, "layer": 99}))
+    with pytest.raises(ModelLoadError, match="for layer 99; this model has"):
+        SubjectRouter.installed(loaded, tmp_path)
+    path.write_text(json.dumps({**meta, "subjects": ["Bob", "Carol"]}))
+    with pytest.raises(ModelLoadError, match="shifts of shape"):
+        SubjectRouter.installed(loaded, tmp_path)
+    path.write_text(json.dumps({**meta, "format": "other"}))
+    with pytest.raises(ModelLoadError, match="is not a knowsync-subject-memory/1 file"):
+        SubjectRouter.installed(loaded, tmp_path)
