@@ -709,7 +709,7 @@ class KnowSync:
                 subjects_of[edit_id] = {display_name(f.subject) for f in [*added, *gone]}
         touched = set().union(*subjects_of.values()) if subjects_of else set()
         groups = side.groups(facts, retired, schema)
-        before = {e: [side.answer(p.prompt) for p in ps] for e, ps in probes.items()}
+        before = {e: [side.answer_probe(p) for p in ps] for e, ps in probes.items()}
         todo = side.missing(groups) if limit is None else min(limit, side.missing(groups))
         done = 0
 
@@ -733,7 +733,7 @@ class KnowSync:
         except EditorError as exc:
             error = str(exc)[:500]
         rows = {
-            e: [_probe_row(p, b, side.answer(p.prompt)) for p, b in zip(ps, before[e], strict=True)]
+            e: [_probe_row(p, b, side.answer_probe(p)) for p, b in zip(ps, before[e], strict=True)]
             for e, ps in probes.items()
         }
         complete = result is not None and (focus or not result.left)

@@ -563,6 +563,13 @@ class ModelSide:
             self._answers[(prompt, max_new_tokens)] = said
         return said
 
+    def answer_probe(self, probe: Probe) -> str:
+        """:meth:`answer` to a change's probe, generating only as far as its check needs:
+        the object's tokens (written or retracted) and a few more, at most 12."""
+        said = probe.target if probe.target is not None else probe.retracted
+        need = len(self.loaded.tokenizer(" " + (said or ""), add_special_tokens=False)["input_ids"])
+        return self.answer(probe.prompt, min(12, max(_PROBE_TOKENS_MIN, need + 3)))
+
     def answer_base(self, prompt: str, max_new_tokens: int = 12) -> str:
         """The original model's answer (base weights), for comparison."""
         with self.lock, self._base_weights():
@@ -686,6 +693,8 @@ def _merge_same_names(groups: list[SubjectFacts], *, per_fact: bool = False) -> 
 
 #: the most answers :meth:`ModelSide.answer` keeps for the weights in force
 _ANSWERS_KEPT = 512
+#: the fewest tokens a probe's answer is given (a short object still shows what follows it)
+_PROBE_TOKENS_MIN = 6
 
 
 def _first_clause(text: str) -> str:
