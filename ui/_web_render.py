@@ -1241,19 +1241,25 @@ def _edges(
             if out and outward is not None:
                 cx = out[0] + out[2] * length * outward + nx * bend
                 cy = out[1] + out[3] * length * outward + ny * bend
-        if out_s:
-            start = (out_s[0] + out_s[2] * 2.0, out_s[1] + out_s[3] * 2.0)
-        elif at_s:
-            start = _toward(at_s, (cx, cy), 2.0)
-        else:
-            start = _clip(x1, y1, cx - x1, cy - y1, widths[f.subject] + 4, _NODE_H + 4)
-        if out_o:
-            end = (out_o[0] + out_o[2] * 5.0, out_o[1] + out_o[3] * 5.0)
-        elif at_o:
-            end = _toward(at_o, (cx, cy), 5.0)
-        else:
-            end = _clip(x2, y2, cx - x2, cy - y2, widths[f.object] + 10, _NODE_H + 10)
-        return start, (cx, cy), end
+
+        def tip(
+            node: str,
+            out: tuple[float, float, float, float] | None,
+            at: tuple[float, float] | None,
+            centre: tuple[float, float],
+            gap: float,
+        ) -> tuple[float, float]:
+            """Where the arrow meets ``node``, ``gap`` clear of its box: off its outer side,
+            off the point nearest its anchor, or where the line from its centre leaves it."""
+            if out:
+                return out[0] + out[2] * gap, out[1] + out[3] * gap
+            if at:
+                return _toward(at, (cx, cy), gap)
+            x, y = centre
+            return _clip(x, y, cx - x, cy - y, widths[node] + 2 * gap, _NODE_H + 2 * gap)
+
+        start = tip(f.subject, out_s, at_s, (x1, y1), 2.0)
+        return start, (cx, cy), tip(f.object, out_o, at_o, (x2, y2), 5.0)
 
     node_boxes = {n: _box(*pos[n], widths[n], _NODE_H) for n in sorted(pos)}
     nodes = list(node_boxes.values())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests_editor_helpers import counterfact_records, make_model, make_tokenizer, random_update
+from tests_editor_helpers import counterfact_records, random_update, save_tiny_llama
 
 import ui.cli as cli
 
@@ -30,12 +30,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no
 
 @pytest.fixture
 def tiny_folder(tmp_path: Path) -> Path:
-    tok = make_tokenizer()
-    model = make_model("llama", len(tok), layers=4)
-    folder = tmp_path / "tiny"
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(tmp_path / "tiny")
 
 
 def _cf_file(tmp_path: Path) -> Path:

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from tests_editor_helpers import logits_of, token_ids
+from tests_editor_helpers import logits_of, save_tiny_llama, token_ids
 
 from editor import LoadedModel, SubjectRouter
 
@@ -111,21 +111,10 @@ def test_a_table_of_the_wrong_shape_is_refused(loaded) -> None:  # type: ignore[
         router.set(["Alice", "Bob"], torch.zeros(3, 32))
 
 
-def _tiny_folder(tmp_path):  # type: ignore[no-untyped-def]
-    from tests_editor_helpers import make_model, make_tokenizer
-
-    tok = make_tokenizer()
-    model = make_model("llama", len(tok), layers=4)
-    folder = tmp_path / "tiny"
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def test_an_exported_memory_loads_back_and_answers_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from editor import MEMORY_FILES, load_exported, load_model
 
-    folder = _tiny_folder(tmp_path)
+    folder = save_tiny_llama(tmp_path / "tiny")
     loaded = load_model(folder)
     text = "The wife of Bob is Carol"
     base = logits_of(loaded, text)
@@ -147,7 +136,7 @@ def test_an_exported_memory_loads_back_and_answers_the_same(tmp_path) -> None:  
     exported.router.remove()
     assert torch.equal(logits_of(exported.loaded, text), base)  # the weights alone: no memory
 
-    plain = _tiny_folder(tmp_path / "plain")
+    plain = save_tiny_llama(tmp_path / "plain")
     assert load_exported(plain).router is None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -194,6 +195,16 @@ def make_model(family: str, vocab_size: int, *, layers: int = 4, seed: int = 0) 
                 param.normal_(0.0, 0.3)
     model.eval()
     return model
+
+
+def save_tiny_llama(folder: Path) -> Path:
+    """A tiny random llama with the word-level tokenizer, saved as a plain Hugging Face folder
+    (what ``load_model`` and the CLI's ``--model`` read)."""
+    tok = make_tokenizer()
+    model = make_model("llama", len(tok), layers=4)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
 
 
 def corpus_texts(n: int = 60, seed: int = 1) -> list[str]:
