@@ -99,7 +99,10 @@ def exact(intent: Intent, gold: dict[str, Any]) -> bool:
     if isinstance(intent, RollbackIntent):
         return intent.target == gold["target"] and intent.edit_id == gold.get("edit_id")
     if isinstance(intent, Unclear):
-        return intent.missing == gold.get("missing", intent.missing)
+        # a misspelt known name is asked about ("did you mean X?"), with X among the offers
+        asked = gold.get("did_you_mean")
+        offered = asked is None or key(asked) in {key(s) for s in intent.suggestions}
+        return intent.missing == gold.get("missing", intent.missing) and offered
     return False
 
 

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     parse_s: list[float] = []
     ask_s: list[float] = []
     right_q = right_c = questions = edits_read = edits_total = clarified = 0
-    model_right = 0
+    model_right = single_right = singles = 0
     rows = []
     for number, case in enumerate(cases):
         own = every[number]
@@ -170,6 +170,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               f"missing={(answer.missing or {}).get('message')} "
                               f"unclear={(answer.unclear or {}).get('message')}")  # fmt: skip
                 right_c += any_right
+                # the one-hop questions of the case's new chain, worded by MQuAKE's question
+                # templates ("Who performed Hey Jude?"), asked of the edited graph
+                for hop in case.get("new_single_hops", []):
+                    answer = session.ask(hop["question"])
+                    want = {_fold(a) for a in [hop["answer"], *hop.get("answer_alias", [])]}
+                    ok = len(answer.graph) == 1 and _fold(answer.graph[0]) in want
+                    single_right += ok
+                    singles += 1
+                    if args.verbose and not ok:
+                        print(f"  [{case['case_id']}] one hop: {hop['question']} "
+                              f"path={answer.path} graph={answer.graph} want={hop['answer']!r} "
+                              f"missing={(answer.missing or {}).get('message')} "
+                              f"unclear={(answer.unclear or {}).get('message')}")  # fmt: skip
             finally:
                 ks.close()
     return {
@@ -177,6 +190,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "questions": questions,
         "question_accuracy": right_q / max(1, questions),
         "case_accuracy": right_c / max(1, len(cases)),
+        "one_hop_questions": singles,
+        "one_hop_accuracy": single_right / max(1, singles),
         "edits_applied": f"{edits_read}/{edits_total}",
         "edits_clarified": clarified,
         "interpreter_ms_p50": 1000 * _percentile(parse_s, 0.5),
@@ -216,6 +231,8 @@ def main() -> None:
     )
     print(f"graph answer right, per question: {out['question_accuracy']:.1%}")
     print(f"graph answer right, per case (any of its questions): {out['case_accuracy']:.1%}")
+    print(f"one-hop questions of the new chains ({out['one_hop_questions']}), graph answer "
+          f"right: {out['one_hop_accuracy']:.1%}")  # fmt: skip
     print(f"interpreter per question: p50 {out['interpreter_ms_p50']:.1f} ms, "
           f"p95 {out['interpreter_ms_p95']:.1f} ms")  # fmt: skip
     print(f"whole ask per question: p50 {out['ask_ms_p50']:.1f} ms, p95 {out['ask_ms_p95']:.1f} ms")

@@ -273,10 +273,12 @@ class Linker:
     _verbs: list[RelationPhrase] = field(default_factory=list, init=False, repr=False)
     _mentions: MentionTable | None = field(default=None, init=False, repr=False)
     _statements: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False)
+    _questions: tuple[tuple[re.Pattern[str], str], ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         forms = self.forms if self.forms is not None else schema_forms(self.schema)
         self._statements = forms.statements
+        self._questions = forms.questions
         nouns: dict[str, str] = {}
         for rel in self.schema.relations:
             for form in (rel.name, *rel.aliases):
@@ -322,6 +324,12 @@ class Linker:
         """(template, relation) of the schema's cloze templates of no noun or verb shape ("The
         company that produced {subject} is"): the template and an object state a fact."""
         return self._statements
+
+    @property
+    def questions(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        """(pattern, relation) of the schema's question templates, longest first: group ``x``
+        holds the words in the subject's place (``interpreter._surface.question_patterns``)."""
+        return self._questions
 
     def mentions(self, text: str) -> list[Mention]:
         """The relations ``text`` names anywhere in its words, left to right (nouns, verb

@@ -35,6 +35,17 @@ position). Of two that lead on, neither is guessed: the walk stops and the answe
 missing hop. A reading that adds fewer implicit hops is preferred; the answer's path shows
 the hops added.
 
+A relation word said of an entity it cannot apply to ("the country where <a person> is
+from": ``country`` is said of places, organisations and works) means the one relation of the
+entity's facts whose name holds the word and whose objects are of its type
+(``country_of_citizenship``); of two, neither is guessed. The head noun of "what is the
+<noun> of ..." names the type asked when it is a type word ("the national language of ...").
+
+A schema's question templates ("Which city was {subject} born in?",
+``read_templated_question``) are read as its questions: one whose subject gap holds a name
+the graph knows is that relation's question, before any other reading; one whose gap holds a
+description is a walk when the words' shape or the named relations give none.
+
 Nothing here writes; the graph is only read to find names and to order the walk.
 """
 
@@ -49,7 +60,7 @@ from interpreter._intents import EntityRef, QueryIntent, Unclear
 from interpreter._linker import Linker
 from kg._store import GraphView
 
-__all__ = ["MAX_HOPS", "RelationTypes", "read_path_question"]
+__all__ = ["MAX_HOPS", "RelationTypes", "read_path_question", "read_templated_question"]
 
 MAX_HOPS = 8
 _FANOUT = 25  # entities followed per hop
@@ -106,6 +117,47 @@ def read_path_question(
         mention, relations = shaped
         ref = link(mention)
         return ref if isinstance(ref, Unclear) else _intent(question, ref, relations)
+    return None
+
+
+def read_templated_question(
+    linker: Linker, body: str, question: str, link: Link, *, named_only: bool = False
+) -> QueryIntent | Unclear | None:
+    """A question worded by one of the schema's question templates ("Which city was {subject}
+    born in?", ``Linker.questions``), or None when none fits.
+
+    The words in the subject's place name an entity ("Which city was Joe Biden born in?") or
+    describe one by relations ("... was the spouse of Joe Biden born in?", "... Hey Jude's
+    performer ..."): the walk ends with the template's relation, hops the words leave implicit
+    added as ``read_path_question`` adds them. A template whose subject words name nothing
+    the graph knows is passed over (another reading may fit), unless the entity is new to the
+    graph: then what the linker says (a new name, a "did you mean") is the answer.
+
+    With ``named_only``, only a template whose subject words are exactly a name the graph
+    knows is taken ("What position does Wesley Sneijder play?" is that template's question,
+    whatever relations its other words would name elsewhere).
+    """
+    for pattern, relation in linker.questions:
+        m = pattern.match(body.strip())
+        if m is None:
+            continue
+        if named_only:
+            ref = link(m.group("x"))
+            if isinstance(ref, EntityRef) and not ref.new_entity and ref.score == 1.0:
+                return _intent(question, ref, [relation])
+            continue
+        mention, inner = _describe(linker, m.group("x"), 0)
+        if not mention.strip():
+            continue
+        ref = link(mention)
+        if isinstance(ref, Unclear):
+            if inner:
+                continue
+            return ref
+        relations = [*inner, relation]
+        if inner and linker.view is not None and not ref.new_entity:
+            relations = _with_implicit_hops(linker, linker.view, ref.name, relations)
+        return _intent(question, ref, relations)
     return None
 
 
@@ -197,8 +249,9 @@ def _named(linker: Linker, body: str, question: str) -> QueryIntent | None:
     order = _walk_order(
         view, anchor.ref.name, [m.relation for m in words], optional, kept, types=types
     )
-    if asked is not None:
-        order = _to_asked_type(view, types, anchor.ref.name, order, asked[0])
+    wanted = asked[0] if asked is not None else _head_type(body, types)
+    if wanted is not None:
+        order = _to_asked_type(view, types, anchor.ref.name, order, wanted)
     ref = anchor.ref.model_copy(update={"mention": body[anchor.start : anchor.end]})
     return _intent(question, ref, order)
 
@@ -215,6 +268,23 @@ def _asked_type(body: str, types: RelationTypes) -> tuple[frozenset[str], int] |
         if candidate in types.words:
             return types.words[candidate], len(body) - len(body.lstrip()) + m.end()
     return None
+
+
+_HEAD = re.compile(
+    r"^(?:what|which)\s+(?:is|was|are|were)\s+the\s+(?:[\w\-]+\s+){0,2}?(?P<type>[a-z][\w\-]*)"
+    r"\s+(?:of|in|for|where|that|which)\b",
+    _I,
+)
+
+
+def _head_type(body: str, types: RelationTypes) -> frozenset[str] | None:
+    """The types the head noun of "what is the <noun> of ..." names when it is a type word
+    ("what is the national language of ...": a language), else None."""
+    m = _HEAD.match(body.strip())
+    if m is None:
+        return None
+    word = m.group("type").lower()
+    return types.words.get(word) or (types.words.get(word[:-1]) if word.endswith("s") else None)
 
 
 def _to_asked_type(
@@ -344,6 +414,7 @@ def _walk_order(
     (``_implicit_hop``); the order returned then holds it."""
     objects: dict[tuple[str, str], list[str]] = {}
     implicit: dict[tuple[tuple[str, ...], str], str] = {}
+    swapped: dict[tuple[tuple[str, ...], str], str] = {}
 
     def plain(frontier: tuple[str, ...], relation: str) -> tuple[str, ...]:
         out: list[str] = []
@@ -360,7 +431,11 @@ def _walk_order(
             return reached
         hop = _implicit_hop(view, types, frontier, relation, plain)
         if hop is None:
-            return ()
+            sibling = _sibling(view, types, frontier, relation)
+            if sibling is None:
+                return ()
+            swapped[(frontier, relation)] = sibling
+            return plain(frontier, sibling)
         implicit[(frontier, relation)] = hop
         return plain(plain(frontier, hop), relation)
 
@@ -398,12 +473,18 @@ def _walk_order(
     if best is None:
         return relations
     walked = [relations[i] for i in best[1]]
-    if not implicit:
+    if not implicit and not swapped:
         return walked
     out: list[str] = []
     frontier: tuple[str, ...] = (start,)
     for relation in walked:  # the walk again, with the implicit hops it took
-        hop = implicit.get((frontier, relation)) if not plain(frontier, relation) else None
+        held = bool(plain(frontier, relation))
+        sibling = swapped.get((frontier, relation)) if not held else None
+        if sibling is not None:
+            out.append(sibling)
+            frontier = plain(frontier, sibling)
+            continue
+        hop = implicit.get((frontier, relation)) if not held else None
         if hop is not None:
             out.append(hop)
             frontier = plain(frontier, hop)
@@ -435,6 +516,11 @@ def _with_implicit_hops(
         reached = step(frontier, relation)
         if not reached:
             hop = _implicit_hop(view, types, frontier, relation, step)
+            sibling = _sibling(view, types, frontier, relation) if hop is None else None
+            if sibling is not None:
+                out.append(sibling)
+                frontier = step(frontier, sibling)
+                continue
             if hop is None:
                 return out + relations[number:]  # the walk stops here: its missing hop
             out.append(hop)
@@ -442,6 +528,32 @@ def _with_implicit_hops(
         out.append(relation)
         frontier = reached
     return out
+
+
+def _sibling(
+    view: GraphView, types: RelationTypes, frontier: tuple[str, ...], relation: str
+) -> str | None:
+    """The relation the words mean by ``relation`` for an entity it cannot apply to, or None.
+
+    "The country of <a person>": ``country`` is said of places, organisations and works, and
+    the graph's facts say the entity is a person; of the entity's facts, the one relation
+    whose name holds the words of ``relation`` and whose objects are of its type
+    (``country_of_citizenship``) is what is meant. Two such relations, or none, and nothing
+    is guessed."""
+    wanted, objects = types.domain.get(relation), types.range.get(relation)
+    if wanted is None or objects is None or len(frontier) != 1:
+        return None
+    known = types.entity(view, frontier[0])
+    if known is None or known & wanted:
+        return None  # the relation can apply to the entity: the graph just lacks the fact
+    words = set(relation.split("_"))
+    fitting = {
+        f.relation
+        for f in view.facts(subject=frontier[0], limit=_TYPING_FACTS)
+        if words < set(f.relation.split("_"))
+        and types.range.get(f.relation, frozenset()) <= objects
+    }
+    return fitting.pop() if len(fitting) == 1 else None
 
 
 def _implicit_hop(

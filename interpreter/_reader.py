@@ -25,7 +25,8 @@ one or standing before a relation noun anywhere in it ("Her husband is ...", "..
 wife", "their founder was ..."), refers to a *topic* of the request: the first entity a clause
 read before it names (its grammatical subject: "Joe Biden" in "Joe Biden's wife is Jill
 Biden", "France" in "The capital of France is Paris", "Canberra" in "Canberra is the capital
-of Australia"; a clause whose subject was a pronoun has its antecedent as topic). Objects are
+of Australia", a value such as a date aside; a clause whose subject was a pronoun has its
+antecedent as topic). Objects are
 never antecedents. A possessive inside the first clause of a request is left to that clause
 (it may mean the clause's own subject: "France has Paris as its capital"). Of the request's
 distinct topics, those that cannot be meant are dropped:
@@ -70,7 +71,7 @@ from interpreter._intents import (
     Unclear,
 )
 from interpreter._linker import Linker, RelationPhrase, entity_question
-from interpreter._paths import RelationTypes, read_path_question
+from interpreter._paths import RelationTypes, read_path_question, read_templated_question
 from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
 from kg._types import MONTHS
@@ -466,9 +467,15 @@ class RuleReader:
         )
         if m:
             return self._link_query(question, m.group("x"), None, None)
+        named = read_templated_question(self.linker, q, question, self._link, named_only=True)
+        if named is not None:
+            return named
         walk = read_path_question(self.linker, q, question, self._link)
         if walk is not None:
             return walk
+        templated = read_templated_question(self.linker, q, question, self._link)
+        if templated is not None:
+            return templated
         m = re.match(r"^when\s+(?:was|is|were)\s+(?P<x>.+?)\s+born$", q, _I)
         if m:
             return self._link_query(question, m.group("x"), self._rel("birth_date"), None)
@@ -720,12 +727,13 @@ class RuleReader:
 
     @staticmethod
     def _topic(clause: str, facts: list[RawFact]) -> str | None:
-        """What a clause is about: the first subject or object it names (in the words)."""
+        """What a clause is about: the first subject or object it names (in the words), a
+        value aside ("1 July 1960 is the birth date of X and their father is Y": X's father)."""
         folded = clause.casefold()
         best: tuple[int, str] | None = None
         for fact in facts:
             for mention in (fact.subject, fact.object):
-                if not mention or not mention.strip():
+                if not mention or not mention.strip() or _is_value(mention):
                     continue
                 at = folded.find(mention.strip().casefold())
                 if at >= 0 and (best is None or at < best[0]):
@@ -1273,6 +1281,12 @@ def _is_date_relation(relation: str) -> bool:
 def _looks_relational(text: str) -> bool:
     words = text.strip().split()
     return 1 <= len(words) <= 4 and all(re.match(r"^[a-z][a-z\-]*$", w) for w in words)
+
+
+def _is_value(mention: str) -> bool:
+    """Whether a mention is a value (a date, a number), never what a pronoun refers to."""
+    text = mention.strip()
+    return bool(_to_date(text)) or bool(re.fullmatch(r"[+-]?\d[\d.,]*", text))
 
 
 def _to_date(text: str) -> str | None:

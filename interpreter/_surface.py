@@ -6,6 +6,10 @@ templates show how it is said: "The capital of {subject} is" gives the noun "cap
 read the other way round: "Madonna performed Hey Jude"); "{subject} is a citizen of" gives "is a
 citizen of"; "The company that produced {subject} is" gives "produced", the other way round.
 
+A relation's question templates ("Which city was {subject} born in?") are questions as asked:
+``question_patterns`` makes each a pattern whose one gap is the subject, which may itself be a
+description ("Which city was the spouse of X born in?").
+
 ``relation_mentions`` finds the relations a question names anywhere in its words (for questions
 whose shape the reader's patterns do not cover): every form above, with the verb phrases also
 cut to their core ("was born in the city of" -> "born in", "born"); a form that would name two
@@ -23,6 +27,7 @@ __all__ = [
     "Mention",
     "MentionTable",
     "SchemaForms",
+    "question_patterns",
     "relation_mentions",
     "schema_forms",
     "stem",
@@ -63,15 +68,44 @@ class SchemaForms:
         statements: (template, relation) pairs of the templates of no noun or verb shape
             ("The company that produced {subject} is"): the template followed by the object
             states the fact.
+        questions: (pattern, relation) pairs of the question templates
+            (``question_patterns``).
     """
 
     nouns: tuple[tuple[str, str], ...]
     verbs: tuple[tuple[str, str, bool], ...]
     statements: tuple[tuple[str, str], ...] = ()
+    questions: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+
+def question_patterns(schema: Schema) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, relation) for each question template of ``schema``'s relations, longest
+    template first: a question as asked, closing punctuation and spacing aside, and the group
+    ``x`` the words in the subject's place. A template whose subject gap would swallow the
+    whole question ("{subject}?") is left out."""
+    out: list[tuple[int, re.Pattern[str], str]] = []
+    for rel in schema.relations:
+        for template in rel.questions:
+            text = " ".join(template.strip().rstrip("?.!").split())
+            before, _, after = text.partition("{subject}")
+            if not (before + after).strip():
+                continue
+            head = "".join(rf"{re.escape(w)}\s+" for w in before.split())
+            tail = [re.escape(w) for w in after.split()]
+            if tail and after[0] in "'’":  # "Who is {subject}'s child?": no space before it
+                tail[0] = "['’]" + re.escape(after.split()[0][1:])
+                rest = r"\s+".join(tail)
+            else:
+                rest = "".join(rf"\s+{w}" for w in tail)
+            pattern = re.compile(rf"^{head}(?P<x>.+?){rest}\s*$", _I)
+            out.append((len(before + after), pattern, rel.name))
+    out.sort(key=lambda t: -t[0])
+    return tuple((p, r) for _, p, r in out)
 
 
 def schema_forms(schema: Schema) -> SchemaForms:
-    """The noun and verb forms the cloze templates of ``schema`` give each relation."""
+    """The noun and verb forms the cloze templates of ``schema`` give each relation, and its
+    question templates as patterns."""
     nouns: list[tuple[str, str]] = []
     verbs: list[tuple[str, str, bool]] = []
     statements: list[tuple[str, str]] = []
@@ -99,7 +133,10 @@ def schema_forms(schema: Schema) -> SchemaForms:
             if passive:  # "{subject} was performed by" -> "Madonna performed Hey Jude"
                 verbs.append((passive.group("participle").lower(), rel.name, True))
     return SchemaForms(
-        tuple(dict.fromkeys(nouns)), tuple(dict.fromkeys(verbs)), tuple(dict.fromkeys(statements))
+        tuple(dict.fromkeys(nouns)),
+        tuple(dict.fromkeys(verbs)),
+        tuple(dict.fromkeys(statements)),
+        question_patterns(schema),
     )
 
 

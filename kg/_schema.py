@@ -43,6 +43,10 @@ class Relation(BaseModel):
     cloze: tuple[str, ...] = Field(
         default=(), description="cloze templates with {subject}, e.g. 'The capital of {subject} is'"
     )
+    questions: tuple[str, ...] = Field(
+        default=(),
+        description="question templates with {subject}, e.g. 'Which city was {subject} born in?'",
+    )
     description: str = ""
 
     @field_validator("name")
@@ -61,6 +65,16 @@ class Relation(BaseModel):
         for template in value:
             if "{subject}" not in template:
                 raise ValueError(f"cloze template {template!r} must contain {{subject}}")
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _valid_questions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for template in value:
+            if template.count("{subject}") != 1:
+                raise ValueError(
+                    f"question template {template!r} must contain {{subject}} exactly once"
+                )
         return value
 
     @property

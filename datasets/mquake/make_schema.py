@@ -6,6 +6,8 @@ One relation per Wikidata property MQuAKE uses: its name is the property's Engli
 and the rewrite prompts of the case files, ``{}`` or ``[X]`` becoming ``{subject}``), so the
 reader understands the sentences and questions MQuAKE words with them; the aliases add the
 common English names of the property (``CEO``, ``birthplace``) listed in ``ALIASES`` below.
+Its question template is MQuAKE's (``prompts/templates/question_templates.json``: "Who
+performed [X]?"), which the reader takes as that relation's question.
 
 Cardinality: MQuAKE states one object per (subject, property) and a rewrite replaces it, so
 every relation is ``many2one`` (a new object supersedes the old one), unless the case files
@@ -188,6 +190,10 @@ def build(data_dir: Path) -> dict[str, Any]:
     templates: dict[str, list[str]] = defaultdict(list)
     for pid, template in json.loads((prompts / "cloze_templates.json").read_text()).items():
         templates[pid].append(cloze(template))
+    questions = {
+        pid: question.replace("[X]", "{subject}")
+        for pid, question in json.loads((prompts / "question_templates.json").read_text()).items()
+    }
     objects: dict[tuple[str, str], set[str]] = defaultdict(set)
     for case_file in sorted(data_dir.glob("*.json")):
         for case in json.loads(case_file.read_text()):
@@ -215,6 +221,7 @@ def build(data_dir: Path) -> dict[str, Any]:
                 "domain": "|".join(TYPES[pid][0]),
                 "range": "|".join(TYPES[pid][1]),
                 "cloze": list(dict.fromkeys([*fixed, *templates[pid]])),
+                "questions": [questions[pid]] if pid in questions else [],
                 "description": f"Wikidata {pid} ({label})",
             }
         )

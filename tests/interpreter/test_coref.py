@@ -83,6 +83,13 @@ def _read(interp: Interpreter, view: GraphView, text: str) -> list[tuple[str, st
             "Obama.",
             [("Barack_Obama", "born_in", "Honolulu"), ("Barack_Obama", "wife", "Michelle_Obama")],
         ),
+        (  # a value opening the first clause is no topic: the entity it is said of is
+            "4 August 1961 is the birth date of Barack Obama and his wife is Michelle Obama.",
+            [
+                ("Barack_Obama", "birth_date", "1961-08-04"),
+                ("Barack_Obama", "wife", "Michelle_Obama"),
+            ],
+        ),
         (  # the same entity named twice is one topic
             "Joe Biden was born in Scranton. Joe Biden married Jill Biden. He studied at the "
             "University of Delaware.",

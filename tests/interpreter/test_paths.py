@@ -413,3 +413,98 @@ def test_a_walk_ends_at_the_type_the_question_asks_for(mquake: KnowSync) -> None
         "In which city does the manager of the performer of Yellow Tune hold citizenship?"
     )
     assert answer.path == ["performer", "director_manager", "country_of_citizenship"]
+
+
+# ---------------------------------------------------------------- a schema's question templates
+
+
+@pytest.mark.parametrize(
+    ("question", "path", "answer"),
+    [
+        # the template's question about a name: one hop, whatever its other words name
+        # elsewhere ("play" is also a word of the position's forms)
+        ("What position does Ann Manager play?", ["position_played_on_team_speciality"], "Wing"),
+        ("Who performed Yellow Tune?", ["performer"], "The_Quartet"),
+        ("What language does Ann Manager speak?", ["languages_spoken_written_or_signed"], "Esk"),
+        # the subject's place holds a description: a walk ending with the template's relation
+        (
+            "What language does the manager of The Quartet speak?",
+            ["director_manager", "languages_spoken_written_or_signed"],
+            "Esk",
+        ),
+    ],
+)
+def test_a_schemas_question_templates_are_read(
+    mquake: KnowSync, question: str, path: list[str], answer: str
+) -> None:
+    mquake.edit(
+        [
+            ("Ann_Manager", "position_played_on_team_speciality", "Wing"),
+            ("Ann_Manager", "languages_spoken_written_or_signed", "Esk"),
+        ],
+        user="curator",
+    )
+    got = mquake.ask(question)
+    assert got.path == path, got.to_dict()
+    assert got.graph == [answer]
+
+
+def test_a_question_template_needs_one_subject_gap() -> None:
+    with pytest.raises(pydantic.ValidationError, match="exactly once"):
+        Schema.from_relations([{"name": "owner", "questions": ["Who owns it?"]}])
+    schema = Schema.from_relations([{"name": "owner", "questions": ["Who owns {subject}?"]}])
+    assert schema.find("owner") is not None
+    assert schema.find("owner").questions == ("Who owns {subject}?",)  # type: ignore[union-attr]
+
+
+def test_the_head_noun_of_a_question_names_the_type_asked(mquake: KnowSync) -> None:
+    # "national language" names no relation, but "language" names the type asked: the walk
+    # to the country takes the one hop more that reaches a language
+    answer = mquake.ask(
+        "What is the national language of the country of citizenship of the manager of The Quartet?"
+    )
+    assert answer.path == ["director_manager", "country_of_citizenship", "official_language"]
+    assert answer.graph == ["Fredonian"]
+
+
+def test_a_relation_said_of_what_it_cannot_apply_to_means_its_one_fitting_sibling(
+    mquake: KnowSync,
+) -> None:
+    # `country` is said of places, organisations and works; the manager is a person, whose
+    # one relation named "country ..." with countries as objects is the citizenship
+    question = "What is the capital of the country where the manager of The Quartet is from?"
+    answer = mquake.ask(question)
+    assert answer.path == ["director_manager", "country_of_citizenship", "capital"]
+    assert answer.graph == ["Fredville"]
+
+
+def test_of_two_fitting_siblings_neither_is_guessed() -> None:
+    schema = Schema.from_relations(
+        [
+            {"name": "country", "domain": "place", "range": "country"},
+            {"name": "country_of_citizenship", "domain": "person", "range": "country"},
+            {"name": "country_of_residence", "domain": "person", "range": "country"},
+            {"name": "place_of_birth", "domain": "person", "range": "place"},
+            {"name": "capital", "domain": "country", "range": "place"},
+            {"name": "manager", "domain": "group", "range": "person"},
+        ]
+    )
+    ks = KnowSync("memory://", schema=schema)
+    try:
+        ks.edit(
+            [
+                ("The_Quartet", "manager", "Ann_Manager"),
+                ("Ann_Manager", "place_of_birth", "Fredville"),
+                ("Ann_Manager", "country_of_citizenship", "Freedonia"),
+                ("Freedonia", "capital", "Fredville"),
+            ],
+            user="curator",
+        )
+        question = "What is the country of the manager of The Quartet?"
+        assert ks.ask(question).graph == ["Freedonia"]
+        ks.edit([("Ann_Manager", "country_of_residence", "Sylvania")], user="curator")
+        answer = ks.ask(question)
+        assert answer.graph == [] and answer.missing is not None, answer.to_dict()
+        assert answer.missing["relation"] == "country"
+    finally:
+        ks.close()
