@@ -6,13 +6,17 @@ surface object, the old value if one was named), then every surface name is link
 
 Shapes (case-insensitive, leading fillers such as "actually," or "please" dropped):
 
-- rollback: "undo my last change", "roll back edit 12", "revert #7"
+- rollback: "undo my last change", "roll back edit 12", "revert #7", "undo" alone, "roll it
+  back"
 - retract: "forget that ...", "remove the fact that ...", "it is not true that ...",
   "X is no longer Y's wife", "X doesn't play for Y anymore", "X is not married to Y"
 - query: "who is X married to?", "what is the capital of X?", "who is X's wife?", "where/when
   was X born?", "who founded X?", "is X the capital of Y?", "tell me about X", and questions
   about a description, read as a walk from a named entity ("who is the wife of the president
-  of America?", "what is the capital of the country where X was born?"; ``interpreter._paths``)
+  of America?", "what is the capital of the country where X was born?"; ``interpreter._paths``),
+  a schema's own question templates, embedded questions ("can you tell me who X's wife is?",
+  "I wonder where X was born"), commands ("list the children of X", "give me X's
+  birthplace"); "how <adjective> is X?" with no relation of that name asks for the relation
 - edit: "the R of X is Y", "X's R is Y", "Y is the R of X", "Y is X's R", "X <verb> Y"
   ("was born in", "married", "plays for", ...), with the old value as "..., not Z",
   "instead of Z", "rather than Z", "change X's R from Z to Y", "Z is not the R of X, Y is",
@@ -99,7 +103,13 @@ _NAME_WORDS = 8  # the most words of a name a leading filler word may open
 _POSSESSIVE = re.compile(r"(?:'s|')$")
 _PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", "this", "that"}
 
-_ROLLBACK = re.compile(r"\b(?:undo|revert|roll\s*back|rollback|take back|cancel|reverse)\b", _I)
+_ROLLBACK = re.compile(
+    r"\b(?:undo|revert|roll\s*back|rollback|take back|cancel|reverse)\b"
+    r"|\b(?:roll|take)\s+(?:it|that|this)\s+back\b",
+    _I,
+)
+# the command alone ("undo", "revert!", "roll back please"): the last edit
+_ROLLBACK_ALONE = re.compile(r"^(?:undo|revert|roll\s*back|rollback)(?:\s+(?:it|that|this))?$", _I)
 _ROLLBACK_ID = re.compile(
     r"\b(?:edit|change|update|number|no\.?|id|entry)?\s*(?:#|number\s+|no\.?\s*|id\s*)?(\d{1,9})\b",
     _I,
@@ -123,13 +133,26 @@ _NEGATION = re.compile(
 )
 _QUESTION_START = re.compile(
     r"^(?:who|whom|whose|what|which|where|when|is|was|are|were|does|did|do|tell me|show me|"
-    r"list|give me|can you tell me|could you tell me|do you know|i wonder|i want to know|"
+    r"list|give me|name the|can you tell me|could you tell me|do you know|i wonder|i want to know|"
     r"what's|who's|where's)\b",
     _I,
 )
 _ASK_PREFIX = re.compile(
     r"^(?:(?:can|could|would) you (?:please )?tell me|tell me|do you know|i wonder|"
     r"i want to know|i'd like to know|please tell me|quick question:?)\s+",
+    _I,
+)
+_EMBEDDED = re.compile(
+    r"^(?P<wh>who|what|where|when|which\s+[\w\-]+)\s+(?P<rest>.+?)\s+(?P<be>is|was|are|were)"
+    r"(?P<tail>\s+(?:born|located|from|based))?$",
+    _I,
+)
+_COMMAND = re.compile(
+    r"^(?:list|name|show(?:\s+me)?|give(?:\s+me)?)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?", _I
+)
+_HOW_ADJECTIVE = re.compile(
+    r"^how\s+(?P<adj>(?!many\b|much\b|come\b|about\b|long\s+ago\b)[a-z]+)\s+"
+    r"(?:is|was|are|were)\s+(?P<x>.+)$",
     _I,
 )
 _NUMBERS = {
@@ -415,7 +438,7 @@ class RuleReader:
                 return RollbackIntent(target="id", edit_id=_NUMBERS[word.group(1).lower()])
         if m is not None and int(m.group(1)) >= 1:
             return RollbackIntent(target="id", edit_id=int(m.group(1)))
-        if re.search(
+        if _ROLLBACK_ALONE.match(body.strip()) or re.search(
             r"\b(?:last|latest|previous|most recent|recent|that|this|it|my|just did|i did)\b",
             body,
             _I,
@@ -454,8 +477,20 @@ class RuleReader:
     # ------------------------------------------------------------------ query
 
     def _query(self, body: str, original: str) -> Intent | None:
+        asked = _ASK_PREFIX.match(_strip_end(body))
         q = _ASK_PREFIX.sub("", _strip_end(body))
         q = re.sub(r"^(what|who|where)'s\s+", r"\1 is ", q, flags=_I)
+        # an embedded question ("tell me who Michelle Obama's father is", "I wonder where X
+        # was born"), a command ("list the children of X"): the question they stand for
+        if asked is not None and not re.match(r"^\S+\s+(?:is|was|are|were)\b", q, _I):
+            q = _EMBEDDED.sub(r"\g<wh> \g<be> \g<rest>\g<tail>", q)
+        m = _COMMAND.match(q)
+        if m is not None and m.end() < len(q):
+            rest = q[m.end() :]
+            q = f"what is {'' if rest[0].isupper() else 'the '}{rest}"  # "list X's children"
+        m = _HOW_ADJECTIVE.match(q)
+        if m is not None and self.linker.relation(m.group("adj")) is None:
+            return self._unknown(UnknownPhrase(m.group("adj")))
         question = original.strip()
         m = re.match(
             r"^(?:about|(?:what do you know|what can you tell me|anything)\s+about|"

@@ -239,8 +239,16 @@ ROLLBACK_ID = [
     "roll back update {n}",
 ]
 
+
 # Hand-written requests: (text, gold). Gold names are canonical graph names or, for new
 # entities, the words joined by underscores.
+def did_you_mean(entity: str, then: dict[str, Any]) -> dict[str, Any]:
+    """The gold of a request that misspells a known name: the reader asks whether ``entity``
+    is meant (a link that is not exact never swaps silently); ``then`` is the reading once the
+    person says yes."""
+    return {"kind": "unclear", "missing": "entity", "did_you_mean": entity, "then": then}
+
+
 _REFUSED_NAME: dict[str, Any] = {"kind": "unclear", "missing": "entity"}
 
 HAND: list[tuple[str, dict[str, Any]]] = [
@@ -481,6 +489,26 @@ HAND: list[tuple[str, dict[str, Any]]] = [
 
 # Hand-written probes added while tuning on dev (dev file only, never held-out).
 HAND_DEV: list[tuple[str, dict[str, Any]]] = [
+    # embedded questions, commands, the bare undo, "how <adjective>" (written 2026-12-05)
+    (
+        "Could you tell me who the wife of Joe Biden is?",
+        {"kind": "query", "subject": "Joe_Biden", "relation": "wife"},
+    ),
+    (
+        "I wonder where Barack Obama was born",
+        {"kind": "query", "subject": "Barack_Obama", "relation": "born_in"},
+    ),
+    (
+        "Show me Joe Biden's children",
+        {"kind": "query", "subject": "Joe_Biden", "relation": "child"},
+    ),
+    (
+        "Name the spouse of Joe Biden",
+        {"kind": "query", "subject": "Joe_Biden", "relation": "spouse"},
+    ),
+    ("revert", {"kind": "rollback", "target": "last"}),
+    ("Oops, take that back", {"kind": "rollback", "target": "last"}),
+    ("How heavy is Joe Biden?", {"kind": "unclear", "missing": "relation"}),
     (
         "Please record that Gold Coast lies in Queensland",
         {"kind": "edit", "triples": [["Gold_Coast", "located_in", "Queensland"]]},
@@ -631,7 +659,9 @@ HAND_HELDOUT: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         "Isaac Newtn discovered calculus",
-        {"kind": "edit", "triples": [["Isaac_Newton", "discovery", "Calculus"]]},
+        did_you_mean(
+            "Isaac_Newton", {"kind": "edit", "triples": [["Isaac_Newton", "discovery", "Calculus"]]}
+        ),
     ),
     (
         "Mickey Rourke's profession is boxer",
@@ -804,13 +834,6 @@ def statement(s: str, r: str, o: str, rng: random.Random, subject_text: str | No
     if r in VERBS:
         forms += [t.format(S=st, O=ot) for t in VERBS[r]]
     return rng.choice(forms)
-
-
-def did_you_mean(entity: str, then: dict[str, Any]) -> dict[str, Any]:
-    """The gold of a request that misspells a known name: the reader asks whether ``entity``
-    is meant (a link that is not exact never swaps silently); ``then`` is the reading once the
-    person says yes."""
-    return {"kind": "unclear", "missing": "entity", "did_you_mean": entity, "then": then}
 
 
 def edit_gold(*triples: list[str]) -> dict[str, Any]:

@@ -170,6 +170,11 @@ def test_retracting_a_slot_with_no_value_asks(interp: Interpreter, view: GraphVi
         ("Which team does Neil Lennon play for?", "Neil_Lennon", "plays_for", None),
         ("Who did Donald Trump marry?", "Donald_Trump", "spouse", None),
         ("tell me about Kamala Harris", "Kamala_Harris", None, None),
+        # embedded questions and commands stand for the question they hold
+        ("Can you tell me who Joe Biden's wife is?", "Joe_Biden", "wife", None),
+        ("Do you know where Hillary Clinton was born?", "Hillary_Clinton", "born_in", None),
+        ("List the children of Barack Obama", "Barack_Obama", "child", None),
+        ("Give me Joe Biden's birthplace", "Joe_Biden", "born_in", None),
     ],
 )
 def test_queries(
@@ -196,6 +201,9 @@ def test_queries(
         ("roll back edit 12", "id", 12),
         ("Revert #7", "id", 7),
         ("rollback change number 3", "id", 3),
+        ("undo", "last", None),
+        ("Roll back!", "last", None),
+        ("That was wrong, roll it back", "last", None),
     ],
 )
 def test_rollbacks(
@@ -213,6 +221,14 @@ def test_unknown_relation_is_unclear_with_nearest(interp: Interpreter, view: Gra
     assert intent.suggestions and intent.suggestions[0] in ("born_in", "birth_date")
     food = interp.read("Barack Obama's favourite food is pizza", view)
     assert isinstance(food, Unclear) and food.missing == "relation"
+
+
+def test_how_with_an_adjective_no_relation_names_asks_for_the_relation(
+    interp: Interpreter, view: GraphView
+) -> None:
+    intent = interp.read("How tall is Joe Biden?", view)
+    assert isinstance(intent, Unclear) and intent.missing == "relation", intent
+    assert intent.span == "tall"
 
 
 def test_gibberish_without_backend_is_unclear(interp: Interpreter, view: GraphView) -> None:
