@@ -402,21 +402,30 @@ class _Scorer:
         """The first token of ``text``."""
         return self._ids(text)[0]
 
-    def _run(self, ids: Any) -> tuple[Any, list[tuple[Any, Any]]]:
-        """The decoder's hidden states for ``ids`` (batch, length) after the context."""
+    def _run(
+        self, ids: Any, *, positions: Any = None, mask: Any = None
+    ) -> tuple[Any, list[tuple[Any, Any]]]:
+        """The decoder's hidden states for ``ids`` (1, length) after the context; with
+        ``positions`` and ``mask`` (a 4D additive mask over the context and ``ids``), several
+        texts packed into one row (``continuations``)."""
         import torch
         from transformers import DynamicCache
 
-        n = ids.shape[0]
-        cache = DynamicCache(
-            ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.kv]
-        )
+        cache = DynamicCache(ddp_cache_data=list(self.kv))
+        device = self.lm.device
+        extra: dict[str, Any] = {}
+        if positions is not None:
+            extra = {"position_ids": positions.to(device), "attention_mask": mask.to(device)}
         with torch.inference_mode():
             model: Any = self.lm.model
             decoder = model.get_decoder()
-            out = decoder(input_ids=ids.to(self.lm.device), cache=cache, use_cache=True)
+            out = decoder(input_ids=ids.to(device), cache=cache, use_cache=True, **extra)
         kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         return out.last_hidden_state, kv
+
+    @property
+    def _context_length(self) -> int:
+        return int(self.kv[0][0].shape[2]) if self.kv else 0
 
     def _logprobs(self, hidden: Any) -> Any:
         import torch
@@ -445,25 +454,44 @@ class _Scorer:
         import torch
 
         seqs = [self._ids(t) for t in texts]
-        n, width = len(seqs), max(len(s) for s in seqs)
-        pad = self.lm.tokenizer.pad_token_id or 0
-        ids = torch.full((n, width), pad, dtype=torch.long)
-        keep = torch.zeros((n, width), dtype=torch.bool)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s)
-            keep[i, : len(s)] = True
-        # Right padding needs no mask: causal attention keeps pads out of earlier positions.
-        hidden, _ = self._run(ids)
-        logp = self._logprobs(hidden[keep])  # (kept positions, vocab), row-major
-        scores, ends = [], []
+        # The texts packed into one row after the context, each seeing the context and its
+        # own tokens only (a block-diagonal causal mask, positions restarting per text): the
+        # context's keys and values are read once, not copied per text (3x faster than a
+        # batch of rows on 2 cores).
+        past = self._context_length
+        total = sum(len(s) for s in seqs)
+        dtype = self.lm.model.dtype
+        mask = torch.full((1, 1, total, past + total), torch.finfo(dtype).min, dtype=dtype)
+        mask[..., :past] = 0
+        positions = torch.empty((1, total), dtype=torch.long)
         offset = 0
+        for s in seqs:
+            n = len(s)
+            block = torch.full((n, n), torch.finfo(dtype).min, dtype=dtype).triu(1)
+            mask[0, 0, offset : offset + n, past + offset : past + offset + n] = block
+            positions[0, offset : offset + n] = torch.arange(past, past + n)
+            offset += n
+        ids = torch.tensor([[t for s in seqs for t in s]])
+        hidden, _ = self._run(ids, positions=positions, mask=mask)
+        # only the positions read go through the output projection: those predicting a
+        # scored token, and each text's end
+        read: list[int] = []
+        offset = 0
+        for s in seqs:
+            read.extend(range(offset, offset + max(0, len(s) - tail - 1)))
+            read.append(offset + len(s) - 1)
+            offset += len(s)
+        logp = self._logprobs(hidden[0, read])  # (positions read, vocab), in that order
+        scores, ends = [], []
+        row = 0
         for s in seqs:
             total = float(self.last[s[0]])
             for j in range(1, len(s) - tail):
-                total += float(logp[offset + j - 1, s[j]])
+                total += float(logp[row, s[j]])
+                row += 1
             scores.append(total)
-            ends.append(logp[offset + len(s) - 1])
-            offset += len(s)
+            ends.append(logp[row])
+            row += 1
         return scores, ends
 
 

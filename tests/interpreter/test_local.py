@@ -234,3 +234,24 @@ def test_a_reading_explains_itself(local_backend: LocalModelBackend, schema: Sch
     assert reading.relations[0][0] in ("spouse", "husband", "wife", "none")
     assert {r for r, _ in reading.relations} & {"spouse", "husband", "wife"}
     assert reading.kind in ("question", "fact")  # the model's type signal is weak (see bench)
+
+
+@pytestmark_model
+def test_texts_packed_in_one_row_score_as_each_alone(local_backend: LocalModelBackend) -> None:
+    """The continuations of one request are scored packed into one row after the context
+    (each seeing the context and itself only): the same log-likelihoods and next-token
+    distributions as each text scored on its own."""
+    import torch
+
+    from interpreter._local import _Scorer
+
+    lm = local_backend.warm_up()
+    scorer = _Scorer(lm, local_backend._prefix_cache(lm))
+    scorer.extend("\n\nRequest: The capital of France is Paris\nRelation:")
+    texts = [" capital\nType:", " none\nType:", " place of birth\nType:", " spouse\nType:"]
+    packed, ends = scorer.continuations(texts, tail=2)
+    for text, score, end in zip(texts, packed, ends, strict=True):
+        alone, alone_end = scorer.continuations([text], tail=2)
+        assert score == pytest.approx(alone[0], abs=1e-3)
+        assert torch.allclose(end, alone_end[0], atol=1e-3)
+    assert packed.index(max(packed)) == 0  # "capital" is the likeliest relation
