@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     parse_s: list[float] = []
     ask_s: list[float] = []
     right_q = right_c = questions = edits_read = edits_total = clarified = 0
-    model_right = in_context_right = single_right = singles = 0
+    model_right = in_context_right = single_right = single_model_right = singles = 0
     model_cases = in_context_cases = 0
     rows = []
     sides = _model_sides(args)
@@ -220,6 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     want = {_fold(a) for a in [hop["answer"], *hop.get("answer_alias", [])]}
                     ok = len(answer.graph) == 1 and _fold(answer.graph[0]) in want
                     single_right += ok
+                    single_model_right += _names(answer.model, want)
                     singles += 1
                     if args.verbose and not ok:
                         print(f"  [{case['case_id']}] one hop: {hop['question']} "
@@ -239,6 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "case_accuracy": right_c / max(1, len(cases)),
         "one_hop_questions": singles,
         "one_hop_accuracy": single_right / max(1, singles),
+        "one_hop_model_accuracy": single_model_right / max(1, singles) if args.model else None,
         "edits_applied": f"{edits_read}/{edits_total}",
         "edits_clarified": clarified,
         "interpreter_ms_p50": 1000 * _percentile(parse_s, 0.5),
@@ -292,6 +294,8 @@ def main() -> None:
           f"p95 {out['interpreter_ms_p95']:.1f} ms")  # fmt: skip
     print(f"whole ask per question: p50 {out['ask_ms_p50']:.1f} ms, p95 {out['ask_ms_p95']:.1f} ms")
     if out["model_question_accuracy"] is not None:
+        print(f"model from its weights right on the one-hop questions of the new chains: "
+              f"{out['one_hop_model_accuracy']:.1%}")  # fmt: skip
         print(f"model from its weights right: per question {out['model_question_accuracy']:.1%}, "
               f"per case {out['model_case_accuracy']:.1%}")  # fmt: skip
         print(f"model with the chain in context right: per question "

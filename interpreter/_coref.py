@@ -3,8 +3,10 @@
 The rule itself (which entity a pronoun takes) is the reader's (``RuleReader``, see its
 module docstring); this module holds its parts that need no schema or graph:
 
-- ``find_pronoun``: a subject pronoun (he/she/it/they) opening a clause, or a possessive
-  (his/her/its/their) opening a clause or standing before a relation noun anywhere in it.
+- ``find_pronoun``: a subject pronoun (he/she/it/they) opening a clause, a possessive
+  (his/her/its/their) opening a clause or standing before a relation noun anywhere in it, or
+  an object pronoun (him/her/them/it) after the clause's verb, ending the clause or before a
+  function word ("Joe Biden married her", "... married her in 1977").
   A pronoun word followed by a capitalised word opens a title ("It Takes Two", "His Dark
   Materials"), not a reference.
 - ``Topics``: the entities the clauses read so far were about, in order, each once.
@@ -33,6 +35,7 @@ __all__ = [
 PERSONAL = frozenset({"he", "she", "it", "they"})
 POSSESSIVE = frozenset({"his", "her", "its", "their"})
 _OBJECT = frozenset({"him", "them"})
+_OBJECTS = frozenset({"him", "her", "them", "it"})
 _WORD = re.compile(r"[A-Za-z]+(?:'s)?")
 _RELATION_WORDS = 4  # the most words of a relation noun after a possessive ("place of birth")
 # Words a possessive never stands before ("His was born in ...", "her and ..."): it needs a noun.
@@ -71,8 +74,9 @@ def find_pronoun(
     Returns:
         A subject pronoun opening the clause ("She studied at ..."), a possessive opening it
         ("Her husband is ...") or a possessive before a relation noun anywhere ("... is his
-        wife"); None when there is none. A pronoun before a capitalised word is part of a title;
-        a possessive before a verb or a function word ("His was ...") is no possessive.
+        wife"), an object pronoun after the verb ("... married her", "... married her in
+        1977"); None when there is none. A pronoun before a capitalised word is part of a
+        title; a possessive before a verb or a function word ("His was ...") is no possessive.
     """
     words = list(_WORD.finditer(clause))
     for i, m in enumerate(words):
@@ -80,9 +84,11 @@ def find_pronoun(
             continue
         word = m.group(0)
         lower = word.lower()
-        if lower not in PERSONAL | POSSESSIVE:
+        if lower not in PERSONAL | POSSESSIVE | _OBJECTS:
             continue
         following = words[i + 1 : i + 1 + _RELATION_WORDS]
+        if lower in _OBJECTS and i >= 2 and _is_object(following, relation, clause):
+            return Pronoun(word, m.start(), m.end(), False)
         if not following or following[0].group(0)[0].isupper():
             continue  # "It Takes Two", "His Dark Materials": a title; or nothing after it
         if lower in PERSONAL:
@@ -94,6 +100,19 @@ def find_pronoun(
         if not clause[: m.start()].strip() or _before_relation(clause, following, relation):
             return Pronoun(word, m.start(), m.end(), True)
     return None
+
+
+def _is_object(
+    following: list[re.Match[str]], relation: Callable[[str], str | None], clause: str
+) -> bool:
+    """Whether a him/her/them/it after the clause's first words is an object: it ends the
+    clause, or a function word or number follows it ("married her in 1977"), and it does not
+    open a relation noun ("... is her husband")."""
+    if not following:
+        return True
+    if _before_relation(clause, following, relation):
+        return False
+    return bool(_NOT_A_NOUN.match(following[0].group(0)))
 
 
 def _before_relation(

@@ -26,7 +26,8 @@ Shapes (case-insensitive, leading fillers such as "actually," or "please" droppe
 Pronouns inside one request (``interpreter._coref`` finds them): a subject pronoun opening a
 clause or a sentence ("She studied at ...", "It is located in ..."), or a possessive opening
 one or standing before a relation noun anywhere in it ("Her husband is ...", "... is his
-wife", "their founder was ..."), refers to a *topic* of the request: the first entity a clause
+wife", "their founder was ..."), or an object pronoun after the verb ("Joe Biden married her"),
+refers to a *topic* of the request: the first entity a clause
 read before it names (its grammatical subject: "Joe Biden" in "Joe Biden's wife is Jill
 Biden", "France" in "The capital of France is Paris", "Canberra" in "Canberra is the capital
 of Australia", a value such as a date aside; a clause whose subject was a pronoun has its

@@ -83,6 +83,14 @@ def _read(interp: Interpreter, view: GraphView, text: str) -> list[tuple[str, st
             "Obama.",
             [("Barack_Obama", "born_in", "Honolulu"), ("Barack_Obama", "wife", "Michelle_Obama")],
         ),
+        (  # an object pronoun after the verb
+            "Jill Biden was born in Hammonton. Joe Biden married her.",
+            [("Jill_Biden", "born_in", "Hammonton"), ("Joe_Biden", "spouse", "Jill_Biden")],
+        ),
+        (  # ... and before a function word
+            "Joe Biden was born in Scranton; Jill Biden married him in 1977",
+            [("Joe_Biden", "born_in", "Scranton"), ("Jill_Biden", "spouse", "Joe_Biden")],
+        ),
         (  # a value opening the first clause is no topic: the entity it is said of is
             "4 August 1961 is the birth date of Barack Obama and his wife is Michelle Obama.",
             [
@@ -137,6 +145,17 @@ def test_a_pronoun_takes_the_request_topic(
             "Her",
             "would make Joe Biden Joe Biden's own husband",
         ),
+        (  # an object pronoun with two topics before it
+            "Barack Obama was born in Honolulu. Joe Biden was born in Scranton. Michelle Obama "
+            "married him.",
+            "him",
+            "'him' could be Barack Obama or Joe Biden",
+        ),
+        (  # ... or only the clause's own subject
+            "Joe Biden was born in Scranton. He married her.",
+            "her",
+            "would make Joe Biden Joe Biden's own spouse",
+        ),
     ],
 )
 def test_a_pronoun_without_one_antecedent_asks(
@@ -170,7 +189,7 @@ def test_the_question_offers_each_antecedent_in_the_pronoun_place(
         ("Its capital city is Paris", ("Its", True)),
         ("It Takes Two was performed by Rob Base", None),  # a title, not a pronoun
         ("His Dark Materials was written by Philip Pullman", None),
-        ("Joe Biden married her in 1977", None),  # an object, not a possessive
+        ("Joe Biden married her in 1977", ("her", False)),  # an object, not a possessive
         ("His was born in Paris", None),  # no noun after it: not a possessive
         ("Hey Jude was performed by the Beatles", None),
     ],
