@@ -14,6 +14,12 @@ read as the rewrite's own fact and applied; the one-hop questions of each case's
 (``new_single_hops``, worded by MQuAKE's question templates) asked of the edited graph;
 interpreter time per question (``KnowSync.parse``, p50/p95) and the whole ``ask`` (p50/p95).
 
+Then MQuAKE's own examples of each relation (``original_prompts/rel-prompts.json``: "Q: Who
+performed Dear Prudence? A: The Beatles", real names none of the cases use), one knowledge
+base per relation holding its examples' facts: each example's question asked as written, and
+four of them stated anew with the relation's cloze template ("Dear Prudence was performed by
+Zorbo Quist."): how many are answered, and read and applied as that fact.
+
 No model is needed. ``--model default`` (or a model path) attaches the model to every case's
 knowledge base (one copy loaded for the run; each case's knowledge base brings it into
 agreement with its own facts in force, as ``knowsync serve`` does, and gives it back at the
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -100,6 +107,65 @@ def _model_sides(args: argparse.Namespace) -> Any:
     loaded = shared_model(None if args.model == "default" else args.model)
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp()) / "entries"
     return lambda: ModelSide(loaded, cache_root=cache)
+
+
+def relation_examples(prompts_dir: Path) -> dict[str, Any]:
+    """One-hop questions and edits on MQuAKE's examples of each relation (see the module
+    docstring): answered and applied counts, and what went wrong."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    by_pid = {r["description"].split()[1]: r["name"] for r in schema["relations"]}
+    examples = json.loads((prompts_dir / "rel-prompts.json").read_text(encoding="utf-8"))
+    clozes = json.loads((prompts_dir / "cloze_templates.json").read_text(encoding="utf-8"))
+    questions = json.loads((prompts_dir / "question_templates.json").read_text(encoding="utf-8"))
+    asked = answered = stated = applied = 0
+    wrong: list[str] = []
+    for pid, text in sorted(examples.items()):
+        if pid not in by_pid or pid not in questions or pid not in clozes:
+            continue
+        relation = by_pid[pid]
+        shape = re.escape(questions[pid]).replace(re.escape("[X]"), "(.+?)")
+        found = []
+        for question, answer in re.findall(r"Q: (.*?) A: (.*?)(?:\n|$)", text):
+            m = re.fullmatch(shape, question)
+            if m is not None:
+                found.append((m.group(1), question, answer))
+        if not found:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            ks = KnowSync(f"sqlite:///{tmp}/kb.db", schema=SCHEMA)
+            try:
+                ks.edit([(_name(x), relation, _name(a)) for x, _, a in found], user="examples")
+                session = Session(ks, USER)
+                for _, question, answer in found:
+                    asked += 1
+                    got = session.ask(question)
+                    if len(got.graph) == 1 and _fold(got.graph[0]) == _fold(answer):
+                        answered += 1
+                    else:
+                        wrong.append(f"question {question!r}: {got.graph or got.missing}")
+                for subject, _, _ in found[:4]:
+                    stated += 1
+                    sentence = clozes[pid].replace("[X]", subject).replace("__", "Zorbo Quist")
+                    sub = session.submit(f"{sentence.strip()}.", new_names=True)
+                    read = [
+                        (_fold(t["subject"]["name"]), t["relation"], _fold(t["object"]["name"]))
+                        for t in sub.intent.get("triples", [])
+                    ]
+                    if sub.decision == "accepted" and read == [
+                        (_fold(subject), relation, "zorbo quist")
+                    ]:
+                        applied += 1
+                    else:
+                        wrong.append(f"edit {sentence!r}: {sub.decision} {sub.reason or ''}")
+            finally:
+                ks.close()
+    return {
+        "questions": asked,
+        "answered": answered,
+        "edits": stated,
+        "applied": applied,
+        "wrong": wrong,
+    }
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -278,6 +344,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     out = run(args)
+    prompts = Path(args.cases).parent / "original_prompts"
+    if (prompts / "rel-prompts.json").is_file():
+        out["relation_examples"] = relation_examples(prompts)
     if args.json:
         print(json.dumps(out, indent=1))
         return
@@ -293,6 +362,14 @@ def main() -> None:
     print(f"interpreter per question: p50 {out['interpreter_ms_p50']:.1f} ms, "
           f"p95 {out['interpreter_ms_p95']:.1f} ms")  # fmt: skip
     print(f"whole ask per question: p50 {out['ask_ms_p50']:.1f} ms, p95 {out['ask_ms_p95']:.1f} ms")
+    examples = out.get("relation_examples")
+    if examples:
+        print(f"MQuAKE's examples of each relation: {examples['answered']}/"
+              f"{examples['questions']} questions answered, {examples['applied']}/"
+              f"{examples['edits']} edits read and applied")  # fmt: skip
+        if args.verbose:
+            for line in examples["wrong"]:
+                print(f"  {line}")
     if out["model_question_accuracy"] is not None:
         print(f"model from its weights right on the one-hop questions of the new chains: "
               f"{out['one_hop_model_accuracy']:.1%}")  # fmt: skip

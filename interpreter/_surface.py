@@ -115,6 +115,10 @@ def schema_forms(schema: Schema) -> SchemaForms:
             m = _NOUN_OF.match(text) or _NOUN_POSSESSIVE.match(text)
             if m and " of the " not in m.group("noun"):
                 nouns.append((m.group("noun").lower(), rel.name))
+                if text[m.end() :].strip():
+                    # "The headquarters of {subject} is located in the city of": the whole
+                    # template, then the object, states the fact as well
+                    statements.append((text, rel.name))
                 continue
             m = _NOUN_THAT_VERB.match(text)
             if m:

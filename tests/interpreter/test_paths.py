@@ -508,3 +508,11 @@ def test_of_two_fitting_siblings_neither_is_guessed() -> None:
         assert answer.missing["relation"] == "country"
     finally:
         ks.close()
+
+
+def test_a_noun_template_that_goes_on_after_its_verb_states_the_fact(mquake: KnowSync) -> None:
+    # "The headquarters of {subject} is located in the city of": the noun and the whole
+    # template both read; the words after "is" are no part of the object
+    intent = mquake.parse("The headquarters of Yellow Tune Records is located in the city of Oslo.")
+    assert isinstance(intent, EditIntent), intent
+    assert intent.as_triples() == [("Yellow_Tune_Records", "headquarters_location", "Oslo")]
