@@ -77,7 +77,8 @@ _OBJECT_NOUN = re.compile(r"\bthe\s+(?P<noun>[a-z]+)\s+of\s*$", _I)  # "... in t
 _RELATIVE = re.compile(
     r"^\s*(?:where|that|which|who|whose|whom|in which|to which|of which|from which)\b", _I
 )
-_TOKEN = re.compile(r"[^\s\"“”?!,;:()\[\]]+")
+# a word, or a bracketed part of a name as one word ("Ford Falcon (North America)")
+_TOKEN = re.compile(r"\([^()\s][^()]*\)|[^\s\"“”?!,;:()\[\]]+")
 _POSSESSIVE_END = re.compile(r"(?:'s|’s|'|’)$")
 
 Link = Callable[[str], EntityRef | Unclear]

@@ -516,3 +516,21 @@ def test_a_noun_template_that_goes_on_after_its_verb_states_the_fact(mquake: Kno
     intent = mquake.parse("The headquarters of Yellow Tune Records is located in the city of Oslo.")
     assert isinstance(intent, EditIntent), intent
     assert intent.as_triples() == [("Yellow_Tune_Records", "headquarters_location", "Oslo")]
+
+
+def test_a_name_with_a_bracketed_part_anchors_a_walk(mquake: KnowSync) -> None:
+    mquake.edit(
+        [
+            ("Ford_Falcon_(North_America)", "manufacturer", "Ford_Motor_Company"),
+            ("Ford_Motor_Company", "founded_by", "Henry_Ford"),
+            ("Henry_Ford", "country_of_citizenship", "Freedonia"),
+        ],
+        user="curator",
+    )
+    answer = mquake.ask(
+        "Which city is the capital of the country where the founder of the manufacturer of "
+        "Ford Falcon (North America) is a citizen?"
+    )
+    assert answer.subject == "Ford_Falcon_(North_America)", answer.to_dict()
+    assert answer.path == ["manufacturer", "founded_by", "country_of_citizenship", "capital"]
+    assert answer.graph == ["Fredville"]
