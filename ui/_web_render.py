@@ -395,14 +395,16 @@ def answer_html(answer: Mapping[str, Any], *, model_loaded: bool) -> str:
     chain = answer.get("chain") or []
     if len(path) > 1:  # a walk: each hop's fact, and the hop the graph lacks
         hops = [
-            f"{esc(c['hop'])}. {esc(c['subject'])} | {esc(c['relation'])} | {esc(c['object'])}"
+            f"<li>{esc(c['hop'])}. {esc(c['subject'])} | {esc(c['relation'])} | "
+            f"{esc(c['object'])}</li>"
             for c in chain
         ]
         if isinstance(missing, Mapping):
             hops.append(
-                f"{esc(missing.get('hop', ''))}. missing: {esc(missing.get('message', ''))}"
+                f"<li>{esc(missing.get('hop', ''))}. missing: "
+                f"{esc(missing.get('message', ''))}</li>"
             )
-        parts.append(_section(f"Walked: {esc(' → '.join(path))}", hops))
+        parts.append(_section(f"Walked: {' → '.join(path)}", hops))
     else:
         facts = answer.get("facts") or []
         parts.append(_section("Facts used", (_fact_line(f) for f in facts)))

@@ -89,6 +89,25 @@ def test_edit_in_chat_see_graph_roll_back(page: Page, app: App) -> None:
     expect(graph.locator('g[data-entity="Barry"]')).to_have_count(0)
 
 
+def test_a_question_about_a_description_shows_the_facts_walked(page: Page, app: App) -> None:
+    sign_in(page, app, "vera")
+    chat = page.locator("#ks-chat")
+    say(page, "Who is the father of the wife of Barack Obama?")
+    expect(chat.get_by_text("Walked: wife → father")).to_be_visible()
+    expect(chat.get_by_text("1. Barack_Obama | wife | Michelle_Obama")).to_be_visible()
+    expect(chat.get_by_text("2. Michelle_Obama | father | Fraser_Robinson")).to_be_visible()
+    expect(chat.locator("b", has_text="Fraser_Robinson").last).to_be_visible()
+    shot(page, "21-chat-walk")
+    # a hop the graph lacks is named
+    say(page, "Who is the father of the father of the wife of Barack Obama?")
+    expect(chat.get_by_text("the graph has no `father` for Fraser_Robinson")).to_be_visible()
+    # "what do you know about X?" lists X's facts
+    say(page, "What do you know about Michelle Obama?")
+    expect(chat.get_by_text("what the graph holds about Michelle_Obama")).to_be_visible()
+    expect(chat.get_by_text(re.compile("Michelle_Obama —born_in→ Chicago")).last).to_be_visible()
+    shot(page, "22-chat-about")
+
+
 def test_clarifying_question_offers_suggestions(page: Page, app: App) -> None:
     sign_in(page, app, "bob")
     say(page, "Barack Obama frobnicates Paris")
