@@ -371,12 +371,13 @@ class Linker:
         """Link a mention to a graph entity, or propose a new one.
 
         Exact (folded) names and aliases win, and names differing from one only in punctuation
-        and spacing ("Washington, D.C."); then a unique match of a single word against a
-        word of an entity name ("Einstein"). A name spelt otherwise than any entity's, however
-        close (a fuzzy match scoring at least ``fuzzy_cutoff``: "Zed_Nickk" for Zed_Nick), or a
-        near miss (every word close to the word of a name, see ``confirm_cutoff``) gives no
-        ref, the candidates and ``confirm=True``: the caller asks the user to confirm instead
-        of silently swapping the name or creating an entity. Several equally good candidates
+        and spacing ("Washington, D.C."). A name spelt otherwise than any entity's, however
+        close (a fuzzy match scoring at least ``fuzzy_cutoff``: "Zed_Nickk" for Zed_Nick), a
+        single word naming a word of one entity's name ("Einstein" for Albert_Einstein, "Iran"
+        for Iran_national_football_team), or a near miss (every word close to the word of a
+        name, see ``confirm_cutoff``) gives no ref, the candidates and ``confirm=True``: the
+        caller asks the user to confirm instead of silently swapping the name or creating an
+        entity. Several equally good candidates
         give no ref and the candidates, so the caller can ask which. Anything further is a new
         entity.
         """
@@ -446,7 +447,9 @@ class Linker:
             if len(hits) > 1 and len(ends) == 1:
                 hits = ends  # "Oprah": Oprah_Winfrey, not The_Oprah_Winfrey_Show
             if len(hits) == 1:
-                return EntityLink(EntityRef(name=hits[0], mention=mention, score=0.8))
+                # a part of one name is not that name: "Iran" may be the country the graph
+                # lacks, not Iran_national_football_team, so ask rather than swap silently
+                return EntityLink(None, (hits[0],), confirm=True)
             if len(hits) > 1:
                 return EntityLink(None, tuple(hits[:5]))
         near = [

@@ -111,6 +111,14 @@ def test_linking_marks_new_entities_and_fuzzy_matches(interp: Interpreter, view:
     assert joe.triples[0].subject.score == 1.0
 
 
+def test_one_word_of_a_name_asks_rather_than_links(interp: Interpreter, view: GraphView) -> None:
+    # "Einstein" names a part of Albert_Einstein only: the reader asks, it does not swap
+    intent = interp.read("Einstein was born in Ulm", view)
+    assert isinstance(intent, Unclear) and intent.missing == "entity", intent
+    assert intent.suggestions == ("Albert_Einstein",) and intent.span == "Einstein"
+    assert "did you mean Albert_Einstein?" in intent.message
+
+
 def test_ambiguous_name_asks(interp: Interpreter, view: GraphView) -> None:
     intent = interp.read("Obama was born in Hawaii", view)
     assert isinstance(intent, Unclear) and intent.missing == "entity"

@@ -121,3 +121,44 @@ def test_importing_the_interpreter_loads_no_torch() -> None:
     code = "import sys, interpreter; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_name_is_linked_only_when_it_is_the_name(interp: Interpreter, view: GraphView) -> None:
+    """No silent swap: over 1,200 mentions made from the demo's names (a letter dropped,
+    swapped or doubled, one word of the name, a word added, case and spacing changed), every
+    link the linker makes without asking names an entity whose letters and digits are the
+    mention's (case, spacing and punctuation aside); everything else asks or is new."""
+    import random
+
+    from interpreter._linker import _letters
+    from kg import entity_key
+
+    rng = random.Random(20261205)
+    linker = interp.linker(view)
+    names = sorted({e.name for e in view.search_entities("", 5000)})
+    assert len(names) > 100
+    swaps = 0
+    for _ in range(1200):
+        words = rng.choice(names).replace("_", " ").split()
+        how = rng.randrange(6)
+        text = " ".join(words)
+        if how == 0 and len(text) > 4:  # a letter dropped
+            i = rng.randrange(len(text))
+            text = text[:i] + text[i + 1 :]
+        elif how == 1 and len(text) > 4:  # two letters swapped
+            i = rng.randrange(len(text) - 1)
+            text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+        elif how == 2:  # a letter doubled
+            i = rng.randrange(len(text))
+            text = text[:i] + text[i] + text[i:]
+        elif how == 3 and len(words) > 1:  # one word of the name
+            text = rng.choice(words)
+        elif how == 4:  # a word added
+            text = f"{text} {rng.choice(['Jr', 'Club', 'City', 'II'])}"
+        else:  # case and spacing
+            text = "  ".join(w.lower() for w in words)
+        link = linker.entity(text)
+        if link.ref is not None and not link.ref.new_entity:
+            if _letters(entity_key(text)) != _letters(entity_key(link.ref.name)):
+                swaps += 1
+    assert swaps == 0
