@@ -158,7 +158,8 @@ def test_a_name_is_linked_only_when_it_is_the_name(interp: Interpreter, view: Gr
         else:  # case and spacing
             text = "  ".join(w.lower() for w in words)
         link = linker.entity(text)
-        if link.ref is not None and not link.ref.new_entity:
-            if _letters(entity_key(text)) != _letters(entity_key(link.ref.name)):
-                swaps += 1
+        ref = link.ref
+        if ref is None or ref.new_entity:
+            continue  # asked, or a new name
+        swaps += _letters(entity_key(text)) != _letters(entity_key(ref.name))
     assert swaps == 0
