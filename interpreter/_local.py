@@ -196,6 +196,9 @@ class LocalModelBackend:
     last_reading: LocalReading | None = field(default=None, init=False, repr=False)
     _prefix: _PrefixCache | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # the first token of each relation form, tokenized once (the forms are the same every
+    # request of a schema)
+    _first_tokens: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     # ---------------------------------------------------------------- protocol
 
@@ -217,7 +220,7 @@ class LocalModelBackend:
 
     def _propose(self, request: ChatRequest) -> Intent:
         lm = self._model()
-        scorer = _Scorer(lm, self._prefix_cache(lm))
+        scorer = _Scorer(lm, self._prefix_cache(lm), self._first_tokens)
         text = request.text
         reading = self._read(scorer, request)
         spans = reading.spans
@@ -294,7 +297,8 @@ class LocalModelBackend:
         with self._lock:
             lm = self._model()
             try:
-                return self._read(_Scorer(lm, self._prefix_cache(lm)), request)
+                scorer = _Scorer(lm, self._prefix_cache(lm), self._first_tokens)
+                return self._read(scorer, request)
             except (RuntimeError, ValueError, OSError, IndexError) as exc:
                 raise BackendError(f"the local model failed: {type(exc).__name__}: {exc}") from exc
 
@@ -305,7 +309,9 @@ class LocalModelBackend:
 
         P(relation) is normalized over the kept relations and ``none``; P(type) is the mixture
         sum_r P(r) P(type | r)."""
-        logits = scorer.extend(f"\n\nRequest: {request.text}\nRelation:")
+        # the prefix ends with "\n\nRequest:" (the same tokens as when it is read with the
+        # request: checked on every nl_edits request)
+        logits = scorer.extend(f" {request.text}\nRelation:")
         forms: dict[str, str] = {_NONE: _NONE}
         for name in request.relations:
             for form in (name, *request.relation_aliases.get(name, ())):
@@ -378,8 +384,12 @@ class LocalModelBackend:
         if self._prefix is None or self._prefix.key != key:
             scorer = _Scorer(lm, _PrefixCache(key, [], None))
             scorer.extend(FEW_SHOT.rstrip("\n"))
+            scorer.extend(_REQUEST)  # what every request opens with, read once
             self._prefix = _PrefixCache(key, scorer.kv, scorer.last)
         return self._prefix
+
+
+_REQUEST = "\n\nRequest:"
 
 
 class _Scorer:
@@ -390,17 +400,23 @@ class _Scorer:
     positions whose next token is scored go through the output projection.
     """
 
-    def __init__(self, lm: LoadedModel, prefix: _PrefixCache) -> None:
+    def __init__(
+        self, lm: LoadedModel, prefix: _PrefixCache, first_tokens: dict[str, int] | None = None
+    ) -> None:
         self.lm = lm
         self.kv = prefix.kv
         self.last = prefix.last_logits
+        self.first_tokens = first_tokens if first_tokens is not None else {}
 
     def _ids(self, text: str) -> list[int]:
         return list(self.lm.tokenizer(text, add_special_tokens=False).input_ids)
 
     def token(self, text: str) -> int:
-        """The first token of ``text``."""
-        return self._ids(text)[0]
+        """The first token of ``text`` (remembered)."""
+        first = self.first_tokens.get(text)
+        if first is None:
+            first = self.first_tokens[text] = self._ids(text)[0]
+        return first
 
     def _run(
         self, ids: Any, *, positions: Any = None, mask: Any = None
