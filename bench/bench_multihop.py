@@ -28,7 +28,7 @@ alone (the cloze of each hop answered by the model, its answer the next hop's su
 the model with the graph's facts of the earlier hops stated before the last hop's cloze. A
 model answer is right when it names the new answer or one of its aliases as whole words. The
 entries the model's view is made of are cached in ``--cache`` (default: a temporary folder),
-so a second run computes none. With a model, one case takes about a minute on 2 cores: use
+so a second run computes none. With a model, one case takes 15-35 s on 2 cores: use
 ``--limit``.
 
 Usage (from the repository root)::
