@@ -148,8 +148,9 @@ _EMBEDDED = re.compile(
     r"(?P<tail>\s+(?:born|located|from|based))?$",
     _I,
 )
-_COMMAND = re.compile(
-    r"^(?:list|name|show(?:\s+me)?|give(?:\s+me)?)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?", _I
+_COMMAND = re.compile(  # "name the wife of X", not "name of the wife of X?"
+    r"^(?:list|name|show(?:\s+me)?|give(?:\s+me)?)\s+(?!of\b)(?:all\s+(?:of\s+)?)?(?:the\s+)?",
+    _I,
 )
 _HOW_ADJECTIVE = re.compile(
     r"^how\s+(?P<adj>(?!many\b|much\b|come\b|about\b|long\s+ago\b)[a-z]+)\s+"

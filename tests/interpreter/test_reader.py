@@ -262,3 +262,12 @@ def test_extract_reads_prose_best_effort(interp: Interpreter, view: GraphView) -
         ("Marie_Curie", "discovery", "Polonium"),
     }
     assert interp.extract("blorp zzz", view) == []
+
+
+def test_name_of_is_no_command(interp: Interpreter, view: GraphView) -> None:
+    # "Name the wife of X" asks for the wife; "Name of ..." is not that command (read as one,
+    # it became "what is the of the wife of ..."): the reader asks rather than misreads it
+    intent = interp.read("Name the wife of Barack Obama", view)
+    assert isinstance(intent, QueryIntent) and intent.relation == "wife"
+    intent = interp.read("Name of the wife of Barack Obama?", view)
+    assert isinstance(intent, Unclear), intent
