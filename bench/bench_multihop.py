@@ -89,6 +89,14 @@ def _sentence(rewrite: dict[str, Any]) -> str:
     return f"{rewrite['prompt'].format(rewrite['subject'])} {rewrite['target_new']['str']}."
 
 
+def _read_triples(sub: Any) -> list[tuple[str, str, str]]:
+    """The triples a submission was read as, names folded."""
+    return [
+        (_fold(t["subject"]["name"]), t["relation"], _fold(t["object"]["name"]))
+        for t in sub.intent.get("triples", [])
+    ]
+
+
 def _names(said: str | None, wanted: set[str]) -> bool:
     """Whether a model's answer names one of ``wanted`` (folded) as whole words."""
     if not said:
@@ -147,10 +155,7 @@ def relation_examples(prompts_dir: Path) -> dict[str, Any]:
                     stated += 1
                     sentence = clozes[pid].replace("[X]", subject).replace("__", "Zorbo Quist")
                     sub = session.submit(f"{sentence.strip()}.", new_names=True)
-                    read = [
-                        (_fold(t["subject"]["name"]), t["relation"], _fold(t["object"]["name"]))
-                        for t in sub.intent.get("triples", [])
-                    ]
+                    read = _read_triples(sub)
                     if sub.decision == "accepted" and read == [
                         (_fold(subject), relation, "zorbo quist")
                     ]:
@@ -230,10 +235,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         by_pid[rewrite["relation_id"]],
                         _fold(rewrite["target_new"]["str"]),
                     )
-                    read = [
-                        (_fold(t["subject"]["name"]), t["relation"], _fold(t["object"]["name"]))
-                        for t in sub.intent.get("triples", [])
-                    ]
+                    read = _read_triples(sub)
                     ok = sub.decision == "accepted" and read == [wanted_fact]
                     edits_read += ok
                     if args.verbose and not ok:

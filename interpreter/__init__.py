@@ -34,6 +34,7 @@ from interpreter._intents import (
 from interpreter._interpreter import Interpreter
 from interpreter._linker import PHRASES, EntityLink, Linker, RelationPhrase, entity_question
 from interpreter._local import FEW_SHOT, KINDS, LocalModelBackend, LocalReading
+from interpreter._reader import is_value
 from interpreter._spans import MAX_NAME_CHARS, MAX_NAME_WORDS, is_quoted_name, span_problem
 
 __all__ = [
@@ -70,5 +71,6 @@ __all__ = [
     "entity_question",
     "intent_adapter",
     "is_quoted_name",
+    "is_value",
     "span_problem",
 ]

@@ -262,13 +262,10 @@ def _asked_type(body: str, types: RelationTypes) -> tuple[frozenset[str], int] |
     language", "in what city": ``RelationTypes.words``), and where the phrase ends; None
     otherwise."""
     m = _WH_TYPE.match(body.strip())
-    if m is None:
+    named = types.named(m.group("type")) if m is not None else None
+    if m is None or named is None:
         return None
-    word = m.group("type").lower()
-    for candidate in (word, word[:-1] if word.endswith("s") else word):
-        if candidate in types.words:
-            return types.words[candidate], len(body) - len(body.lstrip()) + m.end()
-    return None
+    return named, len(body) - len(body.lstrip()) + m.end()
 
 
 _HEAD = re.compile(
@@ -282,10 +279,7 @@ def _head_type(body: str, types: RelationTypes) -> frozenset[str] | None:
     """The types the head noun of "what is the <noun> of ..." names when it is a type word
     ("what is the national language of ...": a language), else None."""
     m = _HEAD.match(body.strip())
-    if m is None:
-        return None
-    word = m.group("type").lower()
-    return types.words.get(word) or (types.words.get(word[:-1]) if word.endswith("s") else None)
+    return types.named(m.group("type")) if m is not None else None
 
 
 def _to_asked_type(
@@ -375,6 +369,14 @@ class RelationTypes:
         for named in range_.values():
             words.update({t.lower(): frozenset({t}) for t in named})
         return RelationTypes(domain, range_, words)
+
+    def named(self, word: str) -> frozenset[str] | None:
+        """The types ``word`` names (``words``), its plural as well ("languages"), or None."""
+        word = word.lower()
+        found = self.words.get(word)
+        if found is None and word.endswith("s"):
+            found = self.words.get(word[:-1])
+        return found
 
     def entity(self, view: GraphView, entity: str) -> frozenset[str] | None:
         """What the graph's facts about ``entity`` say it is: the types every typed fact

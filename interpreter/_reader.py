@@ -81,7 +81,14 @@ from interpreter._spans import fold_punctuation, span_problem
 from kg._store import GraphView
 from kg._types import MONTHS
 
-__all__ = ["RawFact", "RuleReader", "UnknownPhrase", "split_sentences", "unreadable_name"]
+__all__ = [
+    "RawFact",
+    "RuleReader",
+    "UnknownPhrase",
+    "is_value",
+    "split_sentences",
+    "unreadable_name",
+]
 
 _I = re.IGNORECASE
 
@@ -770,7 +777,7 @@ class RuleReader:
         best: tuple[int, str] | None = None
         for fact in facts:
             for mention in (fact.subject, fact.object):
-                if not mention or not mention.strip() or _is_value(mention):
+                if not mention or not mention.strip() or is_value(mention):
                     continue
                 at = folded.find(mention.strip().casefold())
                 if at >= 0 and (best is None or at < best[0]):
@@ -1320,8 +1327,10 @@ def _looks_relational(text: str) -> bool:
     return 1 <= len(words) <= 4 and all(re.match(r"^[a-z][a-z\-]*$", w) for w in words)
 
 
-def _is_value(mention: str) -> bool:
-    """Whether a mention is a value (a date, a number), never what a pronoun refers to."""
+def is_value(mention: str) -> bool:
+    """Whether a mention (or a name) is a value, not a name: a number, a year, a date as
+    written or as the graph keeps it (1961-08-04). A value is never a pronoun's topic and
+    never a new name to confirm."""
     text = mention.strip()
     return bool(_to_date(text)) or bool(re.fullmatch(r"[+-]?\d[\d.,]*", text))
 

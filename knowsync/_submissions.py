@@ -53,6 +53,7 @@ from interpreter import (
     RollbackIntent,
     Unclear,
     is_quoted_name,
+    is_value,
 )
 from kg import (
     ConflictPolicy,
@@ -146,10 +147,6 @@ def _triples(items: Sequence[Sequence[str]], what: str) -> list[tuple[str, str, 
     return out
 
 
-# a value, not a name: a number, a year, a date as the graph keeps it (1961-08-04)
-_VALUE = re.compile(r"^[+-]?\d[\d.,]*$|^\d{4}-\d{2}-\d{2}$")
-
-
 def _unconfirmed(intent: EditIntent) -> list[EntityRef]:
     """The names an edit would create that the user has not confirmed: subjects and objects
     new to the graph (``EntityRef.new_entity``, as the linker found them: an exact, case-,
@@ -159,7 +156,7 @@ def _unconfirmed(intent: EditIntent) -> list[EntityRef]:
     out: list[EntityRef] = []
     for triple in intent.triples:
         for ref in (triple.subject, triple.object):
-            if ref.new_entity and not is_quoted_name(ref.mention) and not _VALUE.match(ref.name):
+            if ref.new_entity and not is_quoted_name(ref.mention) and not is_value(ref.name):
                 out.append(ref)
     return out
 

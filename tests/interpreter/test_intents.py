@@ -78,6 +78,7 @@ def test_exported_members() -> None:
         "LocalReading",
         "entity_question",
         "is_quoted_name",
+        "is_value",
         "MAX_TEXT_LENGTH",
         "MAX_NAME_CHARS",
         "MAX_NAME_WORDS",
